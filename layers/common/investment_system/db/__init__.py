@@ -1,0 +1,5 @@
+"""Database access: engine, unit of work, declarative base, migrations."""
+
+from investment_system.db.engine import dispose_engine, get_engine, unit_of_work, use_engine
+
+__all__ = ["dispose_engine", "get_engine", "unit_of_work", "use_engine"]

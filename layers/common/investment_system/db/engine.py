@@ -1,0 +1,162 @@
+"""The SQLAlchemy engine (one per container) and the unit of work every service uses.
+
+- SQLite (local default): WAL journal, foreign keys on, a busy timeout.
+- PostgreSQL through pg8000 (production), optionally over TLS (RDS / RDS Proxy).
+- MySQL/MariaDB through PyMySQL.
+
+A Lambda container serves one request at a time, so the pool holds one connection, pre-pinged
+before use (a connection the database or RDS Proxy closed is replaced, not reused) and recycled.
+Connecting is retried a bounded number of times with backoff; a database that stays unreachable
+becomes `503 DATABASE_UNAVAILABLE`, and the next request after it is back simply succeeds.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from investment_system.errors import ErrorCode, Unavailable
+from investment_system.observability import MetricName, add_metric, logger, timed, traced
+from investment_system.settings import DatabaseSettings, get_settings
+
+_engine: Engine | None = None
+_sessions: sessionmaker[Session] | None = None
+
+
+def build_engine(settings: DatabaseSettings, **overrides: Any) -> Engine:
+    """A configured engine for these settings; `overrides` go to `create_engine` (tests use them)."""
+    url = make_url(settings.url)
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_recycle": settings.pool_recycle_seconds,
+        "echo": settings.echo,
+    }
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        options["connect_args"] = {"check_same_thread": False, "timeout": settings.connect_timeout_seconds}
+    else:
+        options.update(pool_size=settings.pool_size, max_overflow=settings.max_overflow, pool_timeout=30)
+        options["connect_args"] = _server_connect_args(backend, settings)
+    options.update(overrides)
+    engine = create_engine(url, **options)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite)
+    elif backend == "postgresql":
+        event.listen(engine, "connect", _postgres_session_settings(settings.statement_timeout_ms))
+    return engine
+
+
+def _server_connect_args(backend: str, settings: DatabaseSettings) -> dict[str, Any]:
+    if backend == "postgresql":
+        args: dict[str, Any] = {"timeout": settings.connect_timeout_seconds}
+        if settings.ssl:
+            args["ssl_context"] = ssl.create_default_context()
+        return args
+    args = {"connect_timeout": settings.connect_timeout_seconds, "charset": "utf8mb4"}
+    if settings.ssl:
+        args["ssl"] = {"ssl": ssl.create_default_context()}
+    return args
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _postgres_session_settings(statement_timeout_ms: int) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.close()
+
+    return configure
+
+
+def get_engine() -> Engine:
+    """The container's engine, created on first use."""
+    global _engine, _sessions
+    if _engine is None:
+        _engine = build_engine(get_settings().database)
+        _sessions = sessionmaker(bind=_engine, expire_on_commit=False)
+    return _engine
+
+
+def use_engine(engine: Engine) -> None:
+    """Make `engine` the container's engine (tests, the migrate command)."""
+    global _engine, _sessions
+    dispose_engine()
+    _engine = engine
+    _sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def dispose_engine() -> None:
+    """Drop pooled connections (after a SnapStart restore, or between tests)."""
+    global _engine, _sessions
+    if _engine is not None:
+        _engine.dispose()
+    _engine = None
+    _sessions = None
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """True when the database could not be reached or dropped the connection."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, exc.OperationalError | exc.InterfaceError) or (
+        isinstance(error, exc.DBAPIError) and isinstance(error.orig, ConnectionError | OSError)
+    )
+
+
+def _connect(session: Session) -> None:
+    settings = get_settings().database
+    for attempt in range(settings.connect_retries + 1):
+        try:
+            session.connection()
+            return
+        except exc.DBAPIError as error:
+            if not is_connection_error(error) or attempt == settings.connect_retries:
+                raise
+            session.rollback()
+            time.sleep(settings.retry_backoff_seconds * (2**attempt))
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back when it raises.
+
+    Multi-row changes made in one block land together or not at all.
+    """
+    get_engine()
+    assert _sessions is not None
+    session = _sessions()
+    try:
+        with traced("database"), timed(MetricName.DATABASE_LATENCY):
+            _connect(session)
+            yield session
+            session.commit()
+    except exc.DBAPIError as error:
+        session.rollback()
+        if is_connection_error(error):
+            add_metric(MetricName.DATABASE_UNAVAILABLE)
+            logger.warning("Database unavailable", extra={"error_type": type(error.orig).__name__})
+            raise Unavailable(ErrorCode.DATABASE_UNAVAILABLE) from None
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,227 @@
+"""The error-code catalogue and the typed exceptions services raise.
+
+Every error the API returns has a code listed here, with its category, HTTP status and default
+message. Services raise `AppError` subclasses; `investment_system.http.errors` is the one place
+that turns them into the contract's envelope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Category(StrEnum):
+    REQUEST = "request"
+    VALIDATION = "validation"
+    AUTHENTICATION = "authentication"
+    AUTHORIZATION = "authorization"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    BUSINESS_RULE = "business_rule"
+    RATE_LIMIT = "rate_limit"
+    INTEGRATION = "integration"
+    AVAILABILITY = "availability"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    category: Category
+    status: int
+    message: str
+
+
+class ErrorCode(StrEnum):
+    # Request shape
+    MALFORMED_JSON = "MALFORMED_JSON"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_QUERY_PARAMETER = "INVALID_QUERY_PARAMETER"
+    INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
+    # Validation
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    PASSWORD_TOO_WEAK = "PASSWORD_TOO_WEAK"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_SYMBOL = "INVALID_SYMBOL"
+    INVALID_PRICE = "INVALID_PRICE"
+    INVALID_DATE_RANGE = "INVALID_DATE_RANGE"
+    EXPIRY_IN_PAST = "EXPIRY_IN_PAST"
+    # Authentication
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+    WEBHOOK_SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"
+    INVALID_CURRENT_PASSWORD = "INVALID_CURRENT_PASSWORD"
+    # Authorization
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    PLAN_FEATURE_UNAVAILABLE = "PLAN_FEATURE_UNAVAILABLE"
+    # Not found
+    USER_NOT_FOUND = "USER_NOT_FOUND"
+    SIGNAL_NOT_FOUND = "SIGNAL_NOT_FOUND"
+    PLAN_NOT_FOUND = "PLAN_NOT_FOUND"
+    SUBSCRIPTION_NOT_FOUND = "SUBSCRIPTION_NOT_FOUND"
+    RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
+    # Conflict
+    EMAIL_ALREADY_REGISTERED = "EMAIL_ALREADY_REGISTERED"
+    SIGNAL_NOT_OPEN = "SIGNAL_NOT_OPEN"
+    CANNOT_MODIFY_SELF = "CANNOT_MODIFY_SELF"
+    IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+    CONCURRENT_MODIFICATION = "CONCURRENT_MODIFICATION"
+    ALREADY_ON_PLAN = "ALREADY_ON_PLAN"
+    SUBSCRIPTION_ALREADY_CANCELED = "SUBSCRIPTION_ALREADY_CANCELED"
+    DUPLICATE_RESOURCE = "DUPLICATE_RESOURCE"
+    # Business rules
+    INVALID_SIGNAL_LEVELS = "INVALID_SIGNAL_LEVELS"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    INVALID_STATE_TRANSITION = "INVALID_STATE_TRANSITION"
+    PASSWORD_REUSED = "PASSWORD_REUSED"
+    WEBHOOK_EVENT_UNSUPPORTED = "WEBHOOK_EVENT_UNSUPPORTED"
+    # Rate limits and quotas
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    # Integrations
+    SECRET_UNAVAILABLE = "SECRET_UNAVAILABLE"
+    RATE_LIMITER_UNAVAILABLE = "RATE_LIMITER_UNAVAILABLE"
+    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
+    # Availability
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    MAINTENANCE_MODE = "MAINTENANCE_MODE"
+    # Internal
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
+    DATABASE_ERROR = "DATABASE_ERROR"
+
+
+_C = Category
+CATALOGUE: dict[ErrorCode, ErrorSpec] = {
+    ErrorCode.MALFORMED_JSON: ErrorSpec(_C.REQUEST, 400, "The request body is not valid JSON."),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: ErrorSpec(_C.REQUEST, 415, "The request body must be application/json."),
+    ErrorCode.PAYLOAD_TOO_LARGE: ErrorSpec(_C.REQUEST, 413, "The request body is too large."),
+    ErrorCode.METHOD_NOT_ALLOWED: ErrorSpec(_C.REQUEST, 405, "This method is not allowed on this path."),
+    ErrorCode.ROUTE_NOT_FOUND: ErrorSpec(_C.NOT_FOUND, 404, "No route matches this path."),
+    ErrorCode.INVALID_CURSOR: ErrorSpec(_C.REQUEST, 400, "The pagination cursor is invalid."),
+    ErrorCode.INVALID_QUERY_PARAMETER: ErrorSpec(_C.REQUEST, 400, "A query parameter is invalid."),
+    ErrorCode.INVALID_IDEMPOTENCY_KEY: ErrorSpec(_C.REQUEST, 400, "Idempotency-Key must be 1 to 255 characters."),
+    ErrorCode.VALIDATION_ERROR: ErrorSpec(_C.VALIDATION, 422, "The request is invalid."),
+    ErrorCode.PASSWORD_TOO_WEAK: ErrorSpec(_C.VALIDATION, 422, "The password does not meet the password policy."),
+    ErrorCode.INVALID_EMAIL: ErrorSpec(_C.VALIDATION, 422, "The email address is invalid."),
+    ErrorCode.INVALID_SYMBOL: ErrorSpec(_C.VALIDATION, 422, "The symbol is invalid."),
+    ErrorCode.INVALID_PRICE: ErrorSpec(_C.VALIDATION, 422, "The price is invalid."),
+    ErrorCode.INVALID_DATE_RANGE: ErrorSpec(_C.VALIDATION, 422, "The date range is invalid."),
+    ErrorCode.EXPIRY_IN_PAST: ErrorSpec(_C.VALIDATION, 422, "expires_at must lie in the future."),
+    ErrorCode.AUTHENTICATION_REQUIRED: ErrorSpec(_C.AUTHENTICATION, 401, "Authentication is required."),
+    ErrorCode.INVALID_CREDENTIALS: ErrorSpec(_C.AUTHENTICATION, 401, "Invalid email or password."),
+    ErrorCode.TOKEN_INVALID: ErrorSpec(_C.AUTHENTICATION, 401, "The token is invalid."),
+    ErrorCode.TOKEN_EXPIRED: ErrorSpec(_C.AUTHENTICATION, 401, "The token has expired."),
+    ErrorCode.TOKEN_REVOKED: ErrorSpec(_C.AUTHENTICATION, 401, "The token has been revoked."),
+    ErrorCode.WEBHOOK_SIGNATURE_INVALID: ErrorSpec(_C.AUTHENTICATION, 401, "The webhook signature is invalid."),
+    ErrorCode.INVALID_CURRENT_PASSWORD: ErrorSpec(_C.REQUEST, 400, "The current password is incorrect."),
+    ErrorCode.PERMISSION_DENIED: ErrorSpec(_C.AUTHORIZATION, 403, "You are not allowed to do this."),
+    ErrorCode.ACCOUNT_DISABLED: ErrorSpec(_C.AUTHORIZATION, 403, "This account is disabled."),
+    ErrorCode.ACCOUNT_LOCKED: ErrorSpec(_C.AUTHORIZATION, 423, "Too many failed logins; the account is locked."),
+    ErrorCode.PLAN_FEATURE_UNAVAILABLE: ErrorSpec(_C.AUTHORIZATION, 403, "Your plan does not include this feature."),
+    ErrorCode.USER_NOT_FOUND: ErrorSpec(_C.NOT_FOUND, 404, "User not found."),
+    ErrorCode.SIGNAL_NOT_FOUND: ErrorSpec(_C.NOT_FOUND, 404, "Signal not found."),
+    ErrorCode.PLAN_NOT_FOUND: ErrorSpec(_C.NOT_FOUND, 404, "Plan not found."),
+    ErrorCode.SUBSCRIPTION_NOT_FOUND: ErrorSpec(_C.NOT_FOUND, 404, "Subscription not found."),
+    ErrorCode.RESOURCE_NOT_FOUND: ErrorSpec(_C.NOT_FOUND, 404, "Resource not found."),
+    ErrorCode.EMAIL_ALREADY_REGISTERED: ErrorSpec(_C.CONFLICT, 409, "This email is already registered."),
+    ErrorCode.SIGNAL_NOT_OPEN: ErrorSpec(_C.CONFLICT, 409, "The signal is not open."),
+    ErrorCode.CANNOT_MODIFY_SELF: ErrorSpec(_C.CONFLICT, 409, "Administrators cannot modify their own account here."),
+    ErrorCode.IDEMPOTENCY_IN_PROGRESS: ErrorSpec(
+        _C.CONFLICT, 409, "A request with this Idempotency-Key is still in progress."
+    ),
+    ErrorCode.CONCURRENT_MODIFICATION: ErrorSpec(_C.CONFLICT, 409, "The resource was changed concurrently; retry."),
+    ErrorCode.ALREADY_ON_PLAN: ErrorSpec(_C.CONFLICT, 409, "The subscription is already on this plan."),
+    ErrorCode.SUBSCRIPTION_ALREADY_CANCELED: ErrorSpec(_C.CONFLICT, 409, "The subscription is already canceled."),
+    ErrorCode.DUPLICATE_RESOURCE: ErrorSpec(_C.CONFLICT, 409, "The resource already exists."),
+    ErrorCode.INVALID_SIGNAL_LEVELS: ErrorSpec(_C.BUSINESS_RULE, 422, "The signal's price levels are inconsistent."),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: ErrorSpec(
+        _C.BUSINESS_RULE, 422, "This Idempotency-Key was used with a different request."
+    ),
+    ErrorCode.INVALID_STATE_TRANSITION: ErrorSpec(_C.BUSINESS_RULE, 409, "This state change is not allowed."),
+    ErrorCode.PASSWORD_REUSED: ErrorSpec(_C.BUSINESS_RULE, 422, "The new password must differ from the current one."),
+    ErrorCode.WEBHOOK_EVENT_UNSUPPORTED: ErrorSpec(_C.BUSINESS_RULE, 422, "The webhook event type is not supported."),
+    ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(_C.RATE_LIMIT, 429, "Too many requests; slow down."),
+    ErrorCode.QUOTA_EXCEEDED: ErrorSpec(_C.RATE_LIMIT, 429, "The daily quota of your plan is used up."),
+    ErrorCode.SECRET_UNAVAILABLE: ErrorSpec(_C.INTEGRATION, 503, "A required secret could not be read."),
+    ErrorCode.RATE_LIMITER_UNAVAILABLE: ErrorSpec(_C.INTEGRATION, 503, "The rate limiter is unavailable."),
+    ErrorCode.UPSTREAM_TIMEOUT: ErrorSpec(_C.INTEGRATION, 504, "An upstream service did not answer in time."),
+    ErrorCode.DATABASE_UNAVAILABLE: ErrorSpec(_C.AVAILABILITY, 503, "The database is unavailable; try again shortly."),
+    ErrorCode.SERVICE_UNAVAILABLE: ErrorSpec(_C.AVAILABILITY, 503, "The service is unavailable; try again shortly."),
+    ErrorCode.MAINTENANCE_MODE: ErrorSpec(_C.AVAILABILITY, 503, "The service is under maintenance."),
+    ErrorCode.INTERNAL_ERROR: ErrorSpec(_C.INTERNAL, 500, "An unexpected error occurred."),
+    ErrorCode.CONFIGURATION_ERROR: ErrorSpec(_C.INTERNAL, 500, "The service is misconfigured."),
+    ErrorCode.DATABASE_ERROR: ErrorSpec(_C.INTERNAL, 500, "An unexpected database error occurred."),
+}
+
+
+class AppError(Exception):
+    """An error with a catalogue code; rendered as the contract's envelope."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.code = code
+        self.spec = CATALOGUE[code]
+        self.message = message or self.spec.message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(f"{code}: {self.message}")
+
+    @property
+    def status(self) -> int:
+        return self.spec.status
+
+
+class RequestError(AppError):
+    """The request itself is malformed (400-class)."""
+
+
+class ValidationFailed(AppError):
+    """Fields or business rules rejected the input (422)."""
+
+
+class AuthenticationError(AppError):
+    """No or bad credentials (401); always answered with WWW-Authenticate: Bearer."""
+
+    def __init__(self, code: ErrorCode = ErrorCode.AUTHENTICATION_REQUIRED, message: str | None = None) -> None:
+        super().__init__(code, message, headers={"WWW-Authenticate": 'Bearer realm="invest"'})
+
+
+class PermissionDenied(AppError):
+    """Authenticated, but not allowed (403/423)."""
+
+
+class NotFound(AppError):
+    """The resource does not exist, or is not the caller's (404)."""
+
+
+class Conflict(AppError):
+    """The resource's state forbids the change (409)."""
+
+
+class RateLimited(AppError):
+    """A rate limit or quota refused the request (429, with Retry-After)."""
+
+    def __init__(self, code: ErrorCode, retry_after_seconds: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(code, headers={**(headers or {}), "Retry-After": str(max(1, retry_after_seconds))})
+
+
+class Unavailable(AppError):
+    """A dependency is down (503)."""

@@ -1,0 +1,202 @@
+"""The resolver factory and the Lambda entry point every HTTP function uses.
+
+Powertools runs request validation before user middlewares, and responses made by exception
+handlers skip middlewares altogether. So the headers every response must carry (security headers,
+Cache-Control, X-Correlation-ID, rate-limit headers) are applied in `lambda_handler`, around
+`app.resolve`, where success, 4xx, 5xx and not-found responses all pass.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from investment_system.errors import AppError, ErrorCode
+from investment_system.http.envelope import ErrorEnvelope, error_dict, error_response
+from investment_system.observability import (
+    MetricName,
+    add_metric,
+    get_tracer,
+    logger,
+    metrics,
+    set_correlation_id,
+)
+from investment_system.settings import get_settings
+
+CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+NO_STORE_PREFIXES = ("/v1/auth", "/v1/users", "/v1/admin", "/v1/billing")
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", CORRELATION_HEADER, "X-Signature"]
+CORS_EXPOSE_HEADERS = [
+    CORRELATION_HEADER,
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Idempotent-Replayed",
+]
+
+# Error responses every operation can give; the OpenAPI document lists them with the envelope.
+COMMON_ERROR_STATUSES = (400, 422, 429, 500, 503)
+
+
+class RequestGuard(Protocol):
+    """Runs before routing (rate limiting plugs in here). It may raise an AppError, and the
+    headers it returns are added to whatever response the request gets."""
+
+    def __call__(self, event: Mapping[str, Any], route_key: str) -> dict[str, str]: ...
+
+
+_guards: list[RequestGuard] = []
+
+
+def add_request_guard(guard: RequestGuard) -> None:
+    if guard not in _guards:
+        _guards.append(guard)
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI `responses` entries for the given error statuses, all with the error envelope."""
+    return {
+        status: {
+            "description": "Error",
+            "content": {"application/json": {"model": ErrorEnvelope}},
+        }
+        for status in sorted({*statuses, *COMMON_ERROR_STATUSES})
+    }
+
+
+def create_app() -> APIGatewayHttpResolver:
+    """An HTTP API resolver with validation, CORS from settings and the contract's error handling."""
+    origins = get_settings().cors.allowed_origins or ["*"]
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=get_settings().cors.max_age_seconds,
+    )
+    app = APIGatewayHttpResolver(cors=cors, enable_validation=True)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(AppError)
+    def _app_error(error: AppError) -> Any:
+        if error.status >= 500:
+            logger.warning("Request failed", extra={"code": error.code.value})
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Any:
+        problems = error.errors()
+        if any(problem.get("type") == "json_invalid" for problem in problems):
+            return error_response(AppError(ErrorCode.MALFORMED_JSON))
+        return error_response(AppError(ErrorCode.VALIDATION_ERROR, details=field_errors(problems)))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media(_: RequestUnsupportedContentType) -> Any:
+        return error_response(AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Any:
+        return error_response(AppError(ErrorCode.ROUTE_NOT_FOUND))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        logger.exception("Unhandled error", extra={"error_type": type(error).__name__})
+        return error_response(AppError(ErrorCode.INTERNAL_ERROR))
+
+
+def field_errors(problems: Any) -> list[dict[str, str]]:
+    """Pydantic errors as the contract's `details`; the offending input is never echoed back."""
+    details = []
+    for problem in problems:
+        loc = [str(part) for part in problem.get("loc", ())]
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+        message = str(problem.get("msg") or problem.get("type") or "invalid").removeprefix("Value error, ")
+        details.append({"field": ".".join(loc) or "body", "message": message, "type": str(problem.get("type"))})
+    return details
+
+
+def correlation_id_for(event: Mapping[str, Any]) -> str:
+    """The caller's X-Correlation-ID when well-formed, else a new one."""
+    headers = event.get("headers") or {}
+    candidate = next((v for k, v in headers.items() if k.lower() == "x-correlation-id"), None)
+    if isinstance(candidate, str) and _CORRELATION_ID.match(candidate):
+        return candidate
+    return str(uuid.uuid4())
+
+
+def _finish(response: dict[str, Any], path: str, cid: str, extra_headers: Mapping[str, str]) -> dict[str, Any]:
+    headers = response.setdefault("headers", {})
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)  # the docs page brings its own CSP
+    if path.startswith(NO_STORE_PREFIXES):
+        headers["Cache-Control"] = "no-store"
+    headers.update(extra_headers)
+    headers[CORRELATION_HEADER] = cid
+    return response
+
+
+def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler of an HTTP function: correlation ID, guards, resolve, headers, metrics."""
+
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
+        cid = correlation_id_for(event)
+        set_correlation_id(cid)
+        route_key = str(event.get("routeKey") or "$default")
+        path = str(event.get("rawPath") or "/")
+        extra_headers: dict[str, str] = {}
+        try:
+            for guard in _guards:
+                extra_headers.update(guard(event, route_key))
+            response = app.resolve(event, context)
+        except AppError as error:
+            extra_headers.update(error.headers)
+            response = error_dict(error.code, error.message)
+        except Exception:
+            logger.exception("Unhandled error outside the resolver")
+            response = error_dict(ErrorCode.INTERNAL_ERROR)
+        _record_request(route_key, int(response.get("statusCode", 500)), started)
+        return _finish(response, path, cid, extra_headers)
+
+    wrapped = logger.inject_lambda_context(clear_state=True)(handler)
+    wrapped = metrics.log_metrics(capture_cold_start_metric=True)(wrapped)
+    tracer = get_tracer()
+    if tracer is not None:
+        wrapped = tracer.capture_lambda_handler(wrapped)
+    return wrapped
+
+
+def _record_request(route_key: str, status: int, started: float) -> None:
+    metrics.add_dimension(name="route", value=route_key)
+    add_metric(MetricName.REQUEST_LATENCY, (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds)
+    status_metric = {2: MetricName.REQUESTS_2XX, 4: MetricName.REQUESTS_4XX, 5: MetricName.REQUESTS_5XX}.get(
+        status // 100
+    )
+    if status_metric is not None:
+        add_metric(status_metric)

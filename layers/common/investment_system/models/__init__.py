@@ -1,0 +1,6 @@
+"""ORM models. Importing this package registers every table on `Base.metadata` (migrations, tests)."""
+
+from investment_system.models.audit import AuditEvent
+from investment_system.models.users import User
+
+__all__ = ["AuditEvent", "User"]

@@ -1,0 +1,264 @@
+"""Settings: pydantic models read once per container from environment variables.
+
+Plain pydantic rather than pydantic-settings: the latter costs ~0.5 s of cold start for what a
+table of variable names does here. `ENV_VARS` maps each variable to its place in the model; the
+README's settings table lists the same names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from investment_system import __version__
+
+# Documented development defaults. Outside dev/test they are refused.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret-change-me-0123456789"
+DEFAULT_SQLITE_URL = "sqlite:///.local/invest.db"
+MIN_SECRET_BYTES = 32
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], BeforeValidator(_split_csv)]
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecuritySettings(_Group):
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "investment-system"
+    jwt_audience: str = "investment-system-api"
+    access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=60)
+    # argon2id; defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+    password_min_length: int = Field(default=12, ge=8)
+    password_max_length: int = Field(default=128, le=1024)
+    password_require_classes: int = Field(default=3, ge=0, le=4)
+    payment_webhook_secret: str = DEV_WEBHOOK_SECRET
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+
+
+class CorsSettings(_Group):
+    allowed_origins: CsvList = Field(default_factory=lambda: ["*"])
+    max_age_seconds: int = 600
+
+
+class DatabaseSettings(_Group):
+    url: str = DEFAULT_SQLITE_URL
+    echo: bool = False
+    # Lambda: one container serves one request at a time, so one connection is enough.
+    pool_size: int = Field(default=1, ge=1)
+    max_overflow: int = Field(default=0, ge=0)
+    pool_recycle_seconds: int = Field(default=300, gt=0)
+    connect_timeout_seconds: int = Field(default=5, gt=0)
+    statement_timeout_ms: int = Field(default=10_000, gt=0)
+    ssl: bool = False
+    connect_retries: int = Field(default=2, ge=0, le=10)
+    retry_backoff_seconds: float = Field(default=0.1, ge=0)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.split(":", 1)[0].split("+", 1)[0]
+
+
+class ObservabilitySettings(_Group):
+    service_name: str = "investment-system"
+    metrics_namespace: str = "InvestmentSystem"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    tracing_enabled: bool = False
+    metrics_file: str | None = None
+
+
+class RateLimitSettings(_Group):
+    enabled: bool = True
+    backend: Literal["memory", "redis", "dynamodb"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    dynamodb_table: str = "invest-rate-limits"
+    anonymous_per_minute: int = Field(default=120, ge=1)
+    fail_open: bool = True
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    environment: Environment = Environment.DEV
+    version: str = __version__
+    security: SecuritySettings = SecuritySettings()
+    cors: CorsSettings = CorsSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in (Environment.DEV, Environment.TEST)
+
+    @model_validator(mode="after")
+    def _enforce_production_safety(self) -> Settings:
+        if self.is_development:
+            return self
+        env = self.environment.value
+        _require_strong_secret("JWT_SECRET", self.security.jwt_secret, DEV_JWT_SECRET, env)
+        _require_strong_secret(
+            "PAYMENT_WEBHOOK_SECRET", self.security.payment_webhook_secret, DEV_WEBHOOK_SECRET, env
+        )
+        if "*" in self.cors.allowed_origins:
+            raise ValueError(f"CORS_ALLOWED_ORIGINS must list explicit origins, not '*', when ENVIRONMENT={env}")
+        if self.database.url == DEFAULT_SQLITE_URL or self.database.dialect == "sqlite":
+            raise ValueError(f"DATABASE_URL must point at PostgreSQL or MySQL when ENVIRONMENT={env}, not SQLite")
+        return self
+
+
+def _require_strong_secret(variable: str, value: str, dev_default: str, env: str) -> None:
+    if value == dev_default:
+        raise ValueError(f"{variable} is the development default; set a real secret for ENVIRONMENT={env}")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"{variable} must be at least {MIN_SECRET_BYTES} bytes when ENVIRONMENT={env}")
+
+
+# Environment variable -> (group, field). Group None means a top-level field.
+ENV_VARS: dict[str, tuple[str | None, str]] = {
+    "ENVIRONMENT": (None, "environment"),
+    "DATABASE_URL": ("database", "url"),
+    "DATABASE_ECHO": ("database", "echo"),
+    "DATABASE_SSL": ("database", "ssl"),
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": ("database", "connect_timeout_seconds"),
+    "DATABASE_CONNECT_RETRIES": ("database", "connect_retries"),
+    "DATABASE_POOL_RECYCLE_SECONDS": ("database", "pool_recycle_seconds"),
+    "JWT_SECRET": ("security", "jwt_secret"),
+    "JWT_ALGORITHM": ("security", "jwt_algorithm"),
+    "JWT_ISSUER": ("security", "jwt_issuer"),
+    "JWT_AUDIENCE": ("security", "jwt_audience"),
+    "ACCESS_TOKEN_TTL_SECONDS": ("security", "access_token_ttl_seconds"),
+    "REFRESH_TOKEN_TTL_SECONDS": ("security", "refresh_token_ttl_seconds"),
+    "ARGON2_MEMORY_KIB": ("security", "argon2_memory_kib"),
+    "ARGON2_TIME_COST": ("security", "argon2_time_cost"),
+    "ARGON2_PARALLELISM": ("security", "argon2_parallelism"),
+    "LOCKOUT_THRESHOLD": ("security", "lockout_threshold"),
+    "LOCKOUT_MINUTES": ("security", "lockout_minutes"),
+    "PASSWORD_MIN_LENGTH": ("security", "password_min_length"),
+    "PASSWORD_MAX_LENGTH": ("security", "password_max_length"),
+    "PAYMENT_WEBHOOK_SECRET": ("security", "payment_webhook_secret"),
+    "WEBHOOK_TOLERANCE_SECONDS": ("security", "webhook_tolerance_seconds"),
+    "CORS_ALLOWED_ORIGINS": ("cors", "allowed_origins"),
+    "SERVICE_NAME": ("observability", "service_name"),
+    "METRICS_NAMESPACE": ("observability", "metrics_namespace"),
+    "LOG_LEVEL": ("observability", "log_level"),
+    "TRACING_ENABLED": ("observability", "tracing_enabled"),
+    "METRICS_FILE": ("observability", "metrics_file"),
+    "RATE_LIMIT_ENABLED": ("rate_limit", "enabled"),
+    "RATE_LIMIT_BACKEND": ("rate_limit", "backend"),
+    "REDIS_URL": ("rate_limit", "redis_url"),
+    "RATE_LIMIT_TABLE": ("rate_limit", "dynamodb_table"),
+    "RATE_LIMIT_ANONYMOUS_PER_MINUTE": ("rate_limit", "anonymous_per_minute"),
+    "RATE_LIMIT_FAIL_OPEN": ("rate_limit", "fail_open"),
+}
+
+# Secrets may instead come from AWS Secrets Manager: VAR_ARN names the secret holding VAR.
+SECRET_ARN_VARS = {"JWT_SECRET_ARN": "JWT_SECRET", "PAYMENT_WEBHOOK_SECRET_ARN": "PAYMENT_WEBHOOK_SECRET"}
+# An RDS-managed secret (JSON with username, password, host, port, dbname) builds DATABASE_URL.
+DATABASE_SECRET_ARN_VAR = "DATABASE_SECRET_ARN"
+
+
+class SettingsError(RuntimeError):
+    """The configuration is unusable; the message names the variable to fix."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build and validate settings from environment variables (and Secrets Manager ARNs)."""
+    env = dict(os.environ if environ is None else environ)
+    _resolve_secret_arns(env)
+    raw: dict[str, Any] = {}
+    for variable, (group, field) in ENV_VARS.items():
+        if variable not in env or env[variable] == "":
+            continue
+        target = raw if group is None else raw.setdefault(group, {})
+        target[field] = env[variable]
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _resolve_secret_arns(env: dict[str, str]) -> None:
+    arns = {var: env[arn_var] for arn_var, var in SECRET_ARN_VARS.items() if env.get(arn_var)}
+    db_arn = env.get(DATABASE_SECRET_ARN_VAR)
+    if not arns and not db_arn:
+        return
+    # Powertools Parameters caches secrets per container; boto3 is imported only on this path.
+    from aws_lambda_powertools.utilities import parameters
+
+    for variable, arn in arns.items():
+        try:
+            env[variable] = str(parameters.get_secret(arn, max_age=300))
+        except Exception as exc:
+            raise SettingsError(f"{variable}_ARN: cannot read secret {arn}: {type(exc).__name__}") from None
+    if db_arn:
+        try:
+            secret = json.loads(str(parameters.get_secret(db_arn, max_age=300)))
+        except Exception as exc:
+            raise SettingsError(f"{DATABASE_SECRET_ARN_VAR}: cannot read secret {db_arn}: {type(exc).__name__}") from None
+        env["DATABASE_URL"] = database_url_from_secret(secret, env.get("DATABASE_HOST"))
+
+
+def database_url_from_secret(secret: Mapping[str, Any], host_override: str | None = None) -> str:
+    """An RDS secret becomes a SQLAlchemy URL; DATABASE_HOST (an RDS Proxy endpoint) may replace its host."""
+    from sqlalchemy.engine import URL
+
+    engine = str(secret.get("engine", "postgres"))
+    drivername = "mysql+pymysql" if engine in ("mysql", "mariadb") else "postgresql+pg8000"
+    url = URL.create(
+        drivername,
+        username=secret["username"],
+        password=secret["password"],
+        host=host_override or secret["host"],
+        port=int(secret["port"]) if secret.get("port") else None,
+        database=secret.get("dbname"),
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def _describe(exc: ValidationError) -> str:
+    variables = {(group, field): variable for variable, (group, field) in ENV_VARS.items()}
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = tuple(str(part) for part in error["loc"])
+        key: tuple[str | None, str] = (loc[0], loc[1]) if len(loc) >= 2 else (None, loc[0] if loc else "")
+        name = variables.get(key) or ".".join(loc) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(message if not loc else f"{name}: {message}")
+    return "Invalid configuration: " + "; ".join(problems)
+
+
+@cache
+def get_settings() -> Settings:
+    """The container's settings, validated once at cold start."""
+    return load_settings()
