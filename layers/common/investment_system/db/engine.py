@@ -95,12 +95,11 @@ def get_engine() -> Engine:
     return _engine
 
 
-def use_engine(engine: Engine) -> None:
-    """Make `engine` the container's engine (tests, the migrate command)."""
+def use_engine(engine: Engine | None) -> None:
+    """Make `engine` the container's engine, or forget it with None (tests); the caller owns its lifetime."""
     global _engine, _sessions
-    dispose_engine()
     _engine = engine
-    _sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    _sessions = sessionmaker(bind=engine, expire_on_commit=False) if engine is not None else None
 
 
 def dispose_engine() -> None:

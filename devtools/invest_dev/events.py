@@ -1,0 +1,108 @@
+"""API Gateway HTTP API (payload 2.0) events and a Lambda-like context, for the local gateway and tests."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+
+@dataclass
+class LambdaContextStub:
+    """What a handler reads from Lambda's context object."""
+
+    function_name: str = "local"
+    memory_limit_in_mb: int = 256
+    timeout_seconds: float = 10.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+    _deadline: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    route_key: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    raw_query: str | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """An HTTP API payload-2.0 event, as API Gateway would send it."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    is_base64 = False
+    text_body: str | None = None
+    if isinstance(body, bytes):
+        try:
+            text_body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
+    else:
+        text_body = body
+    query_string = raw_query if raw_query is not None else urlencode(query or {})
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key or f"{method.upper()} {path}",
+        "rawPath": path,
+        "rawQueryString": query_string,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key or f"{method.upper()} {path}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query_string:
+        event["queryStringParameters"] = _query_parameters(query_string)
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if text_body is not None:
+        event["body"] = text_body
+    return event
+
+
+def _query_parameters(raw: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    # API Gateway joins repeated keys with commas.
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        params[key] = f"{params[key]},{value}" if key in params else value
+    return params

@@ -1,0 +1,120 @@
+"""Reads template.yaml: the functions, their handlers and their HTTP API routes.
+
+The local gateway, the OpenAPI generator and the benchmark all discover functions here, so the
+template stays the one list of what the API is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that accepts CloudFormation's short-form tags (!Ref, !Sub, !GetAtt...)."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {f"Fn::{tag_suffix}" if tag_suffix != "Ref" else "Ref": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # upper case; ANY for the catch-all
+    path: str  # API Gateway syntax: /v1/signals/{id}, or $default
+
+    @property
+    def is_default(self) -> bool:
+        return self.path == "$default"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # logical ID in the template
+    code_uri: Path
+    handler: str  # module.attribute
+    routes: tuple[Route, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def module_name(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def handler_attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+    @property
+    def source(self) -> Path:
+        return self.code_uri / (self.module_name.replace(".", "/") + ".py")
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 (SafeLoader subclass)
+    return document
+
+
+@cache
+def functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
+    """Every AWS::Serverless::Function of the template, in template order."""
+    document = load_template(path)
+    globals_env = document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    specs = []
+    for name, resource in document.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        routes = tuple(
+            Route(str(ev["Properties"].get("Method", "ANY")).upper(), str(ev["Properties"].get("Path", "$default")))
+            for ev in (props.get("Events") or {}).values()
+            if ev.get("Type") == "HttpApi"
+        )
+        env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+        specs.append(
+            FunctionSpec(
+                name=name,
+                code_uri=path.parent / props["CodeUri"],
+                handler=props["Handler"],
+                routes=routes,
+                environment={k: v for k, v in env.items() if isinstance(v, str)},
+            )
+        )
+    return tuple(specs)
+
+
+def http_functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
+    return tuple(spec for spec in functions(path) if spec.routes)
+
+
+def import_function(spec: FunctionSpec) -> ModuleType:
+    """Import a function's module from its file, as Lambda would: once, under a name of its own."""
+    module_name = f"invest_function_{spec.name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    module_spec = importlib.util.spec_from_file_location(module_name, spec.source)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {spec.source}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,28 @@
+"""GET /v1/openapi.json and GET /v1/docs: the OpenAPI document and an offline Swagger UI."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from investment_system.http import create_app, lambda_handler
+from investment_system.services.docs import DOCS_CSP, swagger_asset, swagger_page
+from investment_system.services.routing import openapi_document
+
+app = create_app()
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def get_openapi() -> Response[str]:
+    return Response(200, content_types.APPLICATION_JSON, openapi_document())
+
+
+@app.get("/v1/docs", include_in_schema=False)
+def get_docs() -> Response[str]:
+    return Response(200, "text/html; charset=utf-8", swagger_page(), {"Content-Security-Policy": DOCS_CSP})
+
+
+@app.get("/v1/docs/<asset>", include_in_schema=False)
+def get_docs_asset(asset: str) -> Response[str]:
+    content_type, body = swagger_asset(asset)
+    return Response(200, content_type, body, {"Cache-Control": "public, max-age=86400"})
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,38 @@
+"""What the catch-all function answers: 405 for a known path with another method, else 404.
+
+The routes come from the OpenAPI document bundled with the layer (generated from the functions by
+`invest openapi --write`, kept current by a test), so the catch-all needs no route table of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+
+from investment_system.errors import AppError, ErrorCode, RequestError
+
+# Served beside the API by the docs function, not listed in the document itself.
+_DOCS_ROUTES = {"/v1/openapi.json": {"GET"}, "/v1/docs": {"GET"}}
+
+
+def openapi_document() -> str:
+    """The bundled OpenAPI document, as JSON text."""
+    return resources.files("investment_system").joinpath("openapi.json").read_text(encoding="utf-8")
+
+
+@cache
+def _route_table() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    paths = json.loads(openapi_document()).get("paths", {})
+    table = [(re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), frozenset(m.upper() for m in ops))
+             for p, ops in paths.items()]
+    table += [(re.compile("^" + re.escape(p) + "$"), frozenset(m)) for p, m in _DOCS_ROUTES.items()]
+    return table
+
+
+def unmatched_route_error(method: str, path: str) -> AppError:
+    allowed = sorted({m for pattern, methods in _route_table() if pattern.match(path) for m in methods})
+    if allowed:
+        return RequestError(ErrorCode.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(allowed)})
+    return AppError(ErrorCode.ROUTE_NOT_FOUND)

@@ -1,0 +1,157 @@
+"""Test set-up shared by the whole suite.
+
+Databases: the `db` fixture runs a test on each backend named in TEST_DATABASES
+(default `sqlite,postgres,mysql`); each test session creates its own fresh PostgreSQL and MariaDB
+databases (so parallel runs don't collide), migrates them with Alembic, and empties the tables
+between tests. A server that cannot be reached fails the tests: it never skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+_TMP = Path(tempfile.mkdtemp(prefix="invest-tests-"))
+# Before any investment_system import: settings are read once per process.
+os.environ.update(
+    {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": f"sqlite:///{_TMP / 'default.db'}",
+        "ARGON2_MEMORY_KIB": "64",  # cheap hashes for tests; the benchmark uses the real parameters
+        "ARGON2_TIME_COST": "1",
+        "RATE_LIMIT_BACKEND": "memory",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("METRICS_FILE", None)
+
+import pytest  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from investment_system.db import engine as db_engine  # noqa: E402
+from investment_system.db.base import Base  # noqa: E402
+from investment_system.db.migrate import upgrade  # noqa: E402
+from investment_system.models import *  # noqa: E402, F403
+from investment_system.settings import DatabaseSettings, get_settings  # noqa: E402
+
+SERVER_URLS = {
+    "postgres": os.environ.get("TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres"),
+    "mysql": os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgres,mysql").split(",") if b.strip()]
+_SESSION_TAG = uuid.uuid4().hex[:10]
+
+
+def _create_server_database(backend: str) -> str:
+    admin_url = make_url(SERVER_URLS[backend])
+    name = f"invest_test_{_SESSION_TAG}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if backend == "postgres":
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    except Exception as error:  # a missing server must fail loudly, never skip
+        raise RuntimeError(
+            f"{backend} is not reachable at {admin_url.render_as_string()}: {error}. "
+            "Start it (see README, 'Testing') or narrow TEST_DATABASES."
+        ) from error
+    finally:
+        admin.dispose()
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_server_database(backend: str, url: str) -> None:
+    admin = create_engine(make_url(SERVER_URLS[backend]), isolation_level="AUTOCOMMIT")
+    name = make_url(url).database
+    with admin.connect() as connection:
+        if backend == "postgres":
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        else:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    admin.dispose()
+
+
+class MigratedDatabase:
+    """One migrated database of a backend, shared by the session's tests of that backend."""
+
+    def __init__(self, backend: str, url: str) -> None:
+        self.backend = backend
+        self.url = url
+        self.engine = self.make_engine()
+        upgrade(self.engine)
+
+    def make_engine(self, pool_size: int = 10) -> Engine:
+        """An engine on this database; race tests want a pool larger than Lambda's one connection."""
+        settings = DatabaseSettings(url=self.url)
+        if self.backend == "sqlite":
+            return db_engine.build_engine(settings)
+        return db_engine.build_engine(settings, pool_size=pool_size, max_overflow=pool_size)
+
+    def empty(self) -> None:
+        with self.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[dict[str, MigratedDatabase]]:
+    made: dict[str, MigratedDatabase] = {}
+    yield made  # filled lazily by _database(); server databases are dropped at session finish
+    for database in made.values():
+        database.engine.dispose()
+
+
+_server_urls: dict[str, str] = {}
+
+
+def _database(databases: dict[str, MigratedDatabase], backend: str) -> MigratedDatabase:
+    if backend not in databases:
+        if backend == "sqlite":
+            url = f"sqlite:///{_TMP / 'test.db'}"
+        else:
+            url = _create_server_database(backend)
+            _server_urls[backend] = url
+        databases[backend] = MigratedDatabase(backend, url)
+    return databases[backend]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    db_engine.dispose_engine()
+    for backend, url in _server_urls.items():
+        _drop_server_database(backend, url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
+    """A clean, migrated database on each configured backend, installed as the container's engine."""
+    database = _database(databases, request.param)
+    database.empty()
+    db_engine.use_engine(database.engine)
+    yield database
+    db_engine.use_engine(None)
+
+
+@pytest.fixture
+def sqlite_db(databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
+    """A clean, migrated SQLite database installed as the container's engine (service unit tests)."""
+    database = _database(databases, "sqlite")
+    database.empty()
+    db_engine.use_engine(database.engine)
+    yield database
+    db_engine.use_engine(None)
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Change environment variables for settings; the cached settings are rebuilt around the test."""
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()
