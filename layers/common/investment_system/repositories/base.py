@@ -1,0 +1,63 @@
+"""A generic typed repository: get, add, update, filtered keyset pages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from investment_system.repositories.pagination import decode_cursor, encode_cursor
+
+
+class Keyed(Protocol):
+    id: Any
+    created_at: Any
+
+
+class Repository[ModelT: Keyed]:
+    """Data access for one model inside a unit of work's session."""
+
+    model: type[ModelT]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, row_id: uuid.UUID, *, for_update: bool = False) -> ModelT | None:
+        statement = select(self.model).where(self._column("id") == row_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return self.session.scalars(statement).first()
+
+    def add(self, row: ModelT) -> ModelT:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def update(self, row: ModelT, **changes: Any) -> ModelT:
+        for name, value in changes.items():
+            setattr(row, name, value)
+        self.session.flush()
+        return row
+
+    def page(
+        self, statement: Select[tuple[ModelT]], *, limit: int, cursor: str | None, scope: str
+    ) -> tuple[Sequence[ModelT], str | None]:
+        """Rows of `statement`, newest first, after `cursor`; and the cursor of the next page (None at the end)."""
+        created_at, row_id = self._column("created_at"), self._column("id")
+        if cursor:
+            after_created, after_id = decode_cursor(cursor, scope)
+            statement = statement.where(
+                or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
+            )
+        rows = self.session.scalars(statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)).all()
+        if len(rows) <= limit:
+            return rows, None
+        last = rows[limit - 1]
+        return rows[:limit], encode_cursor(last.created_at, last.id, scope)
+
+    def _column(self, name: str) -> InstrumentedAttribute[Any]:
+        column: InstrumentedAttribute[Any] = getattr(self.model, name)
+        return column
