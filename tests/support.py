@@ -23,9 +23,9 @@ class Reply:
         self.headers: dict[str, str] = raw.get("headers", {})
         body = raw.get("body")
         self.text: str = body if isinstance(body, str) else ""
-        self.json: Any = json.loads(body) if body and self.headers.get("Content-Type", "").startswith(
-            "application/json"
-        ) else None
+        self.json: Any = (
+            json.loads(body) if body and self.headers.get("Content-Type", "").startswith("application/json") else None
+        )
 
     @property
     def error_code(self) -> str | None:

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from investment_system import __version__
+
 from invest_dev.template import TEMPLATE, http_functions, import_function
 
 BUNDLED = Path(__file__).resolve().parents[2] / "layers/common/investment_system/openapi.json"
 TITLE = "Investment System API"
 DESCRIPTION = (
     "Users, trading signals with analytics, and billing with plan quotas. Every error has the body "
-    "`{\"error\": {code, message, details, correlation_id, timestamp}}`; every response carries "
+    '`{"error": {code, message, details, correlation_id, timestamp}}`; every response carries '
     "X-Correlation-ID and the security headers of the contract."
 )
 _POWERTOOLS_VALIDATION_REF = "#/components/schemas/HTTPValidationError"

@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from investment_system.db.migrate import current_revision, upgrade
 from investment_system.observability import logger
 

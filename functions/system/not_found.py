@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-
 from investment_system.http import create_app, lambda_handler
 from investment_system.http.envelope import error_response
 from investment_system.services.routing import unmatched_route_error

@@ -1,8 +1,7 @@
 """GET /v1/health through the function's handler."""
 
-from support import invoke
-
 from investment_system.http.resolver import SECURITY_HEADERS
+from support import invoke
 
 
 def test_health_reports_healthy_database_on_every_backend(db):

@@ -127,9 +127,7 @@ class Settings(BaseModel):
             return self
         env = self.environment.value
         _require_strong_secret("JWT_SECRET", self.security.jwt_secret, DEV_JWT_SECRET, env)
-        _require_strong_secret(
-            "PAYMENT_WEBHOOK_SECRET", self.security.payment_webhook_secret, DEV_WEBHOOK_SECRET, env
-        )
+        _require_strong_secret("PAYMENT_WEBHOOK_SECRET", self.security.payment_webhook_secret, DEV_WEBHOOK_SECRET, env)
         if "*" in self.cors.allowed_origins:
             raise ValueError(f"CORS_ALLOWED_ORIGINS must list explicit origins, not '*', when ENVIRONMENT={env}")
         if self.database.url == DEFAULT_SQLITE_URL or self.database.dialect == "sqlite":
@@ -225,7 +223,9 @@ def _resolve_secret_arns(env: dict[str, str]) -> None:
         try:
             secret = json.loads(str(parameters.get_secret(db_arn, max_age=300)))
         except Exception as exc:
-            raise SettingsError(f"{DATABASE_SECRET_ARN_VAR}: cannot read secret {db_arn}: {type(exc).__name__}") from None
+            raise SettingsError(
+                f"{DATABASE_SECRET_ARN_VAR}: cannot read secret {db_arn}: {type(exc).__name__}"
+            ) from None
         env["DATABASE_URL"] = database_url_from_secret(secret, env.get("DATABASE_HOST"))
 
 

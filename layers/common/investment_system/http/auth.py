@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @dataclass(frozen=True, slots=True)

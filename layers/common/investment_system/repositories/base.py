@@ -43,7 +43,7 @@ class Repository[ModelT: Keyed]:
         return row
 
     def page(
-        self, statement: Select[tuple[ModelT]], *, limit: int, cursor: str | None, scope: str
+        self, statement: Select[Any], *, limit: int, cursor: str | None, scope: str
     ) -> tuple[Sequence[ModelT], str | None]:
         """Rows of `statement`, newest first, after `cursor`; and the cursor of the next page (None at the end)."""
         created_at, row_id = self._column("created_at"), self._column("id")
@@ -52,7 +52,7 @@ class Repository[ModelT: Keyed]:
             statement = statement.where(
                 or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
             )
-        rows = self.session.scalars(statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)).all()
+        rows: Sequence[ModelT] = self.session.scalars(statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)).all()
         if len(rows) <= limit:
             return rows, None
         last = rows[limit - 1]

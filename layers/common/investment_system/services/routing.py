@@ -25,8 +25,10 @@ def openapi_document() -> str:
 @cache
 def _route_table() -> list[tuple[re.Pattern[str], frozenset[str]]]:
     paths = json.loads(openapi_document()).get("paths", {})
-    table = [(re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), frozenset(m.upper() for m in ops))
-             for p, ops in paths.items()]
+    table = [
+        (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), frozenset(m.upper() for m in ops))
+        for p, ops in paths.items()
+    ]
     table += [(re.compile("^" + re.escape(p) + "$"), frozenset(m)) for p, m in _DOCS_ROUTES.items()]
     return table
 
