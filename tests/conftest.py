@@ -8,11 +8,15 @@ between tests. A server that cannot be reached fails the tests: it never skips t
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 _TMP = Path(tempfile.mkdtemp(prefix="invest-tests-"))
 # Before any investment_system import: settings are read once per process.
@@ -145,6 +149,19 @@ def sqlite_db(databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDataba
     db_engine.use_engine(database.engine)
     yield database
     db_engine.use_engine(None)
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON log lines written during the test, parsed, exactly as the Logger formats them."""
+    from investment_system.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger._logger.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    logger._logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -43,6 +43,8 @@ def redact(value: Any) -> Any:
         return {k: REDACTED if isinstance(k, str) and _SENSITIVE_KEY.search(k) else redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
+    if isinstance(value, BaseException):  # the stack trace carries the exception object itself
+        value = str(value)
     if isinstance(value, str):
         for pattern, replacement in _SENSITIVE_TEXT:
             value = pattern.sub(replacement, value)

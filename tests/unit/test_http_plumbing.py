@@ -1,0 +1,140 @@
+"""The resolver factory and entry point: envelope, headers and correlation IDs on every path."""
+
+import json
+
+import pytest
+from aws_lambda_powertools.event_handler import Response
+from invest_dev.events import LambdaContextStub, http_event
+from investment_system.errors import AppError, ErrorCode
+from investment_system.http import create_app, lambda_handler
+from investment_system.http.resolver import SECURITY_HEADERS
+from investment_system.observability import logger
+from pydantic import BaseModel, ConfigDict, Field
+
+app = create_app()
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3)
+    password: str = Field(min_length=12)
+
+
+@app.post("/v1/auth/echo")
+def echo(body: Credentials) -> dict[str, str]:
+    logger.info("login attempt", extra={"password": body.password, "email": body.email})
+    return {"email": body.email}
+
+
+@app.get("/v1/things/<thing_id>")
+def get_thing(thing_id: str) -> Response[str]:
+    if thing_id == "missing":
+        raise AppError(ErrorCode.SIGNAL_NOT_FOUND)
+    if thing_id == "boom":
+        raise RuntimeError("connect failed: postgresql://app:hunter2@db/invest password=hunter2")
+    return Response(200, "application/json", json.dumps({"id": thing_id}))
+
+
+handler = lambda_handler(app)
+
+
+def call(method, path, body=None, headers=None):
+    event = http_event(method, path, headers={"content-type": "application/json", **(headers or {})}, body=body)
+    response = handler(event, LambdaContextStub())
+    return response, json.loads(response["body"]) if response.get("body") else None
+
+
+def assert_contract_headers(response, correlation_id=None):
+    for name, value in SECURITY_HEADERS.items():
+        assert response["headers"][name] == value
+    assert response["headers"]["X-Correlation-ID"]
+    if correlation_id:
+        assert response["headers"]["X-Correlation-ID"] == correlation_id
+
+
+def test_success_carries_security_headers_and_the_callers_correlation_id():
+    response, body = call("GET", "/v1/things/abc", headers={"X-Correlation-ID": "req-12345678"})
+    assert response["statusCode"] == 200
+    assert body == {"id": "abc"}
+    assert_contract_headers(response, "req-12345678")
+
+
+@pytest.mark.parametrize("bad_id", ["short", "has spaces in it", "x" * 129, "semi;colon1"])
+def test_malformed_correlation_ids_are_replaced_by_new_ones(bad_id):
+    response, body = call("GET", "/v1/things/missing", headers={"X-Correlation-ID": bad_id})
+    new_id = response["headers"]["X-Correlation-ID"]
+    assert new_id != bad_id
+    assert body["error"]["correlation_id"] == new_id
+
+
+def test_service_errors_become_the_envelope_with_headers():
+    response, body = call("GET", "/v1/things/missing", headers={"X-Correlation-ID": "req-abcdefgh"})
+    assert response["statusCode"] == 404
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details", "correlation_id", "timestamp"}
+    assert body["error"]["code"] == "SIGNAL_NOT_FOUND"
+    assert body["error"]["correlation_id"] == "req-abcdefgh"
+    assert_contract_headers(response, "req-abcdefgh")
+
+
+def test_unexpected_errors_are_500_without_leaking_and_logged_with_stack_trace(json_logs):
+    response, body = call("GET", "/v1/things/boom", headers={"X-Correlation-ID": "req-boom-0001"})
+    assert response["statusCode"] == 500
+    assert body["error"]["code"] == "INTERNAL_ERROR"
+    assert "hunter2" not in response["body"] and "Traceback" not in response["body"]
+    assert_contract_headers(response, "req-boom-0001")
+    failure = next(entry for entry in json_logs() if entry["message"] == "Unhandled error")
+    assert failure["correlation_id"] == "req-boom-0001"
+    assert "RuntimeError" in failure["exception"]
+    assert "hunter2" not in json.dumps(failure)
+
+
+def test_malformed_json_is_400_with_headers():
+    response, body = call("POST", "/v1/auth/echo", body='{"email": ')
+    assert response["statusCode"] == 400
+    assert body["error"]["code"] == "MALFORMED_JSON"
+    assert_contract_headers(response)
+    assert response["headers"]["Cache-Control"] == "no-store"
+
+
+def test_validation_errors_are_422_with_field_details_that_never_echo_the_input():
+    secret = "tiny-pass"
+    response, body = call("POST", "/v1/auth/echo", body=json.dumps({"email": "a@b.c", "password": secret, "x": 1}))
+    assert response["statusCode"] == 422
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    fields = {detail["field"]: detail for detail in body["error"]["details"]}
+    assert set(fields) == {"password", "x"}
+    assert fields["x"]["type"] == "extra_forbidden"
+    assert all(set(detail) == {"field", "message", "type"} for detail in body["error"]["details"])
+    assert secret not in response["body"]
+    assert_contract_headers(response)
+    assert response["headers"]["Cache-Control"] == "no-store"
+
+
+def test_unknown_route_is_404_route_not_found_with_headers():
+    response, body = call("GET", "/v1/nowhere")
+    assert response["statusCode"] == 404
+    assert body["error"]["code"] == "ROUTE_NOT_FOUND"
+    assert_contract_headers(response)
+
+
+def test_cache_control_no_store_only_under_sensitive_prefixes():
+    ok, _ = call("POST", "/v1/auth/echo", body=json.dumps({"email": "a@b.c", "password": "long-enough-pw"}))
+    public, _ = call("GET", "/v1/things/abc")
+    assert ok["headers"]["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in public["headers"]
+
+
+def test_log_lines_are_json_with_correlation_id_and_passwords_redacted(json_logs):
+    password = "correct-horse-battery"
+    call(
+        "POST",
+        "/v1/auth/echo",
+        body=json.dumps({"email": "a@b.c", "password": password}),
+        headers={"X-Correlation-ID": "req-logs-0001", "Authorization": "Bearer eyJhbGciOi.eyJzdWIiOi.sig"},
+    )
+    logs = json_logs()
+    attempt = next(entry for entry in logs if entry["message"] == "login attempt")
+    assert attempt["correlation_id"] == "req-logs-0001"
+    assert attempt["password"] == "[REDACTED]"
+    assert password not in json.dumps(logs)

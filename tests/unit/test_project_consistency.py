@@ -1,0 +1,48 @@
+"""Facts that keep the project's generated and duplicated artefacts in step."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from invest_dev.openapi import BUNDLED, build_document, render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _requirement_pins(lines):
+    pins = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = re.split(r"==", line, maxsplit=1)
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_layer_requirements_pin_exactly_the_project_dependencies():
+    # sam build reads layers/common/requirements.txt; pip reads pyproject.toml: they must agree
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    layer = (ROOT / "layers/common/requirements.txt").read_text().splitlines()
+    assert _requirement_pins(layer) == _requirement_pins(project)
+
+
+def test_every_dependency_is_pinned_in_the_constraints_file():
+    constraints = _requirement_pins((ROOT / "constraints.txt").read_text().splitlines())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for name, version in _requirement_pins(project["dependencies"]).items():
+        assert constraints.get(name) == version, name
+
+
+def test_bundled_openapi_document_is_current():
+    # The catch-all and docs functions serve the bundled copy; regenerate with `make openapi`
+    assert BUNDLED.read_text() == render(build_document()), "run `make openapi` and commit the result"
+
+
+def test_openapi_documents_the_error_envelope_on_every_operation():
+    document = json.loads(BUNDLED.read_text())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status in ("400", "422", "500"):
+                schema = operation["responses"][status]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path, status)
