@@ -1,14 +1,22 @@
 # Two commands matter: `make run` (serve the API locally) and `make test` (the whole suite).
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1 || command -v python3)
+# The first Python 3.13 that runs (a pyenv shim exists even where its version is not selected).
+PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13*/bin/python3.13; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SAM CLI and cfn-lint live in a tool venv of their own: aws-sam-cli pins older boto3 and pydantic.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# `sam build` for python3.13 runs `python3.13` from PATH: the interpreter's own directory goes first.
+SAM = PATH="$(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executable))'):$$PATH" \
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 HOST ?= 127.0.0.1
 PORT ?= 3000
 export DATABASE_URL ?= sqlite:///.local/invest.db
 
-.PHONY: install run migrate test lint typecheck openapi build bench clean
+.PHONY: install run migrate test lint lint-template typecheck openapi build bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,5 +45,17 @@ typecheck: install
 openapi: install
 	$(BIN)/invest openapi --write
 
+$(SAM_STAMP): devtools/sam-requirements.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r devtools/sam-requirements.txt
+	touch $(SAM_STAMP)
+
+build: $(SAM_STAMP)
+	$(SAM) build --template-file template.yaml
+
+lint-template: $(SAM_STAMP)
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --template-file template.yaml
+
 clean:
-	rm -rf $(VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
