@@ -34,13 +34,14 @@ os.environ.update(
 os.environ.pop("METRICS_FILE", None)
 
 import pytest  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
 from investment_system.db import engine as db_engine  # noqa: E402
 from investment_system.db.base import Base  # noqa: E402
 from investment_system.db.migrate import upgrade  # noqa: E402
 from investment_system.models import *  # noqa: E402, F403
 from investment_system.settings import DatabaseSettings, get_settings  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 SERVER_URLS = {
     "postgres": os.environ.get("TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres"),

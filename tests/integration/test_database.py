@@ -4,6 +4,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from support import invoke
+from tcp_proxy import TcpProxy
+
 from investment_system.db import unit_of_work, use_engine
 from investment_system.db.base import Base
 from investment_system.db.engine import build_engine
@@ -11,11 +17,6 @@ from investment_system.db.migrate import current_revision, upgrade
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.models import User
 from investment_system.settings import DatabaseSettings
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.engine import make_url
-from support import invoke
-from tcp_proxy import TcpProxy
 
 
 def make_user(email: str) -> User:

@@ -1,7 +1,8 @@
 """GET /v1/health through the function's handler."""
 
-from investment_system.http.resolver import SECURITY_HEADERS
 from support import invoke
+
+from investment_system.http.resolver import SECURITY_HEADERS
 
 
 def test_health_reports_healthy_database_on_every_backend(db):

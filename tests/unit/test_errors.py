@@ -1,6 +1,7 @@
 """The error catalogue: complete, consistent, and covering every code of the contract."""
 
 import pytest
+
 from investment_system.errors import CATALOGUE, AppError, AuthenticationError, ErrorCode, RateLimited
 
 # The error table of API.md: status -> codes.

@@ -4,12 +4,13 @@ import json
 
 import pytest
 from aws_lambda_powertools.event_handler import Response
+from pydantic import BaseModel, ConfigDict, Field
+
 from invest_dev.events import LambdaContextStub, http_event
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http import create_app, lambda_handler
 from investment_system.http.resolver import SECURITY_HEADERS
 from investment_system.observability import logger
-from pydantic import BaseModel, ConfigDict, Field
 
 app = create_app()
 

@@ -4,8 +4,9 @@ import json
 
 import boto3
 import pytest
-from investment_system.settings import DEV_JWT_SECRET, Environment, SettingsError, load_settings
 from moto import mock_aws
+
+from investment_system.settings import DEV_JWT_SECRET, Environment, SettingsError, load_settings
 
 STRONG = "s" * 40
 PROD = {
