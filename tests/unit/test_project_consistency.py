@@ -46,3 +46,11 @@ def test_openapi_documents_the_error_envelope_on_every_operation():
             for status in ("400", "422", "500"):
                 schema = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path, status)
+
+
+def test_readme_settings_table_lists_every_environment_variable():
+    from investment_system.settings import ENV_VARS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in ENV_VARS if f"`{name}`" not in readme]
+    assert not missing, f"README settings table lacks {missing}"
