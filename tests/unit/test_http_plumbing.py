@@ -140,3 +140,37 @@ def test_log_lines_are_json_with_correlation_id_and_passwords_redacted(json_logs
     assert attempt["correlation_id"] == "req-logs-0001"
     assert attempt["password"] == "[REDACTED]"
     assert password not in json.dumps(logs)
+
+
+def test_cors_allows_only_the_configured_origins(settings_env):
+    # Given an API configured for one browser origin
+    settings_env.setenv("CORS_ALLOWED_ORIGINS", "https://app.example.com")
+    cors_app = create_app()
+
+    @cors_app.get("/v1/things")
+    def things() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    cors_handler = lambda_handler(cors_app)
+
+    def get(origin):
+        event = http_event("GET", "/v1/things", headers={"origin": origin})
+        return cors_handler(event, LambdaContextStub())["headers"]
+
+    # When that origin and another one call / Then only the configured one is allowed
+    assert get("https://app.example.com")["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "Access-Control-Allow-Origin" not in get("https://evil.example")
+
+
+def test_cors_preflight_is_answered_with_the_allowed_headers(settings_env):
+    settings_env.setenv("CORS_ALLOWED_ORIGINS", "https://app.example.com")
+    cors_app = create_app()
+    event = http_event(
+        "OPTIONS",
+        "/v1/anything",
+        headers={"origin": "https://app.example.com", "access-control-request-method": "POST"},
+    )
+    response = lambda_handler(cors_app)(event, LambdaContextStub())
+    assert response["statusCode"] == 204
+    assert "Idempotency-Key" in response["headers"]["Access-Control-Allow-Headers"]
+    assert response["headers"]["X-Correlation-ID"]
