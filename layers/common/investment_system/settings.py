@@ -164,6 +164,7 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "LOCKOUT_MINUTES": ("security", "lockout_minutes"),
     "PASSWORD_MIN_LENGTH": ("security", "password_min_length"),
     "PASSWORD_MAX_LENGTH": ("security", "password_max_length"),
+    "PASSWORD_REQUIRE_CLASSES": ("security", "password_require_classes"),
     "PAYMENT_WEBHOOK_SECRET": ("security", "payment_webhook_secret"),
     "WEBHOOK_TOLERANCE_SECONDS": ("security", "webhook_tolerance_seconds"),
     "CORS_ALLOWED_ORIGINS": ("cors", "allowed_origins"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id
@@ -13,9 +13,11 @@ from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDate
 
 class User(TimestampedMixin, Base):
     __tablename__ = "users"
+    # With emails stored lower-cased (enforced here, at the database), the unique constraint on
+    # email is a case-insensitive one on every backend.
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower_case"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True, default=new_id)
-    # Stored trimmed and lower-cased; the unique constraint makes emails unique case-insensitively.
     email: Mapped[str] = mapped_column(String(320), nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     full_name: Mapped[str | None] = mapped_column(String(200))
