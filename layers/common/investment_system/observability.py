@@ -91,6 +91,17 @@ class MetricName(StrEnum):
     REQUESTS_5XX = "Requests5xx"
     DATABASE_LATENCY = "DatabaseLatency"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    # Billing, quotas and rate limits
+    PLAN_CHANGED = "PlanChanged"
+    WEBHOOKS_RECEIVED = "WebhooksReceived"
+    WEBHOOKS_APPLIED = "WebhooksApplied"
+    WEBHOOKS_DUPLICATE = "WebhooksDuplicate"
+    WEBHOOKS_IGNORED = "WebhooksIgnored"
+    WEBHOOKS_REJECTED = "WebhooksRejected"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    RATE_LIMIT_EXCEEDED = "RateLimitExceeded"
+    RATE_LIMITER_UNAVAILABLE = "RateLimiterUnavailable"
+    IDEMPOTENT_REPLAYS = "IdempotentReplays"
 
 
 def add_metric(name: MetricName, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
