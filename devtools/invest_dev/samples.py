@@ -1,0 +1,130 @@
+"""The sample events of `events/` and what it takes to invoke a function with one.
+
+`events/<FunctionLogicalId>.json` is an API Gateway HTTP API payload-2.0 event for one of the
+function's routes, usable as it is with `sam local invoke <FunctionLogicalId> -e events/<...>.json`.
+An event for a route that needs a signed-in caller carries an `Authorization: Bearer ...` header; its
+token is a placeholder that `with_fresh_token` replaces with a valid one. Events may refer to the
+sample accounts seeded by `seed_sample_users` (SAMPLE_USER_EMAIL / SAMPLE_ADMIN_EMAIL, password
+SAMPLE_PASSWORD). tests/integration/test_sample_events.py and the benchmark both use these helpers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from invest_dev.template import ROOT, FunctionSpec, Route
+
+EVENTS_DIR = ROOT / "events"
+SAMPLE_USER_EMAIL = "investor@example.com"
+SAMPLE_ADMIN_EMAIL = "admin@example.com"
+SAMPLE_PASSWORD = "Plum-Orchard-Ledger-42"  # noqa: S105 (a documented sample account's password)
+_ADMIN_PATH_PREFIX = "/v1/admin"
+
+
+def event_path(spec: FunctionSpec) -> Path:
+    return EVENTS_DIR / f"{spec.name}.json"
+
+
+def load_event(spec: FunctionSpec) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(event_path(spec).read_text(encoding="utf-8"))
+    return event
+
+
+def path_parameters(route: Route, path: str) -> dict[str, str] | None:
+    """The path parameters `path` gives the route's template (`/v1/signals/{id}`, `{proxy+}`), or None
+    when it does not match."""
+    pattern = "^" + re.sub(r"\\\{([^}+]+)(\\\+)?\\\}", _parameter_pattern, re.escape(route.path)) + "$"
+    found = re.match(pattern, path)
+    return found.groupdict() if found else None
+
+
+def _parameter_pattern(placeholder: re.Match[str]) -> str:
+    return f"(?P<{placeholder.group(1)}>{'.+' if placeholder.group(2) else '[^/]+'})"
+
+
+def matching_route(spec: FunctionSpec, event: dict[str, Any]) -> Route | None:
+    """The function's route that API Gateway would have sent this event through, if any.
+
+    Route key, method and path must agree with each other, and pathParameters with the path.
+    """
+    method = event.get("requestContext", {}).get("http", {}).get("method", "")
+    path = event.get("rawPath", "")
+    for route in spec.routes:
+        if route.is_default:
+            if event.get("routeKey") == "$default":
+                return route
+            continue
+        if event.get("routeKey") != f"{route.method} {route.path}" or route.method not in ("ANY", method):
+            continue
+        if path_parameters(route, path) == (event.get("pathParameters") or {}):
+            return route
+    return None
+
+
+@cache
+def _secured_operations() -> frozenset[tuple[str, str]]:
+    from investment_system.services.routing import openapi_document
+
+    paths = json.loads(openapi_document()).get("paths", {})
+    return frozenset(
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if operation.get("security")
+    )
+
+
+def requires_authentication(route: Route) -> bool:
+    """Whether the OpenAPI document declares bearer authentication for this route."""
+    return (route.method, route.path) in _secured_operations()
+
+
+def authorization_header(event: dict[str, Any]) -> str | None:
+    return next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "authorization"), None)
+
+
+@dataclass(frozen=True)
+class SampleUsers:
+    user_id: uuid.UUID
+    admin_id: uuid.UUID
+
+
+def seed_sample_users() -> SampleUsers:
+    """Create the sample user and administrator in the container's database (already migrated)."""
+    from investment_system.db.engine import unit_of_work
+    from investment_system.models import User
+    from investment_system.services.passwords import hash_password
+
+    password_hash = hash_password(SAMPLE_PASSWORD)
+    user = User(email=SAMPLE_USER_EMAIL, password_hash=password_hash, full_name="Sample Investor", role="user")
+    admin = User(email=SAMPLE_ADMIN_EMAIL, password_hash=password_hash, full_name="Sample Admin", role="admin")
+    with unit_of_work() as session:
+        session.add_all([user, admin])
+        session.flush()
+        return SampleUsers(user_id=user.id, admin_id=admin.id)
+
+
+def with_fresh_token(event: dict[str, Any], users: SampleUsers) -> dict[str, Any]:
+    """A copy of the event whose Authorization header (if it has one) carries a valid access token:
+    the administrator's for /v1/admin routes, the sample user's otherwise."""
+    if authorization_header(event) is None:
+        return event
+    from investment_system.services.tokens import issue_token
+
+    is_admin_route = event.get("rawPath", "").startswith(_ADMIN_PATH_PREFIX)
+    token = (
+        issue_token(users.admin_id, "admin", "access")
+        if is_admin_route
+        else issue_token(users.user_id, "user", "access")
+    )
+    fresh = copy.deepcopy(event)
+    fresh["headers"] = {k: v for k, v in fresh["headers"].items() if k.lower() != "authorization"}
+    fresh["headers"]["authorization"] = f"Bearer {token}"
+    return fresh
