@@ -2,14 +2,20 @@
 
 - Every log line is JSON (Powertools Logger) with the request's correlation ID, and passes through
   a formatter that redacts secrets (passwords, tokens, keys) by key name and by shape.
-- Metrics go out as CloudWatch EMF through Powertools Metrics; their names live in `MetricName`.
+- Metrics go out as CloudWatch EMF through Powertools Metrics, in one namespace; their names live in
+  `MetricName` and their dimensions in `Dimension`. Each request's metrics carry the function and the
+  route, and are rolled up by service alone as well (totals for the dashboard and the alarms). The
+  dashboard and alarms in template.yaml are generated from these definitions (`invest dashboard`).
+  With METRICS_FILE set (local runs, tests), every EMF document is also appended to that file.
 - The tracer is created only when tracing is enabled: `Tracer()` loads the X-Ray SDK, which
   would cost most of a cold start for nothing when tracing is off.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from investment_system.settings import get_settings
 
@@ -68,7 +75,37 @@ logger = Logger(
     level=_settings.log_level,
     logger_formatter=RedactingFormatter(),
 )
-metrics = Metrics(namespace=_settings.metrics_namespace, service=_settings.service_name)
+
+
+class Dimension(StrEnum):
+    """The dimensions of every metric; each request's metrics carry all three."""
+
+    SERVICE = "service"
+    FUNCTION = "function_name"  # the name Powertools gives it; its value is the Lambda function's name
+    ROUTE = "route"  # the HTTP API route key: "GET /v1/signals/{id}", or "$default"
+
+
+class _EmfProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' EMF provider, also appending each EMF document to METRICS_FILE when that is set.
+
+    Every document Powertools prints (at flush, and when a set reaches 100 values) is serialised
+    here first, so this one override sees them all.
+    """
+
+    _file_lock = threading.Lock()
+
+    def serialize_metric_set(
+        self, metrics: dict[str, Any] | None = None, dimensions: dict[str, Any] | None = None, metadata: Any = None
+    ) -> Any:
+        document = super().serialize_metric_set(metrics, dimensions, metadata)
+        if _settings.metrics_file:
+            line = json.dumps(document, separators=(",", ":")) + "\n"
+            with self._file_lock, open(_settings.metrics_file, "a", encoding="utf-8") as sink:
+                sink.write(line)
+        return document
+
+
+metrics = Metrics(provider=_EmfProvider(namespace=_settings.metrics_namespace, service=_settings.service_name))
 
 _correlation_id: ContextVar[str] = ContextVar("correlation_id", default="")
 
@@ -83,12 +120,20 @@ def correlation_id() -> str:
 
 
 class MetricName(StrEnum):
-    """Every metric the code emits; the dashboard in template.yaml shows each of them."""
+    """Every metric the code emits; the dashboard in template.yaml shows each of them.
 
+    A name ending in "Latency" is in milliseconds, any other is a count (`unit_of`). Names that are
+    not request, function or database metrics are business KPIs: the dashboard gives each a graph.
+    """
+
+    # Every HTTP request (http/resolver.py), per function and route
     REQUEST_LATENCY = "RequestLatency"
     REQUESTS_2XX = "Requests2xx"
     REQUESTS_4XX = "Requests4xx"
     REQUESTS_5XX = "Requests5xx"
+    # Once per container (a fresh start or a SnapStart restore), per function
+    COLD_START = "ColdStart"
+    # Every unit of work (db/engine.py)
     DATABASE_LATENCY = "DatabaseLatency"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     # Billing, quotas and rate limits
@@ -104,8 +149,27 @@ class MetricName(StrEnum):
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
 
 
-def add_metric(name: MetricName, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
-    metrics.add_metric(name=name.value, unit=unit, value=value)
+def unit_of(name: MetricName) -> MetricUnit:
+    return MetricUnit.Milliseconds if name.value.endswith("Latency") else MetricUnit.Count
+
+
+def add_metric(name: MetricName, value: float = 1) -> None:
+    metrics.add_metric(name=name.value, unit=unit_of(name), value=value)
+
+
+def start_request_metrics(function_name: str, route: str) -> None:
+    """Dimensions of the metrics a request emits: its function and route, plus a roll-up by service."""
+    metrics.add_dimension(name=Dimension.FUNCTION.value, value=function_name)
+    metrics.add_dimension(name=Dimension.ROUTE.value, value=route)
+    metrics.add_dimensions(**{Dimension.SERVICE.value: _settings.service_name})
+
+
+def record_cold_start(function_name: str) -> None:
+    """One ColdStart for the function, in a document of its own (it has no route)."""
+    provider = _EmfProvider(namespace=_settings.metrics_namespace, service=_settings.service_name)
+    provider.add_dimension(name=Dimension.FUNCTION.value, value=function_name)
+    provider.add_metric(name=MetricName.COLD_START.value, unit=unit_of(MetricName.COLD_START), value=1)
+    provider.flush_metrics()
 
 
 @cache
@@ -136,4 +200,4 @@ def timed(metric: MetricName) -> Iterator[None]:
     try:
         yield
     finally:
-        add_metric(metric, (time.perf_counter() - start) * 1000, MetricUnit.Milliseconds)
+        add_metric(metric, (time.perf_counter() - start) * 1000)

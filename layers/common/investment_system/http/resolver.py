@@ -20,7 +20,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode
@@ -31,7 +30,9 @@ from investment_system.observability import (
     get_tracer,
     logger,
     metrics,
+    record_cold_start,
     set_correlation_id,
+    start_request_metrics,
 )
 from investment_system.settings import get_settings
 
@@ -163,13 +164,19 @@ def _finish(response: dict[str, Any], path: str, cid: str, extra_headers: Mappin
 
 def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda handler of an HTTP function: correlation ID, guards, resolve, headers, metrics."""
+    cold = True  # per handler, not per process: the local gateway keeps many functions in one process
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        nonlocal cold
         started = time.perf_counter()
         cid = correlation_id_for(event)
         set_correlation_id(cid)
         route_key = str(event.get("routeKey") or "$default")
         path = str(event.get("rawPath") or "/")
+        start_request_metrics(context.function_name, route_key)
+        if cold:
+            cold = False
+            record_cold_start(context.function_name)
         extra_headers: dict[str, str] = {}
         try:
             for guard in _guards:
@@ -181,20 +188,19 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lam
         except Exception:
             logger.exception("Unhandled error outside the resolver")
             response = error_dict(ErrorCode.INTERNAL_ERROR)
-        _record_request(route_key, int(response.get("statusCode", 500)), started)
+        _record_request(int(response.get("statusCode", 500)), started)
         return _finish(response, path, cid, extra_headers)
 
     wrapped = logger.inject_lambda_context(clear_state=True)(handler)
-    wrapped = metrics.log_metrics(capture_cold_start_metric=True)(wrapped)
+    wrapped = metrics.log_metrics(wrapped)
     tracer = get_tracer()
     if tracer is not None:
         wrapped = tracer.capture_lambda_handler(wrapped)
     return wrapped
 
 
-def _record_request(route_key: str, status: int, started: float) -> None:
-    metrics.add_dimension(name="route", value=route_key)
-    add_metric(MetricName.REQUEST_LATENCY, (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds)
+def _record_request(status: int, started: float) -> None:
+    add_metric(MetricName.REQUEST_LATENCY, (time.perf_counter() - started) * 1000)
     status_metric = {2: MetricName.REQUESTS_2XX, 4: MetricName.REQUESTS_4XX, 5: MetricName.REQUESTS_5XX}.get(
         status // 100
     )
