@@ -111,6 +111,17 @@ def dispose_engine() -> None:
     _sessions = None
 
 
+# SnapStart: connections held in a snapshot are dead once it is restored, so the restored container
+# drops the engine and the next request builds a new one. The runtime ships snapshot_restore_py;
+# elsewhere (a venv without the `aws`/`dev` extras) there is no snapshot to restore.
+try:
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # pragma: no cover
+    pass
+else:
+    register_after_restore(dispose_engine)
+
+
 def is_connection_error(error: BaseException) -> bool:
     """True when the database could not be reached or dropped the connection."""
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
