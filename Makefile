@@ -57,5 +57,9 @@ lint-template: $(SAM_STAMP)
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --template-file template.yaml
 
+# Cold start and warm latency of every function; writes docs/benchmarks.md (see devtools/invest_dev/bench.py).
+bench: install
+	$(BIN)/python -m invest_dev.bench
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
