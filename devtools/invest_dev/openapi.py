@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from investment_system import __version__
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 
 from invest_dev.template import TEMPLATE, http_functions, import_function
+from investment_system import __version__
 
 BUNDLED = Path(__file__).resolve().parents[2] / "layers/common/investment_system/openapi.json"
 TITLE = "Investment System API"
@@ -24,6 +25,7 @@ DESCRIPTION = (
 )
 _POWERTOOLS_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
 _ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {"bearerAuth": HTTPBearer(bearerFormat="JWT")}
 
 
 def build_document(template: Path = TEMPLATE) -> dict[str, Any]:
@@ -33,7 +35,10 @@ def build_document(template: Path = TEMPLATE) -> dict[str, Any]:
         app = getattr(import_function(spec), "app", None)
         if app is None:
             continue
-        part = json.loads(app.get_openapi_json_schema(title=TITLE, version=__version__))
+        # Powertools refuses a route's `security` unless the scheme it names is passed here.
+        part = json.loads(
+            app.get_openapi_json_schema(title=TITLE, version=__version__, security_schemes=SECURITY_SCHEMES)
+        )
         for path, operations in part.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)
         schemas.update(part.get("components", {}).get("schemas", {}))

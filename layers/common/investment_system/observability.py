@@ -136,6 +136,13 @@ class MetricName(StrEnum):
     # Every unit of work (db/engine.py)
     DATABASE_LATENCY = "DatabaseLatency"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    # Accounts (services/accounts.py, services/sessions.py)
+    SIGNUPS = "Signups"
+    LOGINS_SUCCEEDED = "LoginsSucceeded"
+    LOGINS_FAILED = "LoginsFailed"
+    LOCKOUTS = "Lockouts"
+    TOKEN_REFRESHES = "TokenRefreshes"  # noqa: S105 (a metric name)
+    REFRESH_TOKEN_REUSE = "RefreshTokenReuseDetected"  # noqa: S105 (a metric name)
     # Billing, quotas and rate limits
     PLAN_CHANGED = "PlanChanged"
     WEBHOOKS_RECEIVED = "WebhooksReceived"

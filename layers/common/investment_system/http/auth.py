@@ -1,23 +1,38 @@
 """Authentication and roles, declared per route as Powertools dependencies.
 
-    @app.get("/v1/users/me")
+    @app.get("/v1/users/me", security=BEARER_SECURITY)
     def get_me(user: CurrentUser) -> UserOut: ...
 
-    @app.patch("/v1/admin/users/<user_id>")
+    @app.patch("/v1/admin/users/<user_id>", security=BEARER_SECURITY)
     def patch_user(user_id: str, admin: AdminUser) -> UserOut: ...
 
 The same code runs under API Gateway and the local gateway: the bearer token is read from the
-event's Authorization header and verified here (no API Gateway authorizer to emulate).
+event's Authorization header and verified here (no API Gateway authorizer to emulate). The user is
+read on every request, so a deactivated user's tokens stop working at once (403 ACCOUNT_DISABLED)
+and a role change takes effect at once.
+
+Order: Powertools validates the request (JSON, content type, body, query) before it resolves a
+route's dependencies, which would let an anonymous caller learn a route's schema from 422s.
+`AuthenticateBeforeValidation` wraps that validation step and resolves the route's authentication
+dependencies first, so a protected route answers 401/403 before 400, 415 or 422.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Request
-from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Request, Response
+from aws_lambda_powertools.event_handler.api_gateway import _DEPENDS_CACHE_KEY, Route
+from aws_lambda_powertools.event_handler.depends import (
+    DependencyTree,
+    Depends,
+    build_dependency_tree,
+    solve_dependencies,
+)
+from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 
@@ -43,11 +58,12 @@ def bearer_token(request: Request) -> str:
 
 
 def authenticated(request: Request) -> Principal:
-    """The caller, from a valid access token; 401 otherwise."""
+    """The caller, from a valid access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
     from investment_system.services.tokens import verify_access_token
+    from investment_system.services.users import current_role
 
-    claims = verify_access_token(bearer_token(request))
-    return Principal(user_id=uuid.UUID(claims["sub"]), role=str(claims["role"]))
+    user_id = uuid.UUID(verify_access_token(bearer_token(request))["sub"])
+    return Principal(user_id=user_id, role=current_role(user_id))
 
 
 def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
@@ -59,3 +75,49 @@ def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
 
 CurrentUser = Annotated[Principal, Depends(authenticated)]
 AdminUser = Annotated[Principal, Depends(admin)]
+
+_AUTHENTICATION_DEPENDENCIES: frozenset[Callable[..., Any]] = frozenset({authenticated, admin})
+
+
+def _authentication_of(route: Route) -> DependencyTree:
+    """The route's authentication dependencies (CurrentUser, AdminUser), without its other ones;
+    worked out once per route and kept on it, as Powertools keeps a route's other inspections."""
+    cached: DependencyTree | None = getattr(route, "_authentication", None)
+    if cached is None:
+        tree = build_dependency_tree(route.func)
+        cached = DependencyTree(
+            dependencies=[node for node in tree.dependencies if node.depends.dependency in _AUTHENTICATION_DEPENDENCIES]
+        )
+        route._authentication = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class AuthenticateBeforeValidation(BaseMiddlewareHandler[APIGatewayHttpResolver]):
+    """Powertools' request validation, preceded by the route's authentication.
+
+    The principal lands in the request's dependency cache, where Powertools finds it when it
+    calls the route: the token is verified once per request.
+    """
+
+    def __init__(self, validation: BaseMiddlewareHandler[APIGatewayHttpResolver]) -> None:
+        super().__init__()
+        self.validation = validation
+
+    def handler(self, app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        authentication = _authentication_of(app.context["_route"])
+        if authentication.dependencies:
+            solve_dependencies(
+                dependant=authentication,
+                request=app.request,
+                dependency_overrides=app.dependency_overrides or None,
+                dependency_cache=app.context.setdefault(_DEPENDS_CACHE_KEY, {}),
+            )
+        return self.validation(app, next_middleware)
+
+
+def authenticate_before_validation(app: APIGatewayHttpResolver) -> None:
+    """Make `app` authenticate protected routes before it validates their requests."""
+    # Powertools keeps the validation step in this attribute and puts it first on every route.
+    app._request_validation_middleware = AuthenticateBeforeValidation(  # type: ignore[assignment]
+        app._request_validation_middleware
+    )

@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode
+from investment_system.http.auth import authenticate_before_validation
 from investment_system.http.envelope import ErrorEnvelope, error_dict, error_response
 from investment_system.observability import (
     MetricName,
@@ -98,6 +99,7 @@ def create_app() -> APIGatewayHttpResolver:
         max_age=get_settings().cors.max_age_seconds,
     )
     app = APIGatewayHttpResolver(cors=cors, enable_validation=True)
+    authenticate_before_validation(app)
     _register_error_handlers(app)
     return app
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import CursorResult, Select, Update, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from investment_system.repositories.pagination import decode_cursor, encode_cursor
@@ -42,6 +42,16 @@ class Repository[ModelT: Keyed]:
         self.session.flush()
         return row
 
+    def execute_update(self, statement: Update) -> int:
+        """Run a bulk UPDATE (a conditional one is atomic on every backend); the number of rows it matched."""
+        # The session's loaded objects are not synchronised: callers re-read what they need.
+        result = cast(CursorResult[Any], self.session.execute(statement.execution_options(synchronize_session=False)))
+        return result.rowcount
+
+    def select_where(self, **criteria: Any) -> Select[Any]:
+        """A select of this model filtered by equality on every criterion that is not None (None: no filter)."""
+        return select(self.model).filter_by(**{name: value for name, value in criteria.items() if value is not None})
+
     def page(
         self, statement: Select[Any], *, limit: int, cursor: str | None, scope: str
     ) -> tuple[Sequence[ModelT], str | None]:
@@ -52,7 +62,9 @@ class Repository[ModelT: Keyed]:
             statement = statement.where(
                 or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
             )
-        rows: Sequence[ModelT] = self.session.scalars(statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)).all()
+        rows: Sequence[ModelT] = self.session.scalars(
+            statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+        ).all()
         if len(rows) <= limit:
             return rows, None
         last = rows[limit - 1]

@@ -15,17 +15,29 @@ REQUIRED_CLAIMS = ["sub", "role", "type", "iat", "exp", "iss", "aud", "jti"]
 TokenType = Literal["access", "refresh"]
 
 
-def issue_token(user_id: uuid.UUID, role: str, token_type: TokenType, *, jti: uuid.UUID | None = None) -> str:
+def token_lifetime(token_type: TokenType) -> timedelta:
     security = get_settings().security
-    now = datetime.now(UTC)
     ttl = security.access_token_ttl_seconds if token_type == "access" else security.refresh_token_ttl_seconds
+    return timedelta(seconds=ttl)
+
+
+def issue_token(
+    user_id: uuid.UUID,
+    role: str,
+    token_type: TokenType,
+    *,
+    jti: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> str:
+    security = get_settings().security
+    now = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "role": role,
         "type": token_type,
         "iat": now,
         "nbf": now,
-        "exp": now + timedelta(seconds=ttl),
+        "exp": now + token_lifetime(token_type),
         "iss": security.jwt_issuer,
         "aud": security.jwt_audience,
         "jti": str(jti or uuid.uuid4()),
@@ -61,3 +73,7 @@ def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
 
 def verify_access_token(token: str) -> dict[str, Any]:
     return verify_token(token, "access")
+
+
+def verify_refresh_token(token: str) -> dict[str, Any]:
+    return verify_token(token, "refresh")

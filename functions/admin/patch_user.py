@@ -1,0 +1,26 @@
+"""PATCH /v1/admin/users/{user_id}: change a user's role or activation, for administrators."""
+
+import uuid
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, AdminUser
+from investment_system.schemas.users import AdminUserUpdate, UserOut
+from investment_system.services.users import update_user_as_admin
+
+app = create_app()
+
+
+@app.patch(
+    "/v1/admin/users/<user_id>",
+    summary="Change a user's role or activation",
+    description="Deactivating a user revokes their sessions and makes their tokens stop working. "
+    "Administrators cannot change themselves here (409 CANNOT_MODIFY_SELF).",
+    tags=["Admin"],
+    security=BEARER_SECURITY,
+    responses={200: {"description": "The user"}, **error_responses(401, 403, 404, 409)},
+)
+def patch_user(user_id: uuid.UUID, update: AdminUserUpdate, admin: AdminUser) -> UserOut:
+    return update_user_as_admin(admin.user_id, user_id, update)
+
+
+handler = lambda_handler(app)

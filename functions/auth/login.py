@@ -1,0 +1,22 @@
+"""POST /v1/auth/login: exchange email and password for a token pair."""
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.schemas.auth import Credentials, TokenPair
+from investment_system.services.accounts import login
+
+app = create_app()
+
+
+@app.post(
+    "/v1/auth/login",
+    summary="Log in",
+    description="The same 401 INVALID_CREDENTIALS for an unknown email and a wrong password. After "
+    "LOCKOUT_THRESHOLD failed attempts the account is locked (423 ACCOUNT_LOCKED, Retry-After).",
+    tags=["Auth"],
+    responses={200: {"description": "A token pair"}, **error_responses(401, 403, 423)},
+)
+def post_login(credentials: Credentials) -> TokenPair:
+    return login(credentials)
+
+
+handler = lambda_handler(app)

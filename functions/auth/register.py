@@ -1,0 +1,23 @@
+"""POST /v1/auth/register: create an account."""
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.schemas.auth import Registration
+from investment_system.schemas.users import UserOut
+from investment_system.services.accounts import register
+
+app = create_app()
+
+
+@app.post(
+    "/v1/auth/register",
+    status_code=201,
+    summary="Create an account",
+    description="The email is trimmed and lower-cased; the password must meet the password policy.",
+    tags=["Auth"],
+    responses={201: {"description": "The new account"}, **error_responses(409)},
+)
+def post_register(registration: Registration) -> UserOut:
+    return register(registration)
+
+
+handler = lambda_handler(app)

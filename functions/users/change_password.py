@@ -1,0 +1,27 @@
+"""POST /v1/users/me/password: change the caller's password."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.users import PasswordChange
+from investment_system.services.accounts import change_password
+
+app = create_app()
+
+
+@app.post(
+    "/v1/users/me/password",
+    status_code=204,
+    summary="Change your password",
+    description="Revokes all your refresh tokens. Wrong current passwords count towards the lockout.",
+    tags=["Users"],
+    security=BEARER_SECURITY,
+    responses={204: {"description": "Password changed", "content": {}}, **error_responses(401, 403, 423)},
+)
+def post_password(change: PasswordChange, user: CurrentUser) -> Response[None]:
+    change_password(user.user_id, change)
+    return Response(204)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,22 @@
+"""GET /v1/users/me: the caller's profile."""
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.users import UserOut
+from investment_system.services.users import get_profile
+
+app = create_app()
+
+
+@app.get(
+    "/v1/users/me",
+    summary="Your profile",
+    tags=["Users"],
+    security=BEARER_SECURITY,
+    responses={200: {"description": "Your profile"}, **error_responses(401, 403)},
+)
+def get_me(user: CurrentUser) -> UserOut:
+    return get_profile(user.user_id)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,23 @@
+"""PATCH /v1/users/me: change the caller's profile."""
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.users import ProfileUpdate, UserOut
+from investment_system.services.users import update_profile
+
+app = create_app()
+
+
+@app.patch(
+    "/v1/users/me",
+    summary="Change your profile",
+    description="Only full_name; any other field (role, email...) is refused with 422.",
+    tags=["Users"],
+    security=BEARER_SECURITY,
+    responses={200: {"description": "Your profile"}, **error_responses(401, 403)},
+)
+def patch_me(update: ProfileUpdate, user: CurrentUser) -> UserOut:
+    return update_profile(user.user_id, update)
+
+
+handler = lambda_handler(app)

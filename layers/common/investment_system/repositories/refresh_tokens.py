@@ -1,0 +1,39 @@
+"""Refresh tokens: lookup by hash, and revocation of one token, a family, or all of a user's."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from investment_system.models.refresh_tokens import RefreshToken
+from investment_system.repositories.base import Repository
+
+
+class RefreshTokenRepository(Repository[RefreshToken]):
+    model = RefreshToken
+
+    def by_hash(self, token_hash: str) -> RefreshToken | None:
+        return self.session.scalars(select(RefreshToken).where(RefreshToken.token_hash == token_hash)).first()
+
+    def revoke(self, token: RefreshToken, *, now: datetime, replaced_by: uuid.UUID | None = None) -> bool:
+        """Revoke one token unless it already is; True when this call revoked it (atomic on every backend,
+        so of two requests rotating the same token only one wins)."""
+        statement = (
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now, replaced_by=replaced_by)
+        )
+        return self.execute_update(statement) == 1
+
+    def revoke_family(self, family_id: uuid.UUID, *, now: datetime) -> int:
+        return self._revoke_where(RefreshToken.family_id == family_id, now=now)
+
+    def revoke_all_of_user(self, user_id: uuid.UUID, *, now: datetime) -> int:
+        return self._revoke_where(RefreshToken.user_id == user_id, now=now)
+
+    def _revoke_where(self, condition: Any, *, now: datetime) -> int:
+        statement = update(RefreshToken).where(condition, RefreshToken.revoked_at.is_(None)).values(revoked_at=now)
+        return self.execute_update(statement)

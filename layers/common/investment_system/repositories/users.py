@@ -1,0 +1,63 @@
+"""Users: lookups, the admin listing, and the atomic failed-login bookkeeping behind the lockout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from investment_system.models.users import User
+from investment_system.repositories.base import Repository
+
+LISTING_SCOPE = "admin-users"
+# Login bookkeeping is not a change to the user's profile: updated_at stays as it was.
+_KEEP_UPDATED_AT = {"updated_at": User.updated_at}
+
+
+class UserRepository(Repository[User]):
+    model = User
+
+    def by_email(self, email: str) -> User | None:
+        return self.session.scalars(select(User).where(User.email == email)).first()
+
+    def list_page(
+        self, *, role: str | None, is_active: bool | None, limit: int, cursor: str | None
+    ) -> tuple[Sequence[User], str | None]:
+        return self.page(
+            self.select_where(role=role, is_active=is_active), limit=limit, cursor=cursor, scope=LISTING_SCOPE
+        )
+
+    def claim_login_attempt(self, email: str, *, threshold: int, now: datetime) -> bool:
+        """Count one more login attempt against the account before its password is checked.
+
+        One conditional UPDATE, so it is atomic on every backend: while `threshold` attempts are
+        counted (and not yet cleared by a success) or the account is locked, no attempt is
+        claimed, and parallel guesses cannot get more than `threshold` passwords checked.
+        False when the account is locked (or does not exist).
+        """
+        statement = (
+            update(User)
+            .where(
+                User.email == email,
+                User.failed_login_count < threshold,
+                (User.locked_until.is_(None)) | (User.locked_until <= now),
+            )
+            .values(failed_login_count=User.failed_login_count + 1, **_KEEP_UPDATED_AT)
+        )
+        return self.execute_update(statement) == 1
+
+    def lock_if_exhausted(self, user: User, *, threshold: int, until: datetime) -> bool:
+        """Lock the account when its failed attempts reached `threshold`; True when this call locked it."""
+        statement = (
+            update(User)
+            .where(User.id == user.id, User.failed_login_count >= threshold)
+            .values(failed_login_count=0, locked_until=until, **_KEEP_UPDATED_AT)
+        )
+        return self.execute_update(statement) == 1
+
+    def clear_failed_logins(self, user: User) -> None:
+        statement = (
+            update(User).where(User.id == user.id).values(failed_login_count=0, locked_until=None, **_KEEP_UPDATED_AT)
+        )
+        self.execute_update(statement)

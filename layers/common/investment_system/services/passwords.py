@@ -1,0 +1,104 @@
+"""Password hashing (argon2id, parameters from settings) and the password policy.
+
+Only the functions that check or set a password import this module: argon2 is loaded where it is
+needed (login, register, password change), not on every cold start.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from investment_system.errors import ErrorCode, ValidationFailed
+from investment_system.services.common_passwords import COMMON_PASSWORDS
+from investment_system.settings import SecuritySettings, get_settings
+
+# A local part this short ("a", "jo") would match too many good passwords to be worth refusing.
+_MIN_LOCAL_PART_CHECKED = 3
+
+
+def _hasher() -> PasswordHasher:
+    security = get_settings().security
+    return _hasher_for(security.argon2_time_cost, security.argon2_memory_kib, security.argon2_parallelism)
+
+
+@cache
+def _hasher_for(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when `password` matches; a malformed stored hash counts as a mismatch."""
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the stored hash was made with other (older, weaker) parameters than the current ones."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+@cache
+def _dummy_hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    return _hasher_for(time_cost, memory_kib, parallelism).hash("not-a-real-password: timing equaliser")
+
+
+def verify_against_dummy(password: str) -> None:
+    """Spend the time a real verification takes, so an unknown email answers as slowly as a wrong password."""
+    security = get_settings().security
+    verify_password(
+        _dummy_hash(security.argon2_time_cost, security.argon2_memory_kib, security.argon2_parallelism), password
+    )
+
+
+def policy_violations(password: str, email: str, security: SecuritySettings | None = None) -> list[dict[str, Any]]:
+    """Every rule of the password policy that `password` breaks, in the envelope's `details` shape."""
+    security = security or get_settings().security
+    violations: list[dict[str, Any]] = []
+
+    def fail(rule: str, message: str) -> None:
+        violations.append({"field": "password", "message": message, "type": rule})
+
+    if len(password) < security.password_min_length:
+        fail("min_length", f"Use at least {security.password_min_length} characters.")
+    if len(password) > security.password_max_length:
+        fail("max_length", f"Use at most {security.password_max_length} characters.")
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if classes < security.password_require_classes:
+        fail(
+            "character_classes",
+            f"Mix at least {security.password_require_classes} of: lower-case letters, upper-case letters, "
+            "digits, other characters.",
+        )
+    local_part = email.split("@", 1)[0].strip().lower()
+    if len(local_part) >= _MIN_LOCAL_PART_CHECKED and local_part in password.lower():
+        fail("contains_email", "Do not use your email address in the password.")
+    if password.lower() in COMMON_PASSWORDS:
+        fail("common_password", "This password is too common.")
+    return violations
+
+
+def enforce_password_policy(password: str, email: str) -> None:
+    """422 PASSWORD_TOO_WEAK listing every failed rule, or nothing."""
+    violations = policy_violations(password, email)
+    if violations:
+        raise ValidationFailed(ErrorCode.PASSWORD_TOO_WEAK, details=violations)
