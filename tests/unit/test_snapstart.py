@@ -30,3 +30,16 @@ def test_a_restored_container_replaces_the_engine_it_was_snapshotted_with():
             assert connection.execute(text("SELECT 1")).scalar() == 1
     finally:
         db_engine.dispose_engine()
+
+
+def test_a_restored_container_reads_its_settings_and_secrets_again(settings_env):
+    # Given a container that read its settings before the snapshot
+    from investment_system.settings import get_settings
+
+    snapshotted = get_settings()
+    # When the secret changes (rotation) and the snapshot is then restored
+    settings_env.setenv("JWT_SECRET", "rotated-secret-after-the-snapshot-0123456789")
+    _restore_container()
+    # Then the settings are read anew, with the rotated value
+    assert get_settings() is not snapshotted
+    assert get_settings().security.jwt_secret == "rotated-secret-after-the-snapshot-0123456789"

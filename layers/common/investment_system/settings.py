@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from investment_system import __version__
+from investment_system.snapstart import after_restore
 
 # Documented development defaults. Outside dev/test they are refused.
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
@@ -263,3 +264,7 @@ def _describe(exc: ValidationError) -> str:
 def get_settings() -> Settings:
     """The container's settings, validated once at cold start."""
     return load_settings()
+
+
+# Secrets may have rotated between the snapshot and its restore: read them again on first use.
+after_restore(get_settings.cache_clear)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.observability import MetricName, add_metric, logger, timed, traced
 from investment_system.settings import DatabaseSettings, get_settings
+from investment_system.snapstart import after_restore
 
 _engine: Engine | None = None
 _sessions: sessionmaker[Session] | None = None
@@ -111,15 +112,7 @@ def dispose_engine() -> None:
     _sessions = None
 
 
-# SnapStart: connections held in a snapshot are dead once it is restored, so the restored container
-# drops the engine and the next request builds a new one. The runtime ships snapshot_restore_py;
-# elsewhere (a venv without the `aws`/`dev` extras) there is no snapshot to restore.
-try:
-    from snapshot_restore_py import register_after_restore
-except ImportError:  # pragma: no cover
-    pass
-else:
-    register_after_restore(dispose_engine)
+after_restore(dispose_engine)  # the snapshot's pooled connection is dead once restored
 
 
 def is_connection_error(error: BaseException) -> bool:
