@@ -53,9 +53,8 @@ def http_event(
     is_base64 = False
     text_body: str | None = None
     if isinstance(body, bytes):
-        try:
-            text_body = body.decode("utf-8")
-        except UnicodeDecodeError:
+        text_body = _as_text(body, lowered.get("content-type"))
+        if text_body is None:
             text_body, is_base64 = base64.b64encode(body).decode("ascii"), True
     else:
         text_body = body
@@ -96,6 +95,30 @@ def http_event(
     if text_body is not None:
         event["body"] = text_body
     return event
+
+
+_TEXT_MEDIA_TYPES = frozenset({"application/json", "application/xml", "application/javascript"})
+
+
+def _is_text_media_type(content_type: str | None) -> bool:
+    """Whether API Gateway passes a request body of this type as text rather than base64.
+
+    Text types go through as they are; anything else (images, octet-stream, form posts) arrives
+    base64-encoded with isBase64Encoded. A body without a Content-Type counts as text when it is UTF-8.
+    """
+    if not content_type:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES or media_type.endswith(("+json", "+xml"))
+
+
+def _as_text(body: bytes, content_type: str | None) -> str | None:
+    if not _is_text_media_type(content_type):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _query_parameters(raw: str) -> dict[str, str]:

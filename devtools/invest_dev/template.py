@@ -18,6 +18,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+# What Lambda uses when neither the function nor Globals set Timeout / MemorySize.
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
+LAMBDA_DEFAULT_MEMORY_MB = 128
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -54,6 +57,8 @@ class FunctionSpec:
     handler: str  # module.attribute
     routes: tuple[Route, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = LAMBDA_DEFAULT_TIMEOUT_SECONDS
+    memory_size_mb: int = LAMBDA_DEFAULT_MEMORY_MB
 
     @property
     def module_name(self) -> str:
@@ -78,7 +83,8 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 def functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
     """Every AWS::Serverless::Function of the template, in template order."""
     document = load_template(path)
-    globals_env = document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    globals_function = document.get("Globals", {}).get("Function", {})
+    globals_env = globals_function.get("Environment", {}).get("Variables", {})
     specs = []
     for name, resource in document.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -97,9 +103,20 @@ def functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
                 handler=props["Handler"],
                 routes=routes,
                 environment={k: v for k, v in env.items() if isinstance(v, str)},
+                timeout_seconds=float(
+                    _number(props.get("Timeout", globals_function.get("Timeout")), LAMBDA_DEFAULT_TIMEOUT_SECONDS)
+                ),
+                memory_size_mb=int(
+                    _number(props.get("MemorySize", globals_function.get("MemorySize")), LAMBDA_DEFAULT_MEMORY_MB)
+                ),
             )
         )
     return tuple(specs)
+
+
+def _number(value: Any, default: float) -> float:
+    """A literal number of the template; intrinsic functions (!Ref...) fall back to Lambda's default."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 
 def http_functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
