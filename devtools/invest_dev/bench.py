@@ -12,10 +12,13 @@ Method (also written into docs/benchmarks.md):
   limits on but too high to refuse.
 - Cold start: a fresh interpreter per run that imports the function's module (layer included),
   builds what it builds at import time and answers its sample event, then exits at once (no
-  interpreter teardown). Wall time from spawn to exit, median of --runs runs; import and first
-  response are timed inside the child. Peak RSS is the child's VmHWM after the first response
+  interpreter teardown). It sees only what Lambda would: the function's directory, the layer's
+  source and its pinned requirements plus what the runtime ships (pyproject's `aws` extra),
+  installed into `.local/bench-runtime/`, with `python -S` (no site-packages, no dev tools), all
+  with compiled bytecode as `make build` ships it. Wall time from spawn to exit, median of --runs
+  runs; import and first response are timed inside the child. Peak RSS is the child's VmHWM after the first response
   (`getrusage(RUSAGE_SELF).ru_maxrss` would start at the parent's peak: Linux carries it across
-  fork and exec). Beside it, `python -c pass` on the same interpreter with the same method.
+  fork and exec). Beside it, `python -S -c pass` on the same interpreter with the same method.
 - Warm: the function imported once in this process, one unmeasured invocation, then --iterations
   invocations of the same event; p50 and p99 of their latencies. Log lines and EMF metrics are
   written to /dev/null (they are still formatted and written, as in Lambda).
@@ -47,11 +50,13 @@ import json
 import os
 import pkgutil
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -64,6 +69,7 @@ from invest_dev.template import ROOT, FunctionSpec, functions, import_function
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 LAYER = ROOT / "layers" / "common"
+RUNTIME_PACKAGES = ROOT / ".local" / "bench-runtime"
 # Targets of issue 2: a single-module FastAPI+Mangum app of this kind starts in ~1.2 s.
 COLD_START_TARGET_S = 0.6
 HEALTH_COLD_START_TARGET_S = 0.4
@@ -157,6 +163,33 @@ class ColdStart:
         return statistics.median(self.total_s)
 
 
+def lambda_like_python(*args: str) -> list[str]:
+    """This interpreter without site-packages: a child finds only what `lambda_path()` gives it."""
+    return [sys.executable, "-S", *args]
+
+
+def lambda_path() -> str:
+    """PYTHONPATH of a fresh process, in Lambda's order (/var/task is the cwd): the layer, then the
+    packages the layer pins and the runtime ships, installed once into RUNTIME_PACKAGES."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    runtime_shipped = pyproject["project"]["optional-dependencies"]["aws"]
+    requirements = LAYER / "requirements.txt"
+    wanted = requirements.read_text(encoding="utf-8") + "\n".join(runtime_shipped)
+    stamp = RUNTIME_PACKAGES / ".requirements"
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8") != wanted:
+        shutil.rmtree(RUNTIME_PACKAGES, ignore_errors=True)
+        print(f"installing the layer's requirements into {RUNTIME_PACKAGES.relative_to(ROOT)}", flush=True)
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "install", "--quiet", "--target", str(RUNTIME_PACKAGES)),
+                *("-c", str(ROOT / "constraints.txt"), "-r", str(requirements), *runtime_shipped),
+            ],
+            check=True,
+        )
+        stamp.write_text(wanted, encoding="utf-8")
+    return f"{LAYER}{os.pathsep}{RUNTIME_PACKAGES}"
+
+
 def _timed_process(argv: list[str], env: Mapping[str, str], cwd: Path) -> float:
     started = time.perf_counter()
     subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
@@ -164,19 +197,18 @@ def _timed_process(argv: list[str], env: Mapping[str, str], cwd: Path) -> float:
 
 
 def baseline(runs: int) -> list[float]:
-    """Wall times of `python -c pass` on this interpreter, in seconds."""
-    return [_timed_process([sys.executable, "-c", "pass"], os.environ, ROOT) for _ in range(runs)]
+    """Wall times of `python -S -c pass` on this interpreter, in seconds."""
+    return [_timed_process(lambda_like_python("-c", "pass"), os.environ, ROOT) for _ in range(runs)]
 
 
 def cold_start(spec: FunctionSpec, event: Any, runs: int, env_overrides: Mapping[str, str] | None = None) -> ColdStart:
     """`runs` fresh processes that import the function and answer `event`; see the module docstring."""
-    env = {**os.environ, **(env_overrides or {})}
+    env = {**os.environ, "PYTHONPATH": lambda_path(), **(env_overrides or {})}
     result = ColdStart()
     with tempfile.TemporaryDirectory(prefix="invest-cold-") as scratch:
         event_file, result_file = Path(scratch, "event.json"), Path(scratch, "result.json")
         event_file.write_text(json.dumps(event), encoding="utf-8")
-        argv = [
-            sys.executable,
+        argv = lambda_like_python(
             "-c",
             _COLD_START_CHILD,
             str(spec.source),
@@ -185,7 +217,7 @@ def cold_start(spec: FunctionSpec, event: Any, runs: int, env_overrides: Mapping
             spec.handler_attribute,
             str(event_file),
             str(result_file),
-        ]
+        )
         for _ in range(runs):
             result.total_s.append(_timed_process(argv, env, spec.code_uri))
             child = json.loads(result_file.read_text(encoding="utf-8"))
@@ -204,8 +236,8 @@ def import_profile(spec: FunctionSpec, env: Mapping[str, str], top: int = 25) ->
         "m = importlib.util.module_from_spec(s); sys.modules[s.name] = m; s.loader.exec_module(m)"
     )
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code],
-        env=env,
+        lambda_like_python("-X", "importtime", "-c", code),
+        env={**env, "PYTHONPATH": lambda_path()},
         cwd=spec.code_uri,
         capture_output=True,
         text=True,
@@ -233,8 +265,6 @@ def bench_environment(database_url: str) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
         "RATE_LIMIT_BACKEND": "memory",
         "RATE_LIMIT_ANONYMOUS_PER_MINUTE": str(10**9),
-        # The layer as Lambda mounts it (/opt/python), ahead of the editable install.
-        "PYTHONPATH": str(LAYER),
     }
 
 
@@ -402,7 +432,7 @@ def function_table(results: list[FunctionResult], python_pass_s: float, unmeasur
         "| target ms | warm p50 ms | warm p99 ms | statuses (cold; warm) |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
-    rows = [f"| `python -c pass` | {_ms(python_pass_s)} | | | | | | | |"]
+    rows = [f"| `python -S -c pass` | {_ms(python_pass_s)} | | | | | | | |"]
     for r in results:
         verdict = "" if r.cold.median_s <= r.target_s else " **missed**"
         rows.append(
@@ -497,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade()
         ctx = BenchContext(users=seed_sample_users(), iterations=args.iterations, runs=args.runs)
         python_pass_s = statistics.median(baseline(args.runs))
-        print(f"python -c pass: {_ms(python_pass_s)} ms (median of {args.runs})", flush=True)
+        print(f"python -S -c pass: {_ms(python_pass_s)} ms (median of {args.runs})", flush=True)
 
         results = []
         unmeasured = [spec.name for spec in specs if not has_sample_event(spec)]
