@@ -1,4 +1,4 @@
-"""The `invest` command: serve, migrate, openapi (and create-admin once accounts exist)."""
+"""The `invest` command: serve, migrate, openapi, dashboard (and create-admin once accounts exist)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,24 @@ def _openapi(args: argparse.Namespace) -> int:
         print(f"wrote {write_bundled()}")
     else:
         sys.stdout.write(render(build_document()))
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from invest_dev.dashboard import write_template
+    from invest_dev.template import TEMPLATE
+
+    if args.write_template:
+        changed = write_template()
+        print(f"{'rewrote' if changed else 'unchanged:'} the dashboard and alarms of {TEMPLATE}")
+        return 0
+    from invest_dev.gateway import metrics_file
+    from invest_dev.local_dashboard import write_local_dashboard
+
+    source = Path(args.metrics) if args.metrics else metrics_file()
+    print(f"wrote {write_local_dashboard(source, Path(args.output))} from {source}")
     return 0
 
 
@@ -49,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = commands.add_parser("openapi", help="print the OpenAPI document generated from the functions")
     openapi.add_argument("--write", action="store_true", help="write it into the layer instead of printing it")
     openapi.set_defaults(run=_openapi)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="draw template.yaml's operations dashboard from a local run's metrics (HTML)"
+    )
+    dashboard.add_argument("--metrics", help="EMF lines to read (default: METRICS_FILE or .local/metrics.jsonl)")
+    dashboard.add_argument("--output", default=".local/dashboard.html", help="the HTML page to write")
+    dashboard.add_argument(
+        "--write-template",
+        action="store_true",
+        help="instead, regenerate the dashboard and alarms in template.yaml from the functions and metric names",
+    )
+    dashboard.set_defaults(run=_dashboard)
     return parser
 
 
