@@ -154,6 +154,14 @@ class MetricName(StrEnum):
     RATE_LIMIT_EXCEEDED = "RateLimitExceeded"
     RATE_LIMITER_UNAVAILABLE = "RateLimiterUnavailable"
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
+    # Signals (services/signals.py, signal_expiry.py, signal_analytics.py), by direction
+    SIGNALS_CREATED_BUY = "SignalsCreatedBuy"
+    SIGNALS_CREATED_SELL = "SignalsCreatedSell"
+    SIGNALS_CLOSED_BUY = "SignalsClosedBuy"
+    SIGNALS_CLOSED_SELL = "SignalsClosedSell"
+    SIGNALS_EXPIRED_BUY = "SignalsExpiredBuy"
+    SIGNALS_EXPIRED_SELL = "SignalsExpiredSell"
+    SIGNAL_ANALYTICS_LATENCY = "SignalAnalyticsLatency"
 
 
 def unit_of(name: MetricName) -> MetricUnit:

@@ -8,10 +8,12 @@ Cache-Control, X-Correlation-ID, rate-limit headers) are applied in `lambda_hand
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig
@@ -88,8 +90,12 @@ def error_responses(*statuses: int) -> dict[int, Any]:
     }
 
 
-def create_app() -> APIGatewayHttpResolver:
-    """An HTTP API resolver with validation, CORS from settings and the contract's error handling."""
+def create_app(*, exact_decimals: bool = False) -> APIGatewayHttpResolver:
+    """An HTTP API resolver with validation, CORS from settings and the contract's error handling.
+
+    `exact_decimals`: read JSON numbers in request bodies as `Decimal`s, not floats, so a price sent
+    as a number keeps every digit (1234567890.12345678 would not survive a float).
+    """
     origins = get_settings().cors.allowed_origins or ["*"]
     cors = CORSConfig(
         allow_origin=origins[0],
@@ -98,10 +104,18 @@ def create_app() -> APIGatewayHttpResolver:
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age=get_settings().cors.max_age_seconds,
     )
-    app = APIGatewayHttpResolver(cors=cors, enable_validation=True)
+    app = APIGatewayHttpResolver(
+        cors=cors,
+        enable_validation=True,
+        json_body_deserializer=_json_with_decimals if exact_decimals else json.loads,
+    )
     authenticate_before_validation(app)
     _register_error_handlers(app)
     return app
+
+
+def _json_with_decimals(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
 
 
 def _register_error_handlers(app: APIGatewayHttpResolver) -> None:

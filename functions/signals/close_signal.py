@@ -1,0 +1,29 @@
+"""POST /v1/signals/{id}/close: close an OPEN signal at an exit price."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signals import SignalClose, SignalId, SignalOut
+from investment_system.services.signals import close_signal
+
+app = create_app(exact_decimals=True)
+
+
+@app.post(
+    "/v1/signals/<id>/close",
+    summary="Close an OPEN signal",
+    description="Sets status CLOSED and return_pct: (exit - entry) / entry x 100 for BUY, (entry - exit) / entry x 100 "
+    "for SELL, 4 fractional digits rounded half-up. 409 SIGNAL_NOT_OPEN unless OPEN.",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={
+        200: {"description": "The closed signal", "content": {"application/json": {"model": SignalOut}}},
+        **error_responses(401, 404, 409),
+    },
+)
+def post_close(signal_id: SignalId, body: SignalClose, user: CurrentUser) -> SignalOut:
+    with unit_of_work() as session:
+        return close_signal(session, user.user_id, signal_id, body)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,28 @@
+"""DELETE /v1/signals/{id}: remove a signal from its owner's view (kept for audit)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signals import SignalId
+from investment_system.services.signals import delete_signal
+
+app = create_app()
+
+
+@app.delete(
+    "/v1/signals/<id>",
+    summary="Delete one of your signals",
+    description="Afterwards the signal answers 404 SIGNAL_NOT_FOUND; the row and its history stay for audit.",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={204: {"description": "Deleted", "content": {}}, **error_responses(401, 404)},
+)
+def delete_one_signal(signal_id: SignalId, user: CurrentUser) -> Response[None]:
+    with unit_of_work() as session:
+        delete_signal(session, user.user_id, signal_id)
+    return Response(status_code=204, body=None)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,27 @@
+"""GET /v1/signals/{id}: one of the caller's signals."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signals import SignalId, SignalOut
+from investment_system.services.signals import get_signal
+
+app = create_app()
+
+
+@app.get(
+    "/v1/signals/<id>",
+    summary="Get one of your signals",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={
+        200: {"description": "The signal", "content": {"application/json": {"model": SignalOut}}},
+        **error_responses(401, 404),
+    },
+)
+def get_one_signal(signal_id: SignalId, user: CurrentUser) -> SignalOut:
+    with unit_of_work() as session:
+        return get_signal(session, user.user_id, signal_id)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,43 @@
+"""GET /v1/signals/analytics: statistics over the caller's signals, computed by the database."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signals import (
+    CreatedFromParam,
+    CreatedToParam,
+    SignalAnalytics,
+    SignalFilters,
+    StrategyParam,
+    SymbolParam,
+)
+from investment_system.services.signal_analytics import signal_analytics
+
+app = create_app()
+
+
+@app.get(
+    "/v1/signals/analytics",
+    summary="Analytics of your signals",
+    description="Over your signals matching the filters. A win is a closed signal with return_pct > 0; "
+    "overdue OPEN signals count as EXPIRED. created_from after created_to: 422 INVALID_DATE_RANGE.",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={
+        200: {"description": "The statistics", "content": {"application/json": {"model": SignalAnalytics}}},
+        **error_responses(401),
+    },
+)
+def get_analytics(
+    user: CurrentUser,
+    symbol: SymbolParam = None,
+    strategy: StrategyParam = None,
+    created_from: CreatedFromParam = None,
+    created_to: CreatedToParam = None,
+) -> SignalAnalytics:
+    filters = SignalFilters(symbol=symbol, strategy=strategy, created_from=created_from, created_to=created_to)
+    with unit_of_work() as session:
+        return signal_analytics(session, user.user_id, filters)
+
+
+handler = lambda_handler(app)

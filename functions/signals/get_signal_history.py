@@ -1,0 +1,27 @@
+"""GET /v1/signals/{id}/history: every change of one of the caller's signals, oldest first."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signals import SignalHistory, SignalId
+from investment_system.services.signals import signal_history
+
+app = create_app()
+
+
+@app.get(
+    "/v1/signals/<id>/history",
+    summary="History of one of your signals",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={
+        200: {"description": "Its changes, oldest first", "content": {"application/json": {"model": SignalHistory}}},
+        **error_responses(401, 404),
+    },
+)
+def get_history(signal_id: SignalId, user: CurrentUser) -> SignalHistory:
+    with unit_of_work() as session:
+        return signal_history(session, user.user_id, signal_id)
+
+
+handler = lambda_handler(app)

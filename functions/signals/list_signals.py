@@ -1,0 +1,61 @@
+"""GET /v1/signals: a page of the caller's signals, newest first."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.repositories.pagination import DEFAULT_LIMIT
+from investment_system.schemas.signals import (
+    CreatedFromParam,
+    CreatedToParam,
+    CursorParam,
+    DirectionParam,
+    LimitParam,
+    SignalListQuery,
+    SignalPage,
+    StatusParam,
+    StrategyParam,
+    SymbolParam,
+)
+from investment_system.services.signals import list_signals
+
+app = create_app()
+
+
+@app.get(
+    "/v1/signals",
+    summary="List your signals",
+    description="Newest first; pass next_cursor as cursor for the next page (400 INVALID_CURSOR when it was altered). "
+    "created_from after created_to: 422 INVALID_DATE_RANGE.",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={
+        200: {"description": "A page of signals", "content": {"application/json": {"model": SignalPage}}},
+        **error_responses(401),
+    },
+)
+def get_signals(
+    user: CurrentUser,
+    symbol: SymbolParam = None,
+    direction: DirectionParam = None,
+    status: StatusParam = None,
+    strategy: StrategyParam = None,
+    created_from: CreatedFromParam = None,
+    created_to: CreatedToParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> SignalPage:
+    query = SignalListQuery(
+        symbol=symbol,
+        direction=direction,
+        status=status,
+        strategy=strategy,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+    )
+    with unit_of_work() as session:
+        return list_signals(session, user.user_id, query)
+
+
+handler = lambda_handler(app)

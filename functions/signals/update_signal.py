@@ -1,0 +1,28 @@
+"""PATCH /v1/signals/{id}: change an OPEN signal's levels, notes or expiry."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signals import SignalId, SignalOut, SignalUpdate
+from investment_system.services.signals import update_signal
+
+app = create_app(exact_decimals=True)
+
+
+@app.patch(
+    "/v1/signals/<id>",
+    summary="Update an OPEN signal",
+    description="Only while OPEN (409 SIGNAL_NOT_OPEN); the levels are checked again (422 INVALID_SIGNAL_LEVELS).",
+    tags=["Signals"],
+    security=BEARER_SECURITY,
+    responses={
+        200: {"description": "The updated signal", "content": {"application/json": {"model": SignalOut}}},
+        **error_responses(401, 404, 409),
+    },
+)
+def patch_signal(signal_id: SignalId, body: SignalUpdate, user: CurrentUser) -> SignalOut:
+    with unit_of_work() as session:
+        return update_signal(session, user.user_id, signal_id, body)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,82 @@
+"""The signals table: a user's trading signals, soft-deleted so the audit trail keeps them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id
+from investment_system.db.decimals import ExactDecimal
+
+
+class Direction(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class SignalStatus(StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    EXPIRED = "EXPIRED"
+
+
+class Timeframe(StrEnum):
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    H4 = "4h"
+    D1 = "1d"
+    W1 = "1w"
+
+
+# Prices: up to 10 integer and 8 fractional digits. Returns: percentages with 4 fractional digits.
+PRICE_DIGITS, PRICE_SCALE = 18, 8
+RETURN_DIGITS, RETURN_SCALE = 18, 4
+CONFIDENCE_DIGITS, CONFIDENCE_SCALE = 5, 4
+SYMBOL_MAX, STRATEGY_MAX, NOTES_MAX = 20, 64, 2000
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Signal(TimestampedMixin, Base):
+    __tablename__ = "signals"
+    __table_args__ = (
+        CheckConstraint(_one_of("direction", Direction), name="direction"),
+        CheckConstraint(_one_of("status", SignalStatus), name="status"),
+        CheckConstraint(_one_of("timeframe", Timeframe), name="timeframe"),
+        # Every listing is one user's, newest first: each filter has an index ending in (created_at, id)
+        # so a page is an index range scan, whatever the table's size. docs/signals.md explains each.
+        Index("ix_signals_user_created", "user_id", "created_at", "id"),
+        Index("ix_signals_user_symbol_created", "user_id", "symbol", "created_at", "id"),
+        Index("ix_signals_user_status_created", "user_id", "status", "created_at", "id"),
+        Index("ix_signals_user_strategy_created", "user_id", "strategy", "created_at", "id"),
+        # The expiry job's scan: OPEN rows by deadline.
+        Index("ix_signals_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), nullable=False)
+    symbol: Mapped[str] = mapped_column(String(SYMBOL_MAX), nullable=False)
+    direction: Mapped[str] = mapped_column(String(4), nullable=False)
+    confidence: Mapped[Decimal] = mapped_column(ExactDecimal(CONFIDENCE_DIGITS, CONFIDENCE_SCALE), nullable=False)
+    entry_price: Mapped[Decimal] = mapped_column(ExactDecimal(PRICE_DIGITS, PRICE_SCALE), nullable=False)
+    target_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(PRICE_DIGITS, PRICE_SCALE))
+    stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal(PRICE_DIGITS, PRICE_SCALE))
+    timeframe: Mapped[str] = mapped_column(String(3), nullable=False)
+    strategy: Mapped[str | None] = mapped_column(String(STRATEGY_MAX))
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default=SignalStatus.OPEN.value)
+    exit_price: Mapped[Decimal | None] = mapped_column(ExactDecimal(PRICE_DIGITS, PRICE_SCALE))
+    return_pct: Mapped[Decimal | None] = mapped_column(ExactDecimal(RETURN_DIGITS, RETURN_SCALE))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Soft delete: the owner no longer sees the row; the audit trail still points at it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

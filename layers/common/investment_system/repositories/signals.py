@@ -1,0 +1,208 @@
+"""Data access for signals: a user's own rows, filtered pages, the analytics aggregates, overdue rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, and_, case, func, or_, select, update
+
+from investment_system.db.decimals import ExactSum
+from investment_system.models.signals import Signal, SignalStatus
+from investment_system.repositories.base import Repository
+from investment_system.schemas.signals import SignalFilters, SignalListQuery
+
+_OPEN, _CLOSED, _EXPIRED = SignalStatus.OPEN.value, SignalStatus.CLOSED.value, SignalStatus.EXPIRED.value
+
+
+def is_overdue(now: datetime) -> ColumnElement[bool]:
+    """Still stored as OPEN, but past its expiry: every read reports it EXPIRED."""
+    return and_(Signal.status == _OPEN, Signal.expires_at <= now)
+
+
+def has_effective_status(status: SignalStatus, now: datetime) -> ColumnElement[bool]:
+    if status is SignalStatus.OPEN:
+        return and_(Signal.status == _OPEN, or_(Signal.expires_at.is_(None), Signal.expires_at > now))
+    if status is SignalStatus.EXPIRED:
+        return or_(Signal.status == _EXPIRED, is_overdue(now))
+    return Signal.status == _CLOSED
+
+
+@dataclass(frozen=True)
+class StatusDirectionCount:
+    status: str  # as stored
+    direction: str
+    count: int
+    overdue: int  # of `count`, stored OPEN but past expiry
+    confidence_sum: Decimal
+
+
+@dataclass(frozen=True)
+class SymbolAggregate:
+    symbol: str
+    total: int
+    closed: int
+    wins: int
+    losses: int
+    return_sum: Decimal
+    best_return: Decimal | None
+    worst_return: Decimal | None
+
+
+class SignalRepository(Repository[Signal]):
+    model = Signal
+
+    def owned(self, user_id: uuid.UUID, signal_id: uuid.UUID, *, for_update: bool = False) -> Signal | None:
+        """The user's signal, unless deleted; None for a missing id and for another user's alike."""
+        statement = select(Signal).where(Signal.id == signal_id, Signal.user_id == user_id, Signal.deleted_at.is_(None))
+        if for_update:
+            statement = statement.with_for_update()
+        return self.session.scalars(statement).first()
+
+    # Every change is a conditional UPDATE: its WHERE is checked again at write time, so two writers
+    # cannot both close, expire or delete one signal. PostgreSQL and MariaDB also lock the row when
+    # it is read for a change; SQLite has no row locks, and these conditions are what protect it.
+
+    def update_if_open(self, signal_id: uuid.UUID, now: datetime, values: dict[str, Any]) -> bool:
+        """Apply `values` if the signal is still OPEN (not overdue) and not deleted; whether it was."""
+        statement = (
+            update(Signal)
+            .where(Signal.id == signal_id, Signal.deleted_at.is_(None), has_effective_status(SignalStatus.OPEN, now))
+            .values(**values)
+        )
+        return self.execute_update(statement) == 1
+
+    def expire_if_overdue(self, signal_id: uuid.UUID, cutoff: datetime, now: datetime) -> bool:
+        statement = (
+            update(Signal)
+            .where(Signal.id == signal_id, Signal.deleted_at.is_(None), is_overdue(cutoff))
+            .values(status=_EXPIRED, updated_at=now)
+        )
+        return self.execute_update(statement) == 1
+
+    def soft_delete(self, signal_id: uuid.UUID, now: datetime) -> bool:
+        statement = (
+            update(Signal)
+            .where(Signal.id == signal_id, Signal.deleted_at.is_(None))
+            .values(deleted_at=now, updated_at=now)
+        )
+        return self.execute_update(statement) == 1
+
+    def page_of(self, user_id: uuid.UUID, query: SignalListQuery, now: datetime) -> tuple[Sequence[Signal], str | None]:
+        statement = select(Signal).where(*self._scope(user_id, query))
+        if query.direction is not None:
+            statement = statement.where(Signal.direction == query.direction.value)
+        if query.status is not None:
+            statement = statement.where(has_effective_status(query.status, now))
+        return self.page(statement, limit=query.limit, cursor=query.cursor, scope=f"signals:{user_id}")
+
+    def count_by_status_and_direction(
+        self, user_id: uuid.UUID, filters: SignalFilters, now: datetime
+    ) -> list[StatusDirectionCount]:
+        confidence = ExactSum(Signal.confidence, self._dialect(), "confidence")
+        statement = (
+            select(
+                Signal.status,
+                Signal.direction,
+                func.count().label("n"),
+                # Comparing with `now` in an aggregate, not in GROUP BY: PostgreSQL would not see
+                # two bound parameters as the same expression.
+                _count_where(Signal.expires_at <= now).label("overdue"),
+                *confidence.columns,
+            )
+            .where(*self._scope(user_id, filters))
+            .group_by(Signal.status, Signal.direction)
+        )
+        return [
+            StatusDirectionCount(
+                status=row.status,
+                direction=row.direction,
+                count=int(row.n),
+                overdue=int(row.overdue) if row.status == _OPEN else 0,
+                confidence_sum=confidence.value(row),
+            )
+            for row in self.session.execute(statement)
+        ]
+
+    def aggregate_by_symbol(self, user_id: uuid.UUID, filters: SignalFilters) -> list[SymbolAggregate]:
+        """Per symbol, most signals first; the closed-signal figures come from `return_pct`, set only on close."""
+        returns = ExactSum(Signal.return_pct, self._dialect(), "return_sum")
+        total = func.count().label("total")
+        statement = (
+            select(
+                Signal.symbol,
+                total,
+                func.count(Signal.return_pct).label("closed"),
+                _count_where(Signal.return_pct > 0).label("wins"),
+                _count_where(Signal.return_pct < 0).label("losses"),
+                *returns.columns,
+                func.max(Signal.return_pct).label("best"),
+                func.min(Signal.return_pct).label("worst"),
+            )
+            .where(*self._scope(user_id, filters))
+            .group_by(Signal.symbol)
+            .order_by(total.desc(), Signal.symbol)
+        )
+        return [
+            SymbolAggregate(
+                symbol=row.symbol,
+                total=int(row.total),
+                closed=int(row.closed),
+                wins=int(row.wins),
+                losses=int(row.losses),
+                return_sum=returns.value(row),
+                best_return=row.best,
+                worst_return=row.worst,
+            )
+            for row in self.session.execute(statement)
+        ]
+
+    def count_per_day(self, user_id: uuid.UUID, filters: SignalFilters, column: Any) -> dict[date, int]:
+        """How many of the user's signals have `column` (created_at or closed_at) on each UTC day."""
+        day = func.date(column, type_=Date).label("day")
+        statement = (
+            select(day, func.count().label("n"))
+            .where(*self._scope(user_id, filters), column.is_not(None))
+            .group_by(day)
+        )
+        return {_as_date(row.day): int(row.n) for row in self.session.execute(statement)}
+
+    def overdue_batch(self, now: datetime, limit: int) -> Sequence[Signal]:
+        """Up to `limit` overdue OPEN signals, locked; rows another worker holds are skipped, not waited for."""
+        statement = (
+            select(Signal)
+            .where(is_overdue(now), Signal.deleted_at.is_(None))
+            .order_by(Signal.expires_at, Signal.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self.session.scalars(statement).all()
+
+    def _scope(self, user_id: uuid.UUID, filters: SignalFilters) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [Signal.user_id == user_id, Signal.deleted_at.is_(None)]
+        if filters.symbol is not None:
+            conditions.append(Signal.symbol == filters.symbol)
+        if filters.strategy is not None:
+            conditions.append(Signal.strategy == filters.strategy)
+        if filters.created_from is not None:
+            conditions.append(Signal.created_at >= filters.created_from)
+        if filters.created_to is not None:
+            conditions.append(Signal.created_at < filters.created_to)
+        return conditions
+
+    def _dialect(self) -> Any:
+        return self.session.get_bind().dialect
+
+
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    # COUNT(CASE ...) rather than COUNT(*) FILTER (...), which MySQL and MariaDB lack.
+    return func.count(case((condition, 1)))
+
+
+def _as_date(value: Any) -> date:
+    # SQLite's date() yields text; the Date type parses it, but be explicit for drivers that don't.
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -1,0 +1,232 @@
+"""Request and response models of the signals API.
+
+Prices arrive as JSON numbers or decimal strings with at most 8 fractional digits and leave as
+decimal strings; `return_pct` leaves with exactly 4 fractional digits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+from investment_system.models.signals import (
+    CONFIDENCE_SCALE,
+    NOTES_MAX,
+    PRICE_DIGITS,
+    PRICE_SCALE,
+    STRATEGY_MAX,
+    SYMBOL_MAX,
+    Direction,
+    SignalStatus,
+    Timeframe,
+)
+from investment_system.repositories.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
+
+
+def _as_utc(value: datetime) -> datetime:
+    # ISO-8601 without an offset is read as UTC, the contract's time zone.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _normalise_symbol(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+Price = Annotated[
+    Decimal,
+    Field(
+        gt=0,
+        max_digits=PRICE_DIGITS,
+        decimal_places=PRICE_SCALE,
+        description="A positive price: JSON number or decimal string, at most 8 fractional digits.",
+        examples=["187.25"],
+    ),
+]
+Symbol = Annotated[
+    str,
+    BeforeValidator(_normalise_symbol),
+    StringConstraints(pattern=SYMBOL_PATTERN),
+]
+Strategy = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=STRATEGY_MAX)]
+Notes = Annotated[str, StringConstraints(max_length=NOTES_MAX)]
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+Confidence = Annotated[
+    Decimal, Field(ge=0, le=1, decimal_places=CONFIDENCE_SCALE, description="0 to 1, at most 4 fractional digits.")
+]
+DecimalString = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", examples=["187.25"])]
+ReturnPct = Annotated[
+    str, Field(pattern=r"^-?[0-9]+\.[0-9]{4}$", description="Percent, 4 fractional digits.", examples=["3.2500"])
+]
+
+
+# The `{id}` of /v1/signals/{id}. Any text is accepted here: an id that is no UUID names no signal,
+# so the service answers 404 SIGNAL_NOT_FOUND, exactly as for a missing or another user's signal.
+SignalId = Annotated[
+    str, Path(alias="id", description="The signal's id (a UUID).", examples=["0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10"])
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignalCreate(_Request):
+    symbol: Symbol = Field(description="Instrument symbol; upper-cased.", examples=["AAPL", "BTC-USD"])
+    direction: Direction
+    confidence: Confidence
+    entry_price: Price
+    target_price: Price | None = None
+    stop_loss: Price | None = None
+    timeframe: Timeframe
+    strategy: Strategy | None = None
+    notes: Notes | None = None
+    expires_at: UtcDatetime | None = Field(default=None, description="When given, in the future.")
+
+
+class SignalUpdate(_Request):
+    """Only the fields sent change; an explicit null clears a level, the notes or the expiry."""
+
+    target_price: Price | None = None
+    stop_loss: Price | None = None
+    notes: Notes | None = None
+    expires_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> SignalUpdate:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of target_price, stop_loss, notes, expires_at")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class SignalClose(_Request):
+    exit_price: Price
+
+
+# Query parameters of the list and analytics routes.
+SymbolParam = Annotated[Symbol | None, Query(description="Only this symbol (matched upper-cased).")]
+StrategyParam = Annotated[Strategy | None, Query(description="Only this strategy (exact match).")]
+CreatedFromParam = Annotated[
+    UtcDatetime | None, Query(description="Created at or after this instant; ISO-8601, UTC when no offset.")
+]
+CreatedToParam = Annotated[
+    UtcDatetime | None, Query(description="Created before this instant; ISO-8601, UTC when no offset.")
+]
+DirectionParam = Annotated[Direction | None, Query(description="Only BUY or only SELL signals.")]
+StatusParam = Annotated[
+    SignalStatus | None,
+    Query(description="Effective status: an OPEN signal past its expires_at counts as EXPIRED."),
+]
+LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+CursorParam = Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page.")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalFilters:
+    """Filters shared by the list and the analytics of a user's signals (already validated)."""
+
+    symbol: str | None = None
+    strategy: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalListQuery(SignalFilters):
+    direction: Direction | None = None
+    status: SignalStatus | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+class SignalOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    symbol: str
+    direction: Direction
+    confidence: float
+    entry_price: DecimalString
+    target_price: DecimalString | None
+    stop_loss: DecimalString | None
+    timeframe: Timeframe
+    strategy: str | None
+    notes: str | None
+    status: SignalStatus = Field(description="Never OPEN once expires_at has passed, even before the expiry job ran.")
+    exit_price: DecimalString | None
+    return_pct: ReturnPct | None
+    expires_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SignalPage(BaseModel):
+    items: list[SignalOut]
+    next_cursor: str | None
+
+
+class HistoryEntry(BaseModel):
+    action: str = Field(examples=["created", "updated", "closed", "deleted", "expired"])
+    changes: dict[str, Any] = Field(description='Per changed field: {"from": old, "to": new}.')
+    actor_id: uuid.UUID | None = Field(description="Who made the change; null for the expiry job.")
+    correlation_id: str | None
+    at: datetime
+
+
+class SignalHistory(BaseModel):
+    items: list[HistoryEntry]
+
+
+class StatusCounts(BaseModel):
+    OPEN: int = 0
+    CLOSED: int = 0
+    EXPIRED: int = 0
+
+
+class DirectionCounts(BaseModel):
+    BUY: int = 0
+    SELL: int = 0
+
+
+class ClosedStats(BaseModel):
+    count: int
+    wins: int = Field(description="Closed with return_pct > 0.")
+    losses: int = Field(description="Closed with return_pct < 0.")
+    win_rate: float | None = Field(description="wins / count, 0 to 1, 4 fractional digits; null when none closed.")
+    average_return_pct: ReturnPct | None
+    best_return_pct: ReturnPct | None
+    worst_return_pct: ReturnPct | None
+
+
+class SymbolStats(BaseModel):
+    symbol: str
+    total: int
+    closed: int
+    win_rate: float | None
+    average_return_pct: ReturnPct | None
+
+
+class DailyCounts(BaseModel):
+    date: date
+    created: int = Field(description="Signals created that UTC day.")
+    closed: int = Field(description="Of the signals in scope, those closed that UTC day.")
+
+
+class SignalAnalytics(BaseModel):
+    total: int
+    by_status: StatusCounts
+    by_direction: DirectionCounts
+    average_confidence: float | None
+    closed: ClosedStats
+    by_symbol: list[SymbolStats] = Field(description="Most signals first.")
+    daily: list[DailyCounts] = Field(description="Oldest day first; days with no activity are left out.")

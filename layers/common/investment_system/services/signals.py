@@ -1,0 +1,346 @@
+"""Trading signals: the level rules, the return computation, the OPEN -> CLOSED | EXPIRED state machine,
+ownership, soft delete and the audit trail of every change.
+
+Every function takes the unit of work's session; the handler opens one per request, so a change and
+its audit row commit together or not at all. A signal past `expires_at` is reported EXPIRED by every
+read even before the expiry job (services/signal_expiry.py) has stored it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from investment_system.db.base import utcnow
+from investment_system.errors import Conflict, ErrorCode, NotFound, ValidationFailed
+from investment_system.models.signals import RETURN_DIGITS, RETURN_SCALE, Direction, Signal, SignalStatus
+from investment_system.observability import MetricName, add_metric
+from investment_system.repositories.signals import SignalRepository
+from investment_system.schemas.signals import (
+    HistoryEntry,
+    SignalClose,
+    SignalCreate,
+    SignalHistory,
+    SignalListQuery,
+    SignalOut,
+    SignalPage,
+    SignalUpdate,
+)
+from investment_system.services.audit import history, record_change
+
+ENTITY_TYPE = "signal"
+RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_SCALE)
+# The largest |return_pct| the column holds (NUMERIC(18, 4)).
+MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - RETURN_QUANTUM
+
+_CREATED_METRIC = {Direction.BUY: MetricName.SIGNALS_CREATED_BUY, Direction.SELL: MetricName.SIGNALS_CREATED_SELL}
+_CLOSED_METRIC = {Direction.BUY: MetricName.SIGNALS_CLOSED_BUY, Direction.SELL: MetricName.SIGNALS_CLOSED_SELL}
+# Fields whose changes the audit trail records.
+_AUDITED = (
+    "symbol",
+    "direction",
+    "confidence",
+    "entry_price",
+    "target_price",
+    "stop_loss",
+    "timeframe",
+    "strategy",
+    "notes",
+    "status",
+    "exit_price",
+    "return_pct",
+    "expires_at",
+    "closed_at",
+    "deleted_at",
+)
+
+
+# --- Domain rules (pure) ---------------------------------------------------------------------------
+
+
+def level_violations(
+    direction: Direction, entry: Decimal, target: Decimal | None, stop: Decimal | None
+) -> list[dict[str, str]]:
+    """The broken level rules: BUY needs stop_loss < entry_price < target_price, SELL the reverse,
+    for the levels given. Empty when the levels are consistent."""
+    buy = direction is Direction.BUY
+    problems = []
+    if target is not None and not (entry < target if buy else target < entry):
+        side = "above" if buy else "below"
+        problems.append(("target_price", f"a {direction.value} signal's target_price must be {side} entry_price"))
+    if stop is not None and not (stop < entry if buy else entry < stop):
+        side = "below" if buy else "above"
+        problems.append(("stop_loss", f"a {direction.value} signal's stop_loss must be {side} entry_price"))
+    return [{"field": field, "message": message, "type": "signal_levels"} for field, message in problems]
+
+
+def round_half_up(value: Fraction, places: int) -> Decimal:
+    """`value` rounded half-up (ties away from zero) to `places` fractional digits, exactly."""
+    scaled = value * 10**places
+    magnitude = int(abs(scaled) + Fraction(1, 2))  # floor(|x| + 1/2)
+    return Decimal(magnitude if scaled >= 0 else -magnitude).scaleb(-places)
+
+
+def compute_return_pct(direction: Direction, entry: Decimal, exit_price: Decimal) -> Decimal:
+    """(exit - entry) / entry * 100 for BUY, (entry - exit) / entry * 100 for SELL, to 4 fractional
+    digits, rounded half-up. Computed on exact fractions: no intermediate rounding."""
+    change = Fraction(exit_price) - Fraction(entry)
+    if direction is Direction.SELL:
+        change = -change
+    return round_half_up(change * 100 / Fraction(entry), RETURN_SCALE)
+
+
+def effective_status(signal: Signal, now: datetime) -> SignalStatus:
+    """The status a reader sees: an OPEN signal past its expiry is EXPIRED, stored or not."""
+    if signal.status == SignalStatus.OPEN and signal.expires_at is not None and signal.expires_at <= now:
+        return SignalStatus.EXPIRED
+    return SignalStatus(signal.status)
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """A price as the shortest decimal string that keeps its value: 187.25000000 -> "187.25"."""
+    return None if value is None else f"{value.normalize():f}"
+
+
+def return_text(value: Decimal | None) -> str | None:
+    """A percentage with exactly 4 fractional digits: "3.2500"."""
+    return None if value is None else f"{value.quantize(RETURN_QUANTUM, rounding=ROUND_HALF_UP):f}"
+
+
+def signal_out(signal: Signal, now: datetime) -> SignalOut:
+    return SignalOut(
+        id=signal.id,
+        user_id=signal.user_id,
+        symbol=signal.symbol,
+        direction=Direction(signal.direction),
+        confidence=float(signal.confidence),
+        entry_price=f"{signal.entry_price.normalize():f}",
+        target_price=decimal_text(signal.target_price),
+        stop_loss=decimal_text(signal.stop_loss),
+        timeframe=signal.timeframe,
+        strategy=signal.strategy,
+        notes=signal.notes,
+        status=effective_status(signal, now),
+        exit_price=decimal_text(signal.exit_price),
+        return_pct=return_text(signal.return_pct),
+        expires_at=signal.expires_at,
+        closed_at=signal.closed_at,
+        created_at=signal.created_at,
+        updated_at=signal.updated_at,
+    )
+
+
+def audit_values(signal: Signal) -> dict[str, Any]:
+    """The audited fields as JSON-ready values (decimal strings, ISO-8601 timestamps)."""
+    values: dict[str, Any] = {}
+    for name in _AUDITED:
+        value = getattr(signal, name)
+        if isinstance(value, Decimal):
+            value = return_text(value) if name == "return_pct" else decimal_text(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        values[name] = value
+    return values
+
+
+# --- Operations ------------------------------------------------------------------------------------
+
+
+def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:
+    """Create an OPEN signal for the user, with its "created" audit row (one transaction: the caller's)."""
+    now = utcnow()
+    _check_expiry(data.expires_at, now)
+    _check_levels(data.direction, data.entry_price, data.target_price, data.stop_loss)
+    signal = SignalRepository(session).add(
+        Signal(
+            user_id=user_id,
+            symbol=data.symbol,
+            direction=data.direction.value,
+            confidence=data.confidence,
+            entry_price=data.entry_price,
+            target_price=data.target_price,
+            stop_loss=data.stop_loss,
+            timeframe=data.timeframe.value,
+            strategy=data.strategy,
+            notes=data.notes,
+            status=SignalStatus.OPEN.value,
+            expires_at=data.expires_at,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    record_change(
+        session,
+        entity_type=ENTITY_TYPE,
+        entity_id=signal.id,
+        action="created",
+        actor_id=user_id,
+        after=audit_values(signal),
+    )
+    add_metric(_CREATED_METRIC[data.direction])
+    return signal_out(signal, now)
+
+
+def list_signals(session: Session, user_id: uuid.UUID, query: SignalListQuery) -> SignalPage:
+    check_date_range(query.created_from, query.created_to)
+    now = utcnow()
+    rows, next_cursor = SignalRepository(session).page_of(user_id, query, now)
+    return SignalPage(items=[signal_out(row, now) for row in rows], next_cursor=next_cursor)
+
+
+def get_signal(session: Session, user_id: uuid.UUID, signal_id: str) -> SignalOut:
+    return signal_out(_owned(session, user_id, signal_id), utcnow())
+
+
+def update_signal(session: Session, user_id: uuid.UUID, signal_id: str, data: SignalUpdate) -> SignalOut:
+    """Change levels, notes or expiry of an OPEN signal; the levels are checked again as a whole."""
+    now = utcnow()
+    signal = _open_for_change(session, user_id, signal_id, now)
+    changes = {name: value for name, value in data.changes().items() if getattr(signal, name) != value}
+    if "expires_at" in changes:
+        _check_expiry(changes["expires_at"], now)
+    _check_levels(
+        Direction(signal.direction),
+        signal.entry_price,
+        changes.get("target_price", signal.target_price),
+        changes.get("stop_loss", signal.stop_loss),
+    )
+    if changes:  # setting what is already there is no change, and leaves no history
+        _change(session, signal, now, "updated", user_id, {**changes, "updated_at": now})
+    return signal_out(signal, now)
+
+
+def close_signal(session: Session, user_id: uuid.UUID, signal_id: str, data: SignalClose) -> SignalOut:
+    """OPEN -> CLOSED at `exit_price`, with its return."""
+    now = utcnow()
+    signal = _open_for_change(session, user_id, signal_id, now)
+    direction = Direction(signal.direction)
+    return_pct = compute_return_pct(direction, signal.entry_price, data.exit_price)
+    if abs(return_pct) > MAX_ABS_RETURN:
+        raise ValidationFailed(
+            ErrorCode.INVALID_PRICE,
+            "exit_price gives a return beyond what a signal can record",
+            details=[
+                {
+                    "field": "exit_price",
+                    "message": f"|return_pct| must not exceed {MAX_ABS_RETURN}",
+                    "type": "return_range",
+                }
+            ],
+        )
+    values = {
+        "status": SignalStatus.CLOSED.value,
+        "exit_price": data.exit_price,
+        "return_pct": return_pct,
+        "closed_at": now,
+        "updated_at": now,
+    }
+    _change(session, signal, now, "closed", user_id, values)
+    add_metric(_CLOSED_METRIC[direction])
+    return signal_out(signal, now)
+
+
+def delete_signal(session: Session, user_id: uuid.UUID, signal_id: str) -> None:
+    """Soft delete, whatever the status: the owner sees 404 from now on; the row and its history stay."""
+    now = utcnow()
+    signal = _owned(session, user_id, signal_id, for_update=True)
+    before = audit_values(signal)
+    if not SignalRepository(session).soft_delete(signal.id, now):
+        raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
+    session.refresh(signal)
+    _record(session, signal, "deleted", user_id, before)
+
+
+def signal_history(session: Session, user_id: uuid.UUID, signal_id: str) -> SignalHistory:
+    signal = _owned(session, user_id, signal_id)
+    events = history(session, entity_type=ENTITY_TYPE, entity_id=signal.id)
+    return SignalHistory(
+        items=[
+            HistoryEntry(
+                action=event.action,
+                changes=event.changes,
+                actor_id=event.actor_id,
+                correlation_id=event.correlation_id,
+                at=event.at,
+            )
+            for event in events
+        ]
+    )
+
+
+def check_date_range(created_from: datetime | None, created_to: datetime | None) -> None:
+    if created_from is not None and created_to is not None and created_from > created_to:
+        raise ValidationFailed(
+            ErrorCode.INVALID_DATE_RANGE,
+            "created_from must not be after created_to",
+            details=[{"field": "created_from", "message": "after created_to", "type": "date_range"}],
+        )
+
+
+# --- Helpers ---------------------------------------------------------------------------------------
+
+
+def _signal_key(signal_id: str) -> uuid.UUID:
+    # A path segment that is no UUID names no signal: the same 404 as any missing one.
+    try:
+        return uuid.UUID(signal_id)
+    except ValueError:
+        raise NotFound(ErrorCode.SIGNAL_NOT_FOUND) from None
+
+
+def _owned(session: Session, user_id: uuid.UUID, signal_id: str, *, for_update: bool = False) -> Signal:
+    signal = SignalRepository(session).owned(user_id, _signal_key(signal_id), for_update=for_update)
+    if signal is None:
+        raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)
+    return signal
+
+
+def _open_for_change(session: Session, user_id: uuid.UUID, signal_id: str, now: datetime) -> Signal:
+    signal = _owned(session, user_id, signal_id, for_update=True)
+    status = effective_status(signal, now)
+    if status is not SignalStatus.OPEN:
+        raise Conflict(ErrorCode.SIGNAL_NOT_OPEN, f"The signal is {status.value}; only OPEN signals change.")
+    return signal
+
+
+def _change(
+    session: Session, signal: Signal, now: datetime, action: str, actor_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Apply `values` to a signal that must still be OPEN when written, and record the change."""
+    before = audit_values(signal)
+    if not SignalRepository(session).update_if_open(signal.id, now, values):
+        # Closed, expired or deleted by a concurrent request since it was read.
+        raise Conflict(ErrorCode.SIGNAL_NOT_OPEN)
+    session.refresh(signal)
+    _record(session, signal, action, actor_id, before)
+
+
+def _check_levels(direction: Direction, entry: Decimal, target: Decimal | None, stop: Decimal | None) -> None:
+    problems = level_violations(direction, entry, target, stop)
+    if problems:
+        raise ValidationFailed(ErrorCode.INVALID_SIGNAL_LEVELS, details=problems)
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed(
+            ErrorCode.EXPIRY_IN_PAST,
+            details=[{"field": "expires_at", "message": "must lie in the future", "type": "expiry_in_past"}],
+        )
+
+
+def _record(session: Session, signal: Signal, action: str, actor_id: uuid.UUID | None, before: dict[str, Any]) -> None:
+    record_change(
+        session,
+        entity_type=ENTITY_TYPE,
+        entity_id=signal.id,
+        action=action,
+        actor_id=actor_id,
+        before=before,
+        after=audit_values(signal),
+    )
