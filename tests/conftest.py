@@ -31,7 +31,9 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
     }
 )
-os.environ.pop("METRICS_FILE", None)
+# Every EMF document of the session, for the metrics contract (tests/metrics_contract.py).
+os.environ["METRICS_FILE"] = str(_TMP / "metrics.jsonl")
+pytest_plugins = ["metrics_contract"]
 
 import pytest  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
