@@ -1,4 +1,4 @@
-"""The `invest` command: serve, migrate, openapi, dashboard (and create-admin once accounts exist)."""
+"""The `invest` command: serve, migrate, create-admin, openapi, dashboard."""
 
 from __future__ import annotations
 
@@ -12,6 +12,30 @@ def _migrate(_: argparse.Namespace) -> int:
 
     upgrade()
     print(f"database at revision {current_revision()}")
+    return 0
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from investment_system.errors import AppError
+    from investment_system.services.accounts import create_admin
+
+    password = os.environ.get("INVEST_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass(f"Password for {args.email}: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            print("invest create-admin: the passwords differ", file=sys.stderr)
+            return 1
+    try:
+        admin = create_admin(args.email, password)
+    except AppError as error:
+        print(f"invest create-admin: {error.message}", file=sys.stderr)
+        for detail in error.details or []:
+            print(f"  - {detail['message']}", file=sys.stderr)
+        return 1
+    print(f"created administrator {admin.email} ({admin.id})")
     return 0
 
 
@@ -63,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the database migrations (DATABASE_URL)")
     migrate.set_defaults(run=_migrate)
+
+    create_admin = commands.add_parser(
+        "create-admin", help="create an administrator (password from INVEST_ADMIN_PASSWORD, else a prompt)"
+    )
+    create_admin.add_argument("--email", required=True)
+    create_admin.set_defaults(run=_create_admin)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document generated from the functions")
     openapi.add_argument("--write", action="store_true", help="write it into the layer instead of printing it")

@@ -94,6 +94,12 @@ def register(registration: Registration) -> UserOut:
         return UserOut.model_validate(user)
 
 
+def create_admin(email: str, password: str) -> UserOut:
+    """An administrator account (`invest create-admin`: the first admin, made by an operator)."""
+    with unit_of_work() as session:
+        return UserOut.model_validate(register_user(session, email=email, password=password, role="admin"))
+
+
 def login(credentials: Credentials) -> TokenPair:
     """A token pair for the right password; the same 401 for an unknown email and a wrong password."""
     user = _check_password(credentials.email, credentials.password)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from argon2 import PasswordHasher, Type
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from investment_system.errors import ErrorCode, ValidationFailed
@@ -43,11 +43,20 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    """True when the stored hash was made with other (older, weaker) parameters than the current ones."""
+    """True when the stored hash is weaker than one made now: not argon2id, or less memory, fewer
+    passes, a shorter salt or digest. (A hash stronger than the settings is kept.)"""
     try:
-        return _hasher().check_needs_rehash(password_hash)
+        stored = extract_parameters(password_hash)
     except InvalidHashError:
         return True
+    current = _hasher()
+    return (
+        stored.type is not Type.ID
+        or stored.memory_cost < current.memory_cost
+        or stored.time_cost < current.time_cost
+        or stored.salt_len < current.salt_len
+        or stored.hash_len < current.hash_len
+    )
 
 
 @cache

@@ -1,0 +1,340 @@
+"""Account services on SQLite: registration, login and lockout, sessions, password change, profiles, admin."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
+from investment_system.errors import AppError, ErrorCode
+from investment_system.models import AuditEvent, RefreshToken, User
+from investment_system.schemas.auth import Credentials, Registration
+from investment_system.schemas.users import AdminUserUpdate, PasswordChange, ProfileUpdate
+from investment_system.services import accounts, sessions, users
+from investment_system.services.audit import history
+from investment_system.services.tokens import verify_access_token, verify_refresh_token
+from investment_system.settings import get_settings
+
+PASSWORD = "Plum-Orchard-Ledger-42"
+NEW_PASSWORD = "Copper-Meadow-Signal-93"
+
+
+def _register(email: str = "ada@example.com", password: str = PASSWORD, full_name: str | None = "Ada") -> uuid.UUID:
+    return accounts.register(Registration(email=email, password=password, full_name=full_name)).id
+
+
+def _register_admin(email: str = "root@example.com") -> uuid.UUID:
+    with unit_of_work() as session:
+        return accounts.register_user(session, email=email, password=PASSWORD, role="admin").id
+
+
+def _login(email: str = "ada@example.com", password: str = PASSWORD):
+    return accounts.login(Credentials(email=email, password=password))
+
+
+def _code(call) -> ErrorCode:
+    with pytest.raises(AppError) as raised:
+        call()
+    return raised.value.code
+
+
+def _user(user_id: uuid.UUID) -> User:
+    with unit_of_work() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return user
+
+
+def _audit(user_id: uuid.UUID) -> list[AuditEvent]:
+    with unit_of_work() as session:
+        return list(history(session, entity_type="user", entity_id=user_id))
+
+
+def _live_refresh_tokens(user_id: uuid.UUID) -> int:
+    with unit_of_work() as session:
+        rows = session.scalars(
+            select(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        )
+        return len(list(rows))
+
+
+# --- Registration -----------------------------------------------------------------------------
+
+
+def test_registration_stores_a_normalised_email_an_argon2_hash_and_an_audit_record(sqlite_db):
+    # When someone registers with a padded, mixed-case email
+    created = accounts.register(Registration(email="  Ada@Example.COM ", password=PASSWORD, full_name="Ada"))
+    # Then the account has the trimmed, lower-cased email, the user role, and is active
+    assert (created.email, created.role, created.is_active) == ("ada@example.com", "user", True)
+    stored = _user(created.id)
+    assert stored.password_hash.startswith("$argon2id$")
+    # And one audit record says who was created, without the password hash
+    [event] = _audit(created.id)
+    assert event.action == "created"
+    assert event.actor_id == created.id
+    assert event.changes["email"] == {"from": None, "to": "ada@example.com"}
+    assert "password_hash" not in event.changes
+
+
+def test_an_email_registers_once_whatever_its_case(sqlite_db):
+    _register("ada@example.com")
+    assert _code(lambda: _register("ADA@example.com")) is ErrorCode.EMAIL_ALREADY_REGISTERED
+
+
+def test_a_weak_password_is_refused_and_nothing_is_stored(sqlite_db):
+    assert _code(lambda: _register(password="password")) is ErrorCode.PASSWORD_TOO_WEAK
+    with unit_of_work() as session:
+        assert session.scalars(select(User)).first() is None
+
+
+def test_registration_lands_with_the_rest_of_its_unit_of_work_or_not_at_all(sqlite_db):
+    # Given a unit of work that registers a user and then fails (as a later step, e.g. billing, might)
+    def register_then_fail() -> None:
+        with unit_of_work() as session:
+            accounts.register_user(session, email="ada@example.com", password=PASSWORD)
+            raise RuntimeError("a later step of the same transaction failed")
+
+    with pytest.raises(RuntimeError):
+        register_then_fail()
+    # Then neither the user nor its audit record exists
+    with unit_of_work() as session:
+        assert session.scalars(select(User)).first() is None
+        assert session.scalars(select(AuditEvent)).first() is None
+
+
+# --- Login and lockout --------------------------------------------------------------------------
+
+
+def test_login_returns_an_access_and_a_refresh_token_stored_only_as_a_digest(sqlite_db):
+    user_id = _register()
+    pair = _login()
+    assert verify_access_token(pair.access_token)["sub"] == str(user_id)
+    assert verify_refresh_token(pair.refresh_token)["sub"] == str(user_id)
+    assert (pair.token_type, pair.expires_in) == ("Bearer", get_settings().security.access_token_ttl_seconds)
+    with unit_of_work() as session:
+        [stored] = session.scalars(select(RefreshToken)).all()
+        assert stored.token_hash == hashlib.sha256(pair.refresh_token.encode()).hexdigest()
+        assert stored.token_hash != pair.refresh_token
+
+
+def test_unknown_email_and_wrong_password_get_the_same_error(sqlite_db):
+    _register()
+    with pytest.raises(AppError) as unknown:
+        _login(email="nobody@example.com")
+    with pytest.raises(AppError) as wrong:
+        _login(password=PASSWORD + "-wrong")
+    assert unknown.value.code is wrong.value.code is ErrorCode.INVALID_CREDENTIALS
+    assert (unknown.value.message, unknown.value.headers) == (wrong.value.message, wrong.value.headers)
+
+
+def test_threshold_failed_logins_lock_the_account_even_for_the_right_password(sqlite_db):
+    security = get_settings().security
+    user_id = _register()
+    # Given LOCKOUT_THRESHOLD wrong passwords, each answered as a wrong password
+    for _ in range(security.lockout_threshold):
+        assert _code(lambda: _login(password="Wrong-Password-000")) is ErrorCode.INVALID_CREDENTIALS
+    # When the right password comes next
+    with pytest.raises(AppError) as raised:
+        _login()
+    # Then the account is locked, with Retry-After the lockout's length
+    assert raised.value.code is ErrorCode.ACCOUNT_LOCKED
+    retry_after = int(raised.value.headers["Retry-After"])
+    assert security.lockout_minutes * 60 - 5 <= retry_after <= security.lockout_minutes * 60
+    # And the audit trail records the lock
+    assert [event.action for event in _audit(user_id)] == ["created", "locked"]
+
+
+def test_lock_expires_after_the_lockout_time(sqlite_db):
+    user_id = _register()
+    for _ in range(get_settings().security.lockout_threshold):
+        _code(lambda: _login(password="Wrong-Password-000"))
+    # Given the lock's time has passed
+    with unit_of_work() as session:
+        session.get(User, user_id).locked_until = utcnow() - timedelta(seconds=1)
+    # Then the right password logs in again, and the count starts afresh
+    assert _login().access_token
+    assert _user(user_id).failed_login_count == 0
+
+
+def test_a_successful_login_resets_the_count_of_failures(sqlite_db):
+    threshold = get_settings().security.lockout_threshold
+    _register()
+    for _ in range(threshold - 1):
+        _code(lambda: _login(password="Wrong-Password-000"))
+    _login()
+    for _ in range(threshold - 1):
+        assert _code(lambda: _login(password="Wrong-Password-000")) is ErrorCode.INVALID_CREDENTIALS
+    assert _login().access_token
+
+
+def test_login_upgrades_a_hash_made_with_weaker_parameters(sqlite_db):
+    # Given a user whose stored hash uses less memory than the current settings
+    user_id = _register()
+    weak = PasswordHasher(memory_cost=get_settings().security.argon2_memory_kib // 2, time_cost=1).hash(PASSWORD)
+    with unit_of_work() as session:
+        session.get(User, user_id).password_hash = weak
+    # When they log in
+    _login()
+    # Then the hash is replaced by one with the current parameters, for the same password
+    stored = _user(user_id).password_hash
+    assert stored != weak
+    assert f"m={get_settings().security.argon2_memory_kib}," in stored
+    assert _login().access_token
+    assert "password_rehashed" in [event.action for event in _audit(user_id)]
+
+
+def test_a_deactivated_user_cannot_log_in_but_a_wrong_password_reveals_nothing(sqlite_db):
+    admin_id = _register_admin()
+    user_id = _register()
+    users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    assert _code(lambda: _login(password="Wrong-Password-000")) is ErrorCode.INVALID_CREDENTIALS
+    assert _code(_login) is ErrorCode.ACCOUNT_DISABLED
+
+
+# --- Sessions: rotation, reuse, logout ----------------------------------------------------------
+
+
+def test_refresh_rotates_and_reusing_the_old_token_revokes_the_whole_family(sqlite_db):
+    user_id = _register()
+    first = _login()
+    other_session = _login()
+    # When the refresh token is rotated
+    second = sessions.rotate(first.refresh_token)
+    assert verify_access_token(second.access_token)["sub"] == str(user_id)
+    # Then presenting the old one again is refused as revoked
+    assert _code(lambda: sessions.rotate(first.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    # And the family's current token is revoked with it, while another login's family lives on
+    assert _code(lambda: sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert sessions.rotate(other_session.refresh_token).access_token
+
+
+def test_logout_revokes_the_family_and_is_quiet_about_dead_tokens(sqlite_db):
+    user_id = _register()
+    pair = _login()
+    rotated = sessions.rotate(pair.refresh_token)
+    sessions.logout(user_id, pair.refresh_token)  # an older token of the family logs the family out
+    assert _code(lambda: sessions.rotate(rotated.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    sessions.logout(user_id, "not-a-token")
+    sessions.logout(user_id, pair.access_token)  # not a refresh token: nothing to revoke
+
+
+def test_logout_refuses_another_users_refresh_token(sqlite_db):
+    _register("eve@example.com")
+    eve = _login("eve@example.com")
+    ada_id = _register()
+    assert _code(lambda: sessions.logout(ada_id, eve.refresh_token)) is ErrorCode.PERMISSION_DENIED
+    assert sessions.rotate(eve.refresh_token).access_token
+
+
+# --- Password change ------------------------------------------------------------------------------
+
+
+def test_password_change_revokes_every_refresh_token_and_swaps_the_password(sqlite_db):
+    user_id = _register()
+    sessions_before = [_login(), _login()]
+    accounts.change_password(user_id, PasswordChange(current_password=PASSWORD, new_password=NEW_PASSWORD))
+    assert _live_refresh_tokens(user_id) == 0
+    for pair in sessions_before:
+        assert _code(lambda pair=pair: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(_login) is ErrorCode.INVALID_CREDENTIALS
+    assert _login(password=NEW_PASSWORD).access_token
+    change = next(event for event in _audit(user_id) if event.action == "password_changed")
+    assert change.actor_id == user_id
+    assert change.changes == {}
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "code"),
+    [
+        ("Wrong-Password-000", NEW_PASSWORD, ErrorCode.INVALID_CURRENT_PASSWORD),
+        (PASSWORD, PASSWORD, ErrorCode.PASSWORD_REUSED),
+        (PASSWORD, "weak", ErrorCode.PASSWORD_TOO_WEAK),
+    ],
+)
+def test_password_change_refusals_leave_the_password_and_sessions_alone(sqlite_db, current, new, code):
+    user_id = _register()
+    _login()
+    assert (
+        _code(lambda: accounts.change_password(user_id, PasswordChange(current_password=current, new_password=new)))
+        is code
+    )
+    assert _live_refresh_tokens(user_id) == 1
+    assert _login().access_token
+
+
+def test_wrong_current_passwords_count_towards_the_lockout(sqlite_db):
+    user_id = _register()
+    wrong = PasswordChange(current_password="Wrong-Password-000", new_password=NEW_PASSWORD)
+    for _ in range(get_settings().security.lockout_threshold):
+        assert _code(lambda: accounts.change_password(user_id, wrong)) is ErrorCode.INVALID_CURRENT_PASSWORD
+    assert _code(lambda: accounts.change_password(user_id, wrong)) is ErrorCode.ACCOUNT_LOCKED
+
+
+# --- Profile and administration -------------------------------------------------------------------
+
+
+def test_profile_update_sets_and_clears_the_name_with_an_audit_record(sqlite_db):
+    user_id = _register(full_name="Ada")
+    assert users.update_profile(user_id, ProfileUpdate(full_name="  Ada Lovelace ")).full_name == "Ada Lovelace"
+    assert users.update_profile(user_id, ProfileUpdate(full_name=None)).full_name is None
+    assert users.update_profile(user_id, ProfileUpdate()).full_name is None  # nothing given, nothing changed
+    updates = [event.changes for event in _audit(user_id) if event.action == "profile_updated"]
+    assert updates[:2] == [
+        {"full_name": {"from": "Ada", "to": "Ada Lovelace"}},
+        {"full_name": {"from": "Ada Lovelace", "to": None}},
+    ]
+
+
+def test_admin_changes_role_and_activation_of_others_only(sqlite_db):
+    admin_id = _register_admin()
+    user_id = _register()
+    assert _code(lambda: users.update_user_as_admin(admin_id, admin_id, AdminUserUpdate(role="user"))) is (
+        ErrorCode.CANNOT_MODIFY_SELF
+    )
+    assert _code(lambda: users.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
+        ErrorCode.USER_NOT_FOUND
+    )
+    promoted = users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
+    assert promoted.role == "admin"
+    assert users.current_role(user_id) == "admin"
+    event = _audit(user_id)[-1]
+    assert (event.action, event.actor_id, event.changes) == (
+        "updated_by_admin",
+        admin_id,
+        {"role": {"from": "user", "to": "admin"}},
+    )
+
+
+def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
+    admin_id = _register_admin()
+    user_id = _register()
+    pair = _login()
+    users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    assert _live_refresh_tokens(user_id) == 0
+    assert _code(lambda: users.current_role(user_id)) is ErrorCode.ACCOUNT_DISABLED
+    assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
+
+
+def test_user_listing_pages_newest_first_with_filters(sqlite_db):
+    ids = [_register(f"user{n:02d}@example.com") for n in range(25)]
+    admin_id = _register_admin()
+    users.update_user_as_admin(admin_id, ids[0], AdminUserUpdate(is_active=False))
+    seen, cursor = [], None
+    while True:
+        page = users.list_users(role="user", is_active=None, limit=10, cursor=cursor)
+        seen += [item.id for item in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == list(reversed(ids))
+    assert [u.id for u in users.list_users(role="admin", is_active=None, limit=10, cursor=None).items] == [admin_id]
+    assert [u.id for u in users.list_users(role=None, is_active=False, limit=10, cursor=None).items] == [ids[0]]
+    assert _code(lambda: users.list_users(role=None, is_active=None, limit=10, cursor="forged.cursor")) is (
+        ErrorCode.INVALID_CURSOR
+    )
