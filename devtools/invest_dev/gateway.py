@@ -27,6 +27,7 @@ import base64
 import binascii
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -368,6 +369,7 @@ class FunctionPool:
         self._idle: list[Container] = []
         self._containers: set[Container] = set()
         self._starting = 0
+        self._warming = False  # a warm-up start is under way: its container will soon be idle
         self._closed = False
         self._changed = threading.Condition()
 
@@ -401,11 +403,15 @@ class FunctionPool:
             if self._closed or self._containers or self._starting:
                 return
             self._starting += 1
+            self._warming = True
         try:
-            container = self._start_reserved()
+            self._release(self._start_reserved(), healthy=True)  # idle before waiters are told
         except GatewayError:
-            return  # logged; the next request tries again, as Lambda retries a failed init
-        self._release(container, healthy=True)
+            pass  # logged; the next request tries again, as Lambda retries a failed init
+        finally:
+            with self._changed:
+                self._warming = False
+                self._changed.notify_all()
 
     def close(self) -> None:
         with self._changed:
@@ -432,7 +438,8 @@ class FunctionPool:
                         return container
                     self._containers.discard(container)
                     container.stop()
-                if len(self._containers) + self._starting < self._max:
+                # Rather than start a second container, wait for the one warming up.
+                if not self._warming and len(self._containers) + self._starting < self._max:
                     self._starting += 1
                     break
                 remaining = deadline - time.monotonic()
@@ -500,13 +507,25 @@ class Gateway:
         self.routes = RouteTable(specs)
         self.pools = {spec.name: FunctionPool(spec, template, output, max_containers) for spec in specs}
 
-    def warm_up(self) -> None:
-        """One container per function, started in parallel: the first requests find them warm."""
-        threads = [threading.Thread(target=pool.warm_up, daemon=True) for pool in self.pools.values()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    def start_warming(self) -> None:
+        """Start one container per function in the background, as many at once as there are CPUs.
+
+        Importing a function costs about a CPU-second; all of them at once would starve each other.
+        Requests are answered meanwhile: one for a function not yet warm starts its container.
+        """
+        pending: queue.SimpleQueue[FunctionPool] = queue.SimpleQueue()
+        for pool in self.pools.values():
+            pending.put(pool)
+
+        def warm_next() -> None:
+            while True:
+                try:
+                    pending.get_nowait().warm_up()
+                except queue.Empty:
+                    return
+
+        for _ in range(min(os.cpu_count() or 2, len(self.pools))):
+            threading.Thread(target=warm_next, name="warm-up", daemon=True).start()
 
     def close(self) -> None:
         threads = [threading.Thread(target=pool.close, daemon=True) for pool in self.pools.values()]
@@ -717,11 +736,11 @@ def serve(
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     server: _Server | None = None
     try:
-        gateway.warm_up()
         try:
             server = _Server((host, port), gateway)
         except OSError as error:
             raise SystemExit(f"invest serve: cannot listen on {host}:{port}: {error}") from None
+        gateway.start_warming()
         _print_banner(gateway, server, output)
         server.serve_forever()
     except _Stop as stop:
@@ -741,6 +760,7 @@ def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput) -> No
     lines += [f"  {target.route_key:<{width}}  {target.function.name}" for target in targets]
     lines.append(f"  metrics (EMF) -> {output.metrics_file}")
     host, port = server.server_address[:2]
+    lines.append("  containers start in the background, one per function; requests are served meanwhile")
     lines.append(f"Listening on http://{host!s}:{port} (Ctrl-C to stop)")
     print("\n".join(lines), file=sys.stderr, flush=True)
 
@@ -759,14 +779,15 @@ def run_worker(template: Path, function_name: str, connection_fd: int) -> int:
         handler = getattr(import_function(spec), spec.handler_attribute)
     except Exception as error:
         _log_handler_error(spec, "Init error", error)
-        connection.send_bytes(json.dumps({"initError": type(error).__name__}).encode())
+        _reply(connection, json.dumps({"initError": type(error).__name__}))
         return 1
-    connection.send_bytes(json.dumps({"ready": True}).encode())
+    if not _reply(connection, json.dumps({"ready": True})):
+        return 0
     while True:
         try:
             message = json.loads(connection.recv_bytes())
-        except EOFError:
-            return 0
+        except (EOFError, OSError):
+            return 0  # the gateway is gone or gave up on this container
         context = LambdaContextStub(
             function_name=spec.name,
             memory_limit_in_mb=spec.memory_size_mb,
@@ -778,7 +799,17 @@ def run_worker(template: Path, function_name: str, connection_fd: int) -> int:
         except Exception as error:  # what Lambda reports as a function error
             _log_handler_error(spec, "Unhandled exception", error)
             reply = json.dumps({"error": {"errorType": type(error).__name__, "errorMessage": str(error)}})
-        connection.send_bytes(reply.encode())
+        if not _reply(connection, reply):
+            return 0
+
+
+def _reply(connection: Connection, message: str) -> bool:
+    """Send to the gateway; False when it no longer listens (it stopped, or gave up waiting)."""
+    try:
+        connection.send_bytes(message.encode())
+    except OSError:
+        return False
+    return True
 
 
 def _log_handler_error(spec: FunctionSpec, message: str, error: Exception) -> None:
