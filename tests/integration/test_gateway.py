@@ -30,6 +30,8 @@ from gateway_support import (
     serve_template_command,
 )
 
+from invest_dev.gateway import GatewayError, RouteTable, http_response
+from invest_dev.template import FunctionSpec, Route
 from investment_system.http.resolver import SECURITY_HEADERS
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures/gateway/template.yaml"
@@ -475,3 +477,71 @@ def test_gateway_stops_cleanly_with_its_containers(tmp_path: Path, signum: int) 
     assert exit_code == 0
     assert not process_exists(container_pid)
     assert "stopping" in "\n".join(gateway.stderr)
+
+
+# --- Route precedence and answer rules, without HTTP --------------------------------------------
+
+
+def _table(*routes: tuple[str, str, str]) -> RouteTable:
+    specs = [FunctionSpec(name, Path("."), "handler.handler", (Route(method, path),)) for name, method, path in routes]
+    return RouteTable(reversed(specs))  # template order must not matter
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/items/special", "Static"),
+        ("GET", "/items/42", "Parameter"),
+        ("POST", "/items/42", "AnyParameter"),
+        ("GET", "/items/42/parts/7", "Greedy"),
+        ("GET", "/items/42/parts", "Greedy"),
+        ("GET", "/other", "Default"),
+        ("GET", "/items", "Default"),
+    ],
+)
+def test_route_precedence_follows_api_gateway(method: str, path: str, expected: str) -> None:
+    # Given static, parameterised, ANY, greedy and $default routes over the same paths
+    table = _table(
+        ("Static", "GET", "/items/special"),
+        ("Parameter", "GET", "/items/{id}"),
+        ("AnyParameter", "ANY", "/items/{id}"),
+        ("Greedy", "ANY", "/items/{proxy+}"),
+        ("Default", "ANY", "$default"),
+    )
+    # When a request is resolved / Then the most specific route takes it
+    resolved = table.resolve(method, path)
+    assert resolved is not None
+    assert resolved[0].function.name == expected
+
+
+def test_without_default_route_an_unmatched_request_resolves_to_nothing() -> None:
+    # Given a template without $default / When nothing matches / Then API Gateway's own 404 is due
+    assert _table(("Only", "GET", "/only")).resolve("GET", "/elsewhere") is None
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"statusCode": 200, "headers": {"X-Bad": "a\r\nSet-Cookie: injected=1"}, "body": ""},
+        {"statusCode": 200, "headers": {"X-Nested": {"a": 1}}, "body": ""},
+        {"statusCode": 200, "body": {"not": "a string"}},
+        {"statusCode": 200, "body": "***", "isBase64Encoded": True},
+        {"statusCode": True, "body": ""},
+        {"statusCode": 99, "body": ""},
+    ],
+)
+def test_malformed_results_are_bad_gateway(result: dict[str, Any]) -> None:
+    # When a function's result cannot be a valid HTTP response / Then API Gateway's 502 is due
+    with pytest.raises(GatewayError) as raised:
+        http_response(result)
+    assert raised.value.status == 502
+
+
+def test_scalar_header_values_are_rendered_as_text() -> None:
+    # When a function gives numbers and booleans as header values
+    response = http_response({"statusCode": 201, "headers": {"X-Count": 3, "X-Flag": True}})
+    # Then they are sent as text, and an absent body is empty
+    assert response.status == 201
+    assert ("X-Count", "3") in response.headers
+    assert ("X-Flag", "true") in response.headers
+    assert response.body == b""
