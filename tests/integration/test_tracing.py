@@ -23,15 +23,20 @@ for spec in http_functions():
 print(sorted(name for name in sys.modules if name.split(".")[0] in ("aws_xray_sdk", "wrapt")))
 """
 
-_INVOKE_HEALTH_IN_A_LAMBDA_LIKE_ENVIRONMENT = """
+_INVOKE_HEALTH_AND_LOGIN_IN_A_LAMBDA_LIKE_ENVIRONMENT = """
+import json
 from investment_system.db.migrate import upgrade
 upgrade()
 from invest_dev.events import LambdaContextStub, http_event
 from invest_dev.template import functions, import_function
-spec = next(spec for spec in functions() if spec.name == "HealthFunction")
-handler = import_function(spec).handler
-reply = handler(http_event("GET", "/v1/health", route_key="GET /v1/health"), LambdaContextStub("HealthFunction"))
-print(reply["statusCode"])
+specs = {spec.name: spec for spec in functions()}
+health = import_function(specs["HealthFunction"]).handler
+reply = health(http_event("GET", "/v1/health", route_key="GET /v1/health"), LambdaContextStub("HealthFunction"))
+login = import_function(specs["LoginFunction"]).handler
+body = json.dumps({"email": "nobody@example.com", "password": "Not-the-password-42"})
+event = http_event("POST", "/v1/auth/login", route_key="POST /v1/auth/login", body=body,
+                   headers={"content-type": "application/json"})
+print(reply["statusCode"], login(event, LambdaContextStub("LoginFunction"))["statusCode"])
 """
 
 
@@ -65,16 +70,16 @@ def test_http_functions_load_the_tracer_when_tracing_is_on(tmp_path):
     assert "aws_xray_sdk" in loaded
 
 
-def test_a_traced_request_sends_handler_and_database_subsegments_to_the_xray_daemon(tmp_path):
+def test_traced_requests_send_handler_database_and_password_subsegments_to_the_xray_daemon(tmp_path):
     # Given tracing enabled inside a Lambda-like environment, and an X-Ray daemon listening on loopback
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))
     daemon.settimeout(10)
     address = f"127.0.0.1:{daemon.getsockname()[1]}"
     try:
-        # When the health function serves a request
+        # When the health function serves a request, and login one for an unknown e-mail address
         out = _python(
-            _INVOKE_HEALTH_IN_A_LAMBDA_LIKE_ENVIRONMENT,
+            _INVOKE_HEALTH_AND_LOGIN_IN_A_LAMBDA_LIKE_ENVIRONMENT,
             tmp_path,
             TRACING_ENABLED="true",
             LAMBDA_TASK_ROOT=str(ROOT),
@@ -93,9 +98,9 @@ def test_a_traced_request_sends_handler_and_database_subsegments_to_the_xray_dae
             pass
     finally:
         daemon.close()
-    # Then the request succeeded and the daemon got the handler's subsegment and the database's
-    assert out.splitlines()[-1] == "200"
-    assert {"## handler", "database"} <= names, names
+    # Then the daemon got the handlers' subsegments, the database's and the password check's
+    assert out.splitlines()[-1] == "200 401"
+    assert {"## handler", "database", "password_verify"} <= names, names
 
 
 def _subsegment_names(document: dict) -> set[str]:

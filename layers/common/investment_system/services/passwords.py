@@ -13,6 +13,7 @@ from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from investment_system.errors import ErrorCode, ValidationFailed
+from investment_system.observability import traced
 from investment_system.services.common_passwords import COMMON_PASSWORDS
 from investment_system.settings import SecuritySettings, get_settings
 
@@ -31,13 +32,15 @@ def _hasher_for(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHa
 
 
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    with traced("password_hash"):
+        return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """True when `password` matches; a malformed stored hash counts as a mismatch."""
     try:
-        return _hasher().verify(password_hash, password)
+        with traced("password_verify"):
+            return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
