@@ -15,9 +15,11 @@ Method (also written into docs/benchmarks.md):
   source and its pinned requirements plus what the runtime ships (pyproject's `aws` extra),
   installed into `.local/bench-runtime/`, with `python -S` (no site-packages, no dev tools), all
   with compiled bytecode as `make build` ships it. Wall time from spawn to exit, median of --runs
-  runs; import and first response are timed inside the child. Peak RSS is the child's VmHWM after the first response
-  (`getrusage(RUSAGE_SELF).ru_maxrss` would start at the parent's peak: Linux carries it across
-  fork and exec). Beside it, `python -S -c pass` on the same interpreter with the same method.
+  runs; import and first response are timed inside the child. CPU ms is the child's user + system
+  time (RUSAGE_CHILDREN), which other work on the machine inflates less than wall time. Peak RSS
+  is the child's VmHWM after the first response (`getrusage(RUSAGE_SELF).ru_maxrss` would start
+  at the parent's peak: Linux carries it across fork and exec). Beside it, `python -S -c pass` on
+  the same interpreter with the same method.
 - Warm: the function imported once in this process, one unmeasured invocation, then --iterations
   invocations of the same event; p50 and p99 of their latencies. Log lines and EMF metrics are
   written to /dev/null (they are still formatted and written, as in Lambda). Cold starts run the
@@ -54,6 +56,7 @@ import json
 import os
 import pkgutil
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -157,6 +160,7 @@ def percentile(samples: list[float], pct: int) -> float:
 @dataclass
 class ColdStart:
     total_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
     import_s: list[float] = field(default_factory=list)
     first_response_s: list[float] = field(default_factory=list)
     max_rss_kib: list[int] = field(default_factory=list)
@@ -194,15 +198,24 @@ def lambda_path() -> str:
     return f"{LAYER}{os.pathsep}{RUNTIME_PACKAGES}"
 
 
-def _timed_process(argv: list[str], env: Mapping[str, str], cwd: Path) -> float:
+def _timed_process(argv: list[str], env: Mapping[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of a child process, in seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def baseline(runs: int) -> list[float]:
-    """Wall times of `python -S -c pass` on this interpreter, in seconds."""
-    return [_timed_process(lambda_like_python("-c", "pass"), os.environ, ROOT) for _ in range(runs)]
+def baseline(runs: int) -> ColdStart:
+    """`python -S -c pass` on this interpreter, timed like a cold start."""
+    result = ColdStart()
+    for _ in range(runs):
+        wall, cpu = _timed_process(lambda_like_python("-c", "pass"), os.environ, ROOT)
+        result.total_s.append(wall)
+        result.cpu_s.append(cpu)
+    return result
 
 
 def cold_start(spec: FunctionSpec, event: Any, runs: int, env_overrides: Mapping[str, str] | None = None) -> ColdStart:
@@ -223,7 +236,9 @@ def cold_start(spec: FunctionSpec, event: Any, runs: int, env_overrides: Mapping
             str(result_file),
         )
         for _ in range(runs):
-            result.total_s.append(_timed_process(argv, env, spec.code_uri))
+            wall, cpu = _timed_process(argv, env, spec.code_uri)
+            result.total_s.append(wall)
+            result.cpu_s.append(cpu)
             child = json.loads(result_file.read_text(encoding="utf-8"))
             result.import_s.append(child["import_s"])
             result.first_response_s.append(child["first_response_s"])
@@ -436,23 +451,27 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
 
 
-def function_table(results: list[FunctionResult], python_pass_s: float, unmeasured: list[str]) -> str:
+def function_table(results: list[FunctionResult], python_pass: ColdStart, unmeasured: list[str]) -> str:
     header = (
-        "| function | cold start ms (median) | import ms | first response ms | peak RSS MiB "
+        "| function | cold start ms (median) | CPU ms | import ms | first response ms | peak RSS MiB "
         "| target ms | warm p50 ms | warm p99 ms | statuses (cold; warm) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
-    rows = [f"| `python -S -c pass` | {_ms(python_pass_s)} | | | | | | | |"]
+    rows = [
+        f"| `python -S -c pass` | {_ms(python_pass.median_s)} | {_ms(statistics.median(python_pass.cpu_s))} "
+        "| | | | | | | |"
+    ]
     for r in results:
         verdict = "" if r.cold.median_s <= r.target_s else " **missed**"
         rows.append(
-            f"| {r.spec.name} | {_ms(r.cold.median_s)} | {_ms(statistics.median(r.cold.import_s))} "
+            f"| {r.spec.name} | {_ms(r.cold.median_s)} | {_ms(statistics.median(r.cold.cpu_s))} "
+            f"| {_ms(statistics.median(r.cold.import_s))} "
             f"| {_ms(statistics.median(r.cold.first_response_s))} "
             f"| {max(r.cold.max_rss_kib) / 1024:.0f} | {_ms(r.target_s)}{verdict} "
             f"| {percentile(r.warm_ms, 50):.2f} | {percentile(r.warm_ms, 99):.2f} "
             f"| {_statuses(r.cold.statuses)}; {_statuses(r.warm_statuses)} |"
         )
-    rows += [f"| {name} | no sample event in events/: not measured | | | | | | | |" for name in unmeasured]
+    rows += [f"| {name} | no sample event in events/: not measured | | | | | | | | |" for name in unmeasured]
     return header + "\n".join(rows) + "\n"
 
 
@@ -495,7 +514,7 @@ def render_report(
     results: list[FunctionResult],
     unmeasured: list[str],
     scenario_results: list[ScenarioResult],
-    python_pass_s: float,
+    python_pass: ColdStart,
     runs: int,
     n: int,
     load_before: str,
@@ -512,7 +531,7 @@ def render_report(
         "## Functions\n\n"
         f"Targets: cold start at most {_ms(COLD_START_TARGET_S)} ms, `GET /v1/health` at most "
         f"{_ms(HEALTH_COLD_START_TARGET_S)} ms (a single-module FastAPI+Mangum app of this kind starts in ~1.2 s).\n\n"
-        f"{function_table(results, python_pass_s, unmeasured)}\n"
+        f"{function_table(results, python_pass, unmeasured)}\n"
         "## Scenarios\n\n"
         f"{scenario_table(scenario_results)}"
     )
@@ -545,8 +564,8 @@ def main(argv: list[str] | None = None) -> int:
 
         upgrade()
         ctx = BenchContext(users=seed_sample_users(), iterations=args.iterations, runs=args.runs)
-        python_pass_s = statistics.median(baseline(args.runs))
-        print(f"python -S -c pass: {_ms(python_pass_s)} ms (median of {args.runs})", flush=True)
+        python_pass = baseline(args.runs)
+        print(f"python -S -c pass: {_ms(python_pass.median_s)} ms (median of {args.runs})", flush=True)
 
         results = []
         unmeasured = [spec.name for spec in specs if not has_sample_event(spec)]
@@ -575,10 +594,8 @@ def main(argv: list[str] | None = None) -> int:
 
         dispose_engine()
 
-    report = render_report(
-        results, unmeasured, scenario_results, python_pass_s, args.runs, args.iterations, load_before
-    )
-    print("\n" + function_table(results, python_pass_s, unmeasured) + "\n" + scenario_table(scenario_results))
+    report = render_report(results, unmeasured, scenario_results, python_pass, args.runs, args.iterations, load_before)
+    print("\n" + function_table(results, python_pass, unmeasured) + "\n" + scenario_table(scenario_results))
     if not args.no_write:
         DOCS.write_text(report, encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}")
