@@ -635,8 +635,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         sys.stderr.write(request.access_log(response.status) + "\n")
         sys.stderr.flush()
 
-    # http.server looks methods up as do_<METHOD>; every method goes through the route table.
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks a request's method up as do_<METHOD>; every method, TRACE or PROPFIND
+        # included, goes through the route table (an ANY or $default route may take it).
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def _event_headers(self) -> dict[str, str]:
         """Request headers as API Gateway passes them: lower-case names, repeated ones joined by commas."""

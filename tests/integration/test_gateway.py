@@ -297,7 +297,14 @@ def test_greedy_route_takes_any_method_and_the_rest_of_the_path(fixture_api: Run
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/nowhere"), ("POST", "/echo/someone"), ("GET", "/files/"), ("GET", "/echo/static/deeper")],
+    [
+        ("GET", "/nowhere"),
+        ("POST", "/echo/someone"),
+        ("GET", "/files/"),
+        ("GET", "/echo/static/deeper"),
+        ("TRACE", "/echo/someone"),
+        ("PROPFIND", "/nowhere"),
+    ],
 )
 def test_unmatched_requests_go_to_the_default_route(fixture_api: RunningGateway, method: str, path: str) -> None:
     # When no route matches the method and path
