@@ -51,6 +51,8 @@ SERVER_URLS = {
 }
 BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgres,mysql").split(",") if b.strip()]
 _SESSION_TAG = uuid.uuid4().hex[:10]
+# Reference data the migrations seed (the plan catalogue): kept when tables are emptied between tests.
+SEEDED_TABLES = frozenset({"plans"})
 
 
 def _create_server_database(backend: str) -> str:
@@ -103,7 +105,8 @@ class MigratedDatabase:
     def empty(self) -> None:
         with self.engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(table.delete())
+                if table.name not in SEEDED_TABLES:
+                    connection.execute(table.delete())
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +147,16 @@ def db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -
     db_engine.use_engine(None)
 
 
+@pytest.fixture(params=[backend for backend in BACKENDS if backend != "sqlite"])
+def server_db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
+    """Like `db`, on the database servers only: race tests, where SQLite's single writer proves nothing."""
+    database = _database(databases, request.param)
+    database.empty()
+    db_engine.use_engine(database.engine)
+    yield database
+    db_engine.use_engine(None)
+
+
 @pytest.fixture
 def sqlite_db(databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
     """A clean, migrated SQLite database installed as the container's engine (service unit tests)."""
@@ -165,6 +178,16 @@ def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     logger._logger.addHandler(handler)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
     logger._logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Every test starts with empty rate-limit counters: all tests share one client IP and process."""
+    from investment_system.services import rate_limit
+
+    rate_limit.get_rate_limiter.cache_clear()
+    yield
+    rate_limit.get_rate_limiter.cache_clear()
 
 
 @pytest.fixture

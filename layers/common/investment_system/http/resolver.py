@@ -37,6 +37,7 @@ from investment_system.observability import (
     set_correlation_id,
     start_request_metrics,
 )
+from investment_system.services.rate_limit import rate_limit_guard
 from investment_system.settings import get_settings
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -110,6 +111,7 @@ def create_app(*, exact_decimals: bool = False) -> APIGatewayHttpResolver:
         json_body_deserializer=_json_with_decimals if exact_decimals else json.loads,
     )
     authenticate_before_validation(app)
+    add_request_guard(rate_limit_guard)
     _register_error_handlers(app)
     return app
 

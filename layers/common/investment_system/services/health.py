@@ -55,3 +55,12 @@ def check_health() -> HealthReport:
         correlation_id=correlation_id(),
         dependencies=dependencies,
     )
+
+
+def _ping_rate_limiter() -> None:
+    from investment_system.services.rate_limit import get_rate_limiter
+
+    get_rate_limiter().counters.ping()
+
+
+register_optional_check("rate_limiter", _ping_rate_limiter)

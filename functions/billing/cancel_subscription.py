@@ -1,0 +1,25 @@
+"""DELETE /v1/billing/subscription: cancel the caller's subscription at the end of the period."""
+
+from investment_system.db import unit_of_work
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.billing import SubscriptionOut
+from investment_system.services.subscriptions import cancel_at_period_end
+
+app = create_app()
+
+
+@app.delete(
+    "/v1/billing/subscription",
+    summary="Cancel your subscription at the end of the period",
+    description="The plan stays until current_period_end; then the subscription is CANCELED, on free.",
+    tags=["Billing"],
+    security=BEARER_SECURITY,
+    responses={200: {"description": "Your subscription, with cancel_at_period_end: true"}, **error_responses(401, 403)},
+)
+def delete_subscription(user: CurrentUser) -> SubscriptionOut:
+    with unit_of_work() as session:
+        return cancel_at_period_end(session, user.user_id)
+
+
+handler = lambda_handler(app)

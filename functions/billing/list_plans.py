@@ -1,0 +1,20 @@
+"""GET /v1/billing/plans: the plan catalogue (no authentication)."""
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.schemas.billing import PlanList
+from investment_system.services.plans import list_plans
+
+app = create_app()
+
+
+@app.get(
+    "/v1/billing/plans",
+    summary="The plans and their quotas",
+    tags=["Billing"],
+    responses={200: {"description": "Every plan, cheapest first"}, **error_responses()},
+)
+def get_plans() -> PlanList:
+    return list_plans()
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,101 @@
+"""Billing tables: plans, subscriptions, daily usage counters, payment events, idempotency records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, utcnow
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAST_DUE = "PAST_DUE"
+    CANCELED = "CANCELED"
+
+
+class IdempotencyStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Plan(Base):
+    """A plan of the catalogue; the rows are seeded by migration 0004."""
+
+    __tablename__ = "plans"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    price_cents: Mapped[int] = mapped_column(Integer, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    interval: Mapped[str] = mapped_column(String(16), nullable=False)
+    signals_per_day: Mapped[int] = mapped_column(Integer, nullable=False)
+    requests_per_minute: Mapped[int] = mapped_column(Integer, nullable=False)
+    features: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+
+
+class Subscription(TimestampedMixin, Base):
+    """A user's one subscription."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (CheckConstraint(_one_of("status", SubscriptionStatus), name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), nullable=False, unique=True)
+    plan_code: Mapped[str] = mapped_column(String(32), ForeignKey("plans.code"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class DailyUsage(Base):
+    """Signals a user created on one UTC day: the counter row the daily quota is enforced on."""
+
+    __tablename__ = "daily_usage"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    signals_created: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class PaymentEvent(Base):
+    """A payment-provider event, stored once: its id is the primary key, so a redelivery is a duplicate."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Not a foreign key: an event about an unknown user is kept (as ignored) for the record.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID_TYPE)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """An Idempotency-Key of a user: claimed before the effect, completed in the effect's transaction."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (CheckConstraint(_one_of("status", IdempotencyStatus), name="status"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), primary_key=True)
+    # SHA-256 of the key: fixed width, and immune to case-insensitive collations.
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    claim_token: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, nullable=False)
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

@@ -1,0 +1,165 @@
+"""Data access for billing: plans, subscriptions, daily usage counters, payment events, idempotency keys.
+
+Two statements here carry the concurrency guarantees, so they are written out per dialect:
+
+- `insert_if_absent`: INSERT that does nothing when the key exists (PostgreSQL and SQLite
+  `ON CONFLICT DO NOTHING`; MySQL `ON DUPLICATE KEY UPDATE` of the key onto itself, which, unlike
+  `INSERT IGNORE`, still reports foreign-key errors and takes the row's exclusive lock at once, so
+  two transactions never both hold a shared lock they then both try to upgrade).
+- `UsageRepository.increment_below`: `UPDATE ... SET n = n + 1 WHERE n < limit`. A concurrent
+  updater waits for the row lock and then re-evaluates the condition on the committed value
+  (PostgreSQL re-checks the updated row; InnoDB updates read the latest version; SQLite has a single
+  writer), so the counter never passes the limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Insert, delete, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from investment_system.db.base import Base
+from investment_system.models.billing import (
+    DailyUsage,
+    IdempotencyRecord,
+    IdempotencyStatus,
+    PaymentEvent,
+    Plan,
+    Subscription,
+)
+from investment_system.repositories.base import Repository
+
+
+def insert_if_absent(session: Session, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> None:
+    """Insert a row unless one with the same `key` (primary key or unique columns) exists."""
+    dialect = session.get_bind().dialect.name
+    statement: Insert
+    if dialect == "postgresql":
+        statement = postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    elif dialect == "sqlite":
+        statement = sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    else:
+        insert = mysql.insert(model).values(**values)
+        statement = insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
+    session.execute(statement)
+
+
+def _rowcount(session: Session, statement: Any) -> int:
+    result = cast(CursorResult[Any], session.execute(statement))
+    return result.rowcount
+
+
+class PlanRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def all(self) -> Sequence[Plan]:
+        """Every plan, cheapest first."""
+        return self.session.scalars(select(Plan).order_by(Plan.price_cents, Plan.code)).all()
+
+
+class SubscriptionRepository(Repository[Subscription]):
+    model = Subscription
+
+    def for_user(self, user_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
+        statement = select(Subscription).where(Subscription.user_id == user_id)
+        if for_update:
+            # Also a current read on MySQL, where a plain SELECT would keep an older snapshot.
+            statement = statement.with_for_update()
+        return self.session.scalars(statement).first()
+
+    def insert_if_absent(self, values: Mapping[str, Any]) -> None:
+        insert_if_absent(self.session, Subscription, values, ["user_id"])
+
+
+class UsageRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def signals_created(self, user_id: uuid.UUID, day: date) -> int:
+        count = self.session.scalar(
+            select(DailyUsage.signals_created).where(DailyUsage.user_id == user_id, DailyUsage.day == day)
+        )
+        return count or 0
+
+    def increment_below(self, user_id: uuid.UUID, day: date, limit: int) -> bool:
+        """Count one more signal for the day unless `limit` is reached; True when counted."""
+        insert_if_absent(
+            self.session, DailyUsage, {"user_id": user_id, "day": day, "signals_created": 0}, ["user_id", "day"]
+        )
+        statement = (
+            update(DailyUsage)
+            .where(DailyUsage.user_id == user_id, DailyUsage.day == day, DailyUsage.signals_created < limit)
+            .values(signals_created=DailyUsage.signals_created + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(self.session, statement) == 1
+
+
+class PaymentEventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: PaymentEvent) -> None:
+        """Insert the event; IntegrityError when its id was stored before."""
+        self.session.add(event)
+        self.session.flush()
+
+
+class IdempotencyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, record: IdempotencyRecord) -> None:
+        """Insert a claim; IntegrityError when the user's key exists."""
+        self.session.add(record)
+        self.session.flush()
+
+    def get(self, user_id: uuid.UUID, key_hash: str) -> IdempotencyRecord | None:
+        return self.session.get(IdempotencyRecord, (user_id, key_hash))
+
+    def take_over(self, user_id: uuid.UUID, key_hash: str, *, expected: IdempotencyRecord, **claim: Any) -> bool:
+        """Re-claim an expired or abandoned record, unless someone changed it since it was read."""
+        statement = (
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.key_hash == key_hash,
+                IdempotencyRecord.claim_token == expected.claim_token,
+                IdempotencyRecord.status == expected.status,
+            )
+            .values(**claim)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(self.session, statement) == 1
+
+    def complete(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, *, status: int, body: str) -> bool:
+        """Store the response on our claim; False when the claim was lost (taken over after its lease)."""
+        statement = (
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.key_hash == key_hash,
+                IdempotencyRecord.claim_token == claim_token,
+                IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
+            )
+            .values(status=IdempotencyStatus.COMPLETED.value, response_status=status, response_body=body)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(self.session, statement) == 1
+
+    def release(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID) -> None:
+        """Drop our claim (the effect failed), so the key can be retried."""
+        self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.key_hash == key_hash,
+                IdempotencyRecord.claim_token == claim_token,
+                IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
+            )
+        )

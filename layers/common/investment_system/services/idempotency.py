@@ -1,0 +1,124 @@
+"""Idempotency-Key: one effect per user and key, however many times and however concurrently it is sent.
+
+The records live in our own database, not in Powertools' idempotency store (DynamoDB/Redis): that
+store cannot commit together with our write, so a crash between the two would either repeat the
+effect or lose the response. Here:
+
+1. Claim, in a transaction of its own: INSERT (user, sha256(key)) as IN_PROGRESS with a claim token,
+   a lease and a 24 h expiry. The primary key lets exactly one concurrent request in; the others
+   find the row and get the stored response (`Idempotent-Replayed: true`), 409
+   IDEMPOTENCY_IN_PROGRESS while it runs, or 422 IDEMPOTENCY_KEY_REUSED for another request.
+2. Effect: one transaction does the work AND marks our claim COMPLETED with the response, so the
+   effect and its record commit together or not at all.
+3. Failure: the effect rolled back and the claim is deleted, so the client may retry with the key
+   (errors are not replayed). A claimant that died (timeout) leaves an IN_PROGRESS row; after its
+   lease another request may take it over, and the dead one, should it wake, cannot complete a claim
+   it no longer holds (its transaction rolls back).
+
+A record older than 24 h is taken over by the next request with that key, as if it were new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
+from investment_system.errors import Conflict, ErrorCode, RequestError, ValidationFailed
+from investment_system.models.billing import IdempotencyRecord, IdempotencyStatus
+from investment_system.observability import MetricName, add_metric, logger
+from investment_system.repositories.billing import IdempotencyRepository
+
+KEY_MAX_LENGTH = 255
+RECORD_TTL = timedelta(hours=24)
+# Longer than any function's timeout: a claim this old belongs to an invocation that is gone.
+CLAIM_LEASE = timedelta(seconds=60)
+_CLAIM_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentResult:
+    status: int
+    body: str  # the response body, JSON
+    replayed: bool
+
+
+def fingerprint(operation: str, canonical_request: str) -> str:
+    """What makes two requests "the same": the operation and its (canonical) body."""
+    return hashlib.sha256(f"{operation}\n{canonical_request}".encode()).hexdigest()
+
+
+def run_idempotently(
+    user_id: uuid.UUID, key: str, request_hash: str, perform: Callable[[Session], tuple[int, str]]
+) -> IdempotentResult:
+    """Run `perform` (-> status, JSON body) once for this user's `key`; later calls get its response."""
+    if not 1 <= len(key) <= KEY_MAX_LENGTH:
+        raise RequestError(ErrorCode.INVALID_IDEMPOTENCY_KEY)
+    key_hash = hashlib.sha256(key.encode()).hexdigest()
+    claim = _claim(user_id, key_hash, request_hash)
+    if isinstance(claim, IdempotentResult):
+        return claim
+    try:
+        with unit_of_work() as session:
+            status, body = perform(session)
+            if not IdempotencyRepository(session).complete(user_id, key_hash, claim, status=status, body=body):
+                raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS)  # our lease ran out and was taken over
+    except BaseException:
+        _release(user_id, key_hash, claim)
+        raise
+    return IdempotentResult(status, body, replayed=False)
+
+
+def _claim(user_id: uuid.UUID, key_hash: str, request_hash: str) -> uuid.UUID | IdempotentResult:
+    for _ in range(_CLAIM_ATTEMPTS):
+        now = utcnow()
+        token = uuid.uuid4()
+        fresh: dict[str, Any] = {
+            "request_hash": request_hash,
+            "status": IdempotencyStatus.IN_PROGRESS.value,
+            "claim_token": token,
+            "locked_until": now + CLAIM_LEASE,
+            "expires_at": now + RECORD_TTL,
+            "response_status": None,
+            "response_body": None,
+            "created_at": now,
+        }
+        try:
+            with unit_of_work() as session:
+                IdempotencyRepository(session).add(IdempotencyRecord(user_id=user_id, key_hash=key_hash, **fresh))
+            return token
+        except IntegrityError:
+            pass  # the key is known: decide from its record
+        with unit_of_work() as session:
+            repository = IdempotencyRepository(session)
+            record = repository.get(user_id, key_hash)
+            if record is None:
+                continue  # released since our insert failed
+            abandoned = record.status == IdempotencyStatus.IN_PROGRESS and record.locked_until <= now
+            if record.expires_at <= now or abandoned:
+                if repository.take_over(user_id, key_hash, expected=record, **fresh):
+                    return token
+                continue
+            if record.request_hash != request_hash:
+                raise ValidationFailed(ErrorCode.IDEMPOTENCY_KEY_REUSED)
+            if record.status == IdempotencyStatus.COMPLETED and record.response_status and record.response_body:
+                add_metric(MetricName.IDEMPOTENT_REPLAYS)
+                return IdempotentResult(record.response_status, record.response_body, replayed=True)
+            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS)
+    raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS)
+
+
+def _release(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID) -> None:
+    try:
+        with unit_of_work() as session:
+            IdempotencyRepository(session).release(user_id, key_hash, claim_token)
+    except Exception as error:  # the original failure matters more; the lease frees the key anyway
+        logger.warning("Could not release an idempotency claim", extra={"error_type": type(error).__name__})

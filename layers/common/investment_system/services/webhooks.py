@@ -1,0 +1,169 @@
+"""The payment provider's webhook: signature check, exactly-once storage, subscription transitions.
+
+- `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, checked on the raw
+  bytes before the body is even parsed, compared in constant time, and refused outside
+  WEBHOOK_TOLERANCE_SECONDS of now (either side) so a captured delivery cannot be replayed later.
+  Several `v1` entries are accepted (the provider signs with old and new secret while rotating).
+- The event row (its id is the primary key) is inserted first, in the same transaction as the
+  transition it causes: a second delivery of the same id, even one racing the first, fails that
+  insert (waiting for the first to commit) and changes nothing.
+- Unknown event types, and events about users we do not know, are stored as `ignored`, logged and
+  acknowledged: the provider must not retry what will never apply.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from investment_system.db import unit_of_work
+from investment_system.errors import AppError, ErrorCode, ValidationFailed
+from investment_system.http.resolver import field_errors
+from investment_system.models.billing import PaymentEvent as PaymentEventRow
+from investment_system.models.users import User
+from investment_system.observability import MetricName, add_metric, logger
+from investment_system.repositories.billing import PaymentEventRepository
+from investment_system.schemas.billing import PaymentEvent, PaymentEventData, WebhookReceipt
+from investment_system.services.subscriptions import (
+    current_subscription,
+    record_cancellation,
+    record_payment,
+    record_payment_failure,
+)
+from investment_system.settings import get_settings
+
+SIGNATURE_HEADER = "X-Signature"
+INVOICE_PAID = "invoice.paid"
+INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
+SUBSCRIPTION_CANCELED = "subscription.canceled"
+APPLIED_TYPES = frozenset({INVOICE_PAID, INVOICE_PAYMENT_FAILED, SUBSCRIPTION_CANCELED})
+
+
+class _DuplicateEvent(Exception):
+    """The event id is stored already; raised to roll the transaction back."""
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The provider's `v1` signature of a body sent at `timestamp`."""
+    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(header: str | None, body: bytes, *, secret: str, tolerance_seconds: int, now: float) -> None:
+    """Passes when `header` signs `body` with `secret` within the tolerance; else 401 WEBHOOK_SIGNATURE_INVALID."""
+    if not header:
+        raise AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, f"The {SIGNATURE_HEADER} header is missing.")
+    timestamps, signatures = [], []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            timestamps.append(value)
+        elif name == "v1":
+            signatures.append(value)
+    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+        raise AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, f"The {SIGNATURE_HEADER} header is malformed.")
+    timestamp = int(timestamps[0])
+    if abs(now - timestamp) > tolerance_seconds:
+        raise AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, "The signature's timestamp is too old or too new.")
+    expected = sign(secret, timestamp, body).encode()
+    # Every candidate is compared (no early exit), each in constant time.
+    matches = [hmac.compare_digest(expected, candidate.encode()) for candidate in signatures]
+    if not any(matches):
+        raise AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID)
+
+
+def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
+    """The request body exactly as the provider sent (and signed) it."""
+    if not body:
+        return b""
+    if is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise AppError(ErrorCode.MALFORMED_JSON) from None
+    return body.encode()
+
+
+def receive_payment_event(body: bytes, signature: str | None) -> WebhookReceipt:
+    """Verify, store once and apply a payment event; 200 for new, duplicate and ignored events alike."""
+    add_metric(MetricName.WEBHOOKS_RECEIVED)
+    security = get_settings().security
+    try:
+        verify_signature(
+            signature,
+            body,
+            secret=security.payment_webhook_secret,
+            tolerance_seconds=security.webhook_tolerance_seconds,
+            now=time.time(),
+        )
+        event = _parse(body)
+        with unit_of_work() as session:
+            outcome = _store_and_apply(session, event)
+    except _DuplicateEvent:
+        add_metric(MetricName.WEBHOOKS_DUPLICATE)
+        logger.info("Duplicate payment event ignored", extra={"event_id": event.id, "event_type": event.type})
+        return WebhookReceipt()
+    except AppError as error:
+        add_metric(MetricName.WEBHOOKS_REJECTED)
+        logger.warning("Payment event rejected", extra={"code": error.code.value})
+        raise
+    add_metric(MetricName.WEBHOOKS_APPLIED if outcome == "applied" else MetricName.WEBHOOKS_IGNORED)
+    logger.info("Payment event received", extra={"event_id": event.id, "event_type": event.type, "outcome": outcome})
+    return WebhookReceipt()
+
+
+def _parse(body: bytes) -> PaymentEvent:
+    try:
+        return PaymentEvent.model_validate_json(body)
+    except ValidationError as error:
+        problems = error.errors(include_input=False, include_url=False)
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            raise AppError(ErrorCode.MALFORMED_JSON) from None
+        raise ValidationFailed(ErrorCode.VALIDATION_ERROR, details=field_errors(problems)) from None
+
+
+def _store_and_apply(session: Session, event: PaymentEvent) -> str:
+    data = _event_data(event) if event.type in APPLIED_TYPES else None
+    row = PaymentEventRow(
+        id=event.id,
+        type=event.type,
+        user_id=data.user_id if data else None,
+        outcome="ignored",
+        payload=json.loads(event.model_dump_json()),
+    )
+    # The insert comes first: it is what serialises two deliveries of one event.
+    try:
+        PaymentEventRepository(session).add(row)
+    except IntegrityError:
+        raise _DuplicateEvent from None
+    if data is None or session.get(User, data.user_id) is None:
+        reason = "unknown event type" if data is None else "unknown user"
+        logger.warning("Payment event not applied", extra={"event_type": event.type, "reason": reason})
+        return row.outcome
+    subscription = current_subscription(session, data.user_id, row.received_at)
+    if event.type == INVOICE_PAID:
+        record_payment(session, subscription, data.plan, data.period_end)
+    elif event.type == INVOICE_PAYMENT_FAILED:
+        record_payment_failure(session, subscription)
+    else:
+        record_cancellation(session, subscription)
+    row.outcome = "applied"
+    return row.outcome
+
+
+def _event_data(event: PaymentEvent) -> PaymentEventData:
+    try:
+        return PaymentEventData.model_validate(event.data)
+    except ValidationError as error:
+        problems = [
+            {**problem, "loc": ("data", *problem["loc"])}
+            for problem in error.errors(include_input=False, include_url=False)
+        ]
+        raise ValidationFailed(ErrorCode.VALIDATION_ERROR, details=field_errors(problems)) from None

@@ -1,0 +1,82 @@
+"""Helpers for the billing tests: billing routes, plan changes, signed webhooks, emitted metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from signal_support import Investor
+from support import Reply, invoke
+
+from investment_system.db.engine import unit_of_work
+from investment_system.services.subscriptions import change_plan
+from investment_system.services.webhooks import sign
+from investment_system.settings import get_settings
+
+PLANS = ("ListPlansFunction", "GET", "/v1/billing/plans")
+SUBSCRIPTION = ("GetSubscriptionFunction", "GET", "/v1/billing/subscription")
+CHANGE_PLAN = ("ChangePlanFunction", "PUT", "/v1/billing/subscription")
+CANCEL = ("CancelSubscriptionFunction", "DELETE", "/v1/billing/subscription")
+USAGE = ("GetUsageFunction", "GET", "/v1/billing/usage")
+WEBHOOK = ("PaymentWebhookFunction", "POST", "/v1/billing/webhooks/payments")
+
+
+def call(
+    route: tuple[str, str, str],
+    investor: Investor | None = None,
+    *,
+    json_body: Any = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    logical_id, method, path = route
+    return invoke(
+        logical_id,
+        method,
+        path,
+        json_body=json_body,
+        body=body,
+        headers={**(investor.headers if investor else {}), **(headers or {})},
+    )
+
+
+def put_on_plan(investor: Investor, plan: str) -> None:
+    with unit_of_work() as session:
+        change_plan(session, investor.user_id, plan)
+
+
+def payment_event(event_type: str, user_id: uuid.UUID, event_id: str | None = None, **data: Any) -> str:
+    """A provider event as the raw JSON text it signs."""
+    return json.dumps(
+        {"id": event_id or f"evt_{uuid.uuid4().hex}", "type": event_type, "data": {"user_id": str(user_id), **data}}
+    )
+
+
+def signature(body: str, *, secret: str | None = None, at: float | None = None) -> str:
+    timestamp = int(time.time() if at is None else at)
+    secret = secret if secret is not None else get_settings().security.payment_webhook_secret
+    return f"t={timestamp},v1={sign(secret, timestamp, body.encode())}"
+
+
+def deliver(body: str, signature_header: str | None = "sign") -> Reply:
+    """POST a raw event to the webhook, signed correctly unless another header (or None) is given."""
+    header = signature(body) if signature_header == "sign" else signature_header
+    return call(WEBHOOK, body=body, headers={"X-Signature": header} if header is not None else {})
+
+
+def emitted_metrics(stdout: str) -> dict[str, float]:
+    """Totals of the EMF metrics printed to stdout, by name."""
+    totals: dict[str, float] = {}
+    for line in stdout.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for definition in document["_aws"]["CloudWatchMetrics"]:
+            for metric in definition["Metrics"]:
+                values = document[metric["Name"]]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(
+                    values if isinstance(values, list) else [values]
+                )
+    return totals

@@ -1,0 +1,38 @@
+"""The template gives the rate-limit table's permissions to exactly the functions that use it."""
+
+from invest_dev.template import http_functions, load_template
+from investment_system.services.rate_limit import EXEMPT_ROUTES
+
+
+def _roles(policy: str) -> set[str]:
+    resources = load_template()["Resources"]
+    return {role["Ref"].removesuffix("Role") for role in resources[policy]["Properties"]["Roles"]}
+
+
+def _is_rate_limited(spec) -> bool:
+    return any(f"{route.method} {route.path}" not in EXEMPT_ROUTES for route in spec.routes)
+
+
+def test_every_rate_limited_function_and_no_other_may_update_the_counters():
+    # Given the HTTP functions of the template, and the routes the limiter exempts
+    limited = {spec.name for spec in http_functions() if _is_rate_limited(spec)}
+    # Then the counter policy lists the limited functions' roles, and only those
+    assert _roles("RateLimitCounterAccess") == limited
+    assert {"HealthFunction", "DocsFunction", "PaymentWebhookFunction"}.isdisjoint(limited)
+
+
+def test_the_counter_policy_allows_only_updates_of_the_rate_limit_table():
+    statement = load_template()["Resources"]["RateLimitCounterAccess"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement == [
+        {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": {"Fn::GetAtt": "RateLimitTable.Arn"}}
+    ]
+
+
+def test_only_the_health_function_may_probe_the_table():
+    assert _roles("RateLimitProbeAccess") == {"HealthFunction"}
+
+
+def test_the_table_expires_counters_by_ttl():
+    table = load_template()["Resources"]["RateLimitTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
