@@ -8,7 +8,8 @@ It stands in for API Gateway (HTTP API, payload format 2.0) in front of Lambda:
 - Each function runs in worker processes of its own ("containers"). A container imports the handler
   once and serves one invocation at a time, as in Lambda: Powertools resolvers keep the current
   event in class attributes, so two requests must never share a process at once. A function's pool
-  starts another container when all of its containers are busy, up to a cap.
+  starts another container when all of its containers are busy, up to a cap. At start-up, one
+  container per function warms up in the background while requests are already served.
 - The function's answer becomes the HTTP response. A handler that raises, a malformed answer, a
   container that dies or overruns the function's Timeout all give API Gateway's
   `502 {"message":"Internal Server Error"}`; a container that dies or times out is replaced.
