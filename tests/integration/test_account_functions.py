@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
+from typing import Annotated
 
 import pytest
 from account_support import (
@@ -20,9 +21,14 @@ from account_support import (
     signed_up,
     signed_up_admin,
 )
-from support import invoke
+from aws_lambda_powertools.event_handler.depends import Depends
+from support import Reply, invoke
 
+from invest_dev.events import LambdaContextStub, http_event
 from invest_dev.template import ROOT, functions
+from investment_system.http import create_app, lambda_handler
+from investment_system.http.auth import CurrentUser
+from investment_system.schemas.users import ProfileUpdate
 from investment_system.settings import get_settings
 
 USER_FIELDS = {"id", "email", "full_name", "role", "is_active", "created_at", "updated_at"}
@@ -207,6 +213,30 @@ def test_with_valid_credentials_the_request_is_then_validated(sqlite_db):
         "UpdateMeFunction", "PATCH", "/v1/users/me", body='{"role": "admin"}', headers=bearer(tokens["access_token"])
     )
     assert (reply.status, reply.error_code) == (422, "VALIDATION_ERROR")
+
+
+def _caller_id(user: CurrentUser) -> str:
+    return str(user.user_id)
+
+
+def test_authentication_needed_by_another_dependency_also_comes_first(sqlite_db):
+    # Given a route whose own dependency needs the caller, and a body model forbidding unknown fields
+    app = create_app()
+
+    @app.post("/v1/probe")
+    def probe(body: ProfileUpdate, caller: Annotated[str, Depends(_caller_id)]) -> dict[str, str]:
+        return {"caller": caller}
+
+    handler = lambda_handler(app)
+
+    def call(headers: dict[str, str]) -> Reply:
+        event = http_event("POST", "/v1/probe", headers={"content-type": "application/json", **headers}, body="{")
+        return Reply(handler(event, LambdaContextStub()))
+
+    # Then without a token it is 401 (not 400 for the malformed body), and with one the body is judged
+    assert call({}).status == 401
+    _, tokens = signed_up("ada@example.com")
+    assert call(bearer(tokens["access_token"])).error_code == "MALFORMED_JSON"
 
 
 def test_the_token_is_verified_once_per_request(sqlite_db, monkeypatch):

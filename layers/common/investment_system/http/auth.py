@@ -80,16 +80,24 @@ _AUTHENTICATION_DEPENDENCIES: frozenset[Callable[..., Any]] = frozenset({authent
 
 
 def _authentication_of(route: Route) -> DependencyTree:
-    """The route's authentication dependencies (CurrentUser, AdminUser), without its other ones;
-    worked out once per route and kept on it, as Powertools keeps a route's other inspections."""
+    """The route's authentication dependencies (CurrentUser, AdminUser; also where another dependency
+    of the route needs one), without its other dependencies; worked out once per route and kept on it,
+    as Powertools keeps a route's other inspections."""
     cached: DependencyTree | None = getattr(route, "_authentication", None)
     if cached is None:
-        tree = build_dependency_tree(route.func)
-        cached = DependencyTree(
-            dependencies=[node for node in tree.dependencies if node.depends.dependency in _AUTHENTICATION_DEPENDENCIES]
-        )
+        cached = DependencyTree(dependencies=_authentication_nodes(build_dependency_tree(route.func)))
         route._authentication = cached  # type: ignore[attr-defined]
     return cached
+
+
+def _authentication_nodes(tree: DependencyTree) -> list[Any]:
+    found = []
+    for node in tree.dependencies:
+        if node.depends.dependency in _AUTHENTICATION_DEPENDENCIES:
+            found.append(node)
+        else:
+            found += _authentication_nodes(node.dependant)
+    return found
 
 
 class AuthenticateBeforeValidation(BaseMiddlewareHandler[APIGatewayHttpResolver]):

@@ -102,7 +102,11 @@ def create_admin(email: str, password: str) -> UserOut:
 
 def login(credentials: Credentials) -> TokenPair:
     """A token pair for the right password; the same 401 for an unknown email and a wrong password."""
-    user = _check_password(credentials.email, credentials.password)
+    try:
+        user = _check_password(credentials.email, credentials.password)
+    except PermissionDenied:  # locked
+        add_metric(MetricName.LOGINS_FAILED)
+        raise
     if user is None:
         add_metric(MetricName.LOGINS_FAILED)
         raise AuthenticationError(ErrorCode.INVALID_CREDENTIALS)
