@@ -1,6 +1,7 @@
 """GET /v1/openapi.json and GET /v1/docs: the OpenAPI document and an offline Swagger UI."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
+
 from investment_system.http import create_app, lambda_handler
 from investment_system.services.docs import DOCS_CSP, swagger_asset, swagger_page
 from investment_system.services.routing import openapi_document

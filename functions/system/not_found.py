@@ -1,18 +1,23 @@
-"""The HTTP API's $default route: 405 for a known path with the wrong method, 404 otherwise."""
+"""The HTTP API's $default route: 405 for a known path with the wrong method, 404 otherwise,
+and CORS preflight answers for every route."""
 
 from typing import Any
 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
 from investment_system.http import create_app, lambda_handler
 from investment_system.http.envelope import error_response
-from investment_system.services.routing import unmatched_route_error
+from investment_system.services.routing import preflight_response, unmatched_route_error
 
-app = create_app()
+app = create_app(cors=False)
 
 
 @app.not_found
 def route_not_found(_: NotFoundError) -> Any:
-    return error_response(unmatched_route_error(app.current_event.http_method, app.current_event.path))
+    event = app.current_event
+    if event.http_method == "OPTIONS":
+        return preflight_response(event.path, event.headers.get("origin"))
+    return error_response(unmatched_route_error(event.http_method, event.path))
 
 
 handler = lambda_handler(app)

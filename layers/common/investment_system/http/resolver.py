@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from investment_system.errors import AppError, ErrorCode
+from investment_system.errors import AppError, ErrorCode, RequestError
 from investment_system.http.auth import authenticate_before_validation
 from investment_system.http.envelope import ErrorEnvelope, error_dict, error_response
 from investment_system.observability import (
@@ -62,7 +62,7 @@ CORS_EXPOSE_HEADERS = [
 ]
 
 # Error responses every operation can give; the OpenAPI document lists them with the envelope.
-COMMON_ERROR_STATUSES = (400, 422, 429, 500, 503)
+COMMON_ERROR_STATUSES = (400, 415, 422, 429, 500, 503)
 
 
 class RequestGuard(Protocol):
@@ -91,29 +91,47 @@ def error_responses(*statuses: int) -> dict[int, Any]:
     }
 
 
-def create_app(*, exact_decimals: bool = False) -> APIGatewayHttpResolver:
+def create_app(*, exact_decimals: bool = False, cors: bool = True) -> APIGatewayHttpResolver:
     """An HTTP API resolver with validation, CORS from settings and the contract's error handling.
 
     `exact_decimals`: read JSON numbers in request bodies as `Decimal`s, not floats, so a price sent
     as a number keeps every digit (1234567890.12345678 would not survive a float).
+    `cors`: False for the catch-all, which answers preflight requests for every route itself.
     """
+    app = APIGatewayHttpResolver(
+        cors=cors_config() if cors else None,
+        enable_validation=True,
+        json_body_deserializer=_json_with_decimals if exact_decimals else json.loads,
+    )
+    authenticate_before_validation(app)
+    add_request_guard(rate_limit_guard)
+    add_request_guard(require_json_body)
+    _register_error_handlers(app)
+    return app
+
+
+def cors_config() -> CORSConfig:
+    """CORS from settings: the allowed origins, and the headers the contract's clients send and read."""
     origins = get_settings().cors.allowed_origins or ["*"]
-    cors = CORSConfig(
+    return CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:],
         allow_headers=CORS_ALLOW_HEADERS,
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age=get_settings().cors.max_age_seconds,
     )
-    app = APIGatewayHttpResolver(
-        cors=cors,
-        enable_validation=True,
-        json_body_deserializer=_json_with_decimals if exact_decimals else json.loads,
-    )
-    authenticate_before_validation(app)
-    add_request_guard(rate_limit_guard)
-    _register_error_handlers(app)
-    return app
+
+
+def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
+    """415 for a body that is not JSON (the API speaks only JSON; Powertools would try to parse forms)."""
+    if not event.get("body"):
+        return {}
+    headers = event.get("headers") or {}
+    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+    return {}
 
 
 def _json_with_decimals(text: str) -> Any:

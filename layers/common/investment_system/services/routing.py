@@ -11,7 +11,11 @@ import re
 from functools import cache
 from importlib import resources
 
+from aws_lambda_powertools.event_handler import Response
+
 from investment_system.errors import AppError, ErrorCode, RequestError
+from investment_system.http.envelope import error_response
+from investment_system.http.resolver import cors_config
 
 # Served beside the API by the docs function, not listed in the document itself.
 _DOCS_ROUTES = {"/v1/openapi.json": {"GET"}, "/v1/docs": {"GET"}}
@@ -33,8 +37,24 @@ def _route_table() -> list[tuple[re.Pattern[str], frozenset[str]]]:
     return table
 
 
+def allowed_methods(path: str) -> list[str]:
+    """The methods some function serves on `path` (empty for an unknown path)."""
+    return sorted({m for pattern, methods in _route_table() if pattern.match(path) for m in methods})
+
+
 def unmatched_route_error(method: str, path: str) -> AppError:
-    allowed = sorted({m for pattern, methods in _route_table() if pattern.match(path) for m in methods})
+    allowed = allowed_methods(path)
     if allowed:
         return RequestError(ErrorCode.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(allowed)})
     return AppError(ErrorCode.ROUTE_NOT_FOUND)
+
+
+def preflight_response(path: str, origin: str | None) -> Response[str]:
+    """A CORS preflight answer for any route (API Gateway's CorsConfiguration does this when deployed)."""
+    allowed = allowed_methods(path)
+    if not allowed:
+        return error_response(AppError(ErrorCode.ROUTE_NOT_FOUND))
+    headers = cors_config().to_dict(origin)
+    if headers:
+        headers["Access-Control-Allow-Methods"] = ",".join([*allowed, "OPTIONS"])
+    return Response(204, None, "", headers)

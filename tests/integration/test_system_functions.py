@@ -1,0 +1,75 @@
+"""The catch-all ($default) and docs functions through their handlers."""
+
+import pytest
+from support import invoke
+
+from investment_system.http.resolver import SECURITY_HEADERS
+
+
+def test_unknown_path_is_404_route_not_found():
+    reply = invoke("NotFoundFunction", "GET", "/v1/nowhere", route="$default")
+    assert reply.status == 404
+    assert reply.error_code == "ROUTE_NOT_FOUND"
+    assert reply.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("POST", "/v1/health", "GET"),
+        ("DELETE", "/v1/signals", "GET, POST"),
+        ("PUT", "/v1/signals/0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10", "DELETE, GET, PATCH"),
+        ("TRACE", "/v1/users/me", "GET, PATCH"),
+    ],
+)
+def test_known_path_with_another_method_is_405_with_allow(method, path, allowed):
+    reply = invoke("NotFoundFunction", method, path, route="$default")
+    assert reply.status == 405
+    assert reply.error_code == "METHOD_NOT_ALLOWED"
+    assert reply.headers["Allow"] == allowed
+
+
+def test_preflight_lists_the_methods_of_the_path_for_an_allowed_origin():
+    reply = invoke(
+        "NotFoundFunction",
+        "OPTIONS",
+        "/v1/signals/0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10",
+        route="$default",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "PATCH"},
+    )
+    assert reply.status == 204
+    assert reply.headers["Access-Control-Allow-Methods"] == "DELETE,GET,PATCH,OPTIONS"
+    assert "Authorization" in reply.headers["Access-Control-Allow-Headers"]
+    assert reply.headers["X-Correlation-ID"]
+
+
+def test_a_body_that_is_not_json_is_415_not_a_crash(sqlite_db):
+    reply = invoke(
+        "HealthFunction", "GET", "/v1/health", body="--x\r\n", headers={"content-type": "multipart/form-data"}
+    )
+    assert reply.status == 415
+    assert reply.error_code == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_docs_page_works_offline_with_its_own_csp():
+    page = invoke("DocsFunction", "GET", "/v1/docs")
+    assert page.status == 200
+    assert "/v1/docs/swagger-ui-bundle.min.js" in page.text
+    assert "https://" not in page.text.split("<body>", 1)[0]  # no CDN assets
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    asset = invoke(
+        "DocsFunction",
+        "GET",
+        "/v1/docs/swagger-ui-bundle.min.js",
+        route="/v1/docs/{asset}",
+        path_parameters={"asset": "swagger-ui-bundle.min.js"},
+    )
+    assert asset.status == 200
+    assert "SwaggerUIBundle" in asset.text
+
+
+def test_openapi_document_is_served():
+    reply = invoke("DocsFunction", "GET", "/v1/openapi.json")
+    assert reply.status == 200
+    assert reply.json["openapi"].startswith("3.")
+    assert "/v1/signals" in reply.json["paths"]
