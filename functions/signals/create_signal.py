@@ -1,10 +1,12 @@
 """POST /v1/signals: create a signal for the caller."""
 
-from investment_system.db import unit_of_work
+from aws_lambda_powertools.event_handler import Response
+
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.signals import SignalCreate, SignalOut
-from investment_system.services.signals import create_signal
+from investment_system.services.signals import create_signal_within_quota
 
 app = create_app(exact_decimals=True)
 
@@ -13,18 +15,24 @@ app = create_app(exact_decimals=True)
     "/v1/signals",
     summary="Create a signal",
     description="BUY needs stop_loss < entry_price < target_price, SELL the reverse (422 INVALID_SIGNAL_LEVELS); "
-    "expires_at, when given, lies in the future (422 EXPIRY_IN_PAST).",
+    "expires_at, when given, lies in the future (422 EXPIRY_IN_PAST). Counts against your plan's daily quota "
+    "(429 QUOTA_EXCEEDED, Retry-After the next UTC midnight).",
     tags=["Signals"],
     security=BEARER_SECURITY,
     status_code=201,
     responses={
         201: {"description": "The new signal, OPEN", "content": {"application/json": {"model": SignalOut}}},
-        **error_responses(401),
+        **error_responses(401, 409),
     },
 )
-def post_signal(body: SignalCreate, user: CurrentUser) -> SignalOut:
-    with unit_of_work() as session:
-        return create_signal(session, user.user_id, body)
+def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: IdempotencyKey = None) -> Response[SignalOut]:
+    return idempotent_response(
+        user.user_id,
+        idempotency_key,
+        body,
+        201,
+        lambda session: create_signal_within_quota(session, user.user_id, body),
+    )
 
 
 handler = lambda_handler(app)

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 from billing_support import payment_event, put_on_plan, signature
-from signal_support import make_investor
+from signal_support import buy_body, make_investor
 from sqlalchemy import func, select
 
 from investment_system.db import engine as db_engine
 from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError
 from investment_system.http.idempotency import idempotent_response
-from investment_system.models import AuditEvent, DailyUsage, PaymentEvent
+from investment_system.models import AuditEvent, DailyUsage, PaymentEvent, Signal
 from investment_system.schemas.billing import ChangePlanRequest
+from investment_system.schemas.signals import SignalCreate
+from investment_system.services.signals import create_signal_within_quota
 from investment_system.services.subscriptions import change_plan
 from investment_system.services.usage import consume_daily_signal_quota
 from investment_system.services.webhooks import receive_payment_event
@@ -72,6 +74,45 @@ def test_fifty_parallel_quota_claims_with_ten_left_admit_exactly_ten(pooled):
     assert {error.code.value for error in refused} == {"QUOTA_EXCEEDED"}
     with unit_of_work() as session:
         assert session.scalar(select(DailyUsage.signals_created).where(DailyUsage.user_id == investor.user_id)) == 10
+
+
+def test_fifty_parallel_signal_creates_with_ten_left_create_exactly_ten(pooled):
+    # Given a free user (10 signals a day) with all 10 left, and the creation path of POST /v1/signals
+    investor = make_investor()
+    body = SignalCreate.model_validate(buy_body())
+
+    def create() -> str:
+        with unit_of_work() as session:
+            return str(create_signal_within_quota(session, investor.user_id, body).id)
+
+    # When 50 creates race
+    outcomes = race(50, create)
+    # Then exactly 10 signals exist and the other 40 requests were refused with QUOTA_EXCEEDED
+    created = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    assert len(set(created)) == 10
+    assert _count(Signal, Signal.user_id == investor.user_id) == 10
+    assert Counter(outcome.code.value for outcome in outcomes if isinstance(outcome, AppError)) == {
+        "QUOTA_EXCEEDED": 40
+    }
+
+
+def test_twenty_identical_idempotent_signal_creates_make_one_signal(pooled):
+    # Given a pro user, and one POST /v1/signals body with one Idempotency-Key
+    investor = make_investor()
+    put_on_plan(investor, "pro")
+    body = SignalCreate.model_validate(buy_body())
+
+    def create(session):
+        time.sleep(0.2)  # the others arrive while this one still runs
+        return create_signal_within_quota(session, investor.user_id, body)
+
+    # When 20 identical requests race
+    replies = race(20, lambda: idempotent_response(investor.user_id, "signal-once", body, 201, create))
+    # Then one signal exists, and every success carries its id
+    assert _count(Signal, Signal.user_id == investor.user_id) == 1
+    ids = {reply.body["id"] for reply in replies if not isinstance(reply, AppError)}
+    assert len(ids) == 1
+    assert {reply.code.value for reply in replies if isinstance(reply, AppError)} <= {"IDEMPOTENCY_IN_PROGRESS"}
 
 
 def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled):

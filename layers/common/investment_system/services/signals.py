@@ -32,6 +32,7 @@ from investment_system.schemas.signals import (
     SignalUpdate,
 )
 from investment_system.services.audit import history, record_change
+from investment_system.services.usage import consume_daily_signal_quota
 
 ENTITY_TYPE = "signal"
 RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_SCALE)
@@ -184,6 +185,13 @@ def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate) -> S
     )
     add_metric(_CREATED_METRIC[data.direction])
     return signal_out(signal, now)
+
+
+def create_signal_within_quota(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:
+    """POST /v1/signals: `create_signal`, counted against the plan's daily quota in the same transaction
+    (429 QUOTA_EXCEEDED once it is used up; a create that fails rolls its count back)."""
+    consume_daily_signal_quota(session, user_id)
+    return create_signal(session, user_id, data)
 
 
 def list_signals(session: Session, user_id: uuid.UUID, query: SignalListQuery) -> SignalPage:
