@@ -1,14 +1,25 @@
 """GET /v1/health: the API's health and its dependencies'."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
+
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.schemas.health import HealthReport
 from investment_system.services.health import check_health
 
 app = create_app()
+REPORT = {"content": {"application/json": {"model": HealthReport}}}
 
 
-@app.get("/v1/health", summary="Health of the API and its dependencies", tags=["Health"], responses=error_responses())
+@app.get(
+    "/v1/health",
+    summary="Health of the API and its dependencies",
+    tags=["Health"],
+    responses={
+        **error_responses(),
+        200: {"description": "Healthy, or degraded (a non-critical dependency is down)", **REPORT},
+        503: {"description": "Unhealthy: the database is down", **REPORT},
+    },
+)
 def get_health() -> Response[HealthReport]:
     report = check_health()
     return Response(503 if report.status == "unhealthy" else 200, content_types.APPLICATION_JSON, report)

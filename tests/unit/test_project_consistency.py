@@ -54,3 +54,10 @@ def test_readme_settings_table_lists_every_environment_variable():
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in ENV_VARS if f"`{name}`" not in readme]
     assert not missing, f"README settings table lacks {missing}"
+
+
+def test_every_operation_documents_its_success_response():
+    document = json.loads(BUNDLED.read_text())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert any(code.startswith("2") for code in operation["responses"]), (method, path)
