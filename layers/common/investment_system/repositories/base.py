@@ -60,7 +60,10 @@ class Repository[ModelT: Keyed]:
         if cursor:
             after_created, after_id = decode_cursor(cursor, scope)
             statement = statement.where(
-                or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
+                # The first condition alone bounds an index range scan; the OR alone is only a filter,
+                # which made a page deep in a large table cost a scan of every newer row.
+                created_at <= after_created,
+                or_(created_at < after_created, and_(created_at == after_created, row_id < after_id)),
             )
         rows: Sequence[ModelT] = self.session.scalars(
             statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
