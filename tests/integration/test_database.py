@@ -133,7 +133,7 @@ def test_server_side_killed_connection_is_replaced_transparently(databases):
             pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         # When the server kills it
         with real.engine.connect() as admin:
-            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})  # waits until it is gone
             admin.commit()
         # Then the next unit of work gets a fresh connection and succeeds
         with unit_of_work() as session:
