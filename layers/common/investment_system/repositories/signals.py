@@ -175,7 +175,8 @@ class SignalRepository(Repository[Signal]):
             .where(*self._scope(user_id, filters), column.is_not(None))
             .group_by(day)
         )
-        return {_as_date(row.day): int(row.n) for row in self.session.execute(statement)}
+        # type_=Date: the driver's date on PostgreSQL and MariaDB, SQLite's 'YYYY-MM-DD' text parsed.
+        return {row.day: int(row.n) for row in self.session.execute(statement)}
 
     def overdue_batch(self, now: datetime, limit: int) -> Sequence[Signal]:
         """Up to `limit` overdue OPEN signals, locked; rows another worker holds are skipped, not waited for."""
@@ -219,7 +220,3 @@ def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
     # COUNT(CASE ...) rather than COUNT(*) FILTER (...), which MySQL and MariaDB lack.
     return func.count(case((condition, 1)))
 
-
-def _as_date(value: Any) -> date:
-    # SQLite's date() yields text; the Date type parses it, but be explicit for drivers that don't.
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
