@@ -606,4 +606,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as invest_dev.bench, not __main__: scenario modules register with `invest_dev.bench.scenario`.
+    from invest_dev.bench import main as bench_main
+
+    sys.exit(bench_main())
