@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
-from investment_system.services.idempotency import fingerprint, run_idempotently
+from investment_system.services.idempotency import KEY_MAX_LENGTH, fingerprint, run_idempotently
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -35,6 +35,8 @@ IdempotencyKey = Annotated[
             "replays the first response (Idempotent-Replayed: true) without a second effect; with another "
             "body: 422 IDEMPOTENCY_KEY_REUSED; while the first is running: 409 IDEMPOTENCY_IN_PROGRESS."
         ),
+        # Documented, and checked by the service: a bad key is 400 INVALID_IDEMPOTENCY_KEY, not a 422.
+        json_schema_extra={"minLength": 1, "maxLength": KEY_MAX_LENGTH},
     ),
 ]
 
