@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 
 from pydantic import ValidationError
@@ -45,6 +46,7 @@ INVOICE_PAID = "invoice.paid"
 INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
 SUBSCRIPTION_CANCELED = "subscription.canceled"
 APPLIED_TYPES = frozenset({INVOICE_PAID, INVOICE_PAYMENT_FAILED, SUBSCRIPTION_CANCELED})
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class _DuplicateEvent(Exception):
@@ -67,7 +69,7 @@ def verify_signature(header: str | None, body: bytes, *, secret: str, tolerance_
             timestamps.append(value)
         elif name == "v1":
             signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not signatures:
+    if len(timestamps) != 1 or not _UNIX_SECONDS.fullmatch(timestamps[0]) or not signatures:
         raise AppError(ErrorCode.WEBHOOK_SIGNATURE_INVALID, f"The {SIGNATURE_HEADER} header is malformed.")
     timestamp = int(timestamps[0])
     if abs(now - timestamp) > tolerance_seconds:
