@@ -11,6 +11,7 @@ from signal_support import Investor
 from support import Reply, invoke
 
 from investment_system.db.engine import unit_of_work
+from investment_system.observability import metrics
 from investment_system.services.subscriptions import change_plan
 from investment_system.services.webhooks import sign
 from investment_system.settings import get_settings
@@ -64,6 +65,12 @@ def deliver(body: str, signature_header: str | None = "sign") -> Reply:
     """POST a raw event to the webhook, signed correctly unless another header (or None) is given."""
     header = signature(body) if signature_header == "sign" else signature_header
     return call(WEBHOOK, body=body, headers={"X-Signature": header} if header is not None else {})
+
+
+def count_metrics_from_here(capsys: Any) -> None:
+    """Forget the output so far, and the metrics services added outside a handler (flushed by none yet)."""
+    metrics.clear_metrics()
+    capsys.readouterr()
 
 
 def emitted_metrics(stdout: str) -> dict[str, float]:

@@ -2,7 +2,17 @@
 
 from datetime import UTC, datetime, timedelta
 
-from billing_support import CANCEL, CHANGE_PLAN, PLANS, SUBSCRIPTION, USAGE, call, emitted_metrics, put_on_plan
+from billing_support import (
+    CANCEL,
+    CHANGE_PLAN,
+    PLANS,
+    SUBSCRIPTION,
+    USAGE,
+    call,
+    count_metrics_from_here,
+    emitted_metrics,
+    put_on_plan,
+)
 from signal_support import make_investor
 from sqlalchemy import select
 
@@ -62,7 +72,7 @@ def test_billing_routes_need_a_bearer_token(db):
 def test_changing_plan_switches_quotas_and_is_audited(db, capsys):
     # Given a free user
     investor = make_investor()
-    capsys.readouterr()
+    count_metrics_from_here(capsys)
     # When they switch to pro
     reply = call(CHANGE_PLAN, investor, json_body={"plan": "pro"})
     # Then the subscription is on pro, ACTIVE, and their usage shows pro's quotas
@@ -155,7 +165,7 @@ def test_put_subscription_with_an_idempotency_key_replays_the_first_response(db,
     assert "Idempotent-Replayed" not in first.headers
     # And then moved on to enterprise without a key
     call(CHANGE_PLAN, investor, json_body={"plan": "enterprise"})
-    capsys.readouterr()
+    count_metrics_from_here(capsys)
     # When the first request is sent again with its key
     again = call(CHANGE_PLAN, investor, json_body={"plan": "pro"}, headers=key)
     # Then the first response is replayed and the plan is not touched

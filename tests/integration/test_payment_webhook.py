@@ -5,7 +5,16 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from billing_support import SUBSCRIPTION, call, deliver, emitted_metrics, payment_event, put_on_plan, signature
+from billing_support import (
+    SUBSCRIPTION,
+    call,
+    count_metrics_from_here,
+    deliver,
+    emitted_metrics,
+    payment_event,
+    put_on_plan,
+    signature,
+)
 from signal_support import make_investor
 
 from investment_system.db.engine import unit_of_work
@@ -21,6 +30,7 @@ def test_invoice_paid_activates_the_plan_and_period_it_pays_for(db, capsys):
     investor = make_investor()
     period_end = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     body = payment_event("invoice.paid", investor.user_id, plan="pro", period_end=period_end.isoformat())
+    count_metrics_from_here(capsys)
     # When the provider reports it
     reply = deliver(body)
     # Then it is acknowledged, and the user is ACTIVE on pro until the paid period's end
@@ -61,7 +71,7 @@ def test_the_same_event_id_twice_changes_nothing_the_second_time(db, capsys):
     assert deliver(failure).status == 200
     # And the user paid afterwards
     assert deliver(payment_event("invoice.paid", investor.user_id)).status == 200
-    capsys.readouterr()
+    count_metrics_from_here(capsys)
     # When the provider delivers the failure again
     reply = deliver(failure)
     # Then it is acknowledged, counted as a duplicate, and the subscription stays ACTIVE
@@ -77,6 +87,7 @@ def test_the_same_event_id_twice_changes_nothing_the_second_time(db, capsys):
 def test_unknown_event_types_are_acknowledged_and_stored_but_not_applied(db, capsys):
     investor = make_investor()
     body = json.dumps({"id": "evt_refund_1", "type": "charge.refunded", "data": {"amount": 2900}})
+    count_metrics_from_here(capsys)
     assert deliver(body).status == 200
     assert _subscription(investor)["status"] == "ACTIVE"
     assert emitted_metrics(capsys.readouterr().out).get("WebhooksIgnored") == 1
@@ -114,7 +125,7 @@ def test_badly_signed_events_are_rejected_and_change_nothing(db, capsys, case, h
     investor = make_investor()
     put_on_plan(investor, "pro")
     body = payment_event("invoice.payment_failed", investor.user_id, event_id=f"evt_bad_{case}")
-    capsys.readouterr()
+    count_metrics_from_here(capsys)
     # When it arrives with a bad signature
     reply = deliver(body, header(body))
     # Then it is refused with 401, nothing is stored or applied, and the refusal is counted

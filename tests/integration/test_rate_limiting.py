@@ -5,7 +5,7 @@ import time
 from typing import Any
 
 import pytest
-from billing_support import emitted_metrics, put_on_plan
+from billing_support import count_metrics_from_here, emitted_metrics, put_on_plan
 from signal_support import Investor, make_investor
 from support import Reply, function_module
 
@@ -55,7 +55,7 @@ def test_authenticated_requests_are_limited_per_user_by_plan(db, capsys):
     assert [reply.headers["RateLimit-Remaining"] for reply in replies[:3]] == ["59", "58", "57"]
     assert replies[-1].headers["RateLimit-Remaining"] == "0"
     assert 1 <= int(replies[0].headers["RateLimit-Reset"]) <= 60
-    capsys.readouterr()
+    count_metrics_from_here(capsys)
     # And the 61st is refused with 429, Retry-After and the headers, from any IP
     refused = request(USAGE, investor=investor, ip="203.0.113.99")
     assert refused.status == 429
@@ -138,6 +138,7 @@ def test_an_unreachable_backend_fails_open_or_closed_and_is_counted(db, settings
     settings_env.setenv("RATE_LIMIT_BACKEND", "redis")
     settings_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     settings_env.setenv("RATE_LIMIT_FAIL_OPEN", fail_open)
+    count_metrics_from_here(capsys)
     # When a request comes
     reply = request(PLANS)
     # Then it is served without RateLimit headers (fail open) or refused with 503 (fail closed)

@@ -1,6 +1,6 @@
 """POST /v1/signals against the plan's daily quota and with Idempotency-Key, through the handler."""
 
-from billing_support import USAGE, emitted_metrics, put_on_plan
+from billing_support import USAGE, count_metrics_from_here, emitted_metrics, put_on_plan
 from billing_support import call as billing_call
 from signal_support import CREATE, LIST, buy_body, call, make_investor
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ def test_a_free_user_creates_ten_signals_a_day_then_gets_429_until_midnight(db, 
     # Given a free user who created 10 signals today
     investor = make_investor()
     assert {call(CREATE, investor, json_body=buy_body()).status for _ in range(10)} == {201}
-    capsys.readouterr()
+    count_metrics_from_here(capsys)
     # When they try an 11th
     refused = call(CREATE, investor, json_body=buy_body())
     # Then it is refused with QUOTA_EXCEEDED and Retry-After up to the next UTC midnight, and counted
