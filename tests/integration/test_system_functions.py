@@ -73,3 +73,14 @@ def test_openapi_document_is_served():
     assert reply.status == 200
     assert reply.json["openapi"].startswith("3.")
     assert "/v1/signals" in reply.json["paths"]
+
+
+def test_a_body_that_is_not_utf8_is_400_malformed_json(sqlite_db):
+    from support import Reply, function_module
+
+    from invest_dev.events import LambdaContextStub, http_event
+
+    event = http_event("POST", "/v1/auth/login", headers={"content-type": "application/json"}, body=b"\xff\xfe{")
+    reply = Reply(function_module("LoginFunction").handler(event, LambdaContextStub()))
+    assert reply.status == 400
+    assert reply.error_code == "MALFORMED_JSON"

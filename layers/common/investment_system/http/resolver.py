@@ -8,6 +8,7 @@ Cache-Control, X-Correlation-ID, rate-limit headers) are applied in `lambda_hand
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -123,14 +124,21 @@ def cors_config() -> CORSConfig:
 
 
 def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
-    """415 for a body that is not JSON (the API speaks only JSON; Powertools would try to parse forms)."""
-    if not event.get("body"):
+    """415 for a body that is not JSON (the API speaks only JSON; Powertools would try to parse forms),
+    400 MALFORMED_JSON for one that is not even UTF-8 text (Powertools would fail decoding it)."""
+    body = event.get("body")
+    if not body:
         return {}
     headers = event.get("headers") or {}
     content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(str(body)).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError(ErrorCode.MALFORMED_JSON) from None
     return {}
 
 

@@ -6,6 +6,7 @@ decimal strings; `return_pct` leaves with exactly 4 fractional digits.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,12 +29,20 @@ from investment_system.models.signals import (
 )
 from investment_system.repositories.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
+ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
 
 
 def _as_utc(value: datetime) -> datetime:
     # ISO-8601 without an offset is read as UTC, the contract's time zone.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _iso_8601_only(value: Any) -> Any:
+    # pydantic would read numbers and numeric strings as Unix timestamps; the contract speaks ISO-8601.
+    if isinstance(value, int | float) or (isinstance(value, str) and not ISO_8601_START.match(value)):
+        raise ValueError("must be an ISO-8601 date-time, e.g. 2026-11-26T10:00:00Z")
+    return value
 
 
 def _normalise_symbol(value: Any) -> Any:
@@ -57,7 +66,7 @@ Symbol = Annotated[
 ]
 Strategy = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=STRATEGY_MAX)]
 Notes = Annotated[str, StringConstraints(max_length=NOTES_MAX)]
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_as_utc)]
 Confidence = Annotated[
     Decimal, Field(ge=0, le=1, decimal_places=CONFIDENCE_SCALE, description="0 to 1, at most 4 fractional digits.")
 ]
