@@ -39,8 +39,10 @@ def get_thing(thing_id: str) -> Response[str]:
 handler = lambda_handler(app)
 
 
-def call(method, path, body=None, headers=None):
-    event = http_event(method, path, headers={"content-type": "application/json", **(headers or {})}, body=body)
+def call(method, path, body=None, headers=None, query=None):
+    event = http_event(
+        method, path, headers={"content-type": "application/json", **(headers or {})}, body=body, query=query
+    )
     response = handler(event, LambdaContextStub())
     return response, json.loads(response["body"]) if response.get("body") else None
 
@@ -174,3 +176,17 @@ def test_cors_preflight_is_answered_with_the_allowed_headers(settings_env):
     assert response["statusCode"] == 204
     assert "Idempotency-Key" in response["headers"]["Access-Control-Allow-Headers"]
     assert response["headers"]["X-Correlation-ID"]
+
+
+def test_unknown_query_parameters_are_422_naming_them():
+    response, body = call("GET", "/v1/things/abc", query={"sybmol": "AAPL"})
+    assert response["statusCode"] == 422
+    assert body["error"]["details"] == [
+        {"field": "query.sybmol", "message": "Unknown query parameter", "type": "extra_forbidden"}
+    ]
+
+
+def test_query_parameters_on_unknown_routes_still_get_404():
+    response, body = call("GET", "/v1/nowhere", query={"x": "1"})
+    assert response["statusCode"] == 404
+    assert body["error"]["code"] == "ROUTE_NOT_FOUND"

@@ -17,15 +17,17 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from investment_system.errors import AppError, ErrorCode, RequestError
+from investment_system.errors import AppError, ErrorCode, RequestError, ValidationFailed
 from investment_system.http.auth import authenticate_before_validation
 from investment_system.http.envelope import ErrorEnvelope, error_dict, error_response
 from investment_system.observability import (
@@ -105,6 +107,7 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True) -> APIGateway
         json_body_deserializer=_json_with_decimals if exact_decimals else json.loads,
     )
     authenticate_before_validation(app)
+    app.use(middlewares=[_reject_unknown_query_parameters])
     add_request_guard(rate_limit_guard)
     add_request_guard(require_json_body)
     _register_error_handlers(app)
@@ -140,6 +143,23 @@ def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str
         except (ValueError, UnicodeDecodeError):
             raise RequestError(ErrorCode.MALFORMED_JSON) from None
     return {}
+
+
+def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """422 for a query parameter the route does not declare: a typo'd filter must not silently list everything."""
+    route = app.context.get("_route")
+    given = app.current_event.query_string_parameters or {}
+    # Only routes the app registered; the synthetic not-found route must still answer 404/405.
+    if given and route is not None and route in (*app._static_routes, *app._dynamic_routes):
+        known = {field.alias for field in get_flat_dependant(route.dependant).query_params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            details = [
+                {"field": f"query.{name}", "message": "Unknown query parameter", "type": "extra_forbidden"}
+                for name in unknown
+            ]
+            raise ValidationFailed(ErrorCode.VALIDATION_ERROR, details=details)
+    return next_middleware(app)
 
 
 def _json_with_decimals(text: str) -> Any:
