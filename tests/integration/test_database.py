@@ -48,6 +48,7 @@ def test_a_failure_midway_leaves_nothing_half_written(db):
 def test_unique_email_is_enforced_by_the_database(db):
     with unit_of_work() as session:
         session.add(make_user("same@example.com"))
+
     def add_duplicate() -> None:
         with unit_of_work() as session:
             session.add(make_user("same@example.com"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from investment_system.db.base import Base
 from investment_system.models import *  # noqa: F403  (registers every table)
 

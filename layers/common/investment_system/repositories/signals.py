@@ -219,4 +219,3 @@ def _index_serving(query: SignalListQuery) -> str:
 def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
     # COUNT(CASE ...) rather than COUNT(*) FILTER (...), which MySQL and MariaDB lack.
     return func.count(case((condition, 1)))
-

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from investment_system.db.base import UUID_TYPE, UTCDateTime
 
 revision: str = "0001"
