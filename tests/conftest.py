@@ -36,9 +36,10 @@ os.environ["METRICS_FILE"] = str(_TMP / "metrics.jsonl")
 pytest_plugins = ["metrics_contract"]
 
 import pytest  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from invest_dev.scratch_db import create_database, drop_database  # noqa: E402
 from investment_system.db import engine as db_engine  # noqa: E402
 from investment_system.db.base import Base  # noqa: E402
 from investment_system.db.migrate import upgrade  # noqa: E402
@@ -56,34 +57,17 @@ SEEDED_TABLES = frozenset({"plans"})
 
 
 def _create_server_database(backend: str) -> str:
-    admin_url = make_url(SERVER_URLS[backend])
-    name = f"invest_test_{_SESSION_TAG}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            if backend == "postgres":
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+        return create_database(SERVER_URLS[backend], f"invest_test_{_SESSION_TAG}")
     except Exception as error:  # a missing server must fail loudly, never skip
         raise RuntimeError(
-            f"{backend} is not reachable at {admin_url.render_as_string()}: {error}. "
+            f"{backend} is not reachable at {make_url(SERVER_URLS[backend]).render_as_string()}: {error}. "
             "Start it (see README, 'Testing') or narrow TEST_DATABASES."
         ) from error
-    finally:
-        admin.dispose()
-    return admin_url.set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_server_database(backend: str, url: str) -> None:
-    admin = create_engine(make_url(SERVER_URLS[backend]), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    with admin.connect() as connection:
-        if backend == "postgres":
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        else:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    admin.dispose()
+    drop_database(SERVER_URLS[backend], url)
 
 
 class MigratedDatabase:

@@ -20,11 +20,13 @@ def _requirement_pins(lines):
     return pins
 
 
-def test_layer_requirements_pin_exactly_the_project_dependencies():
-    # sam build reads layers/common/requirements.txt; pip reads pyproject.toml: they must agree
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    layer = (ROOT / "layers/common/requirements.txt").read_text().splitlines()
-    assert _requirement_pins(layer) == _requirement_pins(project)
+def test_layer_requirements_pin_the_project_dependencies_at_the_tested_versions():
+    # sam build reads layers/common/requirements.txt; pip reads pyproject.toml and constraints.txt
+    project = _requirement_pins(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    layer = _requirement_pins((ROOT / "layers/common/requirements.txt").read_text().splitlines())
+    constraints = _requirement_pins((ROOT / "constraints.txt").read_text().splitlines())
+    assert {name: layer.get(name) for name in project} == project
+    assert {name: constraints.get(name) for name in layer} == layer
 
 
 def test_every_dependency_is_pinned_in_the_constraints_file():
