@@ -9,8 +9,13 @@ Method (also written into docs/benchmarks.md):
   accounts of `invest_dev.samples`; events come from `events/<FunctionLogicalId>.json` (`{}` for a
   function without HTTP routes and without an event file), with a fresh bearer token where the event
   has an Authorization header. Settings: ENVIRONMENT=dev, real argon2 parameters, tracing off.
+- Success paths: where the sample event refers to rows the database lacks, or succeeds only once (a
+  registration, a refresh token, a password change, a signed webhook delivery), a preparer of
+  `invest_dev/bench_prepare.py` seeds what it needs through the layer's services and gives each
+  invocation its event (a new email, a refresh token issued for it, a fresh signature...). Preparing
+  is never timed. The notes under the table say what each preparer does.
 - Cold start: a fresh interpreter per run that imports the function's module (layer included),
-  builds what it builds at import time and answers its sample event, then exits at once (no
+  builds what it builds at import time and answers its event, then exits at once (no
   interpreter teardown). It sees only what Lambda would: the function's directory, the layer's
   source and its pinned requirements plus what the runtime ships (pyproject's `aws` extra),
   installed into `.local/bench-runtime/`, with `python -S` (no site-packages, no dev tools), all
@@ -21,12 +26,11 @@ Method (also written into docs/benchmarks.md):
   at the parent's peak: Linux carries it across fork and exec). Beside it, `python -S -c pass` on
   the same interpreter with the same method.
 - Warm: the function imported once in this process, one unmeasured invocation, then --iterations
-  invocations of the same event; p50 and p99 of their latencies. Log lines and EMF metrics are
+  invocations, timing only the handler's call; p50 and p99 of their latencies. Log lines and EMF metrics are
   written to /dev/null (they are still formatted and written, as in Lambda). Cold starts run the
   rate limiter (memory backend, limits too high to refuse); the warm loop runs without it, since a
   plan's requests_per_minute would refuse most of it (in production the limiter's cost is a Redis or
-  DynamoDB round trip, not measured here). Repeated writes answer as they would (409 for a second
-  registration...): the statuses column says which answers were timed.
+  DynamoDB round trip, not measured here). The statuses column says which answers were timed.
 - The machine's load average is recorded: other work on the machine inflates every number.
 
 Extra scenarios (login with the default argon2 parameters, signal lists at 1k/100k rows on SQLite
@@ -43,7 +47,8 @@ there is imported and each function decorated with `@scenario` runs after the fu
 
 A scenario may use `scratch_database("postgres")` for a migrated database of its own on a server
 (installed as the container's engine inside the `with` block), and `cold_start(...)` to time fresh
-processes with other settings (e.g. TRACING_ENABLED=true).
+processes with other settings (e.g. TRACING_ENABLED=true). `measure_prepared` times calls whose
+argument is prepared untimed before each.
 """
 
 from __future__ import annotations
@@ -149,10 +154,16 @@ os._exit(0)
 
 def measure(call: Callable[[], object], iterations: int) -> list[float]:
     """Latencies of `iterations` calls, in milliseconds."""
+    return measure_prepared(lambda _: call(), lambda: None, iterations)
+
+
+def measure_prepared[T](call: Callable[[T], object], prepare: Callable[[], T], iterations: int) -> list[float]:
+    """Latencies of `iterations` calls, in milliseconds, each given what `prepare` returns (untimed)."""
     samples = []
     for _ in range(iterations):
+        argument = prepare()
         started = time.perf_counter_ns()
-        call()
+        call(argument)
         samples.append((time.perf_counter_ns() - started) / 1e6)
     return samples
 
@@ -222,13 +233,15 @@ def baseline(runs: int) -> ColdStart:
     return result
 
 
-def cold_start(spec: FunctionSpec, event: Any, runs: int, env_overrides: Mapping[str, str] | None = None) -> ColdStart:
-    """`runs` fresh processes that import the function and answer `event`; see the module docstring."""
+def cold_start(
+    spec: FunctionSpec, next_event: Callable[[], Any], runs: int, env_overrides: Mapping[str, str] | None = None
+) -> ColdStart:
+    """`runs` fresh processes that import the function and each answer an event of `next_event()`
+    (made before the process starts); see the module docstring."""
     env = {**os.environ, "PYTHONPATH": lambda_path(), **COLD_START_ENVIRONMENT, **(env_overrides or {})}
     result = ColdStart()
     with tempfile.TemporaryDirectory(prefix="invest-cold-") as scratch:
         event_file, result_file = Path(scratch, "event.json"), Path(scratch, "result.json")
-        event_file.write_text(json.dumps(event), encoding="utf-8")
         argv = lambda_like_python(
             "-c",
             _COLD_START_CHILD,
@@ -240,6 +253,7 @@ def cold_start(spec: FunctionSpec, event: Any, runs: int, env_overrides: Mapping
             str(result_file),
         )
         for _ in range(runs):
+            event_file.write_text(json.dumps(next_event()), encoding="utf-8")
             wall, cpu = _timed_process(argv, env, spec.code_uri)
             result.total_s.append(wall)
             result.cpu_s.append(cpu)
@@ -391,12 +405,17 @@ class BenchContext:
         """The function's sample event, with a fresh token where it has an Authorization header."""
         return sample_event(self.spec(function_name), self.users)
 
+    def handler(self, function_name: str) -> Callable[[Any, Any], Any]:
+        """The function's handler, imported once in this process and kept warm."""
+        spec = self.spec(function_name)
+        handler: Callable[[Any, Any], Any] = getattr(import_function(spec), spec.handler_attribute)
+        return handler
+
     def invoke(self, function_name: str, event: Any) -> Any:
-        """Invoke the function in this process (imported once, kept warm); the handler's reply."""
+        """Invoke the function in this process; the handler's reply."""
         from invest_dev.events import LambdaContextStub
 
-        handler = getattr(import_function(self.spec(function_name)), self.spec(function_name).handler_attribute)
-        return handler(event, LambdaContextStub(function_name=function_name))
+        return self.handler(function_name)(event, LambdaContextStub(function_name=function_name))
 
 
 Scenario = Callable[[BenchContext], list[ScenarioResult]]
@@ -436,15 +455,24 @@ def _status_of(reply: Any) -> Any:
     return reply.get("statusCode") if isinstance(reply, dict) else "-"
 
 
-def warm_latencies(ctx: BenchContext, spec: FunctionSpec, event: Any) -> tuple[list[float], Counter[Any]]:
+def warm_latencies(
+    ctx: BenchContext, spec: FunctionSpec, next_event: Callable[[], Any]
+) -> tuple[list[float], Counter[Any]]:
+    """Latencies of the handler's calls, each with an event of `next_event()` and a context made untimed."""
+    from invest_dev.events import LambdaContextStub
+
+    handler = ctx.handler(spec.name)
     statuses: Counter[Any] = Counter()
 
-    def call() -> None:
-        statuses[_status_of(ctx.invoke(spec.name, event))] += 1
+    def prepare() -> tuple[Any, LambdaContextStub]:
+        return next_event(), LambdaContextStub(function_name=spec.name)
 
-    call()  # the container's first request: not a warm one
+    def call(arguments: tuple[Any, LambdaContextStub]) -> None:
+        statuses[_status_of(handler(*arguments))] += 1
+
+    call(prepare())  # the container's first request: not a warm one
     statuses.clear()
-    return measure(call, ctx.iterations), statuses
+    return measure_prepared(call, prepare, ctx.iterations), statuses
 
 
 def _statuses(counter: Counter[Any]) -> str:
@@ -456,6 +484,8 @@ def _ms(seconds: float) -> str:
 
 
 def function_table(results: list[FunctionResult], python_pass: ColdStart, unmeasured: list[str]) -> str:
+    from invest_dev.bench_prepare import NOTES
+
     header = (
         "| function | cold start ms (median) | CPU ms | import ms | first response ms | peak RSS MiB "
         "| target ms | warm p50 ms | warm p99 ms | statuses (cold; warm) |\n"
@@ -476,7 +506,8 @@ def function_table(results: list[FunctionResult], python_pass: ColdStart, unmeas
             f"| {_statuses(r.cold.statuses)}; {_statuses(r.warm_statuses)} |"
         )
     rows += [f"| {name} | no sample event in events/: not measured | | | | | | | | |" for name in unmeasured]
-    return header + "\n".join(rows) + "\n"
+    notes = [f"- {r.spec.name}: {NOTES[r.spec.name]}" for r in results if r.spec.name in NOTES]
+    return header + "\n".join(rows) + "\n" + ("\nNotes:\n\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def scenario_table(results: list[ScenarioResult]) -> str:
@@ -573,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
             print(import_profile(next(s for s in functions() if s.name == args.importtime), os.environ))
             return 0
 
+        from invest_dev.bench_prepare import event_source
         from invest_dev.samples import seed_sample_users
         from investment_system.db.migrate import upgrade
 
@@ -589,10 +621,10 @@ def main(argv: list[str] | None = None) -> int:
             if spec.name in unmeasured:
                 print(f"{spec.name}: no sample event in events/, not measured", file=sys.stderr)
                 continue
-            event = sample_event(spec, ctx.users)
-            cold = cold_start(spec, event, args.runs)
+            next_event = event_source(spec.name, sample_event(spec, ctx.users), ctx.users)
+            cold = cold_start(spec, next_event, args.runs)
             with stdout_to_devnull():
-                warm_ms, warm_statuses = warm_latencies(ctx, spec, event)
+                warm_ms, warm_statuses = warm_latencies(ctx, spec, next_event)
             results.append(FunctionResult(spec, cold, warm_ms, warm_statuses))
             print(
                 f"{spec.name}: cold {_ms(cold.median_s)} ms, warm p50 {percentile(warm_ms, 50):.2f} ms",

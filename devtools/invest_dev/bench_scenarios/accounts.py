@@ -8,10 +8,10 @@ wrong password costs, so response time does not tell which emails are registered
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from invest_dev.bench import BenchContext, ScenarioResult, measure, scenario
+from invest_dev.bench_prepare import fresh_account
 from invest_dev.samples import SAMPLE_PASSWORD
 
 # Each verification costs ~40 ms by design: a hundred give stable percentiles in seconds, not minutes.
@@ -29,25 +29,13 @@ def _expect(reply: Any, status: int) -> None:
         raise RuntimeError(f"expected {status}, got {reply['statusCode']}: {reply.get('body')}")
 
 
-def _fresh_account() -> str:
-    """An account of the scenario's own: the sample user's password may have been changed (or locked)
-    by the ChangePasswordFunction's sample event earlier in the run."""
-    from investment_system.db import unit_of_work
-    from investment_system.services.accounts import register_user
-
-    email = f"bench-login-{uuid.uuid4().hex[:8]}@example.com"
-    with unit_of_work() as session:
-        register_user(session, email=email, password=SAMPLE_PASSWORD)
-    return email
-
-
 @scenario
 def login_latency(ctx: BenchContext) -> list[ScenarioResult]:
     from investment_system.settings import get_settings
 
     security = get_settings().security
     params = f"m={security.argon2_memory_kib} KiB, t={security.argon2_time_cost}, p={security.argon2_parallelism}"
-    email = _fresh_account()
+    _, email = fresh_account("login")  # of its own: the wrong passwords below must not lock a sample account
     right = _login_event(ctx, email, SAMPLE_PASSWORD)
     unknown = _login_event(ctx, "nobody-here@example.com", SAMPLE_PASSWORD)
     wrong = _login_event(ctx, email, SAMPLE_PASSWORD + "-wrong")

@@ -1,0 +1,256 @@
+"""What `make bench` does so that a function's sample event gets its success answer, call after call.
+
+A sample event refers to rows the bench database does not hold (a signal id, a user id), or can be
+answered with success only once (a registration, a refresh token, a password change, a signed
+webhook delivery). A preparer registered here for the function's logical ID seeds what the event
+needs through the layer's services and returns an event source: a callable that gives the event of
+the next invocation. The benchmark calls it before each cold start and each warm invocation, outside
+the timed part. Functions without a preparer get their sample event as it is. `NOTES` says, under
+the benchmark's table, what each preparer does and where a repeated event is not the whole story.
+
+Layer modules are imported inside the functions: settings are read once per process, and the
+benchmark sets the environment before anything of the layer is imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers
+
+Event = dict[str, Any]
+EventSource = Callable[[], Event]
+Preparer = Callable[[Event, SampleUsers], EventSource]
+
+PREPARERS: dict[str, Preparer] = {}
+# Under the function table: what a preparer does, or why a function's statuses are what they are.
+NOTES: dict[str, str] = {
+    "NotFoundFunction": "the catch-all route: 404 is its answer",
+    "MigrateFunction": "not an HTTP function (no status): applies the migrations, of which none are pending",
+    "ExpireSignalsFunction": "not an HTTP function (no status): expires overdue signals, none after the first call",
+    "UpdateMeFunction": "repeats one profile change: the first call writes it, the others find nothing to change",
+    "ChangePlanFunction": "repeats one plan change: the first call switches plan, the others keep it",
+    "CancelSubscriptionFunction": "repeats one cancellation: the first call records it, the others change nothing",
+}
+SECOND_PASSWORD = "Copper-Meadow-Signal-93"  # noqa: S105 (the ChangePassword sample event's new password)
+
+
+def prepares(function_name: str, note: str) -> Callable[[Preparer], Preparer]:
+    """Register `preparer` for a function, with the note printed under the benchmark's table."""
+
+    def register(preparer: Preparer) -> Preparer:
+        PREPARERS[function_name] = preparer
+        NOTES[function_name] = note
+        return preparer
+
+    return register
+
+
+def event_source(function_name: str, event: Event, users: SampleUsers) -> EventSource:
+    """The events of a function's invocations: its preparer's, or the sample event every time."""
+    from investment_system.observability import metrics
+
+    preparer = PREPARERS.get(function_name)
+    if preparer is None:
+        return lambda: event
+    prepared_events = preparer(event, users)
+
+    def next_event() -> Event:
+        prepared = prepared_events()
+        metrics.clear_metrics()  # what seeding recorded would not be in this request's metrics
+        return prepared
+
+    return next_event
+
+
+# ---------------------------------------------------------------------------------------------
+# Event edits
+
+
+def _with_body(event: Event, body: dict[str, Any]) -> Event:
+    changed = copy.deepcopy(event)
+    changed["body"] = json.dumps(body)
+    return changed
+
+
+def _with_path_parameter(event: Event, name: str, value: object) -> Event:
+    """The event for the same route with path parameter `name` set to `value` (in the path too)."""
+    changed = copy.deepcopy(event)
+    old, new = changed["pathParameters"][name], str(value)
+    changed["pathParameters"][name] = new
+    changed["rawPath"] = changed["rawPath"].replace(old, new)
+    changed["requestContext"]["http"]["path"] = changed["requestContext"]["http"]["path"].replace(old, new)
+    return changed
+
+
+def _with_bearer(event: Event, user_id: uuid.UUID) -> Event:
+    """The event with an access token of another (non-admin) user."""
+    from investment_system.services.tokens import issue_token
+
+    changed = copy.deepcopy(event)
+    changed["headers"]["authorization"] = f"Bearer {issue_token(user_id, 'user', 'access')}"
+    return changed
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding through the layer's services
+
+
+def fresh_account(purpose: str) -> tuple[uuid.UUID, str]:
+    """A newly registered account for one use of the benchmark, with password SAMPLE_PASSWORD: (id, email)."""
+    from investment_system.db import unit_of_work
+    from investment_system.services.accounts import register_user
+
+    email = f"bench-{purpose}-{uuid.uuid4().hex[:8]}@example.com"
+    with unit_of_work() as session:
+        return register_user(session, email=email, password=SAMPLE_PASSWORD).id, email
+
+
+def _sample_signal_body() -> dict[str, Any]:
+    """The CreateSignalFunction sample event's body: what every seeded signal is made of."""
+    event = json.loads((EVENTS_DIR / "CreateSignalFunction.json").read_text(encoding="utf-8"))
+    body: dict[str, Any] = json.loads(event["body"])
+    return body
+
+
+def _open_signal(user_id: uuid.UUID) -> uuid.UUID:
+    """A new OPEN signal of the user, made by the service behind POST /v1/signals (without the quota)."""
+    from investment_system.db import unit_of_work
+    from investment_system.schemas.signals import SignalCreate
+    from investment_system.services.signals import create_signal
+
+    with unit_of_work() as session:
+        return create_signal(session, user_id, SignalCreate.model_validate(_sample_signal_body())).id
+
+
+def _refresh_token(user_id: uuid.UUID) -> str:
+    """A live refresh token of the user, as a login hands it out (a session of its own)."""
+    from investment_system.db import unit_of_work
+    from investment_system.db.base import utcnow
+    from investment_system.repositories.users import UserRepository
+    from investment_system.services.sessions import start_session
+    from investment_system.services.users import existing_user
+
+    with unit_of_work() as session:
+        user = existing_user(UserRepository(session), user_id)
+        return start_session(session, user, now=utcnow()).refresh_token
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparers
+
+
+@prepares("GetSignalFunction", "reads one signal of the sample user, seeded once")
+def _one_signal(event: Event, users: SampleUsers) -> EventSource:
+    prepared = _with_path_parameter(event, "id", _open_signal(users.user_id))
+    return lambda: prepared
+
+
+@prepares("GetSignalHistoryFunction", "reads the history of one signal of the sample user, seeded and changed once")
+def _signal_with_history(event: Event, users: SampleUsers) -> EventSource:
+    from investment_system.db import unit_of_work
+    from investment_system.schemas.signals import SignalUpdate
+    from investment_system.services.signals import update_signal
+
+    signal_id = _open_signal(users.user_id)
+    with unit_of_work() as session:
+        update_signal(session, users.user_id, str(signal_id), SignalUpdate(notes="Raised target after guidance"))
+    prepared = _with_path_parameter(event, "id", signal_id)
+    return lambda: prepared
+
+
+@prepares(
+    "UpdateSignalFunction",
+    "changes one seeded signal of the sample user, alternating the sample event's body with the signal's "
+    "original values, so that every call writes a change and its history row",
+)
+def _alternating_update(event: Event, users: SampleUsers) -> EventSource:
+    prepared = _with_path_parameter(event, "id", _open_signal(users.user_id))
+    original = _sample_signal_body()
+    back = {field: original[field] for field in json.loads(prepared["body"])}
+    events = itertools.cycle([prepared, _with_body(prepared, back)])
+    return lambda: next(events)
+
+
+@prepares("CloseSignalFunction", "closes a new OPEN signal of the sample user each call (seeded untimed)")
+def _signal_to_close(event: Event, users: SampleUsers) -> EventSource:
+    return lambda: _with_path_parameter(event, "id", _open_signal(users.user_id))
+
+
+@prepares("DeleteSignalFunction", "deletes a new OPEN signal of the sample user each call (seeded untimed)")
+def _signal_to_delete(event: Event, users: SampleUsers) -> EventSource:
+    return lambda: _with_path_parameter(event, "id", _open_signal(users.user_id))
+
+
+@prepares(
+    "AdminUpdateUserFunction",
+    "the administrator changes a user seeded once, alternating deactivation (which also revokes the "
+    "user's sessions) and reactivation",
+)
+def _alternating_activation(event: Event, users: SampleUsers) -> EventSource:
+    target_id, _ = fresh_account("admin-target")
+    prepared = _with_path_parameter(event, "user_id", target_id)
+    events = itertools.cycle([_with_body(prepared, {"is_active": False}), _with_body(prepared, {"is_active": True})])
+    return lambda: next(events)
+
+
+@prepares("RegisterFunction", "registers a new email each call")
+def _new_registration(event: Event, users: SampleUsers) -> EventSource:
+    body = json.loads(event["body"])
+    return lambda: _with_body(event, {**body, "email": f"investor-{uuid.uuid4().hex}@example.com"})
+
+
+@prepares("RefreshTokenFunction", "rotates a refresh token issued (untimed) for each call, as by a login")
+def _live_refresh_token(event: Event, users: SampleUsers) -> EventSource:
+    return lambda: _with_body(event, {"refresh_token": _refresh_token(users.user_id)})
+
+
+@prepares("LogoutFunction", "revokes a refresh token issued (untimed) for each call, as by a login")
+def _live_session(event: Event, users: SampleUsers) -> EventSource:
+    return lambda: _with_body(event, {"refresh_token": _refresh_token(users.user_id)})
+
+
+@prepares(
+    "ChangePasswordFunction",
+    "an account of its own (the sample accounts keep their documented password) changes its password "
+    "back and forth between two, each call checking the current one and hashing the new one",
+)
+def _alternating_password(event: Event, users: SampleUsers) -> EventSource:
+    user_id, _ = fresh_account("password")
+    authorized = _with_bearer(event, user_id)
+    forth = {"current_password": SAMPLE_PASSWORD, "new_password": SECOND_PASSWORD}
+    back = {"current_password": SECOND_PASSWORD, "new_password": SAMPLE_PASSWORD}
+    events = itertools.cycle([_with_body(authorized, forth), _with_body(authorized, back)])
+    return lambda: next(events)
+
+
+@prepares(
+    "PaymentWebhookFunction",
+    "an `invoice.paid` for an account seeded once, applied each call: a new event id, period end and "
+    "signature (the configured secret, now) per call",
+)
+def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
+    from investment_system.db.base import utcnow
+    from investment_system.services.subscriptions import add_months
+    from investment_system.services.webhooks import SIGNATURE_HEADER, sign
+    from investment_system.settings import get_settings
+
+    payer_id, _ = fresh_account("payer")
+    payload = json.loads(event["body"])
+    secret = get_settings().security.payment_webhook_secret
+    headers = {k: v for k, v in event["headers"].items() if k.lower() != SIGNATURE_HEADER.lower()}
+
+    def delivery() -> Event:
+        data = {**payload["data"], "user_id": str(payer_id), "period_end": add_months(utcnow()).isoformat()}
+        body = json.dumps({**payload, "id": f"evt_bench_{uuid.uuid4().hex}", "data": data})
+        timestamp = int(time.time())
+        signed = {**headers, SIGNATURE_HEADER.lower(): f"t={timestamp},v1={sign(secret, timestamp, body.encode())}"}
+        return {**event, "headers": signed, "body": body}
+
+    return delivery
