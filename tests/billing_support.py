@@ -7,8 +7,8 @@ import time
 import uuid
 from typing import Any
 
-from signal_support import Investor
-from support import Reply, invoke
+from signal_support import Investor, call
+from support import Reply
 
 from investment_system.db.engine import unit_of_work
 from investment_system.observability import metrics
@@ -22,25 +22,6 @@ CHANGE_PLAN = ("ChangePlanFunction", "PUT", "/v1/billing/subscription")
 CANCEL = ("CancelSubscriptionFunction", "DELETE", "/v1/billing/subscription")
 USAGE = ("GetUsageFunction", "GET", "/v1/billing/usage")
 WEBHOOK = ("PaymentWebhookFunction", "POST", "/v1/billing/webhooks/payments")
-
-
-def call(
-    route: tuple[str, str, str],
-    investor: Investor | None = None,
-    *,
-    json_body: Any = None,
-    body: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Reply:
-    logical_id, method, path = route
-    return invoke(
-        logical_id,
-        method,
-        path,
-        json_body=json_body,
-        body=body,
-        headers={**(investor.headers if investor else {}), **(headers or {})},
-    )
 
 
 def put_on_plan(investor: Investor, plan: str) -> None:

@@ -67,7 +67,7 @@ HISTORY = ("GetSignalHistoryFunction", "GET", "/v1/signals/{id}/history")
 
 def call(
     route: tuple[str, str, str],
-    investor: Investor | None,
+    investor: Investor | None = None,
     signal_id: str | None = None,
     *,
     json_body: Any = None,

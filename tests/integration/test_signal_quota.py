@@ -1,7 +1,6 @@
 """POST /v1/signals against the plan's daily quota and with Idempotency-Key, through the handler."""
 
 from billing_support import USAGE, count_metrics_from_here, emitted_metrics, put_on_plan
-from billing_support import call as billing_call
 from signal_support import CREATE, LIST, buy_body, call, make_investor
 from sqlalchemy import func, select
 
@@ -28,7 +27,7 @@ def test_a_free_user_creates_ten_signals_a_day_then_gets_429_until_midnight(db, 
     assert emitted_metrics(capsys.readouterr().out).get("QuotaExceeded") == 1
     # And no 11th signal exists; usage says 10 of 10
     assert _signals_of(investor) == 10
-    usage = billing_call(USAGE, investor).json
+    usage = call(USAGE, investor).json
     assert (usage["signals_created"], usage["signals_per_day"]) == (10, 10)
 
 
@@ -45,7 +44,7 @@ def test_a_refused_signal_does_not_use_the_quota(db):
     investor = make_investor()
     assert call(CREATE, investor, json_body=buy_body(target_price="100")).error_code == "INVALID_SIGNAL_LEVELS"
     # Then today's usage is untouched
-    assert billing_call(USAGE, investor).json["signals_created"] == 0
+    assert call(USAGE, investor).json["signals_created"] == 0
 
 
 def test_the_same_idempotency_key_creates_one_signal_and_replays_it(db):
@@ -61,7 +60,7 @@ def test_the_same_idempotency_key_creates_one_signal_and_replays_it(db):
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert retry.json == first.json
     assert _signals_of(investor) == 1
-    assert billing_call(USAGE, investor).json["signals_created"] == 1
+    assert call(USAGE, investor).json["signals_created"] == 1
     assert [item["id"] for item in call(LIST, investor).json["items"]] == [first.json["id"]]
 
 
@@ -79,7 +78,7 @@ def test_a_key_used_on_the_subscription_cannot_create_a_signal(db):
     investor = make_investor()
     key = {"Idempotency-Key": "shared-between-routes"}
     assert (
-        billing_call(
+        call(
             ("ChangePlanFunction", "PUT", "/v1/billing/subscription"), investor, json_body={"plan": "pro"}, headers=key
         ).status
         == 200
