@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, utcnow
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of, utcnow
 
 
 class SubscriptionStatus(StrEnum):
@@ -22,10 +22,6 @@ class SubscriptionStatus(StrEnum):
 class IdempotencyStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
-
-
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 class Plan(Base):
@@ -47,7 +43,7 @@ class Subscription(TimestampedMixin, Base):
     """A user's one subscription."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (CheckConstraint(_one_of("status", SubscriptionStatus), name="status"),)
+    __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), nullable=False, unique=True)
@@ -86,7 +82,7 @@ class IdempotencyRecord(Base):
     """An Idempotency-Key of a user: claimed before the effect, completed in the effect's transaction."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (CheckConstraint(_one_of("status", IdempotencyStatus), name="status"),)
+    __table_args__ = (CheckConstraint(one_of("status", IdempotencyStatus), name="status"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), primary_key=True)
     # SHA-256 of the key: fixed width, and immune to case-insensitive collations.

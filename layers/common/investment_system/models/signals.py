@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of
 from investment_system.db.decimals import ExactDecimal
 
 
@@ -42,16 +42,12 @@ CONFIDENCE_DIGITS, CONFIDENCE_SCALE = 5, 4
 SYMBOL_MAX, STRATEGY_MAX, NOTES_MAX = 20, 64, 2000
 
 
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 class Signal(TimestampedMixin, Base):
     __tablename__ = "signals"
     __table_args__ = (
-        CheckConstraint(_one_of("direction", Direction), name="direction"),
-        CheckConstraint(_one_of("status", SignalStatus), name="status"),
-        CheckConstraint(_one_of("timeframe", Timeframe), name="timeframe"),
+        CheckConstraint(one_of("direction", Direction), name="direction"),
+        CheckConstraint(one_of("status", SignalStatus), name="status"),
+        CheckConstraint(one_of("timeframe", Timeframe), name="timeframe"),
         # Every listing is one user's, newest first: each filter has an index ending in (created_at, id)
         # so a page is an index range scan, whatever the table's size. README "Listing and its indexes" explains each.
         Index("ix_signals_user_created", "user_id", "created_at", "id"),
