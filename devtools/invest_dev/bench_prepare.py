@@ -33,8 +33,10 @@ PREPARERS: dict[str, Preparer] = {}
 NOTES: dict[str, str] = {
     "NotFoundFunction": "the catch-all route: 404 is its answer",
     "MigrateFunction": "not an HTTP function (no status): applies the migrations, of which none are pending",
-    "ExpireSignalsFunction": "not an HTTP function (no status): expires overdue signals, none after the first call",
-    "UpdateMeFunction": "repeats one profile change: the first call writes it, the others find nothing to change",
+    "ExpireSignalsFunction": "not an HTTP function (no status): no signal is overdue (the service refuses an "
+    "expiry in the past, so none can be seeded), so it times the scan that finds none",
+    "UpdateMeFunction": "repeats one profile change: the first call sets the name, the others find it set "
+    "(each still writes its audit row)",
     "ChangePlanFunction": "repeats one plan change: the first call switches plan, the others keep it",
     "CancelSubscriptionFunction": "repeats one cancellation: the first call records it, the others change nothing",
 }
