@@ -45,15 +45,17 @@ def update_profile(user_id: uuid.UUID, update: ProfileUpdate) -> UserOut:
         user = existing_user(users, user_id, for_update=True)
         before = audit_snapshot(user)
         users.update(user, **update.model_dump(include=update.model_fields_set))
-        record_change(
-            session,
-            entity_type="user",
-            entity_id=user.id,
-            action="profile_updated",
-            actor_id=user_id,
-            before=before,
-            after=audit_snapshot(user),
-        )
+        after = audit_snapshot(user)
+        if after != before:  # a PATCH that changes nothing leaves no audit row
+            record_change(
+                session,
+                entity_type="user",
+                entity_id=user.id,
+                action="profile_updated",
+                actor_id=user_id,
+                before=before,
+                after=after,
+            )
         return UserOut.model_validate(user)
 
 
