@@ -35,8 +35,6 @@ NOTES: dict[str, str] = {
     "MigrateFunction": "not an HTTP function (no status): applies the migrations, of which none are pending",
     "ExpireSignalsFunction": "not an HTTP function (no status): no signal is overdue (the service refuses an "
     "expiry in the past, so none can be seeded), so it times the scan that finds none",
-    "UpdateMeFunction": "repeats one profile change: the first call sets the name, the others find it set "
-    "(each still writes its audit row)",
     "ChangePlanFunction": "repeats one plan change: the first call switches plan, the others keep it",
     "CancelSubscriptionFunction": "repeats one cancellation: the first call records it, the others change nothing",
 }
@@ -177,6 +175,16 @@ def _alternating_update(event: Event, users: SampleUsers) -> EventSource:
     original = _sample_signal_body()
     back = {field: original[field] for field in json.loads(prepared["body"])}
     events = itertools.cycle([prepared, _with_body(prepared, back)])
+    return lambda: next(events)
+
+
+@prepares(
+    "UpdateMeFunction", "the sample user's name alternates between two, so every call writes a change and its audit row"
+)
+def _alternating_name(event: Event, users: SampleUsers) -> EventSource:
+    events = itertools.cycle(
+        [_with_body(event, {"full_name": "Ada Lovelace"}), _with_body(event, {"full_name": "Ada King"})]
+    )
     return lambda: next(events)
 
 
