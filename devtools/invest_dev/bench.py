@@ -81,9 +81,8 @@ from invest_dev.template import ROOT, FunctionSpec, functions, import_function
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
-# The README's copy of the function table sits between these markers; the benchmark rewrites it.
-README_TABLE_START = "<!-- bench:functions -->"
-README_TABLE_END = "<!-- /bench:functions -->"
+# The README's copies of the tables sit between <!-- bench:NAME --> and <!-- /bench:NAME -->; the
+# benchmark rewrites them.
 LAYER = ROOT / "layers" / "common"
 RUNTIME_PACKAGES = ROOT / ".local" / "bench-runtime"
 # Targets of issue 2: a single-module FastAPI+Mangum app of this kind starts in ~1.2 s.
@@ -572,13 +571,14 @@ def render_report(
     )
 
 
-def update_readme(table: str) -> bool:
-    """Replace the README's function table (between the markers) with this run's; False without markers."""
+def update_readme(name: str, table: str) -> bool:
+    """Replace the README's table `name` (between its markers) with this run's; False without markers."""
     text = README.read_text(encoding="utf-8")
-    start, end = text.find(README_TABLE_START), text.find(README_TABLE_END)
+    start_marker, end_marker = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
         return False
-    README.write_text(f"{text[: start + len(README_TABLE_START)]}\n{table}{text[end:]}", encoding="utf-8")
+    README.write_text(f"{text[: start + len(start_marker)]}\n{table}{text[end:]}", encoding="utf-8")
     return True
 
 
@@ -647,8 +647,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         DOCS.write_text(report, encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}")
-        if update_readme(function_table(results, python_pass, unmeasured)):
-            print(f"updated the table in {README.relative_to(ROOT)}")
+        tables = {"functions": function_table(results, python_pass, unmeasured)}
+        if scenario_results:
+            tables["scenarios"] = scenario_table(scenario_results)
+        for name, table in tables.items():
+            if update_readme(name, table):
+                print(f"updated the {name} table in {README.relative_to(ROOT)}")
     missed = [r.spec.name for r in results if r.cold.median_s > r.target_s]
     if missed:
         print(f"cold-start target missed by: {', '.join(missed)} (see --importtime)", file=sys.stderr)
