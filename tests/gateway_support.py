@@ -23,6 +23,19 @@ def invest_serve_command() -> list[str]:
     return [str(INVEST), "serve", "--host", "127.0.0.1", "--port", "0"]
 
 
+def migrated_api_environment(workdir: Path, **overrides: str) -> dict[str, str]:
+    """This process's environment with a fresh SQLite database (and metrics file) under `workdir`,
+    migrated with `invest migrate`: what `invest serve` needs to serve the project's API."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{workdir / 'api.db'}",
+        "METRICS_FILE": str(workdir / "metrics.jsonl"),
+        **overrides,
+    }
+    subprocess.run([str(INVEST), "migrate"], env=env, check=True, capture_output=True)
+    return env
+
+
 def serve_template_command(template: Path) -> list[str]:
     """The gateway on another template (`invest serve` always serves the project's)."""
     code = (

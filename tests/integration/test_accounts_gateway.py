@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -10,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from account_support import NEW_PASSWORD, PASSWORD
-from gateway_support import INVEST, RunningGateway, invest_serve_command
+from gateway_support import INVEST, RunningGateway, invest_serve_command, migrated_api_environment
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +17,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     """`invest serve` on a fresh SQLite database migrated with `invest migrate`, with an admin from
     `invest create-admin`."""
     workdir = tmp_path_factory.mktemp("accounts-gateway")
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'api.db'}", "INVEST_ADMIN_PASSWORD": PASSWORD}
-    subprocess.run([str(INVEST), "migrate"], env=env, check=True, capture_output=True)
+    env = migrated_api_environment(workdir, INVEST_ADMIN_PASSWORD=PASSWORD)
     subprocess.run(
         [str(INVEST), "create-admin", "--email", "root@example.com"], env=env, check=True, capture_output=True
     )

@@ -7,8 +7,6 @@ DynamoDB in AWS.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,22 +15,20 @@ import pytest
 import requests
 from account_support import PASSWORD
 from billing_support import payment_event, signature
-from gateway_support import INVEST, RunningGateway, invest_serve_command
+from gateway_support import RunningGateway, invest_serve_command, migrated_api_environment
 from signal_support import buy_body
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     workdir = tmp_path_factory.mktemp("billing-gateway")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'api.db'}",
-        "RATE_LIMIT_BACKEND": "redis",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    env = migrated_api_environment(
+        workdir,
+        RATE_LIMIT_BACKEND="redis",
+        REDIS_URL="redis://127.0.0.1:6379/0",
         # Every request of this module comes from 127.0.0.1, like other runs' on this machine.
-        "RATE_LIMIT_ANONYMOUS_PER_MINUTE": "100000",
-    }
-    subprocess.run([str(INVEST), "migrate"], env=env, check=True, capture_output=True)
+        RATE_LIMIT_ANONYMOUS_PER_MINUTE="100000",
+    )
     gateway = RunningGateway(invest_serve_command(), env)
     yield gateway
     assert gateway.stop() == 0

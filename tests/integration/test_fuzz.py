@@ -11,15 +11,13 @@ own tests); everything else is the real stack on a fresh SQLite database.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
 import schemathesis
-from gateway_support import INVEST, RunningGateway, invest_serve_command
+from gateway_support import RunningGateway, invest_serve_command, migrated_api_environment
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -31,14 +29,7 @@ PASSWORD = "Fuzz-Password-2026!"
 @pytest.fixture(scope="module")
 def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     workdir = tmp_path_factory.mktemp("fuzz")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'fuzz.db'}",
-        "METRICS_FILE": str(workdir / "metrics.jsonl"),
-        "RATE_LIMIT_ENABLED": "false",
-    }
-    subprocess.run([str(INVEST), "migrate"], env=env, check=True, capture_output=True)
-    gateway = RunningGateway(invest_serve_command(), env)
+    gateway = RunningGateway(invest_serve_command(), migrated_api_environment(workdir, RATE_LIMIT_ENABLED="false"))
     yield gateway
     gateway.stop()
 

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +22,9 @@ from typing import Any
 import pytest
 import requests
 from gateway_support import (
-    INVEST,
     RunningGateway,
     invest_serve_command,
+    migrated_api_environment,
     process_exists,
     serve_template_command,
 )
@@ -43,13 +42,7 @@ INTERNAL_ERROR = {"message": "Internal Server Error"}
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     """`invest serve` on the project's template, after `invest migrate` of a fresh SQLite database."""
     workdir = tmp_path_factory.mktemp("gateway-api")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'api.db'}",
-        "METRICS_FILE": str(workdir / "metrics.jsonl"),
-    }
-    subprocess.run([str(INVEST), "migrate"], env=env, check=True, capture_output=True)
-    gateway = RunningGateway(invest_serve_command(), env)
+    gateway = RunningGateway(invest_serve_command(), migrated_api_environment(workdir))
     yield gateway
     assert gateway.stop() == 0
 
