@@ -80,9 +80,6 @@ from typing import Any
 from invest_dev.template import ROOT, FunctionSpec, functions, import_function
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-README = ROOT / "README.md"
-# The README's copies of the tables sit between <!-- bench:NAME --> and <!-- /bench:NAME -->; the
-# benchmark rewrites them.
 LAYER = ROOT / "layers" / "common"
 RUNTIME_PACKAGES = ROOT / ".local" / "bench-runtime"
 # Targets of issue 2: a single-module FastAPI+Mangum app of this kind starts in ~1.2 s.
@@ -571,17 +568,6 @@ def render_report(
     )
 
 
-def update_readme(name: str, table: str) -> bool:
-    """Replace the README's table `name` (between its markers) with this run's; False without markers."""
-    text = README.read_text(encoding="utf-8")
-    start_marker, end_marker = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    start, end = text.find(start_marker), text.find(end_marker)
-    if start < 0 or end < start:
-        return False
-    README.write_text(f"{text[: start + len(start_marker)]}\n{table}{text[end:]}", encoding="utf-8")
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="invest-bench", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=7, help="fresh processes per cold start (median; >= 5)")
@@ -647,12 +633,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         DOCS.write_text(report, encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}")
-        tables = {"functions": function_table(results, python_pass, unmeasured)}
-        if scenario_results:
-            tables["scenarios"] = scenario_table(scenario_results)
-        for name, table in tables.items():
-            if update_readme(name, table):
-                print(f"updated the {name} table in {README.relative_to(ROOT)}")
     missed = [r.spec.name for r in results if r.cold.median_s > r.target_s]
     if missed:
         print(f"cold-start target missed by: {', '.join(missed)} (see --importtime)", file=sys.stderr)
