@@ -39,7 +39,7 @@ def migrated_api_environment(workdir: Path, **overrides: str) -> dict[str, str]:
 def serve_template_command(template: Path) -> list[str]:
     """The gateway on another template (`invest serve` always serves the project's)."""
     code = (
-        "import sys; from pathlib import Path; from invest_dev.gateway import serve; "
+        "import sys; from pathlib import Path; from invest_dev.gateway.server import serve; "
         "serve('127.0.0.1', 0, template=Path(sys.argv[1]))"
     )
     return [sys.executable, "-c", code, str(template)]

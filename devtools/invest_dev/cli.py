@@ -59,7 +59,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         changed = write_template()
         print(f"{'rewrote' if changed else 'unchanged:'} the dashboard and alarms of {TEMPLATE}")
         return 0
-    from invest_dev.gateway import metrics_file
+    from invest_dev.gateway.server import metrics_file
     from invest_dev.local_dashboard import write_local_dashboard
 
     source = Path(args.metrics) if args.metrics else metrics_file()
@@ -68,7 +68,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from invest_dev.gateway import serve
+    from invest_dev.gateway.server import serve
 
     serve(host=args.host, port=args.port)
     return 0

@@ -29,7 +29,8 @@ from gateway_support import (
     serve_template_command,
 )
 
-from invest_dev.gateway import GatewayError, RouteTable, http_response
+from invest_dev.gateway.responses import GatewayError, http_response
+from invest_dev.gateway.routing import RouteTable
 from invest_dev.template import FunctionSpec, Route
 from investment_system.http.resolver import SECURITY_HEADERS
 

@@ -1,0 +1,245 @@
+"""`invest serve`: the HTTP server in front of the template's functions, as API Gateway's HTTP API.
+
+A request is matched to a route (`routing`), becomes a payload-2.0 event (`request`) and is invoked
+in one of the function's containers (`pool`); the function's answer becomes the HTTP response
+(`responses`). Access log lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from invest_dev.gateway.containers import WorkerOutput
+from invest_dev.gateway.pool import MAX_CONTAINERS_PER_FUNCTION, FunctionPool
+from invest_dev.gateway.request import HttpRequest, event_headers
+from invest_dev.gateway.responses import GatewayError, HttpResponse, http_response
+from invest_dev.gateway.routing import RouteTable
+from invest_dev.template import TEMPLATE, http_functions
+
+INTEGRATION_TIMEOUT_SECONDS = 30.0  # API Gateway HTTP API waits at most this long for a function
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
+DEFAULT_METRICS_FILE = ".local/metrics.jsonl"
+
+
+class Gateway:
+    """Routes HTTP requests to the template's functions and turns their answers into HTTP."""
+
+    def __init__(self, template: Path, output: WorkerOutput, max_containers: int = MAX_CONTAINERS_PER_FUNCTION):
+        specs = http_functions(template)
+        self.template = template
+        self.routes = RouteTable(specs)
+        self.pools = {spec.name: FunctionPool(spec, template, output, max_containers) for spec in specs}
+
+    def start_warming(self) -> None:
+        """Start one container per function in the background, as many at once as there are CPUs.
+
+        Importing a function costs about a CPU-second; all of them at once would starve each other.
+        Requests are answered meanwhile: one for a function not yet warm starts its container.
+        """
+        pending: queue.SimpleQueue[FunctionPool] = queue.SimpleQueue()
+        for pool in self.pools.values():
+            pending.put(pool)
+
+        def warm_next() -> None:
+            while True:
+                try:
+                    pending.get_nowait().warm_up()
+                except queue.Empty:
+                    return
+
+        for _ in range(min(os.cpu_count() or 2, len(self.pools))):
+            threading.Thread(target=warm_next, name="warm-up", daemon=True).start()
+
+    def close(self) -> None:
+        threads = [threading.Thread(target=pool.close, daemon=True) for pool in self.pools.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def dispatch(self, request: HttpRequest) -> HttpResponse:
+        request.integration_deadline = request.received + INTEGRATION_TIMEOUT_SECONDS
+        resolved = self.routes.resolve(request.method, request.path)
+        if resolved is None:
+            return HttpResponse.from_gateway_error(GatewayError(404, "Not Found"))
+        target, path_parameters = resolved
+        request.route_key, request.function = target.route_key, target.function.name
+        event = request.event(target.route_key, path_parameters)
+        request.request_id = event["requestContext"]["requestId"]
+        integration_started = time.monotonic()
+        try:
+            response = http_response(self.pools[target.function.name].invoke(event, request.integration_deadline))
+        except GatewayError as error:
+            response = HttpResponse.from_gateway_error(error)
+        request.integration_latency = time.monotonic() - integration_started
+        return response
+
+
+class _BadRequest(Exception):
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # in-flight requests must not hold up shutdown
+    request_queue_size = 128  # bursts of parallel clients wait in the backlog, not in SYN retries
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+        self.gateway = gateway
+        super().__init__(address, _RequestHandler)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like API Gateway
+    server_version = "invest-local-gateway"
+    timeout = 120  # idle keep-alive connections are dropped after this
+
+    def _dispatch(self) -> None:
+        server = cast(_Server, self.server)
+        target = urlsplit(self.path)
+        request = HttpRequest(
+            method=self.command,
+            path=target.path or "/",
+            query=target.query,
+            headers=event_headers(self.headers.items(), self.client_address[0], server.server_port),
+            body=b"",
+            source_ip=self.client_address[0],
+        )
+        try:
+            request.body = self._read_body()
+            response = server.gateway.dispatch(request)
+        except _BadRequest as bad:
+            self.close_connection = True  # the body may be unread: the connection is out of step
+            response = HttpResponse.from_gateway_error(bad.error)
+        response.headers.append(("apigw-requestid", request.request_id))
+        self._write(response)
+        sys.stderr.write(request.access_log(response.status) + "\n")
+        sys.stderr.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks a request's method up as do_<METHOD>; every method, TRACE or PROPFIND
+        # included, goes through the route table (an ANY or $default route may take it).
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _BadRequest(GatewayError(400, "Bad Request")) from None
+        if length < 0:
+            raise _BadRequest(GatewayError(400, "Bad Request"))
+        if length > MAX_BODY_BYTES:
+            raise _BadRequest(GatewayError(413, "Request Entity Too Large"))
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            try:
+                size = int(self.rfile.readline(1024).split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadRequest(GatewayError(400, "Bad Request")) from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _BadRequest(GatewayError(413, "Request Entity Too Large"))
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _write(self, response: HttpResponse) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Replaced by the JSON access log line of `_dispatch`."""
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM: leave serve_forever and shut down cleanly."""
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def metrics_file() -> Path:
+    """Where EMF lines go: METRICS_FILE (settings observability.metrics_file), else .local/metrics.jsonl."""
+    from investment_system.settings import SettingsError, get_settings
+
+    try:
+        configured = get_settings().observability.metrics_file
+    except SettingsError as error:
+        raise SystemExit(f"invest serve: {error}") from None
+    return Path(configured or DEFAULT_METRICS_FILE)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    *,
+    template: Path = TEMPLATE,
+    max_containers: int = MAX_CONTAINERS_PER_FUNCTION,
+) -> None:
+    """Serve the template's functions over HTTP until SIGINT (Ctrl-C) or SIGTERM."""
+    output = WorkerOutput(metrics_file(), sys.stdout)
+    gateway = Gateway(template, output, max_containers)
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    server: _Server | None = None
+    try:
+        try:
+            server = _Server((host, port), gateway)
+        except OSError as error:
+            raise SystemExit(f"invest serve: cannot listen on {host}:{port}: {error}") from None
+        gateway.start_warming()
+        _print_banner(gateway, server, output)
+        server.serve_forever()
+    except _Stop as stop:
+        print(f"invest serve: {stop}, stopping", file=sys.stderr, flush=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if server is not None:
+            server.server_close()
+        gateway.close()
+
+
+def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput) -> None:
+    targets = [*gateway.routes.routes, *([gateway.routes.default] if gateway.routes.default else [])]
+    width = max((len(target.route_key) for target in targets), default=0)
+    lines = [f"invest serve: {len(gateway.pools)} functions of {gateway.template}"]
+    lines += [f"  {target.route_key:<{width}}  {target.function.name}" for target in targets]
+    lines.append(f"  metrics (EMF) -> {output.metrics_file}")
+    host, port = server.server_address[:2]
+    lines.append("  containers start in the background, one per function; requests are served meanwhile")
+    lines.append(f"Listening on http://{host!s}:{port} (Ctrl-C to stop)")
+    print("\n".join(lines), file=sys.stderr, flush=True)
