@@ -16,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export DATABASE_URL ?= sqlite:///.local/invest.db
 
-.PHONY: install run migrate test lint lint-template typecheck openapi build bench clean
+.PHONY: install run migrate test lint lint-template typecheck openapi build bench docs docs-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,5 +65,12 @@ lint-template: $(SAM_STAMP)
 bench: install
 	$(BIN)/python -m invest_dev.bench
 
+# The documentation site (docs/, mkdocs.yml): served with live reload, or built into site/ failing on any warning.
+docs: install
+	$(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+docs-build: install
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .local .aws-sam .pytest_cache .mypy_cache .ruff_cache site

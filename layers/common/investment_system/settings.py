@@ -2,7 +2,7 @@
 
 Plain pydantic rather than pydantic-settings: the latter costs ~0.5 s of cold start for what a
 table of variable names does here. `ENV_VARS` maps each variable to its place in the model; the
-README's settings table lists the same names.
+settings table of docs/settings.md lists the same names.
 """
 
 from __future__ import annotations
