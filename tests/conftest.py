@@ -62,7 +62,7 @@ def _create_server_database(backend: str) -> str:
     except Exception as error:  # a missing server must fail loudly, never skip
         raise RuntimeError(
             f"{backend} is not reachable at {make_url(SERVER_URLS[backend]).render_as_string()}: {error}. "
-            "Start it (see README, 'Testing') or narrow TEST_DATABASES."
+            "Start it (see docs/development.md, 'Tests') or narrow TEST_DATABASES."
         ) from error
 
 

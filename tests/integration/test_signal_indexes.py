@@ -1,5 +1,5 @@
 """Every listing filter is served by an index range scan (SQLite's query plans), so a page costs the same
-however many signals the table holds; README ("Listing and its indexes") lists the indexes."""
+however many signals the table holds; docs/signals.md ("Listing and its indexes") lists the indexes."""
 
 import pytest
 from signal_support import make_investor

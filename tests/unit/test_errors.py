@@ -4,7 +4,7 @@ import pytest
 
 from investment_system.errors import CATALOGUE, AppError, AuthenticationError, ErrorCode, RateLimited
 
-# The error table of API.md: status -> codes.
+# The error table of the API reference (docs/api.md, "Errors"): status -> codes.
 CONTRACT_CODES = {
     400: ["MALFORMED_JSON", "INVALID_CURRENT_PASSWORD", "INVALID_CURSOR"],
     401: [

@@ -49,7 +49,8 @@ class Signal(TimestampedMixin, Base):
         CheckConstraint(one_of("status", SignalStatus), name="status"),
         CheckConstraint(one_of("timeframe", Timeframe), name="timeframe"),
         # Every listing is one user's, newest first: each filter has an index ending in (created_at, id)
-        # so a page is an index range scan, whatever the table's size. README "Listing and its indexes" explains each.
+        # so a page is an index range scan, whatever the table's size. "Listing and its indexes" in
+        # docs/signals.md explains each.
         Index("ix_signals_user_created", "user_id", "created_at", "id"),
         Index("ix_signals_user_symbol_created", "user_id", "symbol", "created_at", "id"),
         Index("ix_signals_user_status_created", "user_id", "status", "created_at", "id"),

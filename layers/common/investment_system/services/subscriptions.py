@@ -6,7 +6,7 @@ lazily, rather than in registration's transaction, covers every way a user comes
 the operator's `create-admin`, users from before this table) with one code path, and keeps billing
 out of the accounts code. Two first uses racing are settled by the unique `user_id`.
 
-States (API.md): ACTIVE, PAST_DUE, CANCELED. A cancellation takes effect at the period's end: the
+States (docs/api.md): ACTIVE, PAST_DUE, CANCELED. A cancellation takes effect at the period's end: the
 first read after it moves the subscription to CANCELED on `free`. Free periods renew by themselves;
 paid periods are renewed by the provider's `invoice.paid`.
 """
