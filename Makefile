@@ -16,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 export DATABASE_URL ?= sqlite:///.local/invest.db
 
-.PHONY: install run migrate test lint lint-template typecheck openapi build bench docs docs-build clean
+.PHONY: install run migrate test lint lint-template typecheck generate build bench docs docs-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-openapi: install
-	$(BIN)/invest openapi --write
+# Every generated file: the bundled OpenAPI document and the monitoring stack (devtools/invest_dev/generate.py).
+generate: install
+	$(BIN)/invest generate
 
 $(SAM_STAMP): devtools/sam-requirements.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
@@ -58,7 +59,7 @@ build: $(SAM_STAMP)
 	$(PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 lint-template: $(SAM_STAMP)
-	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/cfn-lint template.yaml monitoring/template.yaml
 	$(SAM) validate --lint --template-file template.yaml
 
 # Cold start and warm latency of every function; writes docs/benchmarks.md (see devtools/invest_dev/bench.py).

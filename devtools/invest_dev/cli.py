@@ -1,4 +1,4 @@
-"""The `invest` command: serve, migrate, create-admin, openapi, dashboard."""
+"""The `invest` command: serve, migrate, create-admin, openapi, generate, dashboard."""
 
 from __future__ import annotations
 
@@ -49,16 +49,17 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(_: argparse.Namespace) -> int:
+    from invest_dev.generate import write_generated
+
+    changed = write_generated()
+    print("\n".join(f"rewrote {path}" for path in changed) or "every generated file is current")
+    return 0
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from invest_dev.dashboard import write_template
-    from invest_dev.template import TEMPLATE
-
-    if args.write_template:
-        changed = write_template()
-        print(f"{'rewrote' if changed else 'unchanged:'} the dashboard and alarms of {TEMPLATE}")
-        return 0
     from invest_dev.gateway.server import metrics_file
     from invest_dev.local_dashboard import write_local_dashboard
 
@@ -98,16 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("--write", action="store_true", help="write it into the layer instead of printing it")
     openapi.set_defaults(run=_openapi)
 
-    dashboard = commands.add_parser(
-        "dashboard", help="draw template.yaml's operations dashboard from a local run's metrics (HTML)"
+    generate = commands.add_parser(
+        "generate", help="rewrite every generated file: the OpenAPI document and the monitoring stack"
     )
+    generate.set_defaults(run=_generate)
+
+    dashboard = commands.add_parser("dashboard", help="draw the operations dashboard from a local run's metrics (HTML)")
     dashboard.add_argument("--metrics", help="EMF lines to read (default: METRICS_FILE or .local/metrics.jsonl)")
     dashboard.add_argument("--output", default=".local/dashboard.html", help="the HTML page to write")
-    dashboard.add_argument(
-        "--write-template",
-        action="store_true",
-        help="instead, regenerate the dashboard and alarms in template.yaml from the functions and metric names",
-    )
     dashboard.set_defaults(run=_dashboard)
     return parser
 

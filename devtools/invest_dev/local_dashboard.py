@@ -1,6 +1,6 @@
-"""The operations dashboard of template.yaml, drawn from the EMF lines of a local run.
+"""The operations dashboard of monitoring/template.yaml, drawn from the EMF lines of a local run.
 
-The widgets are read from the template's dashboard body (not a copy): each metric line is matched
+The widgets are read from the monitoring stack's dashboard body (not a copy): each metric line is matched
 against the EMF documents the way CloudWatch matches a metric (namespace, name and the exact set of
 dimensions), bucketed by the widget's period and aggregated by its statistic (Sum, Average, Minimum,
 Maximum, SampleCount or a percentile such as p99). The page is self-contained HTML with inline SVG
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from invest_dev.dashboard import LAMBDA_NAMESPACE, template_dashboard
-from invest_dev.template import TEMPLATE
+from invest_dev.monitoring import LAMBDA_NAMESPACE, MONITORING_TEMPLATE, template_dashboard
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 CHART_WIDTH, CHART_HEIGHT, MARGIN_LEFT, MARGIN_BOTTOM = 560, 200, 56, 22
@@ -195,12 +194,12 @@ def render(datapoints: list[Datapoint], dashboard: dict[str, Any], source: str) 
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>Operations dashboard (local run)</title>"
         f"<style>{_STYLE}</style></head><body>"
-        f"<p>The dashboard of template.yaml, from {len(datapoints)} datapoints in {html.escape(source)}.</p>"
+        f"<p>The dashboard of monitoring/template.yaml, from {len(datapoints)} datapoints in {html.escape(source)}.</p>"
         f"<main>{widgets}</main></body></html>\n"
     )
 
 
-def write_local_dashboard(metrics_file: Path, output: Path, template: Path = TEMPLATE) -> Path:
+def write_local_dashboard(metrics_file: Path, output: Path, template: Path = MONITORING_TEMPLATE) -> Path:
     lines = metrics_file.read_text(encoding="utf-8").splitlines() if metrics_file.exists() else []
     page = render(list(read_emf(lines)), template_dashboard(template), str(metrics_file))
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""`invest dashboard`: the template's dashboard, drawn from a local run's EMF lines, in a real browser."""
+"""`invest dashboard`: the monitoring stack's dashboard, drawn from a local run's EMF lines, in a real browser."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from invest_dev.cli import main as invest
-from invest_dev.dashboard import template_dashboard
+from invest_dev.monitoring import template_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 SERIES_COLOURS = ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E), (0x2C, 0xA0, 0x2C))  # the first three lines' colours

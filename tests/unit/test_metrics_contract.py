@@ -1,8 +1,9 @@
-"""The contract between the code's metrics and the operations dashboard of template.yaml.
+"""The contract between the code's metrics and the operations dashboard and alarms.
 
 Metric names and dimensions are defined once (observability.MetricName, Dimension); the dashboard
-and alarms are generated from them and from the template's functions (`invest dashboard
---write-template`). The `test_the_suite_*` checks read every EMF document the whole test suite made the
+and alarms of the monitoring stack (monitoring/template.yaml, nested in template.yaml) are generated
+from them and from the template's functions (`invest generate`; test_project_consistency.py keeps the
+files current). The `test_the_suite_*` checks read every EMF document the whole test suite made the
 code emit, so they run last and only in a whole-suite run (tests/metrics_contract.py).
 """
 
@@ -15,8 +16,8 @@ from typing import Any
 
 from metrics_contract import emitted_metrics_file
 
-from invest_dev.dashboard import LAMBDA_NAMESPACE, current_block, generated_block, template_dashboard
-from invest_dev.template import functions, load_template
+from invest_dev.monitoring import LAMBDA_NAMESPACE, MAX_ALARM_METRICS, MONITORING_TEMPLATE, STACK_ID, template_dashboard
+from invest_dev.template import ROOT, functions, load_template
 from investment_system.observability import MetricName, unit_of
 
 # (metric name, dimension names) as CloudWatch identifies a metric within the namespace
@@ -53,11 +54,6 @@ def _emitted() -> dict[str, dict[MetricKey, set[str]]]:
     return found
 
 
-def test_the_dashboard_and_alarms_in_the_template_are_current():
-    # The block is generated from the functions and MetricName: regenerate it after adding either
-    assert current_block() == generated_block(), "run `.venv/bin/invest dashboard --write-template` and commit"
-
-
 def test_every_metric_name_has_a_graph_on_the_dashboard():
     ours = {name for namespace, (name, _) in _dashboard_metrics() if namespace == _namespace()}
     assert ours == {name.value for name in MetricName}
@@ -74,6 +70,52 @@ def test_the_dashboard_shows_aws_lambda_metrics_of_every_function():
     every_function = {spec.name for spec in functions()}
     for metric in ("Errors", "Throttles", "Duration", "ConcurrentExecutions"):
         assert lambda_lines[metric] == every_function, metric
+
+
+def test_the_monitoring_stack_is_given_the_name_of_every_function():
+    # Given the nested monitoring stack of the template
+    stack = load_template()["Resources"][STACK_ID]
+    assert stack["Type"] == "AWS::Serverless::Application"
+    assert stack["Properties"]["Location"] == MONITORING_TEMPLATE.relative_to(ROOT).as_posix()
+    passed = stack["Properties"]["Parameters"]
+    # Then it receives every parameter it declares, and each function's physical name under its logical ID
+    assert set(passed) == set(load_template(MONITORING_TEMPLATE)["Parameters"])
+    for spec in functions():
+        assert passed[spec.name] == {"Ref": spec.name}
+
+
+def test_a_throttle_of_any_function_sets_off_an_alarm_that_names_it():
+    # Given the throttle alarms of the monitoring stack
+    resources = load_template(MONITORING_TEMPLATE)["Resources"]
+    watched: list[str] = []
+    for name, resource in resources.items():
+        if not name.startswith("FunctionThrottlesAlarm"):
+            continue
+        properties = resource["Properties"]
+        *throttles, total = properties["Metrics"]
+        # Then each reads at most 10 metrics (CloudWatch's limit for a metric math alarm), one per function,
+        # labelled with the function's logical ID
+        assert len(throttles) <= MAX_ALARM_METRICS
+        for metric in throttles:
+            stat = metric["MetricStat"]
+            assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]) == (
+                LAMBDA_NAMESPACE,
+                "Throttles",
+                "Sum",
+            )
+            assert stat["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": metric["Label"]}}]
+            watched.append(metric["Label"])
+        # And it alarms when their sum reaches one throttled invocation
+        ids = ", ".join(metric["Id"] for metric in throttles)
+        assert total == {
+            "Id": "throttles",
+            "Label": "throttled invocations",
+            "Expression": f"SUM(FILL([{ids}], 0))",
+            "ReturnData": True,
+        }
+        assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    # And every function is watched by exactly one of them
+    assert sorted(watched) == sorted(spec.name for spec in functions())
 
 
 def test_the_suite_made_the_code_emit_only_metrics_the_dashboard_shows():
