@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from invest_dev.bench import BenchContext, ScenarioResult, measure, scenario
+from invest_dev.bench.measure import measure
+from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
 from invest_dev.bench_prepare import fresh_account
 from invest_dev.samples import SAMPLE_PASSWORD
 

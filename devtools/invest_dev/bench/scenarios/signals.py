@@ -17,7 +17,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from invest_dev.bench import BenchContext, ScenarioResult, measure, scenario, scratch_database
+from invest_dev.bench.environment import scratch_database
+from invest_dev.bench.measure import measure
+from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
 
 SIZES = (1_000, 100_000)
 BACKENDS = ("sqlite", "postgres")

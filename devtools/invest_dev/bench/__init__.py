@@ -1,0 +1,57 @@
+"""`make bench`: cold start and warm latency of every function of template.yaml.
+
+    .venv/bin/python -m invest_dev.bench                 # everything; writes docs/benchmarks.md
+    .venv/bin/python -m invest_dev.bench --only HealthFunction --no-write
+    .venv/bin/python -m invest_dev.bench --importtime HealthFunction   # where a cold start goes
+
+Method (also written into docs/benchmarks.md):
+- Everything runs against a temporary SQLite database migrated with Alembic, holding the sample
+  accounts of `invest_dev.samples`; events come from `events/<FunctionLogicalId>.json` (`{}` for a
+  function without HTTP routes and without an event file), with a fresh bearer token where the event
+  has an Authorization header. Settings: ENVIRONMENT=dev, real argon2 parameters, tracing off.
+- Success paths: where the sample event refers to rows the database lacks, or succeeds only once (a
+  registration, a refresh token, a password change, a signed webhook delivery), a preparer of
+  `invest_dev/bench_prepare.py` seeds what it needs through the layer's services and gives each
+  invocation its event (a new email, a refresh token issued for it, a fresh signature...). Preparing
+  is never timed. The notes under the table say what each preparer does.
+- Cold start: a fresh interpreter per run that imports the function's module (layer included),
+  builds what it builds at import time and answers its event, then exits at once (no
+  interpreter teardown). It sees only what Lambda would: the function's directory, the layer's
+  source and its pinned requirements plus what the runtime ships (pyproject's `aws` extra),
+  installed into `.local/bench-runtime/`, with `python -S` (no site-packages, no dev tools), all
+  with compiled bytecode as `make build` ships it. Wall time from spawn to exit, median of --runs
+  runs; import and first response are timed inside the child. CPU ms is the child's user + system
+  time (RUSAGE_CHILDREN), which other work on the machine inflates less than wall time. Peak RSS
+  is the child's VmHWM after the first response (`getrusage(RUSAGE_SELF).ru_maxrss` would start
+  at the parent's peak: Linux carries it across fork and exec). Beside it, `python -S -c pass` on
+  the same interpreter with the same method.
+- Warm: the function imported once in this process, one unmeasured invocation, then --iterations
+  invocations, timing only the handler's call; p50 and p99 of their latencies. Log lines and EMF metrics are
+  written to /dev/null (they are still formatted and written, as in Lambda). Cold starts run the
+  rate limiter (memory backend, limits too high to refuse); the warm loop runs without it, since a
+  plan's requests_per_minute would refuse most of it (in production the limiter's cost is a Redis or
+  DynamoDB round trip, not measured here). The statuses column says which answers were timed.
+- The machine's load average is recorded: other work on the machine inflates every number.
+
+Extra scenarios (login with the default argon2 parameters, signal lists at 1k/100k rows on SQLite
+and PostgreSQL, ...) go in a module of their own under `invest_dev/bench/scenarios/`; every
+module there is imported and each function decorated with `@scenario` runs after the functions:
+
+    from invest_dev.bench.measure import measure
+    from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
+
+    @scenario
+    def login_latency(ctx: BenchContext) -> list[ScenarioResult]:
+        event = {...}  # or ctx.event("LoginFunction")
+        samples = measure(lambda: ctx.invoke("LoginFunction", event), 50)
+        return [ScenarioResult("POST /v1/auth/login (argon2 defaults)", samples)]
+
+A scenario may use `scratch_database("postgres")` (`invest_dev.bench.environment`) for a migrated
+database of its own on a server (installed as the container's engine inside the `with` block), and
+`cold_start(...)` (`invest_dev.bench.measure`) to time fresh processes with other settings (e.g.
+TRACING_ENABLED=true). `measure_prepared` times calls whose argument is prepared untimed before each.
+
+Modules: `measure` (cold starts, warm latencies), `environment` (settings, scratch databases, sample
+events), `scenarios` (the extra scenarios and their registry), `report` (the tables and
+docs/benchmarks.md), `run` (the command line).
+"""

@@ -1,0 +1,101 @@
+"""`python -m invest_dev.bench`: measure the functions, run the scenarios, write docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from invest_dev.bench.environment import (
+    bench_environment,
+    has_sample_event,
+    on_enterprise_plan,
+    sample_event,
+    stdout_to_devnull,
+)
+from invest_dev.bench.measure import baseline, cold_start, import_profile, percentile, warm_latencies
+from invest_dev.bench.report import (
+    DOCS,
+    OVERVIEW,
+    FunctionResult,
+    function_table,
+    load_average,
+    ms,
+    render_report,
+    scenario_table,
+)
+from invest_dev.bench.scenarios import SCENARIOS, BenchContext, ScenarioResult, load_scenarios
+from invest_dev.template import ROOT, functions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="invest-bench", description=OVERVIEW.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per cold start (median; >= 5)")
+    parser.add_argument("--iterations", type=int, default=1000, help="warm invocations per function (>= 1000)")
+    parser.add_argument("--only", nargs="*", default=None, help="logical IDs of the functions to measure")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--no-scenarios", action="store_true", help="skip the extra scenarios")
+    parser.add_argument("--importtime", metavar="FUNCTION", help="print the slowest imports of one function")
+    args = parser.parse_args(argv)
+
+    load_before = load_average()
+    if os.getloadavg()[0] > (os.cpu_count() or 1) / 2:
+        print(f"warning: the machine is busy (load {load_before}); the numbers will be inflated", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="invest-bench-") as scratch:
+        # Before any investment_system import: settings are read once per process.
+        os.environ.update(bench_environment(f"sqlite:///{Path(scratch, 'bench.db')}"))
+        os.environ.pop("METRICS_FILE", None)
+        specs = [spec for spec in functions() if args.only is None or spec.name in args.only]
+        if args.importtime:
+            print(import_profile(next(s for s in functions() if s.name == args.importtime), os.environ))
+            return 0
+
+        from invest_dev.bench_prepare import event_source
+        from invest_dev.samples import seed_sample_users
+        from investment_system.db.migrate import upgrade
+
+        upgrade()
+        users = seed_sample_users()
+        on_enterprise_plan(users.user_id)
+        ctx = BenchContext(users=users, iterations=args.iterations, runs=args.runs)
+        python_pass = baseline(args.runs)
+        print(f"python -S -c pass: {ms(python_pass.median_s)} ms (median of {args.runs})", flush=True)
+
+        results = []
+        unmeasured = [spec.name for spec in specs if not has_sample_event(spec)]
+        for spec in specs:
+            if spec.name in unmeasured:
+                print(f"{spec.name}: no sample event in events/, not measured", file=sys.stderr)
+                continue
+            next_event = event_source(spec.name, sample_event(spec, ctx.users), ctx.users)
+            cold = cold_start(spec, next_event, args.runs)
+            with stdout_to_devnull():
+                warm_ms, warm_statuses = warm_latencies(ctx, spec, next_event)
+            results.append(FunctionResult(spec, cold, warm_ms, warm_statuses))
+            print(
+                f"{spec.name}: cold {ms(cold.median_s)} ms, warm p50 {percentile(warm_ms, 50):.2f} ms",
+                flush=True,
+            )
+
+        scenario_results: list[ScenarioResult] = []
+        if not args.no_scenarios:
+            load_scenarios()
+            for run_scenario in SCENARIOS:
+                with stdout_to_devnull():
+                    scenario_results.extend(run_scenario(ctx))
+
+        from investment_system.db.engine import dispose_engine
+
+        dispose_engine()
+
+    report = render_report(results, unmeasured, scenario_results, python_pass, args.runs, args.iterations, load_before)
+    print("\n" + function_table(results, python_pass, unmeasured) + "\n" + scenario_table(scenario_results))
+    if not args.no_write:
+        DOCS.write_text(report, encoding="utf-8")
+        print(f"wrote {DOCS.relative_to(ROOT)}")
+    missed = [r.spec.name for r in results if r.cold.median_s > r.target_s]
+    if missed:
+        print(f"cold-start target missed by: {', '.join(missed)} (see --importtime)", file=sys.stderr)
+    return 1 if unmeasured else 0
