@@ -154,13 +154,11 @@ def _one_signal(event: Event, users: SampleUsers) -> EventSource:
 
 @prepares("GetSignalHistoryFunction", "reads the history of one signal of the sample user, seeded and changed once")
 def _signal_with_history(event: Event, users: SampleUsers) -> EventSource:
-    from investment_system.db import unit_of_work
     from investment_system.schemas.signals import SignalUpdate
     from investment_system.services.signals import update_signal
 
     signal_id = _open_signal(users.user_id)
-    with unit_of_work() as session:
-        update_signal(session, users.user_id, str(signal_id), SignalUpdate(notes="Raised target after guidance"))
+    update_signal(users.user_id, str(signal_id), SignalUpdate(notes="Raised target after guidance"))
     prepared = _with_path_parameter(event, "id", signal_id)
     return lambda: prepared
 

@@ -70,7 +70,7 @@ def matching_route(spec: FunctionSpec, event: dict[str, Any]) -> Route | None:
 
 @cache
 def _secured_operations() -> frozenset[tuple[str, str]]:
-    from investment_system.services.routing import openapi_document
+    from investment_system.http.routing import openapi_document
 
     paths = json.loads(openapi_document()).get("paths", {})
     return frozenset(

@@ -1,6 +1,5 @@
 """DELETE /v1/billing/subscription: cancel the caller's subscription at the end of the period."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import SubscriptionOut
@@ -18,8 +17,7 @@ app = create_app()
     responses={200: {"description": "Your subscription, with cancel_at_period_end: true"}, **error_responses(401, 403)},
 )
 def delete_subscription(user: CurrentUser) -> SubscriptionOut:
-    with unit_of_work() as session:
-        return cancel_at_period_end(session, user.user_id)
+    return cancel_at_period_end(user.user_id)
 
 
 handler = lambda_handler(app)

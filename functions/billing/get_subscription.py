@@ -1,6 +1,5 @@
 """GET /v1/billing/subscription: the caller's subscription (a new user is on free, ACTIVE)."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import SubscriptionOut
@@ -17,8 +16,7 @@ app = create_app()
     responses={200: {"description": "Your subscription"}, **error_responses(401, 403)},
 )
 def get_my_subscription(user: CurrentUser) -> SubscriptionOut:
-    with unit_of_work() as session:
-        return get_subscription(session, user.user_id)
+    return get_subscription(user.user_id)
 
 
 handler = lambda_handler(app)

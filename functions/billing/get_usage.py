@@ -1,6 +1,5 @@
 """GET /v1/billing/usage: the caller's usage and quotas for the current UTC day."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import UsageOut
@@ -17,8 +16,7 @@ app = create_app()
     responses={200: {"description": "Signals created today (UTC) and your plan's quotas"}, **error_responses(401, 403)},
 )
 def get_usage(user: CurrentUser) -> UsageOut:
-    with unit_of_work() as session:
-        return usage_today(session, user.user_id)
+    return usage_today(user.user_id)
 
 
 handler = lambda_handler(app)

@@ -1,6 +1,5 @@
 """POST /v1/signals/{id}/close: close an OPEN signal at an exit price."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalClose, SignalId, SignalOut
@@ -22,8 +21,7 @@ app = create_app(exact_decimals=True)
     },
 )
 def post_close(signal_id: SignalId, body: SignalClose, user: CurrentUser) -> SignalOut:
-    with unit_of_work() as session:
-        return close_signal(session, user.user_id, signal_id, body)
+    return close_signal(user.user_id, signal_id, body)
 
 
 handler = lambda_handler(app)

@@ -2,7 +2,6 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId
@@ -20,8 +19,7 @@ app = create_app()
     responses={204: {"description": "Deleted", "content": {}}, **error_responses(401, 404)},
 )
 def delete_one_signal(signal_id: SignalId, user: CurrentUser) -> Response[None]:
-    with unit_of_work() as session:
-        delete_signal(session, user.user_id, signal_id)
+    delete_signal(user.user_id, signal_id)
     return Response(status_code=204, body=None)
 
 

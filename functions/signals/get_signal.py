@@ -1,6 +1,5 @@
 """GET /v1/signals/{id}: one of the caller's signals."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId, SignalOut
@@ -20,8 +19,7 @@ app = create_app()
     },
 )
 def get_one_signal(signal_id: SignalId, user: CurrentUser) -> SignalOut:
-    with unit_of_work() as session:
-        return get_signal(session, user.user_id, signal_id)
+    return get_signal(user.user_id, signal_id)
 
 
 handler = lambda_handler(app)

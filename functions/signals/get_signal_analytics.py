@@ -1,6 +1,5 @@
 """GET /v1/signals/analytics: statistics over the caller's signals, computed by the database."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import (
@@ -36,8 +35,7 @@ def get_analytics(
     created_to: CreatedToParam = None,
 ) -> SignalAnalytics:
     filters = SignalFilters(symbol=symbol, strategy=strategy, created_from=created_from, created_to=created_to)
-    with unit_of_work() as session:
-        return signal_analytics(session, user.user_id, filters)
+    return signal_analytics(user.user_id, filters)
 
 
 handler = lambda_handler(app)

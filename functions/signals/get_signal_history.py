@@ -1,6 +1,5 @@
 """GET /v1/signals/{id}/history: every change of one of the caller's signals, oldest first."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalHistory, SignalId
@@ -20,8 +19,7 @@ app = create_app()
     },
 )
 def get_history(signal_id: SignalId, user: CurrentUser) -> SignalHistory:
-    with unit_of_work() as session:
-        return signal_history(session, user.user_id, signal_id)
+    return signal_history(user.user_id, signal_id)
 
 
 handler = lambda_handler(app)

@@ -1,9 +1,8 @@
 """GET /v1/signals: a page of the caller's signals, newest first."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.repositories.pagination import DEFAULT_LIMIT
+from investment_system.schemas import DEFAULT_LIMIT
 from investment_system.schemas.signals import (
     CreatedFromParam,
     CreatedToParam,
@@ -54,8 +53,7 @@ def get_signals(
         limit=limit,
         cursor=cursor,
     )
-    with unit_of_work() as session:
-        return list_signals(session, user.user_id, query)
+    return list_signals(user.user_id, query)
 
 
 handler = lambda_handler(app)

@@ -1,6 +1,5 @@
 """PATCH /v1/signals/{id}: change an OPEN signal's levels, notes or expiry."""
 
-from investment_system.db import unit_of_work
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId, SignalOut, SignalUpdate
@@ -21,8 +20,7 @@ app = create_app(exact_decimals=True)
     },
 )
 def patch_signal(signal_id: SignalId, body: SignalUpdate, user: CurrentUser) -> SignalOut:
-    with unit_of_work() as session:
-        return update_signal(session, user.user_id, signal_id, body)
+    return update_signal(user.user_id, signal_id, body)
 
 
 handler = lambda_handler(app)

@@ -3,8 +3,8 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from investment_system.http import create_app, lambda_handler
-from investment_system.services.docs import DOCS_CSP, swagger_asset, swagger_page
-from investment_system.services.routing import openapi_document
+from investment_system.http.docs import DOCS_CSP, swagger_asset, swagger_page
+from investment_system.http.routing import openapi_document
 
 app = create_app()
 

@@ -17,12 +17,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def migrate() -> dict[str, Any]:
-    from investment_system.db.migrate import current_revision, upgrade
-    from investment_system.observability import logger, traced
+    from investment_system.services.schema_migrations import apply_migrations
 
-    with traced("migrations"):
-        before = current_revision()
-        upgrade()
-        after = current_revision()
-    logger.info("Migrations applied", extra={"from_revision": before, "to_revision": after})
-    return {"from_revision": before, "to_revision": after}
+    return dict(apply_migrations())

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from investment_system.http import create_app, lambda_handler
 from investment_system.http.envelope import error_response
-from investment_system.services.routing import preflight_response, unmatched_route_error
+from investment_system.http.routing import preflight_response, unmatched_route_error
 
 app = create_app(cors=False)
 

@@ -51,14 +51,13 @@ def test_the_plan_catalogue_is_cached_until_its_ttl_runs_out(sqlite_db, monkeypa
 def test_a_free_period_renews_by_itself(db):
     # Given a free user whose period ended two and a half months ago
     investor = make_investor()
+    get_subscription(investor.user_id)
     with unit_of_work() as session:
-        get_subscription(session, investor.user_id)
         subscription = session.scalars(select(Subscription).where(Subscription.user_id == investor.user_id)).one()
         subscription.current_period_start = datetime.now(UTC) - timedelta(days=105)
         subscription.current_period_end = add_months(subscription.current_period_start)
     # When they read their subscription
-    with unit_of_work() as session:
-        current = get_subscription(session, investor.user_id)
+    current = get_subscription(investor.user_id)
     # Then it shows the period that contains now, still free and ACTIVE
     now = datetime.now(UTC)
     assert current.current_period_start <= now < current.current_period_end

@@ -72,8 +72,7 @@ def test_concurrent_creates_lose_nothing(pooled):
     # And paging through them shows each exactly once
     seen, cursor = [], None
     while True:
-        with unit_of_work() as session:
-            page = list_signals(session, investor.user_id, SignalListQuery(limit=7, cursor=cursor))
+        page = list_signals(investor.user_id, SignalListQuery(limit=7, cursor=cursor))
         seen.extend(str(s.id) for s in page.items)
         if (cursor := page.next_cursor) is None:
             break
@@ -106,8 +105,7 @@ def test_a_close_racing_the_expiry_job_leaves_one_consistent_outcome(pooled):
 
     def close() -> str:
         try:
-            with unit_of_work() as session:
-                return close_signal(session, investor.user_id, signal_id, SignalClose(exit_price=Decimal(101))).status
+            return close_signal(investor.user_id, signal_id, SignalClose(exit_price=Decimal(101))).status
         except AppError as error:
             return error.code
 
@@ -128,9 +126,8 @@ def test_concurrent_closes_of_one_signal_close_it_once(pooled):
 
     def close(exit_price: int) -> str:
         try:
-            with unit_of_work() as session:
-                close_signal(session, investor.user_id, signal_id, SignalClose(exit_price=Decimal(exit_price)))
-                return "closed"
+            close_signal(investor.user_id, signal_id, SignalClose(exit_price=Decimal(exit_price)))
+            return "closed"
         except AppError as error:
             return error.code
 

@@ -40,11 +40,6 @@ def _error(call) -> ErrorCode:
     return caught.value.code
 
 
-def _in_session(function, *args):
-    with unit_of_work() as session:
-        return function(session, *args)
-
-
 def test_created_signal_is_open_with_exact_prices_and_a_history_row(sqlite_db):
     # Given an investor
     investor = make_investor()
@@ -52,11 +47,11 @@ def test_created_signal_is_open_with_exact_prices_and_a_history_row(sqlite_db):
     # When they create a signal with prices that binary floats cannot hold
     created = _create(investor.user_id, entry_price="0.1", target_price="0.30000001", stop_loss="0.00000001")
     # Then it is OPEN and the prices read back exactly
-    fetched = _in_session(service.get_signal, investor.user_id, str(created.id))
+    fetched = service.get_signal(investor.user_id, str(created.id))
     assert fetched.status is SignalStatus.OPEN
     assert (fetched.entry_price, fetched.target_price, fetched.stop_loss) == ("0.1", "0.30000001", "0.00000001")
     # And the history has one "created" row by the investor with the request's correlation ID
-    entries = _in_session(service.signal_history, investor.user_id, str(created.id)).items
+    entries = service.signal_history(investor.user_id, str(created.id)).items
     assert [(e.action, e.actor_id, e.correlation_id) for e in entries] == [
         ("created", investor.user_id, "create-signal-0001")
     ]
@@ -79,7 +74,7 @@ def test_buy_levels_on_the_wrong_side_are_refused_and_nothing_is_stored(sqlite_d
     # Then 422 INVALID_SIGNAL_LEVELS names each offending level, and no signal exists
     assert caught.value.code is ErrorCode.INVALID_SIGNAL_LEVELS
     assert {d["field"] for d in caught.value.details} == fields
-    page = _in_session(service.list_signals, investor.user_id, SignalListQuery())
+    page = service.list_signals(investor.user_id, SignalListQuery())
     assert page.items == []
 
 
@@ -102,19 +97,16 @@ def test_update_rechecks_levels_against_the_stored_ones(sqlite_db):
     signal_id = str(signal.id)
     # When only the stop is moved above the stored entry
     bad = SignalUpdate.model_validate({"stop_loss": "100.5"})
-    assert _error(lambda: _in_session(service.update_signal, investor.user_id, signal_id, bad)) is (
-        ErrorCode.INVALID_SIGNAL_LEVELS
-    )
+    assert _error(lambda: service.update_signal(investor.user_id, signal_id, bad)) is (ErrorCode.INVALID_SIGNAL_LEVELS)
     # When the target is cleared with null and the notes set
-    updated = _in_session(
-        service.update_signal,
+    updated = service.update_signal(
         investor.user_id,
         signal_id,
         SignalUpdate.model_validate({"target_price": None, "notes": "trailing"}),
     )
     # Then only those fields changed, and the history records exactly them
     assert (updated.target_price, updated.stop_loss, updated.notes) == (None, "95", "trailing")
-    last = _in_session(service.signal_history, investor.user_id, signal_id).items[-1]
+    last = service.signal_history(investor.user_id, signal_id).items[-1]
     assert last.action == "updated"
     assert last.changes == {"target_price": {"from": "110", "to": None}, "notes": {"from": None, "to": "trailing"}}
 
@@ -123,30 +115,22 @@ def test_close_computes_the_return_and_ends_the_state_machine(sqlite_db):
     investor = make_investor()
     signal_id = str(_create(investor.user_id, direction="SELL", target_price="90", stop_loss="105").id)
     # When a SELL signal entered at 100 is closed at 92.125
-    closed = _in_session(
-        service.close_signal, investor.user_id, signal_id, SignalClose.model_validate({"exit_price": "92.125"})
-    )
+    closed = service.close_signal(investor.user_id, signal_id, SignalClose.model_validate({"exit_price": "92.125"}))
     # Then it is CLOSED with the SELL return (100 - 92.125) / 100 x 100
     assert (closed.status, closed.exit_price, closed.return_pct) == (SignalStatus.CLOSED, "92.125", "7.8750")
     assert closed.closed_at is not None
     # And nothing more may change: update, close again -> 409 SIGNAL_NOT_OPEN
     again = SignalClose.model_validate({"exit_price": "1"})
     patch = SignalUpdate.model_validate({"notes": "late"})
-    assert _error(lambda: _in_session(service.close_signal, investor.user_id, signal_id, again)) is (
-        ErrorCode.SIGNAL_NOT_OPEN
-    )
-    assert _error(lambda: _in_session(service.update_signal, investor.user_id, signal_id, patch)) is (
-        ErrorCode.SIGNAL_NOT_OPEN
-    )
+    assert _error(lambda: service.close_signal(investor.user_id, signal_id, again)) is (ErrorCode.SIGNAL_NOT_OPEN)
+    assert _error(lambda: service.update_signal(investor.user_id, signal_id, patch)) is (ErrorCode.SIGNAL_NOT_OPEN)
 
 
 def test_an_exit_whose_return_the_column_cannot_hold_is_refused(sqlite_db):
     investor = make_investor()
     signal_id = str(_create(investor.user_id, entry_price="0.00000001", target_price=None, stop_loss=None).id)
     huge = SignalClose.model_validate({"exit_price": "9999999999"})
-    assert _error(lambda: _in_session(service.close_signal, investor.user_id, signal_id, huge)) is (
-        ErrorCode.INVALID_PRICE
-    )
+    assert _error(lambda: service.close_signal(investor.user_id, signal_id, huge)) is (ErrorCode.INVALID_PRICE)
     assert stored_status(signal_id) == "OPEN"
 
 
@@ -154,30 +138,28 @@ def test_another_users_signal_is_indistinguishable_from_a_missing_one(sqlite_db)
     owner, stranger = make_investor("owner"), make_investor("stranger")
     signal_id = str(_create(owner.user_id).id)
     calls = [
-        lambda sid: _in_session(service.get_signal, stranger.user_id, sid),
-        lambda sid: _in_session(service.signal_history, stranger.user_id, sid),
-        lambda sid: _in_session(service.update_signal, stranger.user_id, sid, SignalUpdate(notes="x")),
-        lambda sid: _in_session(service.close_signal, stranger.user_id, sid, SignalClose(exit_price=Decimal(1))),
-        lambda sid: _in_session(service.delete_signal, stranger.user_id, sid),
+        lambda sid: service.get_signal(stranger.user_id, sid),
+        lambda sid: service.signal_history(stranger.user_id, sid),
+        lambda sid: service.update_signal(stranger.user_id, sid, SignalUpdate(notes="x")),
+        lambda sid: service.close_signal(stranger.user_id, sid, SignalClose(exit_price=Decimal(1))),
+        lambda sid: service.delete_signal(stranger.user_id, sid),
     ]
     for attempt in calls:
         # Then the owner's id, a random id and a non-UUID all give SIGNAL_NOT_FOUND
         for sid in (signal_id, str(uuid.uuid4()), "analytics"):
             assert _error(lambda attempt=attempt, sid=sid: attempt(sid)) is ErrorCode.SIGNAL_NOT_FOUND
     # And the owner's signal is untouched
-    assert _in_session(service.get_signal, owner.user_id, signal_id).notes is None
+    assert service.get_signal(owner.user_id, signal_id).notes is None
 
 
 def test_deleted_signal_is_gone_for_its_owner_but_kept_for_audit(sqlite_db):
     investor = make_investor()
     signal_id = str(_create(investor.user_id).id)
-    _in_session(service.delete_signal, investor.user_id, signal_id)
+    service.delete_signal(investor.user_id, signal_id)
     # Then reads, history and listing no longer show it
-    assert _error(lambda: _in_session(service.get_signal, investor.user_id, signal_id)) is ErrorCode.SIGNAL_NOT_FOUND
-    assert _error(lambda: _in_session(service.delete_signal, investor.user_id, signal_id)) is (
-        ErrorCode.SIGNAL_NOT_FOUND
-    )
-    assert _in_session(service.list_signals, investor.user_id, SignalListQuery()).items == []
+    assert _error(lambda: service.get_signal(investor.user_id, signal_id)) is ErrorCode.SIGNAL_NOT_FOUND
+    assert _error(lambda: service.delete_signal(investor.user_id, signal_id)) is (ErrorCode.SIGNAL_NOT_FOUND)
+    assert service.list_signals(investor.user_id, SignalListQuery()).items == []
     # But the row and its audit trail remain
     assert stored_status(signal_id) == "OPEN"
     from investment_system.services.audit import history
@@ -193,17 +175,15 @@ def test_overdue_signal_reads_expired_everywhere_before_the_job_runs(sqlite_db):
     # Given its expiry has passed, but the expiry job has not run
     set_row(signal_id, expires_at=utcnow() - timedelta(seconds=1))
     # Then get, list and the status filters all report it EXPIRED
-    assert _in_session(service.get_signal, investor.user_id, signal_id).status is SignalStatus.EXPIRED
-    listed = _in_session(service.list_signals, investor.user_id, SignalListQuery())
+    assert service.get_signal(investor.user_id, signal_id).status is SignalStatus.EXPIRED
+    listed = service.list_signals(investor.user_id, SignalListQuery())
     assert [s.status for s in listed.items] == [SignalStatus.EXPIRED]
-    open_only = _in_session(service.list_signals, investor.user_id, SignalListQuery(status=SignalStatus.OPEN))
-    expired_only = _in_session(service.list_signals, investor.user_id, SignalListQuery(status=SignalStatus.EXPIRED))
+    open_only = service.list_signals(investor.user_id, SignalListQuery(status=SignalStatus.OPEN))
+    expired_only = service.list_signals(investor.user_id, SignalListQuery(status=SignalStatus.EXPIRED))
     assert (open_only.items, [str(s.id) for s in expired_only.items]) == ([], [signal_id])
     # And it can no longer be closed
     exit_price = SignalClose(exit_price=Decimal(101))
-    assert _error(lambda: _in_session(service.close_signal, investor.user_id, signal_id, exit_price)) is (
-        ErrorCode.SIGNAL_NOT_OPEN
-    )
+    assert _error(lambda: service.close_signal(investor.user_id, signal_id, exit_price)) is (ErrorCode.SIGNAL_NOT_OPEN)
     assert stored_status(signal_id) == "OPEN"
 
 
@@ -214,7 +194,7 @@ def test_expiry_job_stores_expired_in_bounded_batches_with_history(sqlite_db):
     not_due = str(_create(investor.user_id, expires_at=soon).id)
     no_expiry = str(_create(investor.user_id).id)
     closed = str(_create(investor.user_id, expires_at=soon).id)
-    _in_session(service.close_signal, investor.user_id, closed, SignalClose(exit_price=Decimal(101)))
+    service.close_signal(investor.user_id, closed, SignalClose(exit_price=Decimal(101)))
     for signal_id in [*overdue, closed]:
         set_row(signal_id, expires_at=utcnow() - timedelta(minutes=5))
     set_correlation_id("expiry-run-0001")
@@ -226,7 +206,7 @@ def test_expiry_job_stores_expired_in_bounded_batches_with_history(sqlite_db):
     assert [stored_status(s) for s in overdue] == ["EXPIRED"] * 5
     assert [stored_status(s) for s in (not_due, no_expiry, closed)] == ["OPEN", "OPEN", "CLOSED"]
     # And each has an "expired" history row by the system (no actor), with the run's correlation ID
-    entry = _in_session(service.signal_history, investor.user_id, overdue[0]).items[-1]
+    entry = service.signal_history(investor.user_id, overdue[0]).items[-1]
     assert (entry.action, entry.actor_id, entry.correlation_id) == ("expired", None, "expiry-run-0001")
     assert entry.changes == {"status": {"from": "OPEN", "to": "EXPIRED"}}
     # And a run with nothing to do changes nothing
@@ -249,24 +229,21 @@ def test_list_filters_combine(sqlite_db):
         strategy="breakout",
     )
     query = SignalListQuery(symbol="MSFT", direction=Direction.SELL, strategy="breakout", status=SignalStatus.OPEN)
-    page = _in_session(service.list_signals, investor.user_id, query)
+    page = service.list_signals(investor.user_id, query)
     assert [s.id for s in page.items] == [wanted.id]
 
 
 def test_created_range_is_inclusive_from_and_exclusive_to(sqlite_db):
     investor = make_investor()
     first, second, third = (_create(investor.user_id) for _ in range(3))
-    page = _in_session(
-        service.list_signals,
+    page = service.list_signals(
         investor.user_id,
         SignalListQuery(created_from=second.created_at, created_to=third.created_at),
     )
     assert [s.id for s in page.items] == [second.id]
     assert first.created_at < second.created_at
     backwards = SignalListQuery(created_from=third.created_at, created_to=first.created_at)
-    assert _error(lambda: _in_session(service.list_signals, investor.user_id, backwards)) is (
-        ErrorCode.INVALID_DATE_RANGE
-    )
+    assert _error(lambda: service.list_signals(investor.user_id, backwards)) is (ErrorCode.INVALID_DATE_RANGE)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -285,7 +262,7 @@ def test_paging_visits_every_signal_once_newest_first_even_while_signals_are_add
     # When they page through with cursors while new signals keep arriving
     seen, cursor, pages = [], None, 0
     while True:
-        page = _in_session(service.list_signals, investor.user_id, SignalListQuery(limit=page_size, cursor=cursor))
+        page = service.list_signals(investor.user_id, SignalListQuery(limit=page_size, cursor=cursor))
         seen.extend(s.id for s in page.items)
         if pages < inserted_while_paging:
             _create(investor.user_id)

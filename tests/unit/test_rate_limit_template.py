@@ -1,7 +1,7 @@
 """The template gives the rate-limit table's permissions to exactly the functions that use it."""
 
 from invest_dev.template import http_functions, load_template
-from investment_system.services.rate_limit import EXEMPT_ROUTES
+from investment_system.http.rate_limit import EXEMPT_ROUTES
 
 
 def _roles(policy: str) -> set[str]:

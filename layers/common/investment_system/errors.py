@@ -1,7 +1,7 @@
 """The error-code catalogue and the typed exceptions services raise.
 
 Every error the API returns has a code listed here, with its category, HTTP status and default
-message. Services raise `AppError` subclasses; `investment_system.http.errors` is the one place
+message. Services raise `AppError` subclasses; `investment_system.http.envelope` is the one place
 that turns them into the contract's envelope.
 """
 
@@ -225,3 +225,15 @@ class RateLimited(AppError):
 
 class Unavailable(AppError):
     """A dependency is down (503)."""
+
+
+def field_errors(problems: Any) -> list[dict[str, str]]:
+    """Pydantic errors as the contract's `details`; the offending input is never echoed back."""
+    details = []
+    for problem in problems:
+        loc = [str(part) for part in problem.get("loc", ())]
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+        message = str(problem.get("msg") or problem.get("type") or "invalid").removeprefix("Value error, ")
+        details.append({"field": ".".join(loc) or "body", "message": message, "type": str(problem.get("type"))})
+    return details

@@ -24,17 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Request, Response
-from aws_lambda_powertools.event_handler.api_gateway import _DEPENDS_CACHE_KEY, Route
-from aws_lambda_powertools.event_handler.depends import (
-    DependencyTree,
-    Depends,
-    build_dependency_tree,
-    solve_dependencies,
-)
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
+from investment_system.http.compat import (
+    DependencyTree,
+    Route,
+    build_dependency_tree,
+    current_route,
+    solve_route_dependencies,
+    wrap_request_validation,
+)
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -77,16 +78,16 @@ CurrentUser = Annotated[Principal, Depends(authenticated)]
 AdminUser = Annotated[Principal, Depends(admin)]
 
 _AUTHENTICATION_DEPENDENCIES: frozenset[Callable[..., Any]] = frozenset({authenticated, admin})
+_authentication_by_route: dict[Route, DependencyTree] = {}
 
 
 def _authentication_of(route: Route) -> DependencyTree:
     """The route's authentication dependencies (CurrentUser, AdminUser; also where another dependency
-    of the route needs one), without its other dependencies; worked out once per route and kept on it,
-    as Powertools keeps a route's other inspections."""
-    cached: DependencyTree | None = getattr(route, "_authentication", None)
+    of the route needs one), without its other dependencies; worked out once per route."""
+    cached = _authentication_by_route.get(route)
     if cached is None:
         cached = DependencyTree(dependencies=_authentication_nodes(build_dependency_tree(route.func)))
-        route._authentication = cached  # type: ignore[attr-defined]
+        _authentication_by_route[route] = cached
     return cached
 
 
@@ -112,20 +113,13 @@ class AuthenticateBeforeValidation(BaseMiddlewareHandler[APIGatewayHttpResolver]
         self.validation = validation
 
     def handler(self, app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        authentication = _authentication_of(app.context["_route"])
-        if authentication.dependencies:
-            solve_dependencies(
-                dependant=authentication,
-                request=app.request,
-                dependency_overrides=app.dependency_overrides or None,
-                dependency_cache=app.context.setdefault(_DEPENDS_CACHE_KEY, {}),
-            )
+        route = current_route(app)
+        authentication = _authentication_of(route) if route is not None else None
+        if authentication is not None and authentication.dependencies:
+            solve_route_dependencies(app, authentication)
         return self.validation(app, next_middleware)
 
 
 def authenticate_before_validation(app: APIGatewayHttpResolver) -> None:
     """Make `app` authenticate protected routes before it validates their requests."""
-    # Powertools keeps the validation step in this attribute and puts it first on every route.
-    app._request_validation_middleware = AuthenticateBeforeValidation(  # type: ignore[assignment]
-        app._request_validation_middleware
-    )
+    wrap_request_validation(app, AuthenticateBeforeValidation)

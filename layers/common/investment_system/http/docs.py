@@ -7,7 +7,7 @@ from importlib import resources
 from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 from investment_system.errors import AppError, ErrorCode
-from investment_system.services.routing import openapi_document
+from investment_system.http.routing import openapi_document
 
 DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "

@@ -3,38 +3,37 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from investment_system.errors import CATALOGUE, AppError, ErrorCode
 from investment_system.observability import correlation_id
+from investment_system.schemas import Timestamp, utc_timestamp
 
 
 class FieldError(BaseModel):
-    field: str
+    field: str = Field(description="Where: a dotted path into the body (a.b), or query.<name>.", examples=["symbol"])
     message: str
-    type: str
+    type: str = Field(description="Which rule failed.", examples=["string_pattern_mismatch"])
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[FieldError] | list[dict[str, Any]] | dict[str, Any] | None = None
+    code: str = Field(description="The error's code in the catalogue.", examples=["SIGNAL_NOT_FOUND"])
+    message: str = Field(description="For people; may change, unlike the code.")
+    details: list[FieldError] | None = Field(
+        description="What failed, field by field (VALIDATION_ERROR, PASSWORD_TOO_WEAK, INVALID_SIGNAL_LEVELS...); "
+        "null for other errors."
+    )
     correlation_id: str
-    timestamp: str
+    timestamp: Timestamp
 
 
 class ErrorEnvelope(BaseModel):
     """Every error response of every route has this body."""
 
     error: ErrorBody
-
-
-def utc_timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def envelope(code: ErrorCode, message: str | None = None, details: Any = None) -> dict[str, Any]:

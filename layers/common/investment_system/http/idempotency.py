@@ -21,7 +21,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
 from investment_system.services.idempotency import KEY_MAX_LENGTH, fingerprint, run_idempotently
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -49,10 +48,6 @@ def idempotent_response(
     perform: Callable[[Session], BaseModel],
 ) -> Response[Any]:
     """Run `perform` in one transaction, at most once per (user, key) when a key is given."""
-    if key is None:
-        with unit_of_work() as session:
-            result = perform(session)
-        return Response(status_code, content_types.APPLICATION_JSON, result)
 
     def perform_and_serialize(session: Session) -> tuple[int, str]:
         return status_code, perform(session).model_dump_json()

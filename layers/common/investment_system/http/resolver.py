@@ -24,12 +24,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from investment_system.errors import AppError, ErrorCode, RequestError, ValidationFailed
+from investment_system.errors import AppError, ErrorCode, RequestError, ValidationFailed, field_errors
 from investment_system.http.auth import authenticate_before_validation
+from investment_system.http.compat import current_route, is_registered_route, query_parameter_names
 from investment_system.http.envelope import ErrorEnvelope, error_dict, error_response
+from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.observability import (
     MetricName,
     add_metric,
@@ -40,7 +41,6 @@ from investment_system.observability import (
     set_correlation_id,
     start_request_metrics,
 )
-from investment_system.services.rate_limit import rate_limit_guard
 from investment_system.settings import get_settings
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -147,12 +147,11 @@ def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str
 
 def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """422 for a query parameter the route does not declare: a typo'd filter must not silently list everything."""
-    route = app.context.get("_route")
+    route = current_route(app)
     given = app.current_event.query_string_parameters or {}
     # Only routes the app registered; the synthetic not-found route must still answer 404/405.
-    if given and route is not None and route in (*app._static_routes, *app._dynamic_routes):
-        known = {field.alias for field in get_flat_dependant(route.dependant).query_params}
-        unknown = sorted(set(given) - known)
+    if given and route is not None and is_registered_route(app, route):
+        unknown = sorted(set(given) - query_parameter_names(route))
         if unknown:
             details = [
                 {"field": f"query.{name}", "message": "Unknown query parameter", "type": "extra_forbidden"}
@@ -192,18 +191,6 @@ def _register_error_handlers(app: APIGatewayHttpResolver) -> None:
     def _unexpected(error: Exception) -> Any:
         logger.exception("Unhandled error", extra={"error_type": type(error).__name__})
         return error_response(AppError(ErrorCode.INTERNAL_ERROR))
-
-
-def field_errors(problems: Any) -> list[dict[str, str]]:
-    """Pydantic errors as the contract's `details`; the offending input is never echoed back."""
-    details = []
-    for problem in problems:
-        loc = [str(part) for part in problem.get("loc", ())]
-        if loc and loc[0] == "body":
-            loc = loc[1:]
-        message = str(problem.get("msg") or problem.get("type") or "invalid").removeprefix("Value error, ")
-        details.append({"field": ".".join(loc) or "body", "message": message, "type": str(problem.get("type"))})
-    return details
 
 
 def correlation_id_for(event: Mapping[str, Any]) -> str:

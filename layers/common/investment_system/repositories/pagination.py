@@ -18,9 +18,6 @@ from functools import cache
 from investment_system.errors import ErrorCode, RequestError
 from investment_system.settings import get_settings
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-
 
 @cache
 def _cursor_key() -> bytes:

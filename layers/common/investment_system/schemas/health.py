@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from investment_system.schemas import Timestamp
+
 
 class DependencyStatus(BaseModel):
     status: Literal["up", "down"]
@@ -13,10 +15,15 @@ class DependencyStatus(BaseModel):
     critical: bool = Field(description="Whether the API is unhealthy without it")
 
 
+class Dependencies(BaseModel):
+    database: DependencyStatus = Field(description="Critical: down makes the API unhealthy.")
+    rate_limiter: DependencyStatus = Field(description="The rate limiter's counters; down makes the API degraded.")
+
+
 class HealthReport(BaseModel):
     status: Literal["healthy", "degraded", "unhealthy"]
     version: str
     environment: str
-    timestamp: str
+    timestamp: Timestamp
     correlation_id: str
-    dependencies: dict[str, DependencyStatus]
+    dependencies: Dependencies

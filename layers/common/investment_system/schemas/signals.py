@@ -27,7 +27,7 @@ from investment_system.models.signals import (
     SignalStatus,
     Timeframe,
 )
-from investment_system.repositories.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT
 
 ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"

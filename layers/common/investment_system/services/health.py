@@ -8,18 +8,10 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from investment_system.db import get_engine
-from investment_system.http.envelope import utc_timestamp
 from investment_system.observability import MetricName, correlation_id, logger, timed, traced
-from investment_system.schemas.health import DependencyStatus, HealthReport
+from investment_system.schemas import utc_timestamp
+from investment_system.schemas.health import Dependencies, DependencyStatus, HealthReport
 from investment_system.settings import get_settings
-
-# Non-critical checks register here (the rate-limit backend, for one): when they fail the API is
-# "degraded", not "unhealthy".
-_optional_checks: dict[str, Callable[[], None]] = {}
-
-
-def register_optional_check(name: str, check: Callable[[], None]) -> None:
-    _optional_checks[name] = check
 
 
 def _ping_database() -> None:
@@ -27,6 +19,12 @@ def _ping_database() -> None:
     # cold start. A failure is reported as "down" by _probe.
     with traced("database"), timed(MetricName.DATABASE_LATENCY), get_engine().connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def _ping_rate_limiter() -> None:
+    from investment_system.services.rate_limit import get_rate_limiter
+
+    get_rate_limiter().counters.ping()
 
 
 def _probe(check: Callable[[], None], critical: bool) -> DependencyStatus:
@@ -40,11 +38,14 @@ def _probe(check: Callable[[], None], critical: bool) -> DependencyStatus:
 
 
 def check_health() -> HealthReport:
-    dependencies = {"database": _probe(_ping_database, critical=True)}
-    dependencies |= {name: _probe(check, critical=False) for name, check in _optional_checks.items()}
-    if any(dep.status == "down" and dep.critical for dep in dependencies.values()):
+    # A rate limiter that is down makes the API "degraded", not "unhealthy".
+    dependencies = Dependencies(
+        database=_probe(_ping_database, critical=True), rate_limiter=_probe(_ping_rate_limiter, critical=False)
+    )
+    checked = (dependencies.database, dependencies.rate_limiter)
+    if any(dep.status == "down" and dep.critical for dep in checked):
         status = "unhealthy"
-    elif any(dep.status == "down" for dep in dependencies.values()):
+    elif any(dep.status == "down" for dep in checked):
         status = "degraded"
     else:
         status = "healthy"
@@ -57,12 +58,3 @@ def check_health() -> HealthReport:
         correlation_id=correlation_id(),
         dependencies=dependencies,
     )
-
-
-def _ping_rate_limiter() -> None:
-    from investment_system.services.rate_limit import get_rate_limiter
-
-    get_rate_limiter().counters.ping()
-
-
-register_optional_check("rate_limiter", _ping_rate_limiter)

@@ -57,9 +57,14 @@ def fingerprint(operation: str, canonical_request: str) -> str:
 
 
 def run_idempotently(
-    user_id: uuid.UUID, key: str, request_hash: str, perform: Callable[[Session], tuple[int, str]]
+    user_id: uuid.UUID, key: str | None, request_hash: str, perform: Callable[[Session], tuple[int, str]]
 ) -> IdempotentResult:
-    """Run `perform` (-> status, JSON body) once for this user's `key`; later calls get its response."""
+    """Run `perform` (-> status, JSON body) in one transaction, once for this user's `key`: later calls
+    with the key get its response. Without a key it simply runs."""
+    if key is None:
+        with unit_of_work() as session:
+            status, body = perform(session)
+        return IdempotentResult(status, body, replayed=False)
     if not 1 <= len(key) <= KEY_MAX_LENGTH:
         raise RequestError(ErrorCode.INVALID_IDEMPOTENCY_KEY)
     key_hash = hashlib.sha256(key.encode()).hexdigest()

@@ -12,8 +12,7 @@ import uuid
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy.orm import Session
-
+from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.models.signals import CONFIDENCE_SCALE, RETURN_SCALE, Signal
 from investment_system.observability import MetricName, timed
@@ -32,47 +31,48 @@ from investment_system.services.signals import check_date_range, return_text, ro
 RATE_PLACES = 4
 
 
-def signal_analytics(session: Session, user_id: uuid.UUID, filters: SignalFilters) -> SignalAnalytics:
+def signal_analytics(user_id: uuid.UUID, filters: SignalFilters) -> SignalAnalytics:
     check_date_range(filters.created_from, filters.created_to)
-    now = utcnow()
-    repository = SignalRepository(session)
-    with timed(MetricName.SIGNAL_ANALYTICS_LATENCY):
-        groups = repository.count_by_status_and_direction(user_id, filters, now)
-        symbols = repository.aggregate_by_symbol(user_id, filters)
-        created = repository.count_per_day(user_id, filters, Signal.created_at)
-        closed = repository.count_per_day(user_id, filters, Signal.closed_at)
+    with unit_of_work() as session:
+        now = utcnow()
+        repository = SignalRepository(session)
+        with timed(MetricName.SIGNAL_ANALYTICS_LATENCY):
+            groups = repository.count_by_status_and_direction(user_id, filters, now)
+            symbols = repository.aggregate_by_symbol(user_id, filters)
+            created = repository.count_per_day(user_id, filters, Signal.created_at)
+            closed = repository.count_per_day(user_id, filters, Signal.closed_at)
 
-    by_status, by_direction = StatusCounts(), DirectionCounts()
-    confidence_sum = Decimal(0)
-    for group in groups:
-        expired_now = group.overdue
-        _add(by_status, group.status, group.count - expired_now)
-        _add(by_status, "EXPIRED", expired_now)
-        _add(by_direction, group.direction, group.count)
-        confidence_sum += group.confidence_sum
-    total = sum(group.count for group in groups)
+        by_status, by_direction = StatusCounts(), DirectionCounts()
+        confidence_sum = Decimal(0)
+        for group in groups:
+            expired_now = group.overdue
+            _add(by_status, group.status, group.count - expired_now)
+            _add(by_status, "EXPIRED", expired_now)
+            _add(by_direction, group.direction, group.count)
+            confidence_sum += group.confidence_sum
+        total = sum(group.count for group in groups)
 
-    return SignalAnalytics(
-        total=total,
-        by_status=by_status,
-        by_direction=by_direction,
-        average_confidence=_ratio(confidence_sum, total, CONFIDENCE_SCALE),
-        closed=_closed_stats(symbols),
-        by_symbol=[
-            SymbolStats(
-                symbol=aggregate.symbol,
-                total=aggregate.total,
-                closed=aggregate.closed,
-                win_rate=_ratio(aggregate.wins, aggregate.closed),
-                average_return_pct=_average_return(aggregate.return_sum, aggregate.closed),
-            )
-            for aggregate in symbols
-        ],
-        daily=[
-            DailyCounts(date=day, created=created.get(day, 0), closed=closed.get(day, 0))
-            for day in sorted(created.keys() | closed.keys())
-        ],
-    )
+        return SignalAnalytics(
+            total=total,
+            by_status=by_status,
+            by_direction=by_direction,
+            average_confidence=_ratio(confidence_sum, total, CONFIDENCE_SCALE),
+            closed=_closed_stats(symbols),
+            by_symbol=[
+                SymbolStats(
+                    symbol=aggregate.symbol,
+                    total=aggregate.total,
+                    closed=aggregate.closed,
+                    win_rate=_ratio(aggregate.wins, aggregate.closed),
+                    average_return_pct=_average_return(aggregate.return_sum, aggregate.closed),
+                )
+                for aggregate in symbols
+            ],
+            daily=[
+                DailyCounts(date=day, created=created.get(day, 0), closed=closed.get(day, 0))
+                for day in sorted(created.keys() | closed.keys())
+            ],
+        )
 
 
 def _closed_stats(symbols: list[SymbolAggregate]) -> ClosedStats:

@@ -1,8 +1,9 @@
 """Trading signals: the level rules, the return computation, the OPEN -> CLOSED | EXPIRED state machine,
 ownership, soft delete and the audit trail of every change.
 
-Every function takes the unit of work's session; the handler opens one per request, so a change and
-its audit row commit together or not at all. A signal past `expires_at` is reported EXPIRED by every
+A use case (a function without a `session` parameter) opens the one transaction of its request; the
+steps it calls take that session, so a change and its audit row commit together or not at all. Creates
+run inside the idempotency service's transaction instead. A signal past `expires_at` is reported EXPIRED by every
 read even before the expiry job (services/signal_expiry.py) has stored it.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from investment_system.models.signals import RETURN_DIGITS, RETURN_SCALE, Direction, Signal, SignalStatus
@@ -194,91 +196,97 @@ def create_signal_within_quota(session: Session, user_id: uuid.UUID, data: Signa
     return create_signal(session, user_id, data)
 
 
-def list_signals(session: Session, user_id: uuid.UUID, query: SignalListQuery) -> SignalPage:
+def list_signals(user_id: uuid.UUID, query: SignalListQuery) -> SignalPage:
     check_date_range(query.created_from, query.created_to)
-    now = utcnow()
-    rows, next_cursor = SignalRepository(session).page_of(user_id, query, now)
-    return SignalPage(items=[signal_out(row, now) for row in rows], next_cursor=next_cursor)
+    with unit_of_work() as session:
+        now = utcnow()
+        rows, next_cursor = SignalRepository(session).page_of(user_id, query, now)
+        return SignalPage(items=[signal_out(row, now) for row in rows], next_cursor=next_cursor)
 
 
-def get_signal(session: Session, user_id: uuid.UUID, signal_id: str) -> SignalOut:
-    return signal_out(_owned(session, user_id, signal_id), utcnow())
+def get_signal(user_id: uuid.UUID, signal_id: str) -> SignalOut:
+    with unit_of_work() as session:
+        return signal_out(_owned(session, user_id, signal_id), utcnow())
 
 
-def update_signal(session: Session, user_id: uuid.UUID, signal_id: str, data: SignalUpdate) -> SignalOut:
+def update_signal(user_id: uuid.UUID, signal_id: str, data: SignalUpdate) -> SignalOut:
     """Change levels, notes or expiry of an OPEN signal; the levels are checked again as a whole."""
-    now = utcnow()
-    signal = _open_for_change(session, user_id, signal_id, now)
-    changes = {name: value for name, value in data.changes().items() if getattr(signal, name) != value}
-    if "expires_at" in changes:
-        _check_expiry(changes["expires_at"], now)
-    _check_levels(
-        Direction(signal.direction),
-        signal.entry_price,
-        changes.get("target_price", signal.target_price),
-        changes.get("stop_loss", signal.stop_loss),
-    )
-    if changes:  # setting what is already there is no change, and leaves no history
-        _change(session, signal, now, "updated", user_id, {**changes, "updated_at": now})
-    return signal_out(signal, now)
-
-
-def close_signal(session: Session, user_id: uuid.UUID, signal_id: str, data: SignalClose) -> SignalOut:
-    """OPEN -> CLOSED at `exit_price`, with its return."""
-    now = utcnow()
-    signal = _open_for_change(session, user_id, signal_id, now)
-    direction = Direction(signal.direction)
-    return_pct = compute_return_pct(direction, signal.entry_price, data.exit_price)
-    if abs(return_pct) > MAX_ABS_RETURN:
-        raise ValidationFailed(
-            ErrorCode.INVALID_PRICE,
-            "exit_price gives a return beyond what a signal can record",
-            details=[
-                {
-                    "field": "exit_price",
-                    "message": f"|return_pct| must not exceed {MAX_ABS_RETURN}",
-                    "type": "return_range",
-                }
-            ],
+    with unit_of_work() as session:
+        now = utcnow()
+        signal = _open_for_change(session, user_id, signal_id, now)
+        changes = {name: value for name, value in data.changes().items() if getattr(signal, name) != value}
+        if "expires_at" in changes:
+            _check_expiry(changes["expires_at"], now)
+        _check_levels(
+            Direction(signal.direction),
+            signal.entry_price,
+            changes.get("target_price", signal.target_price),
+            changes.get("stop_loss", signal.stop_loss),
         )
-    values = {
-        "status": SignalStatus.CLOSED.value,
-        "exit_price": data.exit_price,
-        "return_pct": return_pct,
-        "closed_at": now,
-        "updated_at": now,
-    }
-    _change(session, signal, now, "closed", user_id, values)
-    add_metric(_CLOSED_METRIC[direction])
-    return signal_out(signal, now)
+        if changes:  # setting what is already there is no change, and leaves no history
+            _change(session, signal, now, "updated", user_id, {**changes, "updated_at": now})
+        return signal_out(signal, now)
 
 
-def delete_signal(session: Session, user_id: uuid.UUID, signal_id: str) -> None:
-    """Soft delete, whatever the status: the owner sees 404 from now on; the row and its history stay."""
-    now = utcnow()
-    signal = _owned(session, user_id, signal_id, for_update=True)
-    before = audit_values(signal)
-    if not SignalRepository(session).soft_delete(signal.id, now):
-        raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
-    session.refresh(signal)
-    _record(session, signal, "deleted", user_id, before)
-
-
-def signal_history(session: Session, user_id: uuid.UUID, signal_id: str) -> SignalHistory:
-    signal = _owned(session, user_id, signal_id)
-    events = history(session, entity_type=ENTITY_TYPE, entity_id=signal.id)
-    return SignalHistory(
-        items=[
-            HistoryEntry(
-                action=event.action,
-                changes=event.changes,
-                actor_id=event.actor_id,
-                correlation_id=event.correlation_id,
-                at=event.at,
+def close_signal(user_id: uuid.UUID, signal_id: str, data: SignalClose) -> SignalOut:
+    """OPEN -> CLOSED at `exit_price`, with its return."""
+    with unit_of_work() as session:
+        now = utcnow()
+        signal = _open_for_change(session, user_id, signal_id, now)
+        direction = Direction(signal.direction)
+        return_pct = compute_return_pct(direction, signal.entry_price, data.exit_price)
+        if abs(return_pct) > MAX_ABS_RETURN:
+            raise ValidationFailed(
+                ErrorCode.INVALID_PRICE,
+                "exit_price gives a return beyond what a signal can record",
+                details=[
+                    {
+                        "field": "exit_price",
+                        "message": f"|return_pct| must not exceed {MAX_ABS_RETURN}",
+                        "type": "return_range",
+                    }
+                ],
             )
-            for event in events
-        ]
-    )
+        values = {
+            "status": SignalStatus.CLOSED.value,
+            "exit_price": data.exit_price,
+            "return_pct": return_pct,
+            "closed_at": now,
+            "updated_at": now,
+        }
+        _change(session, signal, now, "closed", user_id, values)
+        add_metric(_CLOSED_METRIC[direction])
+        return signal_out(signal, now)
+
+
+def delete_signal(user_id: uuid.UUID, signal_id: str) -> None:
+    """Soft delete, whatever the status: the owner sees 404 from now on; the row and its history stay."""
+    with unit_of_work() as session:
+        now = utcnow()
+        signal = _owned(session, user_id, signal_id, for_update=True)
+        before = audit_values(signal)
+        if not SignalRepository(session).soft_delete(signal.id, now):
+            raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
+        session.refresh(signal)
+        _record(session, signal, "deleted", user_id, before)
+
+
+def signal_history(user_id: uuid.UUID, signal_id: str) -> SignalHistory:
+    with unit_of_work() as session:
+        signal = _owned(session, user_id, signal_id)
+        events = history(session, entity_type=ENTITY_TYPE, entity_id=signal.id)
+        return SignalHistory(
+            items=[
+                HistoryEntry(
+                    action=event.action,
+                    changes=event.changes,
+                    actor_id=event.actor_id,
+                    correlation_id=event.correlation_id,
+                    at=event.at,
+                )
+                for event in events
+            ]
+        )
 
 
 def check_date_range(created_from: datetime | None, created_to: datetime | None) -> None:

@@ -14,12 +14,14 @@ paid periods are renewed by the provider's `invoice.paid`.
 from __future__ import annotations
 
 import calendar
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from investment_system.db import unit_of_work
 from investment_system.db.base import new_id, utcnow
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Subscription, SubscriptionStatus
@@ -29,7 +31,6 @@ from investment_system.repositories.billing import SubscriptionRepository
 from investment_system.schemas.billing import PlanOut, SubscriptionOut
 from investment_system.services.audit import record_change
 from investment_system.services.plans import get_plan, plan_catalogue
-from investment_system.services.rate_limit import forget_user_limit
 
 FREE_PLAN = "free"
 ENTITY_TYPE = "subscription"
@@ -57,6 +58,27 @@ def plan_of_user(session: Session, user_id: uuid.UUID, now: datetime | None = No
     return plan_catalogue(session)[effective_plan_code(subscription, now or utcnow())]
 
 
+# user id -> (requests per minute, monotonic deadline): the rate-limit guard asks on every request.
+_requests_per_minute: dict[uuid.UUID, tuple[int, float]] = {}
+REQUESTS_PER_MINUTE_TTL_SECONDS = 60.0
+_MAX_CACHED_USERS = 10_000
+
+
+def requests_per_minute(user_id: uuid.UUID) -> int:
+    """The user's plan's request rate limit, read at most once a minute per container; a plan change
+    made in this container is seen at once, one made elsewhere within the minute."""
+    now = time.monotonic()
+    cached = _requests_per_minute.get(user_id)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    with unit_of_work() as session:
+        limit = plan_of_user(session, user_id).quotas.requests_per_minute
+    if len(_requests_per_minute) >= _MAX_CACHED_USERS:
+        _requests_per_minute.clear()
+    _requests_per_minute[user_id] = (limit, now + REQUESTS_PER_MINUTE_TTL_SECONDS)
+    return limit
+
+
 def current_subscription(session: Session, user_id: uuid.UUID, now: datetime) -> Subscription:
     """The user's subscription, locked for this transaction: created on first use, brought up to date."""
     repository = SubscriptionRepository(session)
@@ -77,8 +99,9 @@ def subscription_out(session: Session, subscription: Subscription) -> Subscripti
     )
 
 
-def get_subscription(session: Session, user_id: uuid.UUID) -> SubscriptionOut:
-    return subscription_out(session, current_subscription(session, user_id, utcnow()))
+def get_subscription(user_id: uuid.UUID) -> SubscriptionOut:
+    with unit_of_work() as session:
+        return subscription_out(session, current_subscription(session, user_id, utcnow()))
 
 
 def change_plan(session: Session, user_id: uuid.UUID, plan_code: str) -> SubscriptionOut:
@@ -101,13 +124,14 @@ def change_plan(session: Session, user_id: uuid.UUID, plan_code: str) -> Subscri
     return subscription_out(session, subscription)
 
 
-def cancel_at_period_end(session: Session, user_id: uuid.UUID) -> SubscriptionOut:
+def cancel_at_period_end(user_id: uuid.UUID) -> SubscriptionOut:
     """Cancel when the current period ends; until then the plan stays. Repeating it changes nothing."""
-    subscription = current_subscription(session, user_id, utcnow())
-    before = _snapshot(subscription)
-    subscription.cancel_at_period_end = True
-    _record(session, subscription, "cancel_requested", before, actor_id=user_id)
-    return subscription_out(session, subscription)
+    with unit_of_work() as session:
+        subscription = current_subscription(session, user_id, utcnow())
+        before = _snapshot(subscription)
+        subscription.cancel_at_period_end = True
+        _record(session, subscription, "cancel_requested", before, actor_id=user_id)
+        return subscription_out(session, subscription)
 
 
 def record_payment(
@@ -219,4 +243,4 @@ def _record(
         before=before,
         after=after,
     )
-    forget_user_limit(subscription.user_id)
+    _requests_per_minute.pop(subscription.user_id, None)

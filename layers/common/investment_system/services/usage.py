@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
+from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import ErrorCode, RateLimited
 from investment_system.observability import MetricName, add_metric, logger
@@ -39,14 +40,15 @@ def consume_daily_signal_quota(session: Session, user_id: uuid.UUID, now: dateti
     raise RateLimited(ErrorCode.QUOTA_EXCEEDED, math.ceil((next_day - now).total_seconds()))
 
 
-def usage_today(session: Session, user_id: uuid.UUID) -> UsageOut:
-    now = utcnow()
-    plan = plan_of_user(session, user_id, now)
-    start, end = utc_day_bounds(now)
-    return UsageOut(
-        period_start=start,
-        period_end=end,
-        signals_created=UsageRepository(session).signals_created(user_id, now.date()),
-        signals_per_day=plan.quotas.signals_per_day,
-        requests_per_minute=plan.quotas.requests_per_minute,
-    )
+def usage_today(user_id: uuid.UUID) -> UsageOut:
+    with unit_of_work() as session:
+        now = utcnow()
+        plan = plan_of_user(session, user_id, now)
+        start, end = utc_day_bounds(now)
+        return UsageOut(
+            period_start=start,
+            period_end=end,
+            signals_created=UsageRepository(session).signals_created(user_id, now.date()),
+            signals_per_day=plan.quotas.signals_per_day,
+            requests_per_minute=plan.quotas.requests_per_minute,
+        )

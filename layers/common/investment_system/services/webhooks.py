@@ -26,8 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
-from investment_system.errors import AppError, ErrorCode, ValidationFailed
-from investment_system.http.resolver import field_errors
+from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
 from investment_system.models.billing import PaymentEvent as PaymentEventRow
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger

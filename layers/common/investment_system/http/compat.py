@@ -1,0 +1,115 @@
+"""The one module that knows Powertools' internals.
+
+Powertools' public API (`APIGatewayHttpResolver`, `Depends`, `Request`, middlewares) has no hook for
+three things this layer needs, so they are reached here and nowhere else (a test keeps it so):
+
+- authenticating a route before Powertools validates its request (validation is the first middleware
+  of every route, before any user middleware, and lives in `_request_validation_middleware`);
+- the route a request resolved to (`context["_route"]`) and its declared parameters, to refuse
+  query parameters it does not declare, and whether that route is one the app registered;
+- the per-request dependency cache (`_DEPENDS_CACHE_KEY`), so a principal resolved before validation
+  is the one the route gets.
+
+`compatibility_problems()` checks each assumption against the installed Powertools; the test suite
+runs it, so an upgrade that changes them fails with a message naming this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.api_gateway import _DEPENDS_CACHE_KEY, Route
+from aws_lambda_powertools.event_handler.depends import DependencyTree, build_dependency_tree, solve_dependencies
+from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler
+from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
+
+__all__ = [
+    "DependencyTree",
+    "Route",
+    "build_dependency_tree",
+    "compatibility_problems",
+    "current_route",
+    "is_registered_route",
+    "query_parameter_names",
+    "solve_route_dependencies",
+    "wrap_request_validation",
+]
+
+_ROUTE_KEY = "_route"
+_VALIDATION_ATTRIBUTE = "_request_validation_middleware"
+
+
+def current_route(app: APIGatewayHttpResolver) -> Route | None:
+    """The route the current request resolved to (inside middlewares and handlers)."""
+    route: Route | None = app.context.get(_ROUTE_KEY)
+    return route
+
+
+def is_registered_route(app: APIGatewayHttpResolver, route: Route) -> bool:
+    """Whether `route` is one the app declared, not Powertools' synthetic not-found route."""
+    return route in (*app._static_routes, *app._dynamic_routes)
+
+
+def query_parameter_names(route: Route) -> set[str]:
+    """The query parameters the route declares, by their names on the wire."""
+    return {field.alias for field in get_flat_dependant(route.dependant).query_params}
+
+
+def solve_route_dependencies(app: APIGatewayHttpResolver, dependencies: DependencyTree) -> None:
+    """Resolve `dependencies` now, into the request's cache, where the route's call finds them."""
+    solve_dependencies(
+        dependant=dependencies,
+        request=app.request,
+        dependency_overrides=app.dependency_overrides or None,
+        dependency_cache=app.context.setdefault(_DEPENDS_CACHE_KEY, {}),
+    )
+
+
+Wrapper = Callable[[BaseMiddlewareHandler[APIGatewayHttpResolver]], BaseMiddlewareHandler[APIGatewayHttpResolver]]
+
+
+def wrap_request_validation(app: APIGatewayHttpResolver, wrapper: Wrapper) -> None:
+    """Replace the app's request-validation step (the first middleware of every route) by `wrapper(step)`."""
+    setattr(app, _VALIDATION_ATTRIBUTE, wrapper(getattr(app, _VALIDATION_ATTRIBUTE)))
+
+
+def compatibility_problems() -> list[str]:
+    """What no longer holds of the assumptions above, in the installed Powertools (empty when all hold)."""
+    problems: list[str] = []
+    app = APIGatewayHttpResolver(enable_validation=True)
+    if not isinstance(getattr(app, _VALIDATION_ATTRIBUTE, None), BaseMiddlewareHandler):
+        problems.append(f"APIGatewayHttpResolver(enable_validation=True) has no middleware in {_VALIDATION_ATTRIBUTE}")
+    for name in ("_static_routes", "_dynamic_routes"):
+        if not isinstance(getattr(app, name, None), list):
+            problems.append(f"APIGatewayHttpResolver.{name} is no longer a list of routes")
+    if not isinstance(_DEPENDS_CACHE_KEY, str):
+        problems.append("api_gateway._DEPENDS_CACHE_KEY is no longer the context key of the dependency cache")
+    seen: dict[str, Any] = {}
+
+    def look(app: APIGatewayHttpResolver, next_middleware: Any) -> Any:
+        route = current_route(app)
+        seen["route"] = route
+        seen["registered"] = route is not None and is_registered_route(app, route)
+        seen["query"] = query_parameter_names(route) if route is not None else set()
+        return next_middleware(app)
+
+    @app.get("/probe", middlewares=[look])
+    def probe(q: str | None = None) -> dict[str, str]:
+        return {}
+
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /probe",
+        "rawPath": "/probe",
+        "rawQueryString": "",
+        "headers": {},
+        "requestContext": {"http": {"method": "GET", "path": "/probe"}, "stage": "$default"},
+    }
+    app.resolve(event, None)  # type: ignore[arg-type]
+    if not seen.get("registered"):
+        problems.append(f'app.context["{_ROUTE_KEY}"] no longer holds the registered route during a request')
+    elif seen["query"] != {"q"}:
+        problems.append("get_flat_dependant(route.dependant).query_params no longer lists a route's query parameters")
+    return [f"investment_system/http/compat.py: {problem}" for problem in problems]

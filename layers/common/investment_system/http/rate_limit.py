@@ -1,0 +1,68 @@
+"""The rate-limit guard: who a request counts against, and with which limit.
+
+It runs in `lambda_handler` before routing (http/resolver.py), so refused requests cost no database
+work and every response of a limited route, errors included, carries `RateLimit-Limit`,
+`RateLimit-Remaining`, `RateLimit-Reset`. The counting itself is `services.rate_limit`.
+
+- Subject: `user:<id>` when the request carries a valid access token (only the signature and claims
+  are checked here, no database), else `ip:<source IP>` as API Gateway saw it (X-Forwarded-For is
+  not trusted). Login, registration and token refresh always count per IP: the per-account defence
+  against password guessing is the lockout.
+- Limit: the user's plan's `requests_per_minute` (`services.subscriptions.requests_per_minute`, cached
+  per container); RATE_LIMIT_ANONYMOUS_PER_MINUTE per IP.
+- Exempt: health (monitors must see an outage, not a 429), the docs, and the payment webhook (signed,
+  from the provider, whose retries would only pile up), and CORS preflights.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from investment_system.errors import AuthenticationError
+from investment_system.services.rate_limit import get_rate_limiter
+from investment_system.settings import get_settings
+
+EXEMPT_ROUTES = frozenset(
+    {
+        "GET /v1/health",
+        "GET /v1/openapi.json",
+        "GET /v1/docs",
+        "GET /v1/docs/{asset}",
+        "POST /v1/billing/webhooks/payments",
+    }
+)
+PER_IP_ROUTES = frozenset({"POST /v1/auth/login", "POST /v1/auth/register", "POST /v1/auth/refresh"})
+
+
+def _header(event: Mapping[str, Any], name: str) -> str:
+    headers = event.get("headers") or {}
+    return next((str(value) for key, value in headers.items() if key.lower() == name), "")
+
+
+def _token_user(event: Mapping[str, Any]) -> uuid.UUID | None:
+    scheme, _, token = _header(event, "authorization").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    from investment_system.services.tokens import verify_access_token
+
+    try:
+        return uuid.UUID(str(verify_access_token(token.strip())["sub"]))
+    except AuthenticationError:
+        return None  # the route answers 401; until then the caller counts as anonymous
+
+
+def rate_limit_guard(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
+    """The request guard of every HTTP function (see the module docstring)."""
+    settings = get_settings().rate_limit
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "")
+    if not settings.enabled or method == "OPTIONS" or route_key in EXEMPT_ROUTES:
+        return {}
+    user_id = None if route_key in PER_IP_ROUTES else _token_user(event)
+    if user_id is not None:
+        from investment_system.services.subscriptions import requests_per_minute
+
+        return get_rate_limiter().check(f"user:{user_id}", requests_per_minute(user_id))
+    source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown")
+    return get_rate_limiter().check(f"ip:{source_ip}", settings.anonymous_per_minute)

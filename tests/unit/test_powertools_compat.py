@@ -1,0 +1,53 @@
+"""Powertools' internals are reached from one module, and its assumptions hold for the installed version."""
+
+import ast
+from pathlib import Path
+
+from investment_system.http.compat import compatibility_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPAT = ROOT / "layers/common/investment_system/http/compat.py"
+PRIVATE_CONTEXT_KEYS = {"_route", "_route_args", "_dependency_cache", "_request"}
+
+
+def _private_uses(path: Path) -> list[str]:
+    """Private Powertools names a module touches: imported `_names`, `obj._attr` on anything but
+    self/cls (SQLAlchemy's documented `Row._mapping` aside) and Powertools' private context keys."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aws_lambda_powertools"):
+            found += [f"imports {alias.name}" for alias in node.names if alias.name.startswith("_")]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner not in {"self", "cls"} and node.attr != "_mapping":
+                found.append(f"uses .{node.attr}")
+        elif isinstance(node, ast.Constant) and node.value in PRIVATE_CONTEXT_KEYS:
+            found.append(f"uses the context key {node.value!r}")
+    return [f"{path.relative_to(ROOT)}:{use}" for use in found]
+
+
+def test_the_installed_powertools_still_has_what_the_compat_module_relies_on():
+    # Given the installed Powertools
+    # When the compatibility module checks each of its assumptions
+    problems = compatibility_problems()
+    # Then all hold (an upgrade that breaks one names the module to mend)
+    assert problems == [], "\n".join(problems)
+
+
+def test_no_module_but_the_compat_module_touches_powertools_internals():
+    # Given every module of the layer and every handler
+    modules = [*ROOT.glob("layers/common/investment_system/**/*.py"), *ROOT.glob("functions/**/*.py")]
+    # When their private uses are collected
+    uses = [use for path in modules if path != COMPAT for use in _private_uses(path)]
+    # Then there are none outside http/compat.py
+    assert uses == []
+
+
+def test_the_scan_sees_a_private_use():
+    # Given the compat module itself, which touches the internals on purpose
+    # When it is scanned
+    uses = _private_uses(COMPAT)
+    # Then the scan reports them (so an empty result elsewhere means something)
+    assert any("_DEPENDS_CACHE_KEY" in use for use in uses)
+    assert any("_static_routes" in use for use in uses)
