@@ -39,13 +39,10 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _openapi(args: argparse.Namespace) -> int:
-    from invest_dev.openapi import build_document, render, write_bundled
+def _openapi(_: argparse.Namespace) -> int:
+    from invest_dev.openapi import build_document, render
 
-    if args.write:
-        print(f"wrote {write_bundled()}")
-    else:
-        sys.stdout.write(render(build_document()))
+    sys.stdout.write(render(build_document()))
     return 0
 
 
@@ -96,7 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     create_admin.set_defaults(run=_create_admin)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document generated from the functions")
-    openapi.add_argument("--write", action="store_true", help="write it into the layer instead of printing it")
     openapi.set_defaults(run=_openapi)
 
     generate = commands.add_parser(

@@ -72,8 +72,3 @@ def _replace_refs(node: Any, old: str, new: str) -> None:
 
 def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
-
-
-def write_bundled(template: Path = TEMPLATE) -> Path:
-    BUNDLED.write_text(render(build_document(template)), encoding="utf-8")
-    return BUNDLED

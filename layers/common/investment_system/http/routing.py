@@ -1,7 +1,7 @@
 """What the catch-all function answers: 405 for a known path with another method, else 404.
 
 The routes come from the OpenAPI document bundled with the layer (generated from the functions by
-`invest openapi --write`, kept current by a test), so the catch-all needs no route table of its own.
+`invest generate`, kept current by a test), so the catch-all needs no route table of its own.
 """
 
 from __future__ import annotations
