@@ -15,6 +15,7 @@ app = create_app()
 
 @app.get(
     "/v1/admin/users",
+    operation_id="listUsers",
     summary="List users",
     description="Newest first, optionally filtered by role and activation.",
     tags=["Admin"],

@@ -12,6 +12,7 @@ app = create_app()
 
 @app.patch(
     "/v1/admin/users/<user_id>",
+    operation_id="updateUser",
     summary="Change a user's role or activation",
     description="Deactivating a user revokes their sessions and makes their tokens stop working. "
     "Administrators cannot change themselves here (409 CANNOT_MODIFY_SELF).",

@@ -9,6 +9,7 @@ app = create_app()
 
 @app.post(
     "/v1/auth/login",
+    operation_id="login",
     summary="Log in",
     description="The same 401 INVALID_CREDENTIALS for an unknown email and a wrong password. After "
     "LOCKOUT_THRESHOLD failed attempts the account is locked (423 ACCOUNT_LOCKED, Retry-After).",

@@ -12,6 +12,7 @@ app = create_app()
 
 @app.post(
     "/v1/auth/logout",
+    operation_id="logout",
     status_code=204,
     summary="Log out",
     description="Revokes the refresh token's whole family.",

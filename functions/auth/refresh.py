@@ -9,6 +9,7 @@ app = create_app()
 
 @app.post(
     "/v1/auth/refresh",
+    operation_id="refreshTokens",
     summary="Rotate a refresh token",
     description="The presented refresh token is revoked. Presenting a revoked one revokes its whole family "
     "(401 TOKEN_REVOKED).",

@@ -10,6 +10,7 @@ app = create_app()
 
 @app.post(
     "/v1/auth/register",
+    operation_id="register",
     status_code=201,
     summary="Create an account",
     description="The email is trimmed and lower-cased; the password must meet the password policy.",

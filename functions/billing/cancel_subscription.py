@@ -10,6 +10,7 @@ app = create_app()
 
 @app.delete(
     "/v1/billing/subscription",
+    operation_id="cancelSubscription",
     summary="Cancel your subscription at the end of the period",
     description="The plan stays until current_period_end; then the subscription is CANCELED, on free.",
     tags=["Billing"],

@@ -13,6 +13,7 @@ app = create_app()
 
 @app.put(
     "/v1/billing/subscription",
+    operation_id="changePlan",
     summary="Change your plan",
     description="A new billing period starts now; a pending cancellation is withdrawn. "
     "Asking for your current plan changes nothing else. Unknown plan: 404 PLAN_NOT_FOUND.",

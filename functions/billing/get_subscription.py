@@ -10,7 +10,9 @@ app = create_app()
 
 @app.get(
     "/v1/billing/subscription",
+    operation_id="getSubscription",
     summary="Your subscription",
+    description="Your plan, its billing period and whether it ends at the period's end. A new user is on free, ACTIVE.",
     tags=["Billing"],
     security=BEARER_SECURITY,
     responses={200: {"description": "Your subscription"}, **error_responses(401, 403)},

@@ -10,7 +10,10 @@ app = create_app()
 
 @app.get(
     "/v1/billing/usage",
+    operation_id="getUsage",
     summary="Your usage today",
+    description="Signals you created today (UTC day) against your plan's daily quota, and your plan's rate limit. "
+    "The quota resets at period_end.",
     tags=["Billing"],
     security=BEARER_SECURITY,
     responses={200: {"description": "Signals created today (UTC) and your plan's quotas"}, **error_responses(401, 403)},

@@ -9,7 +9,9 @@ app = create_app()
 
 @app.get(
     "/v1/billing/plans",
+    operation_id="listPlans",
     summary="The plans and their quotas",
+    description="The catalogue, cheapest first: each plan's price, quotas and features. No token needed.",
     tags=["Billing"],
     responses={200: {"description": "Every plan, cheapest first"}, **error_responses()},
 )

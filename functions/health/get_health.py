@@ -12,7 +12,10 @@ REPORT = {"content": {"application/json": {"model": HealthReport}}}
 
 @app.get(
     "/v1/health",
+    operation_id="getHealth",
     summary="Health of the API and its dependencies",
+    description="healthy, or degraded when a non-critical dependency (the rate limiter) is down: 200. unhealthy "
+    "when the database is down: 503, with the same report. Not rate limited; no token needed.",
     tags=["Health"],
     responses={
         **error_responses(),

@@ -10,6 +10,7 @@ app = create_app(exact_decimals=True)
 
 @app.post(
     "/v1/signals/<id>/close",
+    operation_id="closeSignal",
     summary="Close an OPEN signal",
     description="Sets status CLOSED and return_pct: (exit - entry) / entry x 100 for BUY, (entry - exit) / entry x 100 "
     "for SELL, 4 fractional digits rounded half-up. 409 SIGNAL_NOT_OPEN unless OPEN.",

@@ -13,6 +13,7 @@ app = create_app(exact_decimals=True)
 
 @app.post(
     "/v1/signals",
+    operation_id="createSignal",
     summary="Create a signal",
     description="BUY needs stop_loss < entry_price < target_price, SELL the reverse (422 INVALID_SIGNAL_LEVELS); "
     "expires_at, when given, lies in the future (422 EXPIRY_IN_PAST). Counts against your plan's daily quota "

@@ -12,6 +12,7 @@ app = create_app()
 
 @app.delete(
     "/v1/signals/<id>",
+    operation_id="deleteSignal",
     summary="Delete one of your signals",
     description="Afterwards the signal answers 404 SIGNAL_NOT_FOUND; the row and its history stay for audit.",
     tags=["Signals"],

@@ -10,7 +10,9 @@ app = create_app()
 
 @app.get(
     "/v1/signals/<id>",
+    operation_id="getSignal",
     summary="Get one of your signals",
+    description="Another user's signal, a deleted one and an id that is no UUID are all 404 SIGNAL_NOT_FOUND.",
     tags=["Signals"],
     security=BEARER_SECURITY,
     responses={

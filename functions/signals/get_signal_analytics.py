@@ -17,6 +17,7 @@ app = create_app()
 
 @app.get(
     "/v1/signals/analytics",
+    operation_id="getSignalAnalytics",
     summary="Analytics of your signals",
     description="Over your signals matching the filters. A win is a closed signal with return_pct > 0; "
     "overdue OPEN signals count as EXPIRED. created_from after created_to: 422 INVALID_DATE_RANGE.",

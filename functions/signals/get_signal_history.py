@@ -10,7 +10,10 @@ app = create_app()
 
 @app.get(
     "/v1/signals/<id>/history",
+    operation_id="getSignalHistory",
     summary="History of one of your signals",
+    description="Every change, oldest first: the action, the changed fields' old and new values, who made it "
+    "(null for the expiry job) and the request's correlation ID.",
     tags=["Signals"],
     security=BEARER_SECURITY,
     responses={

@@ -22,6 +22,7 @@ app = create_app()
 
 @app.get(
     "/v1/signals",
+    operation_id="listSignals",
     summary="List your signals",
     description="Newest first; pass next_cursor as cursor for the next page (400 INVALID_CURSOR when it was altered). "
     "created_from after created_to: 422 INVALID_DATE_RANGE.",

@@ -10,6 +10,7 @@ app = create_app(exact_decimals=True)
 
 @app.patch(
     "/v1/signals/<id>",
+    operation_id="updateSignal",
     summary="Update an OPEN signal",
     description="Only while OPEN (409 SIGNAL_NOT_OPEN); the levels are checked again (422 INVALID_SIGNAL_LEVELS).",
     tags=["Signals"],

@@ -12,6 +12,7 @@ app = create_app()
 
 @app.post(
     "/v1/users/me/password",
+    operation_id="changePassword",
     status_code=204,
     summary="Change your password",
     description="Revokes all your refresh tokens. Wrong current passwords count towards the lockout.",

@@ -10,7 +10,9 @@ app = create_app()
 
 @app.get(
     "/v1/users/me",
+    operation_id="getMe",
     summary="Your profile",
+    description="The account the access token belongs to.",
     tags=["Users"],
     security=BEARER_SECURITY,
     responses={200: {"description": "Your profile"}, **error_responses(401, 403)},

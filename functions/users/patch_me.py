@@ -10,6 +10,7 @@ app = create_app()
 
 @app.patch(
     "/v1/users/me",
+    operation_id="updateMe",
     summary="Change your profile",
     description="Only full_name; any other field (role, email...) is refused with 422.",
     tags=["Users"],

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from billing_support import payment_event, put_on_plan, signature
+from billing_support import payment_event, put_on_plan
 from signal_support import buy_body, make_investor
 from sqlalchemy import func, select
 
@@ -19,6 +19,7 @@ from investment_system.errors import AppError
 from investment_system.http.idempotency import idempotent_response
 from investment_system.models import AuditEvent, DailyUsage, PaymentEvent, Signal
 from investment_system.schemas.billing import ChangePlanRequest
+from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.signals import SignalCreate
 from investment_system.services.signals import create_signal_within_quota
 from investment_system.services.subscriptions import change_plan
@@ -148,7 +149,7 @@ def test_a_payment_event_delivered_ten_times_at_once_is_applied_once(pooled):
     body = payment_event("invoice.payment_failed", investor.user_id, event_id="evt_racing")
 
     # When the provider delivers it 10 times at the same instant
-    replies = race(10, lambda: receive_payment_event(body.encode(), signature(body)))
+    replies = race(10, lambda: receive_payment_event(EventBody.model_validate_json(body)))
     # Then every delivery is acknowledged, the event is stored once and applied once
     assert all(not isinstance(reply, AppError) and reply.received for reply in replies)
     assert _count(PaymentEvent, PaymentEvent.id == "evt_racing") == 1

@@ -14,7 +14,9 @@ and a role change takes effect at once.
 Order: Powertools validates the request (JSON, content type, body, query) before it resolves a
 route's dependencies, which would let an anonymous caller learn a route's schema from 422s.
 `AuthenticateBeforeValidation` wraps that validation step and resolves the route's authentication
-dependencies first, so a protected route answers 401/403 before 400, 415 or 422.
+dependencies first, so a protected route answers 401/403 before 400, 415 or 422. A dependency is
+one of those when `@authentication` marks it (the payment webhook's signature check is one too:
+http/webhooks.py).
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ from investment_system.http.compat import (
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
+_AUTHENTICATION_DEPENDENCIES: set[Callable[..., Any]] = set()
+
+
+def authentication[Dependency: Callable[..., Any]](dependency: Dependency) -> Dependency:
+    """Mark a route dependency as authentication: resolved before the request is validated."""
+    _AUTHENTICATION_DEPENDENCIES.add(dependency)
+    return dependency
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -58,6 +68,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+@authentication
 def authenticated(request: Request) -> Principal:
     """The caller, from a valid access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
     from investment_system.services.tokens import verify_access_token
@@ -67,6 +78,7 @@ def authenticated(request: Request) -> Principal:
     return Principal(user_id=user_id, role=current_role(user_id))
 
 
+@authentication
 def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
     """The caller, when an administrator; 403 PERMISSION_DENIED otherwise."""
     if not principal.is_admin:
@@ -77,12 +89,11 @@ def admin(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
 CurrentUser = Annotated[Principal, Depends(authenticated)]
 AdminUser = Annotated[Principal, Depends(admin)]
 
-_AUTHENTICATION_DEPENDENCIES: frozenset[Callable[..., Any]] = frozenset({authenticated, admin})
 _authentication_by_route: dict[Route, DependencyTree] = {}
 
 
 def _authentication_of(route: Route) -> DependencyTree:
-    """The route's authentication dependencies (CurrentUser, AdminUser; also where another dependency
+    """The route's authentication dependencies (CurrentUser, AdminUser...; also where another dependency
     of the route needs one), without its other dependencies; worked out once per route."""
     cached = _authentication_by_route.get(route)
     if cached is None:

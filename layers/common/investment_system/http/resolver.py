@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from investment_system.errors import AppError, ErrorCode, RequestError, ValidationFailed, field_errors
 from investment_system.http.auth import authenticate_before_validation
 from investment_system.http.compat import current_route, is_registered_route, query_parameter_names
-from investment_system.http.envelope import ErrorEnvelope, error_dict, error_response
+from investment_system.http.envelope import error_dict, error_response
 from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.observability import (
     MetricName,
@@ -64,9 +64,6 @@ CORS_EXPOSE_HEADERS = [
     "Idempotent-Replayed",
 ]
 
-# Error responses every operation can give; the OpenAPI document lists them with the envelope.
-COMMON_ERROR_STATUSES = (400, 415, 422, 429, 500, 503)
-
 
 class RequestGuard(Protocol):
     """Runs before routing (rate limiting plugs in here). It may raise an AppError, and the
@@ -81,17 +78,6 @@ _guards: list[RequestGuard] = []
 def add_request_guard(guard: RequestGuard) -> None:
     if guard not in _guards:
         _guards.append(guard)
-
-
-def error_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI `responses` entries for the given error statuses, all with the error envelope."""
-    return {
-        status: {
-            "description": "Error",
-            "content": {"application/json": {"model": ErrorEnvelope}},
-        }
-        for status in sorted({*statuses, *COMMON_ERROR_STATUSES})
-    }
 
 
 def create_app(*, exact_decimals: bool = False, cors: bool = True) -> APIGatewayHttpResolver:

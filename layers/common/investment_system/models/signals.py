@@ -26,13 +26,13 @@ class SignalStatus(StrEnum):
 
 
 class Timeframe(StrEnum):
-    M1 = "1m"
-    M5 = "5m"
-    M15 = "15m"
-    H1 = "1h"
-    H4 = "4h"
-    D1 = "1d"
-    W1 = "1w"
+    ONE_MINUTE = "1m"
+    FIVE_MINUTES = "5m"
+    FIFTEEN_MINUTES = "15m"
+    ONE_HOUR = "1h"
+    FOUR_HOURS = "4h"
+    ONE_DAY = "1d"
+    ONE_WEEK = "1w"
 
 
 # Prices: up to 10 integer and 8 fractional digits. Returns: percentages with 4 fractional digits.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from investment_system.models.billing import SubscriptionStatus
+from investment_system.models.billing import PlanCode, SubscriptionStatus
 
 
 class PlanQuotas(BaseModel):
@@ -21,7 +21,7 @@ class PlanQuotas(BaseModel):
 class PlanOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    code: str = Field(examples=["free", "pro", "enterprise"])
+    code: PlanCode
     name: str
     price_cents: int
     currency: str = Field(examples=["USD"])
@@ -45,7 +45,10 @@ class SubscriptionOut(BaseModel):
 class ChangePlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    plan: str = Field(min_length=1, max_length=32, description="Code of the plan to switch to.", examples=["pro"])
+    plan: PlanCode | Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
+        description="Code of the plan to switch to; a code the catalogue does not have is 404 PLAN_NOT_FOUND.",
+        examples=["pro"],
+    )
 
 
 class UsageOut(BaseModel):
@@ -56,21 +59,28 @@ class UsageOut(BaseModel):
     requests_per_minute: int
 
 
-class PaymentEvent(BaseModel):
-    """The provider's event envelope. Unknown fields are ignored, not refused: the provider adds
-    fields without notice, and a refused delivery would only be retried."""
-
-    id: str = Field(min_length=1, max_length=255)
-    type: str = Field(min_length=1, max_length=64)
-    data: dict[str, Any]
-
-
 class PaymentEventData(BaseModel):
     """`data` of the event types this API applies."""
 
     user_id: uuid.UUID
-    plan: str | None = Field(default=None, min_length=1, max_length=32)
-    period_end: AwareDatetime | None = None
+    plan: str | None = Field(default=None, min_length=1, max_length=32, description="invoice.paid: the plan paid for.")
+    period_end: AwareDatetime | None = Field(default=None, description="invoice.paid: the end of the period paid for.")
+
+
+class PaymentEvent(BaseModel):
+    """The provider's event envelope. Unknown fields are ignored, not refused: the provider adds
+    fields without notice, and a refused delivery would only be retried."""
+
+    id: str = Field(min_length=1, max_length=255, description="The provider's event id: an id is applied once.")
+    type: str = Field(
+        min_length=1,
+        max_length=64,
+        description="invoice.paid, invoice.payment_failed or subscription.canceled are applied; "
+        "an event of another type is stored and acknowledged, and changes nothing.",
+        examples=["invoice.paid"],
+    )
+    # Checked against PaymentEventData only for the types applied: other types' data is stored as sent.
+    data: Annotated[dict[str, Any], WithJsonSchema(PaymentEventData.model_json_schema())]
 
 
 class WebhookReceipt(BaseModel):

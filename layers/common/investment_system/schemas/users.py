@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-Role = Literal["user", "admin"]
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+
+
 EMAIL_MAX = 320
 PASSWORD_INPUT_MAX = 1024  # the policy's own maximum is a setting; this only bounds the work per request
 FULL_NAME_MAX = 200

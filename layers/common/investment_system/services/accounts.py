@@ -49,7 +49,7 @@ def register_user(
     email: str,
     password: str,
     full_name: str | None = None,
-    role: Role = "user",
+    role: Role = Role.USER,
     actor_id: uuid.UUID | None = None,
 ) -> User:
     """Create an account inside the caller's unit of work: everything a new user gets is added here,
@@ -97,7 +97,7 @@ def register(registration: Registration) -> UserOut:
 def create_admin(email: str, password: str) -> UserOut:
     """An administrator account (`invest create-admin`: the first admin, made by an operator)."""
     with unit_of_work() as session:
-        return UserOut.model_validate(register_user(session, email=email, password=password, role="admin"))
+        return UserOut.model_validate(register_user(session, email=email, password=password, role=Role.ADMIN))
 
 
 def login(credentials: Credentials) -> TokenPair:

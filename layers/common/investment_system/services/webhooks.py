@@ -20,6 +20,8 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -92,11 +94,12 @@ def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
     return body.encode()
 
 
-def receive_payment_event(body: bytes, signature: str | None) -> WebhookReceipt:
-    """Verify, store once and apply a payment event; 200 for new, duplicate and ignored events alike."""
+def verify_delivery(body: bytes, signature: str | None) -> None:
+    """Count a delivery and check that the provider signed this body; 401 WEBHOOK_SIGNATURE_INVALID
+    (counted as rejected) otherwise. Runs before the body is parsed (http/webhooks.py)."""
     add_metric(MetricName.WEBHOOKS_RECEIVED)
     security = get_settings().security
-    try:
+    with _rejections_counted():
         verify_signature(
             signature,
             body,
@@ -104,30 +107,30 @@ def receive_payment_event(body: bytes, signature: str | None) -> WebhookReceipt:
             tolerance_seconds=security.webhook_tolerance_seconds,
             now=time.time(),
         )
-        event = _parse(body)
-        with unit_of_work() as session:
+
+
+def receive_payment_event(event: PaymentEvent) -> WebhookReceipt:
+    """Store once and apply an event from a verified delivery; 200 for new, duplicate and ignored events alike."""
+    try:
+        with _rejections_counted(), unit_of_work() as session:
             outcome = _store_and_apply(session, event)
     except _DuplicateEvent:
         add_metric(MetricName.WEBHOOKS_DUPLICATE)
         logger.info("Duplicate payment event ignored", extra={"event_id": event.id, "event_type": event.type})
         return WebhookReceipt()
-    except AppError as error:
-        add_metric(MetricName.WEBHOOKS_REJECTED)
-        logger.warning("Payment event rejected", extra={"code": error.code.value})
-        raise
     add_metric(MetricName.WEBHOOKS_APPLIED if outcome == "applied" else MetricName.WEBHOOKS_IGNORED)
     logger.info("Payment event received", extra={"event_id": event.id, "event_type": event.type, "outcome": outcome})
     return WebhookReceipt()
 
 
-def _parse(body: bytes) -> PaymentEvent:
+@contextmanager
+def _rejections_counted() -> Iterator[None]:
     try:
-        return PaymentEvent.model_validate_json(body)
-    except ValidationError as error:
-        problems = error.errors(include_input=False, include_url=False)
-        if any(problem["type"] == "json_invalid" for problem in problems):
-            raise AppError(ErrorCode.MALFORMED_JSON) from None
-        raise ValidationFailed(ErrorCode.VALIDATION_ERROR, details=field_errors(problems)) from None
+        yield
+    except AppError as error:
+        add_metric(MetricName.WEBHOOKS_REJECTED)
+        logger.warning("Payment event rejected", extra={"code": error.code.value})
+        raise
 
 
 def _store_and_apply(session: Session, event: PaymentEvent) -> str:

@@ -1,0 +1,225 @@
+"""The API's OpenAPI document: the parts Powertools generates for each function, merged and completed.
+
+Each HTTP function's resolver documents its own routes, from their decorators and signatures.
+`build_document` merges those parts into the one document the API serves and adds, here and nowhere
+else, what the shared plumbing does for every route (so no route has to repeat it):
+
+- error responses with the contract's envelope for what any route can answer: 400, 422, 500 and 503
+  everywhere; 415 where a body is taken; 401 and 403 where a bearer token is required; 429 where
+  requests are rate limited (http/rate_limit.py), and none where they are not;
+- response headers: X-Correlation-ID on every response; RateLimit-Limit/-Remaining/-Reset on every
+  response of a rate-limited route; Retry-After on 429 and 423; WWW-Authenticate on a 401 answered for
+  a bearer token or credentials (a webhook's bad signature is answered without it);
+  Idempotent-Replayed on the success response of a route that takes Idempotency-Key;
+- `security: []` on the operations that take no bearer token;
+- header parameters spelled as the contract spells them (Powertools lower-cases their names);
+- `x-enum-varnames` on the named enums, from their Python members, so that generated clients read
+  `Timeframe.ONE_HOUR` where they would have `Timeframe.VALUE_3`;
+- the info, the tags and the security scheme; Powertools' own validation-error schemas give way
+  to the envelope.
+
+Route handlers import only `error_responses` from here (through `investment_system.http`); the rest
+runs when the document is generated (`invest openapi --write`), never in a Lambda function.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from http import HTTPStatus
+from typing import Any
+
+from investment_system.http.envelope import ErrorEnvelope
+
+COMPONENT_SCHEMAS = "#/components/schemas/"
+_ENVELOPE_REF = COMPONENT_SCHEMAS + "ErrorEnvelope"
+# Powertools documents its own validation errors; every error of this API has the envelope instead.
+_POWERTOOLS_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+TITLE = "Investment System API"
+DESCRIPTION = (
+    "Users, trading signals with analytics, and billing with plan quotas.\n\n"
+    'Every error has the body `{"error": {code, message, details, correlation_id, timestamp}}`. Every response '
+    "carries X-Correlation-ID, Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, "
+    "Referrer-Policy and Content-Security-Policy; responses under /v1/auth, /v1/users, /v1/admin and "
+    "/v1/billing also carry `Cache-Control: no-store`. Prices are decimal strings in responses; requests "
+    "accept a JSON number or a decimal string. Timestamps are ISO-8601, in UTC."
+)
+TAGS = [
+    {"name": "Health", "description": "Whether the API and its dependencies are up."},
+    {"name": "Auth", "description": "Accounts and sessions: sign up, log in, rotate and revoke tokens."},
+    {"name": "Users", "description": "Your own profile and password."},
+    {"name": "Admin", "description": "Users' roles and activation, for administrators."},
+    {
+        "name": "Signals",
+        "description": "Your trading signals: create, list, change, close and delete them; their history "
+        "and statistics.",
+    },
+    {
+        "name": "Billing",
+        "description": "The plans, your subscription, your usage of its quotas, and the payment provider's webhook.",
+    },
+]
+BEARER_SCHEME_NAME = "bearerAuth"
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "An access token from POST /v1/auth/login or /v1/auth/refresh.",
+}
+
+# The response headers the plumbing sends, as the document's reusable header components.
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Correlation-ID": {
+        "description": "The request's correlation ID: the caller's X-Correlation-ID when it matches "
+        "`^[A-Za-z0-9._:-]{8,128}$`, else a new one. Every log line and error body of the request carries it.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{8,128}$"},
+    },
+    "RateLimit-Limit": {
+        "description": "Requests allowed per minute: your plan's requests_per_minute, or the per-client-IP "
+        "limit on routes that take no token. Absent when the limiter is unavailable.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the current minute.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the current minute's count starts again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "WWW-Authenticate": {
+        "description": "The authentication scheme the API expects: Bearer.",
+        "required": True,
+        "schema": {"type": "string", "examples": ['Bearer realm="invest"']},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored response of an earlier request with the same "
+        "Idempotency-Key and body: nothing was done a second time.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+_RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """A route's `responses` entries for the errors it answers itself (404, 409, 423...), with the envelope.
+
+    The errors every route of a kind can answer are added to the document by `build_document`."""
+    return {status: _error_response(status, {"model": ErrorEnvelope}) for status in sorted(statuses)}
+
+
+def _error_response(status: int, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": HTTPStatus(status).phrase, "content": {"application/json": schema}}
+
+
+def document_part(app: Any) -> dict[str, Any]:
+    """The OpenAPI document of one function's resolver, as Powertools generates it."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    from investment_system import __version__
+
+    # Powertools refuses a route's `security` unless the scheme it names is passed here.
+    schemes = {BEARER_SCHEME_NAME: HTTPBearer(bearerFormat="JWT")}
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(title=TITLE, version=__version__, security_schemes=schemes)
+    )
+    return document
+
+
+def build_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The API's document, from the parts of all its functions (`document_part`)."""
+    from investment_system import __version__
+
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    for part in parts:
+        for path, operations in part.get("paths", {}).items():
+            paths.setdefault(path, {}).update(operations)
+        schemas.update(part.get("components", {}).get("schemas", {}))
+    for name in _POWERTOOLS_ERROR_SCHEMAS:
+        schemas.pop(name, None)
+    envelope = ErrorEnvelope.model_json_schema(ref_template=COMPONENT_SCHEMAS + "{model}")
+    schemas |= envelope.pop("$defs")
+    schemas["ErrorEnvelope"] = envelope
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            _complete_operation(f"{method.upper()} {path}", operation)
+    _name_enum_members(schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": __version__, "description": DESCRIPTION},
+        "servers": [{"url": "/", "description": "This API's own origin"}],
+        "tags": TAGS,
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "headers": HEADERS,
+            "securitySchemes": {BEARER_SCHEME_NAME: BEARER_SCHEME},
+        },
+    }
+
+
+def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
+    from investment_system.http.rate_limit import EXEMPT_ROUTES
+    from investment_system.services.webhooks import SIGNATURE_HEADER
+
+    bearer = bool(operation.get("security"))
+    operation.setdefault("security", [])
+    parameter_names = _canonical_header_names(operation.get("parameters", []))
+    rate_limited = route_key not in EXEMPT_ROUTES
+    statuses = {400, 422, 500, 503}
+    statuses |= {415} if "requestBody" in operation else set()
+    statuses |= {401, 403} if bearer else set()
+    statuses |= {429} if rate_limited else set()
+    responses: dict[str, Any] = operation["responses"]
+    for code in statuses:
+        responses.setdefault(str(code), _error_response(code, {"schema": {"$ref": _ENVELOPE_REF}}))
+    # Powertools documents a 422 of its own; its body is the envelope too.
+    responses["422"] = _error_response(422, {"schema": {"$ref": _ENVELOPE_REF}})
+    for status, response in responses.items():
+        names = ["X-Correlation-ID"]
+        names += list(_RATE_LIMIT_HEADERS) if rate_limited else []
+        names += ["Retry-After"] if status in ("423", "429") else []
+        # The one 401 without a challenge: a webhook's signature is no HTTP authentication scheme.
+        names += ["WWW-Authenticate"] if status == "401" and SIGNATURE_HEADER not in parameter_names else []
+        names += ["Idempotent-Replayed"] if status.startswith("2") and "Idempotency-Key" in parameter_names else []
+        response["headers"] = {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _canonical_header_names(parameters: list[dict[str, Any]]) -> set[str]:
+    """Header parameters renamed as the contract spells them (the CORS allow-list has every one); their names."""
+    from investment_system.http.resolver import CORS_ALLOW_HEADERS
+
+    spelling = {name.lower(): name for name in CORS_ALLOW_HEADERS}
+    names = set()
+    for parameter in parameters:
+        if parameter["in"] == "header":
+            parameter["name"] = spelling[parameter["name"].lower()]
+            names.add(parameter["name"])
+    return names
+
+
+def _name_enum_members(schemas: dict[str, Any]) -> None:
+    """`x-enum-varnames` on every named enum: the member names of the Python enum it documents."""
+    for enum in _named_enums():
+        schema = schemas[enum.__name__]
+        if schema["enum"] != [member.value for member in enum]:
+            raise ValueError(f"the {enum.__name__} schema does not list the enum's values")
+        schema["x-enum-varnames"] = [member.name for member in enum]
+
+
+def _named_enums() -> tuple[type[Enum], ...]:
+    from investment_system.models.billing import PlanCode, SubscriptionStatus
+    from investment_system.models.signals import Direction, SignalStatus, Timeframe
+    from investment_system.schemas.users import Role
+
+    return (Direction, PlanCode, Role, SignalStatus, SubscriptionStatus, Timeframe)
