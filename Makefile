@@ -62,6 +62,18 @@ lint-template: $(SAM_STAMP)
 	$(SAM_VENV)/bin/cfn-lint template.yaml monitoring/template.yaml
 	$(SAM) validate --lint --template-file template.yaml
 
+# The bundled OpenAPI document, linted by Redocly CLI (rules in redocly.yaml; every problem is an error)
+# at the version devtools/package-lock.json pins.
+NODE_STAMP := devtools/node_modules/.package-lock.json
+$(NODE_STAMP): devtools/package.json devtools/package-lock.json
+	cd devtools && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+.PHONY: lint-openapi
+lint-openapi: $(NODE_STAMP)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true devtools/node_modules/.bin/redocly lint \
+		--config redocly.yaml layers/common/investment_system/openapi.json
+
 # Cold start and warm latency of every function; writes docs/benchmarks.md (see devtools/invest_dev/bench.py).
 bench: install
 	$(BIN)/python -m invest_dev.bench
