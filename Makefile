@@ -32,8 +32,15 @@ migrate: install
 run: migrate
 	$(BIN)/invest serve --host $(HOST) --port $(PORT)
 
+# The whole suite: every database, Redis and a real browser, which devtools/ensure-services brings up.
 test: install
+	devtools/ensure-services
 	$(BIN)/pytest
+
+# The suite on SQLite alone, without servers, browser or slow tests: under a minute.
+.PHONY: test-quick
+test-quick: install
+	$(BIN)/pytest -m "not (postgres or mysql or redis or browser or slow)"
 
 lint: install
 	$(BIN)/ruff check .

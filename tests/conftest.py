@@ -121,7 +121,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         _drop_server_database(backend, url)
 
 
-@pytest.fixture(params=BACKENDS)
+def _backend_params(backends: list[str]) -> list[Any]:
+    """Fixture parameters for these backends; a server's is marked with its name (`-m "not postgres"`)."""
+    return [pytest.param(name, marks=() if name == "sqlite" else getattr(pytest.mark, name)) for name in backends]
+
+
+@pytest.fixture(params=_backend_params(BACKENDS))
 def db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
     """A clean, migrated database on each configured backend, installed as the container's engine."""
     database = _database(databases, request.param)
@@ -131,7 +136,7 @@ def db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -
     db_engine.use_engine(None)
 
 
-@pytest.fixture(params=[backend for backend in BACKENDS if backend != "sqlite"])
+@pytest.fixture(params=_backend_params([backend for backend in BACKENDS if backend != "sqlite"]))
 def server_db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
     """Like `db`, on the database servers only: race tests, where SQLite's single writer proves nothing."""
     database = _database(databases, request.param)

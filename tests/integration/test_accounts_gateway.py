@@ -11,6 +11,8 @@ import requests
 from account_support import NEW_PASSWORD, PASSWORD
 from gateway_support import INVEST, RunningGateway, invest_serve_command, migrated_api_environment
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:

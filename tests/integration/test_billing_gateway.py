@@ -18,6 +18,8 @@ from billing_support import payment_event, signature
 from gateway_support import RunningGateway, invest_serve_command, migrated_api_environment
 from signal_support import buy_body
 
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:

@@ -88,7 +88,7 @@ def ping() -> None:
         session.execute(text("SELECT 1"))
 
 
-@pytest.mark.parametrize("backend", sorted(SERVERS))
+@pytest.mark.parametrize("backend", [pytest.param(name, marks=getattr(pytest.mark, name)) for name in sorted(SERVERS)])
 def test_database_outage_gives_503_and_the_next_request_after_recovery_succeeds(backend, databases):
     # Given the functions' engine connected to the database through a proxy we can cut
     from conftest import _database
@@ -122,6 +122,7 @@ def test_database_outage_gives_503_and_the_next_request_after_recovery_succeeds(
         engine.dispose()
 
 
+@pytest.mark.postgres
 def test_server_side_killed_connection_is_replaced_transparently(databases):
     # Given a pooled PostgreSQL connection
     from conftest import _database

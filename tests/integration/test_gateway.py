@@ -34,6 +34,7 @@ from invest_dev.gateway.routing import RouteTable
 from invest_dev.template import FunctionSpec, Route
 from investment_system.http.resolver import SECURITY_HEADERS
 
+pytestmark = pytest.mark.slow
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures/gateway/template.yaml"
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 INTERNAL_ERROR = {"message": "Internal Server Error"}

@@ -19,6 +19,7 @@ from invest_dev.monitoring import template_dashboard
 
 ROOT = Path(__file__).resolve().parents[2]
 SERIES_COLOURS = ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E), (0x2C, 0xA0, 0x2C))  # the first three lines' colours
+pytestmark = pytest.mark.browser
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 _LOCAL_RUN = """
@@ -62,7 +63,7 @@ def page(local_run_metrics, tmp_path_factory) -> Path:
 
 def _chromium(page: Path, tmp_path: Path, *action: str) -> subprocess.CompletedProcess[str]:
     browser = shutil.which("chromium")
-    assert browser, "Debian's chromium package is required (.ci/run installs it): apt-get install chromium"
+    assert browser, "Debian's chromium is required: run devtools/ensure-services"
     return subprocess.run(
         [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *action, page.as_uri()],
         capture_output=True,

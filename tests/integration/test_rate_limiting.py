@@ -124,6 +124,7 @@ def test_rate_limiting_can_be_switched_off(db, settings_env):
     assert "RateLimit-Limit" not in reply.headers
 
 
+@pytest.mark.redis
 def test_the_redis_backend_limits_through_the_handlers(db, settings_env):
     settings_env.setenv("RATE_LIMIT_BACKEND", "redis")
     settings_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")

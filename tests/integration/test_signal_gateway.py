@@ -11,6 +11,7 @@ import requests
 from gateway_support import RunningGateway, invest_serve_command
 from signal_support import Investor, make_investor
 
+pytestmark = pytest.mark.slow
 PRICE_WITH_18_DIGITS = "1234567890.12345678"
 
 

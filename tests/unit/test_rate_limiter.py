@@ -105,6 +105,7 @@ def test_an_unavailable_store_fails_closed_with_503_when_configured():
     assert refused.value.status == 503
 
 
+@pytest.mark.redis
 def test_redis_counters_are_shared_by_every_container_and_expire():
     # Given two containers' limiters on the same Redis
     first, second = (RateLimiter(RedisCounters(REDIS_URL), fail_open=False) for _ in range(2))
