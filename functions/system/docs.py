@@ -3,13 +3,13 @@
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from investment_system.http import create_app, lambda_handler
-from investment_system.http.docs import DOCS_CSP, swagger_asset, swagger_page
+from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, swagger_asset, swagger_page
 from investment_system.http.routing import openapi_document
 
 app = create_app()
 
 
-@app.get("/v1/openapi.json", include_in_schema=False)
+@app.get(OPENAPI_PATH, include_in_schema=False)
 def get_openapi() -> Response[str]:
     return Response(200, content_types.APPLICATION_JSON, openapi_document())
 

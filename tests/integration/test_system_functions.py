@@ -75,6 +75,16 @@ def test_openapi_document_is_served():
     assert "/v1/signals" in reply.json["paths"]
 
 
+def test_the_docs_page_links_the_document_the_api_serves():
+    # When the docs page is opened
+    page = invoke("DocsFunction", "GET", "/v1/docs")
+    # Then its link to the document is /v1/openapi.json (Powertools' own would be /v1/docs?format=json, a 422 here)
+    assert 'ui.specActions.updateUrl("/v1/openapi.json")' in page.text
+    assert "?format=json" not in page.text
+    # And that link serves the document
+    assert invoke("DocsFunction", "GET", "/v1/openapi.json").json["openapi"].startswith("3.")
+
+
 def test_a_body_that_is_not_utf8_is_400_malformed_json(sqlite_db):
     from support import Reply, function_module
 

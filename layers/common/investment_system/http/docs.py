@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
@@ -13,6 +14,10 @@ DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 )
+OPENAPI_PATH = "/v1/openapi.json"
+# Powertools' page links its document at the page's own URL with ?format=json, which Powertools' own
+# docs route would answer; this API serves the document at OPENAPI_PATH (functions/system/docs.py).
+_POWERTOOLS_DOCUMENT_URL = 'currentUrl.pathname + "?format=json"'
 _ASSETS = {
     "swagger-ui-bundle.min.js": "application/javascript; charset=utf-8",
     "swagger-ui.min.css": "text/css; charset=utf-8",
@@ -20,13 +25,16 @@ _ASSETS = {
 
 
 def swagger_page() -> str:
-    return generate_swagger_html(
+    page = generate_swagger_html(
         spec=openapi_document(),
         swagger_js="/v1/docs/swagger-ui-bundle.min.js",
         swagger_css="/v1/docs/swagger-ui.min.css",
         swagger_base_url="/v1/docs",
         oauth2_config=None,
     )
+    if _POWERTOOLS_DOCUMENT_URL not in page:
+        raise RuntimeError("Powertools' Swagger UI page no longer links its document as http/docs.py expects")
+    return page.replace(_POWERTOOLS_DOCUMENT_URL, json.dumps(OPENAPI_PATH))
 
 
 def swagger_asset(name: str) -> tuple[str, str]:
