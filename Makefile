@@ -1,8 +1,16 @@
 # Two commands matter: `make run` (serve the API locally) and `make test` (the whole suite).
 SHELL := /bin/bash
-# The first Python 3.13 that runs (a pyenv shim exists even where its version is not selected).
-PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13*/bin/python3.13; do \
-	$$p -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { command -v $$p; break; }; done)
+# The template's Runtime (tests/unit/test_project_consistency.py keeps the two in step). The first such Python
+# that runs: python3.13 on PATH, else pyenv's (a pyenv shim exists even where its version is not selected).
+PYTHON_VERSION := 3.13
+ifndef PYTHON
+PYTHON := $(shell for p in python$(PYTHON_VERSION) "$$(pyenv prefix $(PYTHON_VERSION) 2>/dev/null)/bin/python$(PYTHON_VERSION)"; do \
+	"$$p" -c 'import platform; assert platform.python_version().startswith("$(PYTHON_VERSION).")' 2>/dev/null \
+	&& { command -v "$$p"; break; }; done)
+endif
+ifeq ($(PYTHON),)
+PYTHON = $(error Python $(PYTHON_VERSION) not found: put python$(PYTHON_VERSION) on PATH or run `pyenv install $(PYTHON_VERSION)`)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from invest_dev.generate import generated_files
 from invest_dev.openapi import BUNDLED
+from invest_dev.template import TEMPLATE, functions, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,3 +71,25 @@ def test_every_operation_documents_its_success_response():
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             assert any(code.startswith("2") for code in operation["responses"]), (method, path)
+
+
+def test_the_package_ruff_mypy_and_the_makefile_name_the_lambda_runtimes_python():
+    # Given the Python of the Lambda runtime the template deploys
+    runtime = load_template()["Globals"]["Function"]["Runtime"]
+    version = runtime.removeprefix("python")
+    # Then the template names no other (the layer's runtimes and build method included)
+    assert set(re.findall(r"python3\.\d+", TEMPLATE.read_text())) == {runtime}
+    # And the package requires it, ruff and mypy check code for it, and the Makefile builds with it
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["requires-python"] == f">={version}"
+    assert project["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    assert project["tool"]["mypy"]["python_version"] == version
+    assert re.findall(r"^PYTHON_VERSION := (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE) == [version]
+
+
+def test_mypy_checks_every_function_the_template_deploys():
+    # Given the paths mypy checks
+    checked = [ROOT / path for path in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]]
+    # Then every function's handler module lies under one of them
+    unchecked = [spec.source for spec in functions() if not any(spec.source.is_relative_to(p) for p in checked)]
+    assert not unchecked
