@@ -11,7 +11,7 @@ Method (also written into docs/benchmarks.md):
   has an Authorization header. Settings: ENVIRONMENT=dev, real argon2 parameters, tracing off.
 - Success paths: where the sample event refers to rows the database lacks, or succeeds only once (a
   registration, a refresh token, a password change, a signed webhook delivery), a preparer of
-  `invest_dev/bench_prepare.py` seeds what it needs through the layer's services and gives each
+  `invest_dev/bench/prepare.py` seeds what it needs through the layer's services and gives each
   invocation its event (a new email, a refresh token issued for it, a fresh signature...). Preparing
   is never timed. The notes under the table say what each preparer does.
 - Cold start: a fresh interpreter per run that imports the function's module (layer included),
@@ -52,6 +52,6 @@ database of its own on a server (installed as the container's engine inside the 
 TRACING_ENABLED=true). `measure_prepared` times calls whose argument is prepared untimed before each.
 
 Modules: `measure` (cold starts, warm latencies), `environment` (settings, scratch databases, sample
-events), `scenarios` (the extra scenarios and their registry), `report` (the tables and
-docs/benchmarks.md), `run` (the command line).
+events), `prepare` (what makes each sample event succeed), `scenarios` (the extra scenarios and their
+registry), `report` (the tables and docs/benchmarks.md), `run` (the command line).
 """

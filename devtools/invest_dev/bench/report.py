@@ -49,7 +49,7 @@ def ms(seconds: float) -> str:
 
 
 def function_table(results: list[FunctionResult], python_pass: ColdStart, unmeasured: list[str]) -> str:
-    from invest_dev.bench_prepare import NOTES
+    from invest_dev.bench.prepare import NOTES
 
     header = (
         "| function | cold start ms (median) | CPU ms | import ms | first response ms | peak RSS MiB "

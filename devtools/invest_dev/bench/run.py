@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             print(import_profile(next(s for s in functions() if s.name == args.importtime), os.environ))
             return 0
 
-        from invest_dev.bench_prepare import event_source
+        from invest_dev.bench.prepare import event_source
         from invest_dev.samples import seed_sample_users
         from investment_system.db.migrate import upgrade
 

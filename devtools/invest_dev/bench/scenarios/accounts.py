@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from invest_dev.bench.measure import measure
+from invest_dev.bench.prepare import fresh_account
 from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
-from invest_dev.bench_prepare import fresh_account
 from invest_dev.samples import SAMPLE_PASSWORD
 
 # Each verification costs ~40 ms by design: a hundred give stable percentiles in seconds, not minutes.
