@@ -89,7 +89,7 @@ lint-openapi: $(NODE_STAMP)
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true devtools/node_modules/.bin/redocly lint \
 		--config redocly.yaml layers/common/investment_system/openapi.json
 
-# Cold start and warm latency of every function; writes docs/benchmarks.md (see devtools/invest_dev/bench.py).
+# Cold start and warm latency of every function; writes docs/benchmarks.md (see devtools/invest_dev/bench/).
 bench: install
 	$(BIN)/python -m invest_dev.bench
 
