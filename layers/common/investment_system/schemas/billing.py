@@ -80,7 +80,8 @@ class PaymentEvent(BaseModel):
         examples=["invoice.paid"],
     )
     # Checked against PaymentEventData only for the types applied: other types' data is stored as sent.
-    data: Annotated[dict[str, Any], WithJsonSchema(PaymentEventData.model_json_schema())]
+    # Documented with its fields, titled so that generated clients name it PaymentEventData.
+    data: Annotated[dict[str, Any], WithJsonSchema({**PaymentEventData.model_json_schema(), "title": "Data"})]
 
 
 class WebhookReceipt(BaseModel):

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
@@ -184,9 +184,13 @@ class SignalPage(BaseModel):
     next_cursor: str | None
 
 
+# One changed field of a history entry (a TypedDict: "from" is a Python keyword).
+FieldChange = TypedDict("FieldChange", {"from": Any, "to": Any})
+
+
 class HistoryEntry(BaseModel):
     action: str = Field(examples=["created", "updated", "closed", "deleted", "expired"])
-    changes: dict[str, Any] = Field(description='Per changed field: {"from": old, "to": new}.')
+    changes: dict[str, FieldChange] = Field(description="Per changed field, its old and new value.")
     actor_id: uuid.UUID | None = Field(description="Who made the change; null for the expiry job.")
     correlation_id: str | None
     at: datetime
