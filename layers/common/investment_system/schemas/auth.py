@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from investment_system.schemas import ALWAYS_SENT
 from investment_system.schemas.users import EMAIL_MAX, EmailAddress, FullName, Password
 
 # Login takes any string: a malformed address is answered like an unknown one.
@@ -33,6 +34,8 @@ class RefreshRequest(_Request):
 
 
 class TokenPair(BaseModel):
+    model_config = ALWAYS_SENT
+
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (the scheme name, not a secret)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from investment_system.models.billing import PlanCode, SubscriptionStatus
+from investment_system.schemas import ALWAYS_SENT
 
 
 class PlanQuotas(BaseModel):
@@ -85,4 +86,6 @@ class PaymentEvent(BaseModel):
 
 
 class WebhookReceipt(BaseModel):
+    model_config = ALWAYS_SENT
+
     received: Literal[True] = True

@@ -6,10 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from investment_system.schemas import Timestamp
+from investment_system.schemas import ALWAYS_SENT, Timestamp
 
 
 class DependencyStatus(BaseModel):
+    model_config = ALWAYS_SENT
+
     status: Literal["up", "down"]
     latency_ms: float | None = Field(default=None, description="Round-trip time of the check")
     critical: bool = Field(description="Whether the API is unhealthy without it")

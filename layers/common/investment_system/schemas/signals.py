@@ -27,7 +27,7 @@ from investment_system.models.signals import (
     SignalStatus,
     Timeframe,
 )
-from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT
+from investment_system.schemas import ALWAYS_SENT, DEFAULT_LIMIT, MAX_LIMIT
 
 ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
@@ -201,12 +201,16 @@ class SignalHistory(BaseModel):
 
 
 class StatusCounts(BaseModel):
+    model_config = ALWAYS_SENT
+
     OPEN: int = 0
     CLOSED: int = 0
     EXPIRED: int = 0
 
 
 class DirectionCounts(BaseModel):
+    model_config = ALWAYS_SENT
+
     BUY: int = 0
     SELL: int = 0
 
