@@ -17,9 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from invest_dev.template import ROOT, TEMPLATE, FunctionSpec, functions, load_template
+from invest_dev.template import ROOT, TEMPLATE, FunctionSpec, Ref, Sub, dump_yaml, functions, intrinsic, load_template
 from investment_system.observability import Dimension, MetricName, unit_of
 
 MONITORING_TEMPLATE = ROOT / "monitoring" / "template.yaml"
@@ -185,8 +183,8 @@ def _alarm(description: str, **properties: Any) -> dict[str, Any]:
         "Properties": {
             "AlarmDescription": description,
             "ActionsEnabled": True,
-            "AlarmActions": [_Ref("AlarmTopicArn")],
-            "OKActions": [_Ref("AlarmTopicArn")],
+            "AlarmActions": [Ref("AlarmTopicArn")],
+            "OKActions": [Ref("AlarmTopicArn")],
             "TreatMissingData": "notBreaching",
             **properties,
         },
@@ -225,7 +223,7 @@ def _throttles_alarm(specs: tuple[FunctionSpec, ...]) -> dict[str, Any]:
                         "Metric": {
                             "Namespace": LAMBDA_NAMESPACE,
                             "MetricName": "Throttles",
-                            "Dimensions": [{"Name": "FunctionName", "Value": _Ref(spec.name)}],
+                            "Dimensions": [{"Name": "FunctionName", "Value": Ref(spec.name)}],
                         },
                         "Period": ALARM_PERIOD_SECONDS,
                         "Stat": "Sum",
@@ -261,7 +259,7 @@ def alarms(ctx: _Context) -> dict[str, Any]:
                 },
             ],
             ComparisonOperator="GreaterThanThreshold",
-            Threshold=_Ref("Alarm5xxRatePercent"),
+            Threshold=Ref("Alarm5xxRatePercent"),
             EvaluationPeriods=3,
             DatapointsToAlarm=2,
         ),
@@ -274,7 +272,7 @@ def alarms(ctx: _Context) -> dict[str, Any]:
             Unit=unit_of(MetricName.REQUEST_LATENCY).value,
             Period=ALARM_PERIOD_SECONDS,
             ComparisonOperator="GreaterThanThreshold",
-            Threshold=_Ref("AlarmLatencyP99Ms"),
+            Threshold=Ref("AlarmLatencyP99Ms"),
             EvaluationPeriods=3,
             DatapointsToAlarm=2,
         ),
@@ -321,13 +319,13 @@ def monitoring_template(path: Path = TEMPLATE) -> dict[str, Any]:
             DASHBOARD_ID: {
                 "Type": "AWS::CloudWatch::Dashboard",
                 "Properties": {
-                    "DashboardName": _Ref("DashboardName"),
-                    "DashboardBody": _Sub(_body_text(dashboard_body(ctx))),
+                    "DashboardName": Ref("DashboardName"),
+                    "DashboardBody": Sub(_body_text(dashboard_body(ctx))),
                 },
             },
             **alarms(ctx),
         },
-        "Outputs": {"DashboardName": {"Description": "The dashboard's name", "Value": _Ref(DASHBOARD_ID)}},
+        "Outputs": {"DashboardName": {"Description": "The dashboard's name", "Value": Ref(DASHBOARD_ID)}},
     }
 
 
@@ -339,55 +337,12 @@ def _stack_resource(path: Path) -> dict[str, Any]:
             "Properties": {
                 "Location": monitoring_path(path).relative_to(path.parent).as_posix(),
                 "Parameters": {
-                    **{name: _intrinsic(value) for name, value in PASSED.items()},
-                    **{spec.name: _Ref(spec.name) for spec in functions.__wrapped__(path)},
+                    **{name: intrinsic(value) for name, value in PASSED.items()},
+                    **{spec.name: Ref(spec.name) for spec in functions.__wrapped__(path)},
                 },
             },
         }
     }
-
-
-class _Intrinsic(str):
-    """A CloudFormation function in its short form (`!Ref Name`); several lines make a literal block."""
-
-    tag = ""
-
-
-class _Ref(_Intrinsic):
-    tag = "!Ref"
-
-
-class _Sub(_Intrinsic):
-    tag = "!Sub"
-
-
-def _intrinsic(text: str) -> _Intrinsic:
-    """`!Ref Name` or `!Sub text`, as written in PASSED."""
-    tag, value = text.split(" ", 1)
-    return {cls.tag: cls for cls in (_Ref, _Sub)}[tag](value)
-
-
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # each alarm spells its dimensions out rather than pointing at another's
-
-    def choose_scalar_style(self) -> str:
-        # `!Ref Name`, not `!Ref 'Name'`: PyYAML quotes every scalar of a tag it does not resolve itself
-        event = self.event
-        if isinstance(event, yaml.ScalarEvent) and event.tag in (_Ref.tag, _Sub.tag) and not event.style:
-            analysis = self.analysis or self.analyze_scalar(event.value)
-            if analysis.allow_block_plain and not analysis.multiline:
-                return ""
-        return str(super().choose_scalar_style())
-
-
-_Dumper.add_multi_representer(
-    _Intrinsic, lambda dumper, data: dumper.represent_scalar(data.tag, str(data), "|" if "\n" in data else None)
-)
-
-
-def _yaml(document: dict[str, Any]) -> str:
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100_000, allow_unicode=True)
 
 
 def _body_text(body: dict[str, Any]) -> str:
@@ -402,7 +357,7 @@ def monitoring_path(path: Path = TEMPLATE) -> Path:
 
 def stack_block(path: Path = TEMPLATE) -> str:
     """The text between (and including) the GENERATED markers of the template at `path`."""
-    indented = "".join(f"  {line}" for line in _yaml(_stack_resource(path)).splitlines(keepends=True))
+    indented = "".join(f"  {line}" for line in dump_yaml(_stack_resource(path)).splitlines(keepends=True))
     return f"{BEGIN}\n{indented}{END}\n"
 
 
@@ -420,7 +375,7 @@ def generated_files(path: Path = TEMPLATE) -> dict[Path, str]:
         template = _BLOCK.sub(lambda _: block, text, count=1)
     else:
         template = text.replace("\nOutputs:\n", f"\n{block}\nOutputs:\n", 1)
-    return {monitoring_path(path): HEADER + _yaml(monitoring_template(path)), path: template}
+    return {monitoring_path(path): HEADER + dump_yaml(monitoring_template(path)), path: template}
 
 
 def template_dashboard(path: Path = MONITORING_TEMPLATE) -> dict[str, Any]:

@@ -135,3 +135,46 @@ def import_function(spec: FunctionSpec) -> ModuleType:
     sys.modules[module_name] = module
     module_spec.loader.exec_module(module)
     return module
+
+
+class Intrinsic(str):
+    """A CloudFormation function in its short form (`!Ref Name`); several lines make a literal block."""
+
+    tag = ""
+
+
+class Ref(Intrinsic):
+    tag = "!Ref"
+
+
+class Sub(Intrinsic):
+    tag = "!Sub"
+
+
+def intrinsic(text: str) -> Intrinsic:
+    """`!Ref Name` or `!Sub text`, as written in PASSED."""
+    tag, value = text.split(" ", 1)
+    return {cls.tag: cls for cls in (Ref, Sub)}[tag](value)
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # each alarm spells its dimensions out rather than pointing at another's
+
+    def choose_scalar_style(self) -> str:
+        # `!Ref Name`, not `!Ref 'Name'`: PyYAML quotes every scalar of a tag it does not resolve itself
+        event = self.event
+        if isinstance(event, yaml.ScalarEvent) and event.tag in (Ref.tag, Sub.tag) and not event.style:
+            analysis = self.analysis or self.analyze_scalar(event.value)
+            if analysis.allow_block_plain and not analysis.multiline:
+                return ""
+        return str(super().choose_scalar_style())
+
+
+_Dumper.add_multi_representer(
+    Intrinsic, lambda dumper, data: dumper.represent_scalar(data.tag, str(data), "|" if "\n" in data else None)
+)
+
+
+def dump_yaml(document: dict[str, Any]) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100_000, allow_unicode=True)
