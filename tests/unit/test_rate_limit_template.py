@@ -21,10 +21,14 @@ def test_every_rate_limited_function_and_no_other_may_update_the_counters():
     assert {"HealthFunction", "DocsFunction", "PaymentWebhookFunction"}.isdisjoint(limited)
 
 
-def test_the_counter_policy_allows_only_updates_of_the_rate_limit_table():
+def test_the_counter_policy_allows_only_reads_and_updates_of_items_of_the_rate_limit_table():
     statement = load_template()["Resources"]["RateLimitCounterAccess"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement == [
-        {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": {"Fn::GetAtt": "RateLimitTable.Arn"}}
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": {"Fn::GetAtt": "RateLimitTable.Arn"},
+        }
     ]
 
 

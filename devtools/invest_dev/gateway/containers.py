@@ -67,13 +67,20 @@ class InvocationTimeout(ContainerError):
 class Container:
     """A worker process that imported one function and serves its invocations one at a time."""
 
-    def __init__(self, spec: FunctionSpec, template: Path, environment: Mapping[str, str], output: WorkerOutput):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        template: Path,
+        environment: Mapping[str, str],
+        output: WorkerOutput,
+        rate_limits: Path,
+    ) -> None:
         self.spec = spec
         ours, theirs = Pipe()
         command = [sys.executable, "-m", "invest_dev.gateway.worker", str(template), spec.name]
         try:
             self.process = subprocess.Popen(
-                [*command, str(theirs.fileno())],
+                [*command, str(theirs.fileno()), str(rate_limits)],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

@@ -33,10 +33,13 @@ INIT_TIMEOUT_SECONDS = 30.0  # generous: several containers may import at once o
 class FunctionPool:
     """The warm containers of one function; another starts when all are busy, up to a cap."""
 
-    def __init__(self, spec: FunctionSpec, template: Path, output: WorkerOutput, max_containers: int) -> None:
+    def __init__(
+        self, spec: FunctionSpec, template: Path, output: WorkerOutput, max_containers: int, rate_limits: Path
+    ) -> None:
         self.spec = spec
         self._template = template
         self._output = output
+        self._rate_limits = rate_limits
         self._max = max_containers
         self._environment = worker_environment(spec)
         self._idle: list[Container] = []
@@ -125,7 +128,7 @@ class FunctionPool:
         """Start a container in a slot already counted in `_starting`."""
         container: Container | None = None
         try:
-            container = Container(self.spec, self._template, self._environment, self._output)
+            container = Container(self.spec, self._template, self._environment, self._output, self._rate_limits)
             container.wait_ready(INIT_TIMEOUT_SECONDS)
         except ContainerError as error:
             _log_gateway_error(self.spec, str(error))

@@ -11,6 +11,7 @@ import os
 import queue
 import signal
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,7 +39,12 @@ class Gateway:
         specs = http_functions(template)
         self.template = template
         self.routes = RouteTable(specs)
-        self.pools = {spec.name: FunctionPool(spec, template, output, max_containers) for spec in specs}
+        # The rate-limit buckets every container shares (RATE_LIMIT_BACKEND=memory), for this run only.
+        self._scratch = tempfile.TemporaryDirectory(prefix="invest-serve-")
+        self.rate_limits = Path(self._scratch.name) / "rate-limits.sqlite"
+        self.pools = {
+            spec.name: FunctionPool(spec, template, output, max_containers, self.rate_limits) for spec in specs
+        }
 
     def start_warming(self) -> None:
         """Start one container per function in the background, as many at once as there are CPUs.
@@ -66,6 +72,7 @@ class Gateway:
             thread.start()
         for thread in threads:
             thread.join()
+        self._scratch.cleanup()
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         request.integration_deadline = request.received + INTEGRATION_TIMEOUT_SECONDS

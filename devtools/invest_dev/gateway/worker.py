@@ -1,6 +1,9 @@
 """Inside a container: import the function once, then answer the gateway's invocations.
 
-python -m invest_dev.gateway.worker TEMPLATE FUNCTION FD    # started by `invest serve`
+python -m invest_dev.gateway.worker TEMPLATE FUNCTION FD RATE_LIMITS    # started by `invest serve`
+
+RATE_LIMITS is the SQLite file of the rate-limit buckets all the gateway's containers share
+(`invest_dev.gateway.rate_limits`), used when RATE_LIMIT_BACKEND is `memory`.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from invest_dev.events import LambdaContextStub
+from invest_dev.gateway.rate_limits import SharedWindows
 from invest_dev.template import FunctionSpec, functions, import_function
+from investment_system.services.rate_limit import share_memory_backend
 
 
-def run_worker(template: Path, function_name: str, connection_fd: int) -> int:
+def run_worker(template: Path, function_name: str, connection_fd: int, rate_limits: Path) -> int:
     """A container's life: import the function once, then answer invocations until the gateway goes."""
     # Ctrl-C reaches the whole process group; the gateway decides when containers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     connection: Connection = Connection(connection_fd)
+    share_memory_backend(SharedWindows(rate_limits))
     spec = next(spec for spec in functions(template) if spec.name == function_name)
     sys.path.insert(0, str(spec.code_uri))  # Lambda's task root: the function's sibling modules import
     try:
@@ -74,6 +80,8 @@ def _log_handler_error(spec: FunctionSpec, message: str, error: Exception) -> No
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: python -m invest_dev.gateway.worker TEMPLATE FUNCTION FD (started by `invest serve`)")
-    sys.exit(run_worker(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])))
+    if len(sys.argv) != 5:
+        sys.exit(
+            "usage: python -m invest_dev.gateway.worker TEMPLATE FUNCTION FD RATE_LIMITS (started by `invest serve`)"
+        )
+    sys.exit(run_worker(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))

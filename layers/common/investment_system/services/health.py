@@ -24,7 +24,7 @@ def _ping_database() -> None:
 def _ping_rate_limiter() -> None:
     from investment_system.services.rate_limit import get_rate_limiter
 
-    get_rate_limiter().counters.ping()
+    get_rate_limiter().store.ping()
 
 
 def _probe(check: Callable[[], None], critical: bool) -> DependencyStatus:

@@ -1,19 +1,30 @@
-"""Rate-limit counters: per subject per minute, on a store every container shares.
+"""Rate limits: at most `limit` requests of a subject in any 60 seconds, on a store every container shares.
 
 API Gateway HTTP APIs have no usage plans or per-client throttling, so the functions limit
 themselves. This module counts; the request guard that decides who is counted against which limit
 is `investment_system.http.rate_limit`.
 
-- Window: fixed, one minute (UTC), one counter per subject and minute: `rl:<subject>:<minute>`.
-- Backends (RATE_LIMIT_BACKEND): `memory` (this container only: local runs and tests), `redis`
-  (INCR + EXPIRE in one MULTI), `dynamodb` (atomic ADD with a TTL attribute). Their clients are
-  imported and created on first use, so a function that never limits never loads redis or boto3.
+- Window: sliding. A subject's admitted requests are counted per second (one bucket per second, key
+  `rl:<subject>`); a request is admitted when fewer than `limit` were admitted in its second and the
+  60 before it. A bucket therefore counts for 61 seconds, a little longer than the request's own
+  minute, so that no 60-second window, wherever it starts, ever holds more than `limit` admitted
+  requests (a fixed minute would let twice the limit through across its boundary). Refused requests
+  are not counted: a client that keeps knocking gets in as soon as its oldest request leaves.
+- Headers: `RateLimit-Remaining` is what is left of the limit now; `RateLimit-Reset` and, on a
+  refusal, `Retry-After` are the seconds until the oldest counted request leaves the window, that is
+  until the next request can be admitted.
+- Backends (RATE_LIMIT_BACKEND), each admitting atomically: `memory` (this process, under a lock;
+  `invest serve` swaps in a store all its containers share, see `share_memory_backend`), `redis` (one
+  Lua script on a hash of buckets), `dynamodb` (a consistent read, then a conditional write). Their
+  clients are imported and created on first use, so a function that never limits never loads redis
+  or boto3.
 - Backend down: counted (RateLimiterUnavailable), logged, then allowed without RateLimit headers
   (RATE_LIMIT_FAIL_OPEN=true, the default) or refused with 503 RATE_LIMITER_UNAVAILABLE.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -25,44 +36,94 @@ from investment_system.observability import MetricName, add_metric, logger
 from investment_system.settings import RateLimitSettings, get_settings
 
 WINDOW_SECONDS = 60
-_MAX_CACHED_KEYS = 10_000
+# A request admitted at second s (any time in [s, s + 1)) is counted until s + BUCKET_LIFE_SECONDS.
+BUCKET_LIFE_SECONDS = WINDOW_SECONDS + 1
+_MAX_MEMORY_SUBJECTS = 10_000
 
 
-class Counters(Protocol):
-    """A shared counter store: `hit` adds one to `key` (kept at least `ttl_seconds`) and returns the new count."""
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A subject's window once a request was admitted or refused."""
+
+    admitted: bool
+    count: int  # requests counted in the window, this one included when admitted
+    oldest: int  # the second of the oldest request counted (the request's own when it is the only one)
+
+
+class WindowStore(Protocol):
+    """Where the buckets live. `admit` counts a request of `key` at `second` when fewer than `limit`
+    are counted in `second` and the 60 seconds before it; atomically, whoever else admits at once."""
 
     name: str
 
-    def hit(self, key: str, ttl_seconds: int) -> int: ...
+    def admit(self, key: str, limit: int, second: int) -> Window: ...
 
     def ping(self) -> None: ...
 
 
-class MemoryCounters:
-    """Counters in this process: right for one local server, useless across Lambda containers."""
+def admit_into(buckets: dict[int, int], limit: int, second: int) -> Window:
+    """The admission rule on a subject's buckets (second -> requests), which it updates in place:
+    buckets out of the window are dropped, and the request is counted when there is room."""
+    for stale in [at for at in buckets if at < second - WINDOW_SECONDS]:
+        del buckets[stale]
+    count = sum(buckets.values())
+    oldest = min([*buckets, second])
+    if count >= limit:
+        return Window(admitted=False, count=count, oldest=oldest)
+    buckets[second] = buckets.get(second, 0) + 1
+    return Window(admitted=True, count=count + 1, oldest=oldest)
+
+
+class MemoryWindows:
+    """Buckets in this process: right for one local server, useless across Lambda containers."""
 
     name = "memory"
 
     def __init__(self) -> None:
-        self._counts: dict[str, tuple[int, float]] = {}
+        self._subjects: dict[str, dict[int, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, ttl_seconds: int) -> int:
-        now = time.monotonic()
+    def admit(self, key: str, limit: int, second: int) -> Window:
         with self._lock:
-            if len(self._counts) > _MAX_CACHED_KEYS:
-                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
-            count, expires = self._counts.get(key, (0, now + ttl_seconds))
-            if expires <= now:
-                count, expires = 0, now + ttl_seconds
-            self._counts[key] = (count + 1, expires)
-            return count + 1
+            if len(self._subjects) > _MAX_MEMORY_SUBJECTS:
+                self._subjects = {
+                    subject: buckets
+                    for subject, buckets in self._subjects.items()
+                    if max(buckets, default=0) >= second - WINDOW_SECONDS
+                }
+            return admit_into(self._subjects.setdefault(key, {}), limit, second)
 
     def ping(self) -> None:
         return None
 
 
-class RedisCounters:
+# KEYS[1]: the subject's hash (field: second, value: requests); ARGV: second, limit, window seconds.
+# Returns {admitted (0/1), count, oldest}. Redis runs a script alone, so admission is atomic.
+_REDIS_ADMIT = """
+local second, limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local count, oldest = 0, second
+local buckets = redis.call('HGETALL', KEYS[1])
+for i = 1, #buckets, 2 do
+  local at = tonumber(buckets[i])
+  if at < second - window then
+    redis.call('HDEL', KEYS[1], buckets[i])
+  else
+    count = count + tonumber(buckets[i + 1])
+    if at < oldest then oldest = at end
+  end
+end
+if count >= limit then
+  return {0, count, oldest}
+end
+redis.call('HINCRBY', KEYS[1], second, 1)
+redis.call('EXPIRE', KEYS[1], window + 2)
+return {1, count + 1, oldest}
+"""
+
+
+class RedisWindows:
+    """One hash per subject, admitted by one Lua script (EVALSHA; loaded again after a Redis restart)."""
+
     name = "redis"
 
     def __init__(self, url: str) -> None:
@@ -72,22 +133,35 @@ class RedisCounters:
 
         # Short timeouts and one retry: a slow limiter must not eat the function's time budget.
         self._client = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5, retry=Retry(NoBackoff(), 1))
+        self._admit = self._client.register_script(_REDIS_ADMIT)
 
-    def hit(self, key: str, ttl_seconds: int) -> int:
-        pipeline = self._client.pipeline(transaction=True)
-        pipeline.incr(key)
-        pipeline.expire(key, ttl_seconds)
-        count, _ = pipeline.execute()
-        return int(count)
+    def admit(self, key: str, limit: int, second: int) -> Window:
+        admitted, count, oldest = self._admit(keys=[key], args=[second, limit, WINDOW_SECONDS])
+        return Window(admitted=bool(admitted), count=int(count), oldest=int(oldest))
 
     def ping(self) -> None:
         self._client.ping()
 
 
-class DynamoDbCounters:
-    """One item per key: `hits` incremented atomically by UpdateItem; `expires_at` is the table's TTL attribute."""
+class DynamoDbWindows:
+    """One item per subject: a number attribute per second (`s<second>`), `latest` (the newest second
+    counted) and `expires_at` (the table's TTL attribute).
+
+    DynamoDB runs no scripts, so admission is a consistent read and a conditional write:
+
+    - Requests are only ever counted in the `latest` second or a newer one (a container whose clock is
+      behind counts in `latest`), so every older bucket is final once a newer one exists.
+    - Same second as `latest`: ADD one to its bucket on condition that `latest` is unchanged and the
+      bucket is below what the older (final) buckets leave of the limit. Requests of one second
+      never make each other retry; the condition fails only when the room is gone or a new second began.
+    - A newer second: SET `latest`, on condition that `latest` and its bucket are as read, i.e.
+      nothing was counted since the read.
+    - A failed condition returns the item as it is (ReturnValuesOnConditionCheckFailure), which the
+      next attempt decides on without reading again. Buckets out of the window are removed by the write.
+    """
 
     name = "dynamodb"
+    _ATTEMPTS = 5
 
     def __init__(self, table: str) -> None:
         import boto3
@@ -97,15 +171,58 @@ class DynamoDbCounters:
         config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
         self._client: Any = boto3.client("dynamodb", config=config)
 
-    def hit(self, key: str, ttl_seconds: int) -> int:
-        response = self._client.update_item(
+    def admit(self, key: str, limit: int, second: int) -> Window:
+        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        for _ in range(self._ATTEMPTS):
+            buckets = {int(name[1:]): int(value["N"]) for name, value in (item or {}).items() if name[:1] == "s"}
+            latest = int(item["latest"]["N"]) if item else None
+            at = second if latest is None else max(second, latest)
+            stale = [bucket for bucket in buckets if bucket < at - WINDOW_SECONDS]
+            window = admit_into(dict(buckets), limit, at)
+            if not window.admitted:
+                return window
+            try:
+                self._count(key, at, latest, buckets, limit - (window.count - buckets.get(at, 0)) + 1, stale)
+            except self._client.exceptions.ConditionalCheckFailedException as error:
+                item = error.response.get("Item")
+                continue
+            return window
+        raise RuntimeError(f"{key}: still contended after {self._ATTEMPTS} attempts")
+
+    def _count(
+        self, key: str, at: int, latest: int | None, buckets: dict[int, int], room: int, stale: list[int]
+    ) -> None:
+        """ADD one to bucket `at` on the conditions of the class docstring; `room` is what the buckets
+        before `at` leave of the limit."""
+        names = {"#latest": "latest", "#at": f"s{at}"}
+        names |= {f"#x{index}": f"s{bucket}" for index, bucket in enumerate(stale)}
+        values: dict[str, Any] = {
+            ":one": {"N": "1"},
+            ":at": {"N": str(at)},
+            ":expires": {"N": str(at + BUCKET_LIFE_SECONDS + 1)},
+        }
+        if latest is None:
+            condition = "attribute_not_exists(pk)"
+        elif latest == at:
+            condition = "#latest = :at AND (attribute_not_exists(#at) OR #at < :room)"
+            values[":room"] = {"N": str(room)}
+        else:
+            names["#latest_bucket"] = f"s{latest}"
+            condition = "#latest = :latest AND #latest_bucket = :latest_count"
+            values |= {":latest": {"N": str(latest)}, ":latest_count": {"N": str(buckets.get(latest, 0))}}
+        update = "ADD #at :one SET #latest = :at, expires_at = :expires"
+        if stale:
+            update += " REMOVE " + ", ".join(f"#x{index}" for index in range(len(stale)))
+        self._client.update_item(
             TableName=self._table,
             Key={"pk": {"S": key}},
-            UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(int(time.time()) + ttl_seconds)}},
-            ReturnValues="UPDATED_NEW",
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
-        return int(response["Attributes"]["hits"]["N"])
 
     def ping(self) -> None:
         self._client.describe_table(TableName=self._table)
@@ -113,46 +230,58 @@ class DynamoDbCounters:
 
 @dataclass(frozen=True, slots=True)
 class RateLimiter:
-    counters: Counters
+    store: WindowStore
     fail_open: bool
 
     def check(self, subject: str, limit: int, now: float | None = None) -> dict[str, str]:
         """Count a request of `subject`: its RateLimit headers; 429 RATE_LIMIT_EXCEEDED past `limit`."""
         now = time.time() if now is None else now
-        window = int(now // WINDOW_SECONDS)
-        reset = WINDOW_SECONDS - int(now % WINDOW_SECONDS)
         try:
-            count = self.counters.hit(f"rl:{subject}:{window}", 2 * WINDOW_SECONDS)
+            window = self.store.admit(f"rl:{subject}", limit, math.floor(now))
         except Exception as error:  # any failure of the store is an outage of the limiter
             add_metric(MetricName.RATE_LIMITER_UNAVAILABLE)
             logger.warning(
                 "Rate limiter unavailable",
-                extra={"backend": self.counters.name, "error_type": type(error).__name__, "fail_open": self.fail_open},
+                extra={"backend": self.store.name, "error_type": type(error).__name__, "fail_open": self.fail_open},
             )
             if self.fail_open:
                 return {}
             raise Unavailable(ErrorCode.RATE_LIMITER_UNAVAILABLE) from None
+        reset = max(1, math.ceil(window.oldest + BUCKET_LIFE_SECONDS - now))
         headers = {
             "RateLimit-Limit": str(limit),
-            "RateLimit-Remaining": str(max(0, limit - count)),
+            "RateLimit-Remaining": str(max(0, limit - window.count)),
             "RateLimit-Reset": str(reset),
         }
-        if count > limit:
+        if not window.admitted:
             add_metric(MetricName.RATE_LIMIT_EXCEEDED)
             raise RateLimited(ErrorCode.RATE_LIMIT_EXCEEDED, reset, headers)
         return headers
 
 
-def build_counters(settings: RateLimitSettings) -> Counters:
+_shared_memory_store: WindowStore | None = None
+
+
+def share_memory_backend(store: WindowStore) -> None:
+    """Local runs: the `memory` backend counts in `store` instead of this process's memory.
+
+    `invest serve` runs each function in processes of its own; it gives all of them one store, so
+    that a client's limit is the same however many functions and containers serve it."""
+    global _shared_memory_store
+    _shared_memory_store = store
+    get_rate_limiter.cache_clear()
+
+
+def build_store(settings: RateLimitSettings) -> WindowStore:
     if settings.backend == "redis":
-        return RedisCounters(settings.redis_url)
+        return RedisWindows(settings.redis_url)
     if settings.backend == "dynamodb":
-        return DynamoDbCounters(settings.dynamodb_table)
-    return MemoryCounters()
+        return DynamoDbWindows(settings.dynamodb_table)
+    return _shared_memory_store or MemoryWindows()
 
 
 @cache
 def get_rate_limiter() -> RateLimiter:
     """The container's limiter, on the configured backend."""
     settings = get_settings().rate_limit
-    return RateLimiter(build_counters(settings), settings.fail_open)
+    return RateLimiter(build_store(settings), settings.fail_open)
