@@ -122,6 +122,37 @@ def test_database_outage_gives_503_and_the_next_request_after_recovery_succeeds(
         engine.dispose()
 
 
+@pytest.mark.parametrize("backend", [pytest.param(name, marks=getattr(pytest.mark, name)) for name in sorted(SERVERS)])
+def test_an_outage_met_by_a_protected_route_is_503_with_retry_after(backend, databases):
+    # Given a signed-in investor, the functions' engine behind a proxy we can cut
+    from conftest import _database
+    from signal_support import CREATE, LIST, buy_body, call, make_investor
+
+    real = _database(databases, backend)
+    proxy = TcpProxy("127.0.0.1", SERVERS[backend])
+    proxy.start()
+    url = make_url(real.url).set(port=proxy.port).render_as_string(hide_password=False)
+    engine = build_engine(DatabaseSettings(url=url, connect_timeout_seconds=2, connect_retries=1))
+    use_engine(engine)
+    try:
+        investor = make_investor()
+        assert call(LIST, investor).status == 200
+        # When the database goes away, its pooled connection cut under it
+        proxy.stop()
+        # Then the route answers 503 (its `authenticated` dependency met the outage), safe to retry
+        for reply in (call(LIST, investor), call(CREATE, investor, json_body=buy_body())):
+            assert reply.status == 503, reply.text
+            assert reply.json["error"]["code"] == "DATABASE_UNAVAILABLE"
+            assert reply.headers["Retry-After"] == "1"
+        # And once it is back, the same engine answers again
+        proxy.start()
+        assert call(CREATE, investor, json_body=buy_body()).status == 201
+    finally:
+        proxy.stop()
+        use_engine(None)
+        engine.dispose()
+
+
 @pytest.mark.postgres
 def test_server_side_killed_connection_is_replaced_transparently(databases):
     # Given a pooled PostgreSQL connection

@@ -7,7 +7,8 @@
 A Lambda container serves one request at a time, so the pool holds one connection, pre-pinged
 before use (a connection the database or RDS Proxy closed is replaced, not reused) and recycled.
 Connecting is retried a bounded number of times with backoff; a database that stays unreachable
-becomes `503 DATABASE_UNAVAILABLE`, and the next request after it is back simply succeeds.
+becomes `503 DATABASE_UNAVAILABLE`, and the next request after it is back simply succeeds. What counts
+as the database being unavailable, on each driver, is `investment_system.db.errors`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
+from investment_system.db.errors import mark_disconnects, outage_of
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.observability import MetricName, add_metric, logger, timed, traced
 from investment_system.settings import DatabaseSettings, get_settings
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 _engine: Engine | None = None
 _sessions: sessionmaker[Session] | None = None
+# What a 503 DATABASE_UNAVAILABLE tells a client to wait before it repeats a request that wrote nothing.
+RETRY_AFTER_SECONDS = 1
 
 
 def build_engine(settings: DatabaseSettings, **overrides: Any) -> Engine:
@@ -54,6 +58,7 @@ def build_engine(settings: DatabaseSettings, **overrides: Any) -> Engine:
         options["connect_args"] = _server_connect_args(backend, settings)
     options.update(overrides)
     engine = create_engine(url, **options)
+    event.listen(engine, "handle_error", mark_disconnects)
     if backend == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
     elif backend == "postgresql":
@@ -127,15 +132,6 @@ def dispose_engine() -> None:
 after_restore(dispose_engine)  # the snapshot's pooled connection is dead once restored
 
 
-def is_connection_error(error: BaseException) -> bool:
-    """True when the database could not be reached or dropped the connection."""
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, exc.OperationalError | exc.InterfaceError) or (
-        isinstance(error, exc.DBAPIError) and isinstance(error.orig, ConnectionError | OSError)
-    )
-
-
 def _connect(session: Session) -> None:
     settings = get_settings().database
     for attempt in range(settings.connect_retries + 1):
@@ -143,7 +139,7 @@ def _connect(session: Session) -> None:
             session.connection()
             return
         except exc.DBAPIError as error:
-            if not is_connection_error(error) or attempt == settings.connect_retries:
+            if outage_of(error) is None or attempt == settings.connect_retries:
                 raise
             session.rollback()
             time.sleep(settings.retry_backoff_seconds * (2**attempt))
@@ -153,23 +149,40 @@ def _connect(session: Session) -> None:
 def unit_of_work() -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back when it raises.
 
-    Multi-row changes made in one block land together or not at all.
+    Multi-row changes made in one block land together or not at all. A database outage, wherever in
+    the block it strikes, becomes `503 DATABASE_UNAVAILABLE`; with `Retry-After` when it struck before
+    the commit was sent, since nothing was written and the request is safe to repeat. When the commit
+    itself fails, its outcome is unknown, and only an Idempotency-Key makes a repeat safe.
     """
     session = _session_factory()()
+    committing = False
     try:
         with traced("database"), timed(MetricName.DATABASE_LATENCY):
             _connect(session)
             yield session
+            committing = True
             session.commit()
-    except exc.DBAPIError as error:
-        session.rollback()
-        if is_connection_error(error):
-            add_metric(MetricName.DATABASE_UNAVAILABLE)
-            logger.warning("Database unavailable", extra={"error_type": type(error.orig).__name__})
-            raise Unavailable(ErrorCode.DATABASE_UNAVAILABLE) from None
-        raise
-    except BaseException:
-        session.rollback()
-        raise
+    except BaseException as error:
+        _roll_back(session)
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        add_metric(MetricName.DATABASE_UNAVAILABLE)
+        logger.warning(
+            "Database unavailable",
+            extra={"outage": outage.value, "error_type": type(getattr(error, "orig", error)).__name__},
+        )
+        headers = {} if committing else {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        raise Unavailable(ErrorCode.DATABASE_UNAVAILABLE, headers=headers) from None
     finally:
         session.close()
+
+
+def _roll_back(session: Session) -> None:
+    """Roll back after a failure. On a connection that is gone the server has already dropped the
+    transaction, so that rollback's own failure is no news; any other is raised."""
+    try:
+        session.rollback()
+    except exc.DBAPIError as error:
+        if outage_of(error) is None:
+            raise

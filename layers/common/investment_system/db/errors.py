@@ -1,0 +1,104 @@
+"""What a database failure means: an outage (503 DATABASE_UNAVAILABLE, retry later) or not.
+
+Drivers report one event in different ways: PostgreSQL's `FATAL 57P03 the database system is
+shutting down` (sent while it stops, while it starts up and during an RDS failover) reaches pg8000's
+users as a ProgrammingError; PyMySQL calls a lost server an OperationalError with an error number;
+sqlite3 gives a result code. So failures are classified by what they mean, never by exception class:
+
+- CONNECTION, none to be had: PostgreSQL (pg8000) SQLSTATE class 08; MySQL/MariaDB (PyMySQL) errors
+  2002 2003 2006 2013 2055 1042 1043 1081 1152 1158-1161 1184; SQLite (sqlite3) SQLITE_CANTOPEN; on any
+  driver, a socket error under the driver's error (refused, timed out, unreachable).
+- RESOURCES, no room: PostgreSQL class 53 (connections, memory, disk); MySQL 1021 1037 1038 1040 1041
+  1203; SQLite SQLITE_BUSY, SQLITE_LOCKED (the write lock stayed taken past the busy timeout),
+  SQLITE_FULL, SQLITE_NOMEM, SQLITE_IOERR.
+- SHUTDOWN, the server is going away or not yet there: PostgreSQL 57P01 (admin shutdown), 57P02 (crash
+  shutdown), 57P03 (cannot connect now); MySQL 1053 1077 1078 1079 1927 3169. SQLite has no server.
+- RESET, the socket broke under a statement: a reset, abort or broken pipe under the driver's error.
+- INVALIDATED: none of the above, but SQLAlchemy's dialect recognised a disconnect and invalidated the
+  connection (pg8000's "network error", a closed SQLite database).
+
+CONNECTION, SHUTDOWN and RESET leave the connection unusable: `mark_disconnects` (an engine
+`handle_error` listener) tells SQLAlchemy so, which invalidates the pool. A pre-ping that meets one
+then reconnects instead of failing, and no dead connection is handed out after the server is back.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exc
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import ExceptionContext
+
+
+class Outage(StrEnum):
+    CONNECTION = "connection"
+    RESOURCES = "insufficient_resources"
+    SHUTDOWN = "shutting_down"
+    RESET = "connection_reset"
+    INVALIDATED = "pool_invalidated"
+
+
+_UNUSABLE = frozenset({Outage.CONNECTION, Outage.SHUTDOWN, Outage.RESET})
+
+_POSTGRES_CODES = {"57P01": Outage.SHUTDOWN, "57P02": Outage.SHUTDOWN, "57P03": Outage.SHUTDOWN}
+_POSTGRES_CLASSES = {"08": Outage.CONNECTION, "53": Outage.RESOURCES}
+_MYSQL_ERRORS = {
+    **dict.fromkeys(
+        (2002, 2003, 2006, 2013, 2055, 1042, 1043, 1081, 1152, 1158, 1159, 1160, 1161, 1184), Outage.CONNECTION
+    ),
+    **dict.fromkeys((1021, 1037, 1038, 1040, 1041, 1203), Outage.RESOURCES),
+    **dict.fromkeys((1053, 1077, 1078, 1079, 1927, 3169), Outage.SHUTDOWN),
+}
+# SQLite's primary result codes (sqlite3 is not imported for them: the servers' functions never load it).
+_SQLITE_RESULTS = {
+    14: Outage.CONNECTION,  # SQLITE_CANTOPEN
+    **dict.fromkeys((5, 6, 7, 10, 13), Outage.RESOURCES),  # SQLITE_BUSY, _LOCKED, _NOMEM, _IOERR, _FULL
+}
+
+
+def outage_of(error: BaseException) -> Outage | None:
+    """The outage a database error raised by SQLAlchemy reports; None for any other failure."""
+    if not isinstance(error, exc.DBAPIError):
+        return None
+    outage = _driver_outage(error.orig) if isinstance(error.orig, BaseException) else None
+    if outage is None and error.connection_invalidated:
+        return Outage.INVALIDATED
+    return outage
+
+
+def _driver_outage(error: BaseException) -> Outage | None:
+    for cause in _chain(error):
+        if isinstance(cause, ConnectionError) and not isinstance(cause, ConnectionRefusedError):
+            return Outage.RESET  # reset, aborted, broken pipe
+        if isinstance(cause, OSError):
+            return Outage.CONNECTION  # refused, timed out, unreachable, unknown host
+    sqlite_result = getattr(error, "sqlite_errorcode", None)  # sqlite3: the extended result code
+    if isinstance(sqlite_result, int):
+        return _SQLITE_RESULTS.get(sqlite_result & 0xFF)
+    first = error.args[0] if error.args else None
+    if isinstance(first, dict):  # pg8000: the server's ErrorResponse fields, "C" being the SQLSTATE
+        sqlstate = str(first.get("C", ""))
+        return _POSTGRES_CODES.get(sqlstate) or _POSTGRES_CLASSES.get(sqlstate[:2])
+    if isinstance(first, int):  # PyMySQL: (error number, message)
+        return _MYSQL_ERRORS.get(first)
+    return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """`error` and what it was raised from or while handling, as a traceback shows them (drivers wrap
+    socket errors)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return seen
+
+
+def mark_disconnects(context: ExceptionContext) -> None:
+    """`handle_error` listener: a driver error that leaves the connection unusable is a disconnect."""
+    if not context.is_disconnect and _driver_outage(context.original_exception) in _UNUSABLE:
+        context.is_disconnect = True
