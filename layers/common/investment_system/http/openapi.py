@@ -12,7 +12,8 @@ else, what the shared plumbing does for every route (so no route has to repeat i
   a bearer token or credentials (a webhook's bad signature is answered without it);
   Idempotent-Replayed on the success response of a route that takes Idempotency-Key;
 - `security: []` on the operations that take no bearer token;
-- header parameters spelled as the contract spells them (Powertools lower-cases their names);
+- header parameters spelled as the contract spells them (Powertools lower-cases their names), and
+  optional parameters without a `null` option (a parameter not sent is absent, never null);
 - `x-enum-varnames` on the named enums, from their Python members, so that generated clients read
   `Timeframe.ONE_HOUR` where they would have `Timeframe.VALUE_3`;
 - the info, the tags and the security scheme; Powertools' own validation-error schemas give way
@@ -78,16 +79,17 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{8,128}$"},
     },
     "RateLimit-Limit": {
-        "description": "Requests allowed per minute: your plan's requests_per_minute, or the per-client-IP "
-        "limit on routes that take no token. Absent when the limiter is unavailable.",
+        "description": "Requests allowed in any 60 seconds: your plan's requests_per_minute, or the "
+        "per-client-IP limit on routes that take no token. Absent when the limiter is unavailable.",
         "schema": {"type": "integer", "minimum": 0},
     },
     "RateLimit-Remaining": {
-        "description": "Requests left in the current minute.",
+        "description": "Requests left now.",
         "schema": {"type": "integer", "minimum": 0},
     },
     "RateLimit-Reset": {
-        "description": "Seconds until the current minute's count starts again.",
+        "description": "Seconds until the oldest request counted leaves the 60-second window, that is until "
+        "another request can be admitted once none is left.",
         "schema": {"type": "integer", "minimum": 0},
     },
     "Retry-After": {
@@ -174,6 +176,8 @@ def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
     bearer = bool(operation.get("security"))
     operation.setdefault("security", [])
     parameter_names = _canonical_header_names(operation.get("parameters", []))
+    for parameter in operation.get("parameters", []):
+        _absent_not_null(parameter)
     rate_limited = route_key not in EXEMPT_ROUTES
     statuses = {400, 422, 500, 503}
     statuses |= {415} if "requestBody" in operation else set()
@@ -206,6 +210,18 @@ def _canonical_header_names(parameters: list[dict[str, Any]]) -> set[str]:
             parameter["name"] = spelling[parameter["name"].lower()]
             names.add(parameter["name"])
     return names
+
+
+def _absent_not_null(parameter: dict[str, Any]) -> None:
+    """An optional parameter's schema without the `null` Powertools gives it (from `X | None = None`),
+    and without a copy of the parameter's own description."""
+    schema = parameter["schema"]
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1 < len(schema["anyOf"]):
+        del schema["anyOf"]
+        schema |= options[0]
+    if schema.get("description") == parameter.get("description"):
+        schema.pop("description", None)
 
 
 def _name_enum_members(schemas: dict[str, Any]) -> None:
