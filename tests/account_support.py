@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from support import Reply, invoke
 
 PASSWORD = "Plum-Orchard-Ledger-42"
@@ -26,6 +28,35 @@ def refresh(refresh_token: str) -> Reply:
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+def logout(access_token: str, refresh_token: str) -> Reply:
+    return invoke(
+        "LogoutFunction",
+        "POST",
+        "/v1/auth/logout",
+        json_body={"refresh_token": refresh_token},
+        headers=bearer(access_token),
+    )
+
+
+def change_password(access_token: str, current: str = PASSWORD, new: str = NEW_PASSWORD) -> Reply:
+    return invoke(
+        "ChangePasswordFunction",
+        "POST",
+        "/v1/users/me/password",
+        json_body={"current_password": current, "new_password": new},
+        headers=bearer(access_token),
+    )
+
+
+def after_the_refresh_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the sessions' clock reads later than the refresh reuse grace period."""
+    from investment_system.services import sessions
+    from investment_system.settings import get_settings
+
+    moved = sessions.utcnow() + timedelta(seconds=get_settings().security.refresh_reuse_grace_seconds + 1)
+    monkeypatch.setattr(sessions, "utcnow", lambda: moved)
 
 
 def get_me(access_token: str) -> Reply:

@@ -9,9 +9,9 @@ from typing import Any
 
 from support import Reply, invoke
 
+from invest_dev.samples import session_tokens
 from investment_system.db.engine import unit_of_work
 from investment_system.models import Signal, User
-from investment_system.services.tokens import issue_token
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def make_investor(name: str = "investor") -> Investor:
         session.add(user)
         session.flush()
         user_id = user.id
-    return Investor(user_id=user_id, token=issue_token(user_id, "user", "access"))
+    return Investor(user_id=user_id, token=session_tokens(user_id).access_token)
 
 
 def buy_body(**overrides: Any) -> dict[str, Any]:

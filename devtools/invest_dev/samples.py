@@ -17,9 +17,12 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invest_dev.template import ROOT, FunctionSpec, Route
+
+if TYPE_CHECKING:
+    from investment_system.schemas.auth import TokenPair
 
 EVENTS_DIR = ROOT / "events"
 SAMPLE_USER_EMAIL = "investor@example.com"
@@ -111,19 +114,25 @@ def seed_sample_users() -> SampleUsers:
         return SampleUsers(user_id=user.id, admin_id=admin.id)
 
 
+def session_tokens(user_id: uuid.UUID) -> TokenPair:
+    """A token pair of a new session of the user, as a login hands it out (without the password)."""
+    from investment_system.db import unit_of_work
+    from investment_system.db.base import utcnow
+    from investment_system.repositories.users import UserRepository
+    from investment_system.services.sessions import start_session
+    from investment_system.services.users import existing_user
+
+    with unit_of_work() as session:
+        return start_session(session, existing_user(UserRepository(session), user_id), now=utcnow())
+
+
 def with_fresh_token(event: dict[str, Any], users: SampleUsers) -> dict[str, Any]:
     """A copy of the event whose Authorization header (if it has one) carries a valid access token:
     the administrator's for /v1/admin routes, the sample user's otherwise."""
     if authorization_header(event) is None:
         return event
-    from investment_system.services.tokens import issue_token
-
     is_admin_route = event.get("rawPath", "").startswith(_ADMIN_PATH_PREFIX)
-    token = (
-        issue_token(users.admin_id, "admin", "access")
-        if is_admin_route
-        else issue_token(users.user_id, "user", "access")
-    )
+    token = session_tokens(users.admin_id if is_admin_route else users.user_id).access_token
     fresh = copy.deepcopy(event)
     fresh["headers"] = {k: v for k, v in fresh["headers"].items() if k.lower() != "authorization"}
     fresh["headers"]["authorization"] = f"Bearer {token}"

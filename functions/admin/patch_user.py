@@ -14,7 +14,8 @@ app = create_app()
     "/v1/admin/users/<user_id>",
     operation_id="updateUser",
     summary="Change a user's role or activation",
-    description="Deactivating a user revokes their sessions and makes their tokens stop working. "
+    description="Deactivating a user or changing their role ends every session of theirs: each token issued "
+    "to them before is refused from then on (403 ACCOUNT_DISABLED while deactivated, else 401 TOKEN_REVOKED). "
     "Administrators cannot change themselves here (409 CANNOT_MODIFY_SELF).",
     tags=["Admin"],
     security=BEARER_SECURITY,

@@ -1,4 +1,4 @@
-"""POST /v1/auth/logout: revoke the family of one of the caller's refresh tokens."""
+"""POST /v1/auth/logout: end the caller's session."""
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -15,13 +15,18 @@ app = create_app()
     operation_id="logout",
     status_code=204,
     summary="Log out",
-    description="Revokes the refresh token's whole family.",
+    description=(
+        "Ends the session of the access token used for the call and the session of the given refresh token "
+        "(the same one, for a client that keeps its pair together): every access and refresh token of those "
+        "sessions is refused from then on (401 TOKEN_REVOKED). A refresh token that is malformed, expired or "
+        "unknown is not live, and ends nothing more (204 all the same); another user's is 403."
+    ),
     tags=["Auth"],
     security=BEARER_SECURITY,
     responses={204: {"description": "Logged out", "content": {}}, **error_responses(401, 403)},
 )
 def post_logout(request: RefreshRequest, user: CurrentUser) -> Response[None]:
-    logout(user.user_id, request.refresh_token)
+    logout(user.user_id, user.session_id, request.refresh_token)
     return Response(204)
 
 

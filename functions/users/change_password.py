@@ -15,7 +15,9 @@ app = create_app()
     operation_id="changePassword",
     status_code=204,
     summary="Change your password",
-    description="Revokes all your refresh tokens. Wrong current passwords count towards the lockout.",
+    description="Ends every session: each access and refresh token issued to you before is refused from then "
+    "on (401 TOKEN_REVOKED); sign in again with the new password. Wrong current passwords count towards the "
+    "lockout.",
     tags=["Users"],
     security=BEARER_SECURITY,
     responses={204: {"description": "Password changed", "content": {}}, **error_responses(401, 403, 423)},

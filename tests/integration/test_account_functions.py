@@ -13,9 +13,12 @@ from account_support import (
     NEW_PASSWORD,
     PASSWORD,
     admin_patch_user,
+    after_the_refresh_grace,
     bearer,
+    change_password,
     get_me,
     login,
+    logout,
     refresh,
     register,
     signed_up,
@@ -84,18 +87,12 @@ def test_refresh_then_logout(sqlite_db):
     assert rotated.json["refresh_token"] != tokens["refresh_token"]
     assert get_me(rotated.json["access_token"]).status == 200
     # When the user logs out with the current refresh token
-    logout = invoke(
-        "LogoutFunction",
-        "POST",
-        "/v1/auth/logout",
-        json_body={"refresh_token": rotated.json["refresh_token"]},
-        headers=bearer(rotated.json["access_token"]),
-    )
-    # Then 204 with no body, and that token no longer refreshes
-    assert (logout.status, logout.text) == (204, "")
-    again = refresh(rotated.json["refresh_token"])
-    assert (again.status, again.error_code) == (401, "TOKEN_REVOKED")
-    assert again.headers["WWW-Authenticate"].startswith("Bearer")
+    reply = logout(rotated.json["access_token"], rotated.json["refresh_token"])
+    # Then 204 with no body, and neither that refresh token nor the access token work any longer
+    assert (reply.status, reply.text) == (204, "")
+    for again in (refresh(rotated.json["refresh_token"]), get_me(rotated.json["access_token"])):
+        assert (again.status, again.error_code) == (401, "TOKEN_REVOKED")
+        assert again.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_profile_read_and_update(sqlite_db):
@@ -113,25 +110,15 @@ def test_profile_read_and_update(sqlite_db):
     assert updated.json["updated_at"] > user["updated_at"]
 
 
-def test_password_change_answers_204_and_ends_refresh_tokens(sqlite_db):
+def test_password_change_answers_204_and_ends_every_token(sqlite_db):
     _, tokens = signed_up("ada@example.com")
-    change = invoke(
-        "ChangePasswordFunction",
-        "POST",
-        "/v1/users/me/password",
-        json_body={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        headers=bearer(tokens["access_token"]),
-    )
+    change = change_password(tokens["access_token"])
     assert (change.status, change.text) == (204, "")
     assert refresh(tokens["refresh_token"]).error_code == "TOKEN_REVOKED"
-    assert login("ada@example.com", NEW_PASSWORD).status == 200
-    wrong = invoke(
-        "ChangePasswordFunction",
-        "POST",
-        "/v1/users/me/password",
-        json_body={"current_password": PASSWORD, "new_password": "Another-Good-Pass-77"},
-        headers=bearer(tokens["access_token"]),
-    )
+    assert get_me(tokens["access_token"]).error_code == "TOKEN_REVOKED"
+    relogin = login("ada@example.com", NEW_PASSWORD)
+    assert relogin.status == 200
+    wrong = change_password(relogin.json["access_token"], PASSWORD, "Another-Good-Pass-77")
     assert (wrong.status, wrong.error_code) == (400, "INVALID_CURRENT_PASSWORD")
 
 
@@ -239,14 +226,38 @@ def test_authentication_needed_by_another_dependency_also_comes_first(sqlite_db)
 
 
 def test_the_token_is_verified_once_per_request(sqlite_db, monkeypatch):
-    from investment_system.services import users
+    from investment_system.services import sessions
 
     _, tokens = signed_up("ada@example.com")
     lookups = []
-    real = users.current_role
-    monkeypatch.setattr(users, "current_role", lambda user_id: lookups.append(user_id) or real(user_id))
+    real = sessions.caller_role
+    monkeypatch.setattr(sessions, "caller_role", lambda *token: lookups.append(token) or real(*token))
     assert get_me(tokens["access_token"]).status == 200
     assert len(lookups) == 1
+
+
+def test_the_user_and_the_session_are_read_in_one_query(sqlite_db):
+    # Given a signed-in user, and a count of the statements the database runs
+    from sqlalchemy import event
+
+    from investment_system.db.engine import get_engine
+
+    _, tokens = signed_up("ada@example.com")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        # When an authenticated route answers
+        assert get_me(tokens["access_token"]).status == 200
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    # Then the token's session was read once, in the query that read the user (and with it the epoch)
+    session_reads = [statement for statement in statements if "user_sessions" in statement]
+    assert len(session_reads) == 1, statements
+    assert "FROM users LEFT OUTER JOIN user_sessions" in " ".join(session_reads[0].split())
 
 
 # --- Metrics and cold-start imports ------------------------------------------------------------
@@ -262,10 +273,11 @@ def _emf_metric_names(captured: str) -> set[str]:
     return names
 
 
-def test_account_events_are_counted_as_metrics(sqlite_db, capsys):
+def test_account_events_are_counted_as_metrics(sqlite_db, capsys, monkeypatch):
     _, tokens = signed_up("ada@example.com")
     login("ada@example.com", "Wrong-Password-000")
     refresh(tokens["refresh_token"])
+    after_the_refresh_grace(monkeypatch)
     refresh(tokens["refresh_token"])  # reuse
     for _ in range(get_settings().security.lockout_threshold):
         login("ada@example.com", "Wrong-Password-000")

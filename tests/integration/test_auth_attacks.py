@@ -1,8 +1,10 @@
 """Attacks on authentication, through the functions' handlers, on SQLite, PostgreSQL and MariaDB.
 
-Forged, expired, premature and misdirected tokens; refresh tokens used as access tokens; replayed
-refresh tokens; mass assignment of roles; admin routes without the role; telling registered emails
-apart by the login's answer; and many wrong passwords at once against one account.
+Forged, expired, premature, overlong and misdirected tokens; refresh tokens used as access tokens;
+replayed refresh tokens, and the same refresh token sent many times at once; tokens used after the
+logout, password change, deactivation or role change that should have ended them; mass assignment of
+roles; admin routes without the role; telling registered emails apart by the login's answer; and many
+wrong passwords at once against one account.
 """
 
 from __future__ import annotations
@@ -18,25 +20,31 @@ from typing import Any
 import jwt
 import pytest
 from account_support import (
+    NEW_PASSWORD,
     PASSWORD,
     admin_patch_user,
+    after_the_refresh_grace,
     bearer,
+    change_password,
     get_me,
     login,
+    logout,
     refresh,
     register,
     signed_up,
     signed_up_admin,
 )
 from argon2 import PasswordHasher
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from support import invoke
 
 from investment_system.db import engine as db_engine
+from investment_system.db import unit_of_work
 from investment_system.errors import AppError, ErrorCode
+from investment_system.models import RefreshToken
 from investment_system.schemas.auth import Credentials
-from investment_system.services import accounts
+from investment_system.services import accounts, sessions
 from investment_system.settings import get_settings
 
 
@@ -45,13 +53,17 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
 
 
-def _claims(user_id: str, **overrides: Any) -> dict[str, Any]:
+def _claims(tokens: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """Access token claims for the user and session of a real token pair, signed below as we please."""
+    issued = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     security = get_settings().security
     now = datetime.now(UTC)
     claims = {
-        "sub": user_id,
+        "sub": issued["sub"],
         "role": "user",
         "type": "access",
+        "sid": issued["sid"],
+        "epoch": issued["epoch"],
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
@@ -67,6 +79,10 @@ def _signed(claims: dict[str, Any], key: str | None = None, algorithm: str = "HS
     return jwt.encode(claims, key or get_settings().security.jwt_secret, algorithm=algorithm)
 
 
+def _session_of(tokens: dict[str, Any]) -> str:
+    return str(jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"])
+
+
 def _assert_refused(reply, code: str = "TOKEN_INVALID") -> None:
     assert (reply.status, reply.error_code) == (401, code), reply.text
     assert reply.headers["WWW-Authenticate"].startswith("Bearer")
@@ -80,56 +96,83 @@ def ada(db) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_a_valid_token_is_accepted(ada):
     # The baseline the forgeries below are measured against
-    user, _ = ada
-    assert get_me(_signed(_claims(user["id"]))).status == 200
+    _, tokens = ada
+    assert get_me(_signed(_claims(tokens))).status == 200
 
 
 def test_alg_none_and_unsigned_tokens_are_refused(ada):
-    user, _ = ada
-    payload = _b64(_claims(user["id"]))
+    _, tokens = ada
+    payload = _b64(_claims(tokens))
     for alg in ("none", "None", "NONE"):
         _assert_refused(get_me(f"{_b64({'alg': alg, 'typ': 'JWT'})}.{payload}."))
     _assert_refused(get_me(f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{payload}."))
 
 
 def test_a_token_signed_with_another_key_is_refused(ada):
-    user, _ = ada
-    _assert_refused(get_me(_signed(_claims(user["id"]), key="another-secret-of-at-least-32-bytes!!")))
+    _, tokens = ada
+    _assert_refused(get_me(_signed(_claims(tokens), key="another-secret-of-at-least-32-bytes!!")))
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the forger's problem
 def test_a_token_with_another_algorithm_is_refused_even_with_the_right_key(ada):
-    user, _ = ada
-    _assert_refused(get_me(_signed(_claims(user["id"]), algorithm="HS512")))
+    _, tokens = ada
+    _assert_refused(get_me(_signed(_claims(tokens), algorithm="HS512")))
 
 
 def test_an_expired_token_is_refused_as_expired(ada):
-    user, _ = ada
+    _, tokens = ada
     past = datetime.now(UTC) - timedelta(hours=1)
     _assert_refused(
-        get_me(_signed(_claims(user["id"], iat=past, nbf=past, exp=past + timedelta(minutes=15)))), "TOKEN_EXPIRED"
+        get_me(_signed(_claims(tokens, iat=past, nbf=past, exp=past + timedelta(minutes=15)))), "TOKEN_EXPIRED"
     )
 
 
 def test_a_not_yet_valid_token_is_refused(ada):
-    user, _ = ada
+    _, tokens = ada
     future = datetime.now(UTC) + timedelta(hours=1)
-    _assert_refused(get_me(_signed(_claims(user["id"], nbf=future, exp=future + timedelta(minutes=15)))))
-    _assert_refused(get_me(_signed(_claims(user["id"], iat=future, nbf=None, exp=future + timedelta(minutes=15)))))
+    _assert_refused(get_me(_signed(_claims(tokens, nbf=future, exp=future + timedelta(minutes=15)))))
+    _assert_refused(get_me(_signed(_claims(tokens, iat=future, nbf=None, exp=future + timedelta(minutes=15)))))
 
 
 @pytest.mark.parametrize("claim", ["iss", "aud"])
 def test_a_token_for_another_issuer_or_audience_is_refused(ada, claim):
-    user, _ = ada
-    _assert_refused(get_me(_signed(_claims(user["id"], **{claim: "someone-else"}))))
+    _, tokens = ada
+    _assert_refused(get_me(_signed(_claims(tokens, **{claim: "someone-else"}))))
 
 
-@pytest.mark.parametrize("claim", ["sub", "role", "type", "iat", "exp", "iss", "aud", "jti"])
+@pytest.mark.parametrize("claim", ["sub", "role", "type", "sid", "epoch", "iat", "exp", "iss", "aud", "jti"])
 def test_a_token_missing_a_required_claim_is_refused(ada, claim):
-    user, _ = ada
-    claims = _claims(user["id"])
+    _, tokens = ada
+    claims = _claims(tokens)
     del claims[claim]
     _assert_refused(get_me(_signed(claims)))
+
+
+def test_a_token_claiming_a_longer_life_than_configured_is_refused(ada):
+    # Given tokens, signed with the right key, whose exp lies further from iat than the configured lifetime
+    _, tokens = ada
+    now = datetime.now(UTC)
+    lifetime = timedelta(seconds=get_settings().security.access_token_ttl_seconds)
+    for exp in (datetime(9999, 12, 31, tzinfo=UTC), now + lifetime + timedelta(seconds=1)):
+        # Then they are refused, however far off their expiry
+        _assert_refused(get_me(_signed(_claims(tokens, exp=exp))))
+    assert get_me(_signed(_claims(tokens, exp=now + lifetime))).status == 200
+
+
+def test_a_token_of_another_session_or_an_earlier_epoch_is_refused(ada):
+    # Given well-signed tokens naming a session that does not exist, another user's session, or a past epoch
+    _, tokens = ada
+    _, other = signed_up("mallory@example.com")
+    other_sid = jwt.decode(other["access_token"], options={"verify_signature": False})["sid"]
+    epoch = jwt.decode(tokens["access_token"], options={"verify_signature": False})["epoch"]
+    for forged in (
+        _claims(tokens, sid=str(uuid.uuid4())),
+        _claims(tokens, sid=other_sid),
+        _claims(tokens, epoch=epoch - 1),
+        _claims(tokens, epoch=str(epoch)),
+    ):
+        # Then none of them is accepted
+        assert get_me(_signed(forged)).status == 401
 
 
 def test_a_refresh_token_is_never_an_access_token_and_vice_versa(ada):
@@ -150,15 +193,114 @@ def test_a_tampered_payload_is_refused(ada):
     _assert_refused(listing)
 
 
-def test_a_replayed_refresh_token_revokes_its_family(ada):
+def test_a_refresh_token_replayed_after_the_grace_period_ends_its_session(ada, monkeypatch):
     # Given a refresh token that was rotated (the user now holds its successor)
     _, tokens = ada
     successor = refresh(tokens["refresh_token"]).json
-    # When the old one is presented again (a thief's copy)
+    # When the old one is presented again after the grace period (a thief's copy)
+    after_the_refresh_grace(monkeypatch)
     replay = refresh(tokens["refresh_token"])
-    # Then it is refused as revoked, and the successor dies with it: the thief gains nothing
+    # Then it is refused as revoked, and the session ends with it: the thief gains nothing
     _assert_refused(replay, "TOKEN_REVOKED")
     _assert_refused(refresh(successor["refresh_token"]), "TOKEN_REVOKED")
+    _assert_refused(get_me(successor["access_token"]), "TOKEN_REVOKED")
+    # While the user's other sessions live on
+    other = login("ada@example.com").json
+    assert refresh(other["refresh_token"]).status == 200
+
+
+def test_a_refresh_retried_within_the_grace_period_keeps_the_session(ada):
+    # Given a refresh token that was just rotated, the answer lost on its way
+    _, tokens = ada
+    first = refresh(tokens["refresh_token"])
+    # When the client sends it again
+    retry = refresh(tokens["refresh_token"])
+    # Then it gets a pair too, of the same session, and both pairs work
+    assert (first.status, retry.status) == (200, 200)
+    assert _session_of(retry.json) == _session_of(first.json) == _session_of(tokens)
+    for pair in (first.json, retry.json):
+        assert get_me(pair["access_token"]).status == 200
+        assert refresh(pair["refresh_token"]).status == 200
+
+
+def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(ada, monkeypatch):
+    # Given a session refreshed just now
+    _, tokens = ada
+    pair = refresh(tokens["refresh_token"]).json
+    # When its refresh token is presented after the session's maximum age from its login
+    max_age = timedelta(seconds=get_settings().security.refresh_family_max_age_seconds)
+    later = sessions.utcnow() + max_age
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    # Then the session is over
+    _assert_refused(refresh(pair["refresh_token"]), "TOKEN_EXPIRED")
+
+
+PARALLEL_REFRESHES = 20
+
+
+def test_parallel_refreshes_of_one_token_all_succeed_in_one_session(db, ada):
+    # Given one refresh token, and an engine with a connection per client
+    _, tokens = ada
+    engine = db.make_engine(pool_size=PARALLEL_REFRESHES)
+    db_engine.use_engine(engine)
+    pairs: list[Any] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(PARALLEL_REFRESHES)
+
+    def refresh_once() -> None:
+        start.wait()
+        try:
+            pairs.append(sessions.rotate(tokens["refresh_token"]))
+        except BaseException as error:  # reported below, with what it was
+            failures.append(error)
+
+    try:
+        # When it is sent many times at once (a retrying client, many tabs)
+        threads = [threading.Thread(target=refresh_once) for _ in range(PARALLEL_REFRESHES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        db_engine.use_engine(db.engine)
+        engine.dispose()
+    # Then every one gets a pair, all of the one session, and nothing is revoked but the token sent
+    assert failures == []
+    assert len(pairs) == PARALLEL_REFRESHES
+    assert {_session_of(pair.model_dump()) for pair in pairs} == {_session_of(tokens)}
+    with unit_of_work() as session:
+        stored = session.scalars(select(RefreshToken).where(RefreshToken.family_id == uuid.UUID(_session_of(tokens))))
+        revoked = [token.id for token in stored if token.revoked_at is not None]
+    assert revoked == [uuid.UUID(jwt.decode(tokens["refresh_token"], options={"verify_signature": False})["jti"])]
+    # And every pair works
+    for pair in pairs:
+        assert get_me(pair.access_token).status == 200
+        assert refresh(pair.refresh_token).status == 200
+
+
+def test_logout_ends_the_sessions_access_tokens_at_once(ada):
+    # Given two sessions of one user
+    _, tokens = ada
+    other = login("ada@example.com").json
+    # When the user logs out of one
+    assert logout(tokens["access_token"], tokens["refresh_token"]).status == 204
+    # Then its access and refresh tokens are refused from then on, and the other session lives on
+    _assert_refused(get_me(tokens["access_token"]), "TOKEN_REVOKED")
+    _assert_refused(refresh(tokens["refresh_token"]), "TOKEN_REVOKED")
+    assert get_me(other["access_token"]).status == 200
+
+
+def test_a_password_change_ends_every_earlier_token_at_once(ada):
+    # Given two sessions of one user
+    _, tokens = ada
+    other = login("ada@example.com").json
+    # When the password is changed in one of them
+    assert change_password(tokens["access_token"]).status == 204
+    # Then every token of both is refused from then on; the new password signs in
+    for pair in (tokens, other):
+        _assert_refused(get_me(pair["access_token"]), "TOKEN_REVOKED")
+        _assert_refused(refresh(pair["refresh_token"]), "TOKEN_REVOKED")
+    assert get_me(login("ada@example.com", NEW_PASSWORD).json["access_token"]).status == 200
 
 
 def test_a_role_in_the_registration_body_is_refused(db):
@@ -199,21 +341,32 @@ def test_admin_routes_refuse_a_user_acting_on_another_user(ada):
     assert login("ada@example.com").status == 200
 
 
-def test_a_demoted_admins_token_loses_the_role_at_once(db):
+def test_a_role_change_ends_every_earlier_token_at_once(db):
+    # Given two administrators, each signed in
     _, first_admin = signed_up_admin("root@example.com")
     second, second_tokens = signed_up_admin("deputy@example.com")
+    # When one demotes the other
     assert admin_patch_user(first_admin["access_token"], second["id"], {"role": "user"}).status == 200
+    # Then the demoted one's tokens are refused at once, and a new login carries the new role only
     listing = invoke("AdminListUsersFunction", "GET", "/v1/admin/users", headers=bearer(second_tokens["access_token"]))
+    _assert_refused(listing, "TOKEN_REVOKED")
+    _assert_refused(refresh(second_tokens["refresh_token"]), "TOKEN_REVOKED")
+    again = login("deputy@example.com").json
+    listing = invoke("AdminListUsersFunction", "GET", "/v1/admin/users", headers=bearer(again["access_token"]))
     assert (listing.status, listing.error_code) == (403, "PERMISSION_DENIED")
 
 
-def test_a_deactivated_users_tokens_stop_working(ada):
+def test_a_deactivated_users_tokens_stop_working_and_stay_dead(ada):
     victim, tokens = ada
     _, admin_tokens = signed_up_admin()
     assert admin_patch_user(admin_tokens["access_token"], victim["id"], {"is_active": False}).status == 200
-    for reply in (get_me(tokens["access_token"]), login("ada@example.com")):
+    for reply in (get_me(tokens["access_token"]), login("ada@example.com"), refresh(tokens["refresh_token"])):
         assert (reply.status, reply.error_code) == (403, "ACCOUNT_DISABLED")
-    assert refresh(tokens["refresh_token"]).status == 401  # revoked at deactivation
+    # When the account is active again, the tokens issued before the deactivation still do not work
+    assert admin_patch_user(admin_tokens["access_token"], victim["id"], {"is_active": True}).status == 200
+    _assert_refused(get_me(tokens["access_token"]), "TOKEN_REVOKED")
+    _assert_refused(refresh(tokens["refresh_token"]), "TOKEN_REVOKED")
+    assert get_me(login("ada@example.com").json["access_token"]).status == 200
 
 
 def _comparable(reply) -> tuple[int, str, str, dict[str, str]]:

@@ -56,6 +56,28 @@ def _audit(user_id: uuid.UUID) -> list[AuditEvent]:
         return list(history(session, entity_type="user", entity_id=user_id))
 
 
+def _caller_role(pair) -> str:
+    """What an authenticated request with the pair's access token finds: the caller's role, or an error."""
+    claims = verify_access_token(pair.access_token)
+    return sessions.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
+
+
+def _session_id(pair) -> uuid.UUID:
+    return uuid.UUID(verify_access_token(pair.access_token)["sid"])
+
+
+@pytest.fixture
+def after_the_grace(monkeypatch):
+    """Move the sessions' clock past the refresh reuse grace period."""
+    grace = get_settings().security.refresh_reuse_grace_seconds
+
+    def later() -> None:
+        moved = utcnow() + timedelta(seconds=grace + 1)
+        monkeypatch.setattr(sessions, "utcnow", lambda: moved)
+
+    return later
+
+
 def _live_refresh_tokens(user_id: uuid.UUID) -> int:
     with unit_of_work() as session:
         rows = session.scalars(
@@ -200,48 +222,94 @@ def test_a_deactivated_user_cannot_log_in_but_a_wrong_password_reveals_nothing(s
 # --- Sessions: rotation, reuse, logout ----------------------------------------------------------
 
 
-def test_refresh_rotates_and_reusing_the_old_token_revokes_the_whole_family(sqlite_db):
+def test_refresh_rotates_within_the_session_and_a_late_reuse_ends_it(sqlite_db, after_the_grace):
     user_id = _register()
     first = _login()
     other_session = _login()
     # When the refresh token is rotated
     second = sessions.rotate(first.refresh_token)
     assert verify_access_token(second.access_token)["sub"] == str(user_id)
-    # Then presenting the old one again is refused as revoked
+    assert _session_id(second) == _session_id(first)
+    # Then presenting the old one again after the grace period is refused as revoked
+    after_the_grace()
     assert _code(lambda: sessions.rotate(first.refresh_token)) is ErrorCode.TOKEN_REVOKED
-    # And the family's current token is revoked with it, while another login's family lives on
+    # And the session ends: its current refresh and access tokens with it, while another login lives on
     assert _code(lambda: sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: _caller_role(second)) is ErrorCode.TOKEN_REVOKED
     assert sessions.rotate(other_session.refresh_token).access_token
 
 
-def test_logout_revokes_the_family_and_is_quiet_about_dead_tokens(sqlite_db):
+def test_a_reuse_within_the_grace_period_is_a_retry_that_revokes_nothing(sqlite_db):
+    # Given a refresh token just rotated (the answer got lost, or another tab did it)
+    _register()
+    first = _login()
+    second = sessions.rotate(first.refresh_token)
+    # When it is presented again at once
+    retry = sessions.rotate(first.refresh_token)
+    # Then the retry gets a pair of the same session, and every pair handed out still works
+    assert _session_id(retry) == _session_id(first)
+    assert sessions.rotate(second.refresh_token).access_token
+    assert sessions.rotate(retry.refresh_token).access_token
+    assert _caller_role(retry) == "user"
+
+
+def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(sqlite_db, settings_env):
+    # Given sessions that last at most two refresh token lifetimes
+    settings_env.setenv("REFRESH_TOKEN_TTL_SECONDS", "60")
+    settings_env.setenv("REFRESH_FAMILY_MAX_AGE_SECONDS", "90")
+    _register()
+    login_at = utcnow()
+    pair = _login()
+    # Then no token of the session expires after the session's end
+    for token in (pair.access_token, pair.refresh_token):
+        claims = verify_access_token(token) if token == pair.access_token else verify_refresh_token(token)
+        assert claims["exp"] <= (login_at + timedelta(seconds=91)).timestamp()
+    refreshed = sessions.rotate(pair.refresh_token)
+    assert verify_refresh_token(refreshed.refresh_token)["exp"] <= (login_at + timedelta(seconds=91)).timestamp()
+    # And once its end has passed, a refresh is refused as expired
+    with pytest.MonkeyPatch.context() as clock:
+        clock.setattr(sessions, "utcnow", lambda: login_at + timedelta(seconds=91))
+        assert _code(lambda: sessions.rotate(refreshed.refresh_token)) is ErrorCode.TOKEN_EXPIRED
+
+
+def test_logout_ends_the_session_and_is_quiet_about_dead_tokens(sqlite_db):
     user_id = _register()
     pair = _login()
+    other = _login()
     rotated = sessions.rotate(pair.refresh_token)
-    sessions.logout(user_id, pair.refresh_token)  # an older token of the family logs the family out
+    # An older token of the session logs the session out: its tokens, access tokens too, stop working
+    sessions.logout(user_id, _session_id(other), pair.refresh_token)
     assert _code(lambda: sessions.rotate(rotated.refresh_token)) is ErrorCode.TOKEN_REVOKED
-    sessions.logout(user_id, "not-a-token")
-    sessions.logout(user_id, pair.access_token)  # not a refresh token: nothing to revoke
+    assert _code(lambda: _caller_role(rotated)) is ErrorCode.TOKEN_REVOKED
+    # And so does the session of the access token the call was made with
+    assert _code(lambda: _caller_role(other)) is ErrorCode.TOKEN_REVOKED
+    third = _login()
+    sessions.logout(user_id, _session_id(third), "not-a-token")
+    sessions.logout(user_id, _session_id(third), pair.access_token)  # not a refresh token: nothing more to end
+    assert _login().access_token
 
 
 def test_logout_refuses_another_users_refresh_token(sqlite_db):
     _register("eve@example.com")
     eve = _login("eve@example.com")
     ada_id = _register()
-    assert _code(lambda: sessions.logout(ada_id, eve.refresh_token)) is ErrorCode.PERMISSION_DENIED
+    ada = _login()
+    assert _code(lambda: sessions.logout(ada_id, _session_id(ada), eve.refresh_token)) is ErrorCode.PERMISSION_DENIED
     assert sessions.rotate(eve.refresh_token).access_token
+    assert _caller_role(ada) == "user"  # refused: nothing ended
 
 
 # --- Password change ------------------------------------------------------------------------------
 
 
-def test_password_change_revokes_every_refresh_token_and_swaps_the_password(sqlite_db):
+def test_password_change_ends_every_token_and_swaps_the_password(sqlite_db):
     user_id = _register()
     sessions_before = [_login(), _login()]
     accounts.change_password(user_id, PasswordChange(current_password=PASSWORD, new_password=NEW_PASSWORD))
     assert _live_refresh_tokens(user_id) == 0
     for pair in sessions_before:
         assert _code(lambda pair=pair: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
+        assert _code(lambda pair=pair: _caller_role(pair)) is ErrorCode.TOKEN_REVOKED
     assert _code(_login) is ErrorCode.INVALID_CREDENTIALS
     assert _login(password=NEW_PASSWORD).access_token
     change = next(event for event in _audit(user_id) if event.action == "password_changed")
@@ -300,9 +368,12 @@ def test_admin_changes_role_and_activation_of_others_only(sqlite_db):
     assert _code(lambda: users.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
         ErrorCode.USER_NOT_FOUND
     )
+    before = _login()
     promoted = users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
     assert promoted.role == "admin"
-    assert users.current_role(user_id) == "admin"
+    # Tokens issued under the old role end; the next login's carry the new one
+    assert _code(lambda: _caller_role(before)) is ErrorCode.TOKEN_REVOKED
+    assert _caller_role(_login()) == "admin"
     event = _audit(user_id)[-1]
     assert (event.action, event.actor_id, event.changes) == (
         "updated_by_admin",
@@ -317,8 +388,13 @@ def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
     pair = _login()
     users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
     assert _live_refresh_tokens(user_id) == 0
-    assert _code(lambda: users.current_role(user_id)) is ErrorCode.ACCOUNT_DISABLED
+    assert _code(lambda: _caller_role(pair)) is ErrorCode.ACCOUNT_DISABLED
+    assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.ACCOUNT_DISABLED
+    # And reactivation does not bring them back: they were issued before the deactivation
+    users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=True))
+    assert _code(lambda: _caller_role(pair)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _caller_role(_login()) == "user"
 
 
 def test_user_listing_pages_newest_first_with_filters(sqlite_db):

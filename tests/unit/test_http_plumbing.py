@@ -1,6 +1,7 @@
 """The resolver factory and entry point: envelope, headers and correlation IDs on every path."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from aws_lambda_powertools.event_handler import Response
@@ -9,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from invest_dev.events import LambdaContextStub, http_event
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http import create_app, lambda_handler
+from investment_system.http.request_body import json_body_parser, parse_json_body
 from investment_system.http.resolver import SECURITY_HEADERS
 from investment_system.observability import logger
+from investment_system.settings import get_settings
 
 app = create_app()
 
@@ -190,3 +193,62 @@ def test_query_parameters_on_unknown_routes_still_get_404():
     response, body = call("GET", "/v1/nowhere", query={"x": "1"})
     assert response["statusCode"] == 404
     assert body["error"]["code"] == "ROUTE_NOT_FOUND"
+
+
+def _nested(levels: int) -> str:
+    return '{"a": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+
+def test_a_body_at_the_limits_is_read_and_one_past_them_is_malformed_json():
+    limits = get_settings().requests
+    longest = "0." + "5" * (limits.json_max_number_length - 2)
+    # A body exactly at the depth and number-length limits is read (numbers exactly, where asked)
+    assert set(parse_json_body(_nested(limits.json_max_depth))) == {"a"}
+    assert json_body_parser(exact_decimals=True)(f'{{"p": {longest}}}') == {"p": Decimal(longest)}
+    assert json_body_parser(exact_decimals=False)('{"p": 1, "q": 0.5}') == {"p": 1, "q": 0.5}
+    # One past either limit is refused as malformed, saying which
+    for body, says in ((_nested(limits.json_max_depth + 1), "deeper"), (f'{{"p": {longest}1}}', "longer")):
+        with pytest.raises(AppError) as refused:
+            parse_json_body(body)
+        assert refused.value.code is ErrorCode.MALFORMED_JSON
+        assert says in refused.value.message
+
+
+def test_a_body_that_is_not_one_object_is_a_validation_error_naming_the_body():
+    response, body = call("POST", "/v1/auth/echo", body=json.dumps([{"email": "a@b.c", "password": "long-enough-pw"}]))
+    assert response["statusCode"] == 422
+    assert body["error"]["details"] == [
+        {"field": "body", "message": "The body must be one JSON object.", "type": "model_type"}
+    ]
+
+
+def test_the_body_size_limit_is_a_setting(settings_env):
+    settings_env.setenv("REQUEST_BODY_MAX_BYTES", "64")
+    fits = json.dumps({"email": "a@b.c", "password": "long-enough-pw"})
+    assert call("POST", "/v1/auth/echo", body=fits)[0]["statusCode"] == 200
+    response, body = call("POST", "/v1/auth/echo", body=fits + " " * (65 - len(fits)))
+    assert (response["statusCode"], body["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    assert_contract_headers(response)
+
+
+def test_every_answer_varies_with_the_origin(settings_env):
+    # Given an API configured for one browser origin, preflight answers cached for a set time
+    settings_env.setenv("CORS_ALLOWED_ORIGINS", "https://app.example.com")
+    settings_env.setenv("CORS_MAX_AGE_SECONDS", "900")
+    cors_app = create_app()
+
+    @cors_app.get("/v1/things")
+    def things() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    cors_handler = lambda_handler(cors_app)
+
+    def send(method, origin=None, **headers):
+        event = http_event(method, "/v1/things", headers={**({"origin": origin} if origin else {}), **headers})
+        return cors_handler(event, LambdaContextStub())["headers"]
+
+    # Then answers for the allowed origin, another origin and no origin all say they vary with it
+    for headers in (send("GET", "https://app.example.com"), send("GET", "https://evil.example"), send("GET")):
+        assert headers["Vary"] == "Origin"
+    preflight = send("OPTIONS", "https://app.example.com", **{"access-control-request-method": "GET"})
+    assert (preflight["Vary"], preflight["Access-Control-Max-Age"]) == ("Origin", "900")

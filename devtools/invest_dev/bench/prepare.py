@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers
+from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers, session_tokens
 
 Event = dict[str, Any]
 EventSource = Callable[[], Event]
@@ -91,10 +91,8 @@ def _with_path_parameter(event: Event, name: str, value: object) -> Event:
 
 def _with_bearer(event: Event, user_id: uuid.UUID) -> Event:
     """The event with an access token of another (non-admin) user."""
-    from investment_system.services.tokens import issue_token
-
     changed = copy.deepcopy(event)
-    changed["headers"]["authorization"] = f"Bearer {issue_token(user_id, 'user', 'access')}"
+    changed["headers"]["authorization"] = f"Bearer {session_tokens(user_id).access_token}"
     return changed
 
 
@@ -131,15 +129,7 @@ def _open_signal(user_id: uuid.UUID) -> uuid.UUID:
 
 def _refresh_token(user_id: uuid.UUID) -> str:
     """A live refresh token of the user, as a login hands it out (a session of its own)."""
-    from investment_system.db import unit_of_work
-    from investment_system.db.base import utcnow
-    from investment_system.repositories.users import UserRepository
-    from investment_system.services.sessions import start_session
-    from investment_system.services.users import existing_user
-
-    with unit_of_work() as session:
-        user = existing_user(UserRepository(session), user_id)
-        return start_session(session, user, now=utcnow()).refresh_token
+    return session_tokens(user_id).refresh_token
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class SecuritySettings(_Group):
     jwt_audience: str = "investment-system-api"
     access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # A rotated refresh token presented again this soon is a retry (two tabs, a lost answer), not theft.
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    # A session (one login's token family) ends this long after the login, however often it is refreshed.
+    refresh_family_max_age_seconds: int = Field(default=30 * 24 * 3600, gt=0)
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=60)
     # argon2id; defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
@@ -69,7 +73,16 @@ class SecuritySettings(_Group):
 
 class CorsSettings(_Group):
     allowed_origins: CsvList = Field(default_factory=lambda: ["*"])
-    max_age_seconds: int = 600
+    max_age_seconds: int = Field(default=600, ge=0, le=86_400)
+
+
+class RequestLimits(_Group):
+    """What a request body may be (http/request_body.py). Bounded so that no setting can reopen a 5xx:
+    Lambda takes at most 6 MB, Python's parser recurses per level, and int() takes at most 4300 digits."""
+
+    body_max_bytes: int = Field(default=1024 * 1024, ge=1, le=6 * 1024 * 1024)
+    json_max_depth: int = Field(default=32, ge=1, le=256)
+    json_max_number_length: int = Field(default=100, ge=1, le=4300)
 
 
 class DatabaseSettings(_Group):
@@ -114,6 +127,7 @@ class Settings(BaseModel):
     version: str = __version__
     security: SecuritySettings = SecuritySettings()
     cors: CorsSettings = CorsSettings()
+    requests: RequestLimits = RequestLimits()
     database: DatabaseSettings = DatabaseSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
@@ -158,6 +172,8 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "JWT_AUDIENCE": ("security", "jwt_audience"),
     "ACCESS_TOKEN_TTL_SECONDS": ("security", "access_token_ttl_seconds"),
     "REFRESH_TOKEN_TTL_SECONDS": ("security", "refresh_token_ttl_seconds"),
+    "REFRESH_REUSE_GRACE_SECONDS": ("security", "refresh_reuse_grace_seconds"),
+    "REFRESH_FAMILY_MAX_AGE_SECONDS": ("security", "refresh_family_max_age_seconds"),
     "ARGON2_MEMORY_KIB": ("security", "argon2_memory_kib"),
     "ARGON2_TIME_COST": ("security", "argon2_time_cost"),
     "ARGON2_PARALLELISM": ("security", "argon2_parallelism"),
@@ -169,6 +185,10 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "PAYMENT_WEBHOOK_SECRET": ("security", "payment_webhook_secret"),
     "WEBHOOK_TOLERANCE_SECONDS": ("security", "webhook_tolerance_seconds"),
     "CORS_ALLOWED_ORIGINS": ("cors", "allowed_origins"),
+    "CORS_MAX_AGE_SECONDS": ("cors", "max_age_seconds"),
+    "REQUEST_BODY_MAX_BYTES": ("requests", "body_max_bytes"),
+    "REQUEST_JSON_MAX_DEPTH": ("requests", "json_max_depth"),
+    "REQUEST_JSON_MAX_NUMBER_LENGTH": ("requests", "json_max_number_length"),
     "SERVICE_NAME": ("observability", "service_name"),
     "METRICS_NAMESPACE": ("observability", "metrics_namespace"),
     "LOG_LEVEL": ("observability", "log_level"),

@@ -7,9 +7,10 @@
     def patch_user(user_id: str, admin: AdminUser) -> UserOut: ...
 
 The same code runs under API Gateway and the local gateway: the bearer token is read from the
-event's Authorization header and verified here (no API Gateway authorizer to emulate). The user is
-read on every request, so a deactivated user's tokens stop working at once (403 ACCOUNT_DISABLED)
-and a role change takes effect at once.
+event's Authorization header and verified here (no API Gateway authorizer to emulate). The user and
+the token's session are read on every request (one query), so a deactivated user's tokens stop
+working at once (403 ACCOUNT_DISABLED), as do those of an ended session (logout) or of an earlier
+token epoch (password change, role change) with 401 TOKEN_REVOKED.
 
 Order: Powertools validates the request (JSON, content type, body, query) before it resolves a
 route's dependencies, which would let an anonymous caller learn a route's schema from 422s.
@@ -54,6 +55,7 @@ def authentication[Dependency: Callable[..., Any]](dependency: Dependency) -> De
 class Principal:
     user_id: uuid.UUID
     role: str
+    session_id: uuid.UUID  # the access token's `sid`: the login it belongs to
 
     @property
     def is_admin(self) -> bool:
@@ -70,12 +72,13 @@ def bearer_token(request: Request) -> str:
 
 @authentication
 def authenticated(request: Request) -> Principal:
-    """The caller, from a valid access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
+    """The caller, from a live access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
+    from investment_system.services.sessions import caller_role
     from investment_system.services.tokens import verify_access_token
-    from investment_system.services.users import current_role
 
-    user_id = uuid.UUID(verify_access_token(bearer_token(request))["sub"])
-    return Principal(user_id=user_id, role=current_role(user_id))
+    claims = verify_access_token(bearer_token(request))
+    user_id, session_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
+    return Principal(user_id=user_id, role=caller_role(user_id, session_id, claims["epoch"]), session_id=session_id)
 
 
 @authentication

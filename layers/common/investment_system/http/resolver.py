@@ -8,13 +8,10 @@ Cache-Control, X-Correlation-ID, rate-limit headers) are applied in `lambda_hand
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
@@ -26,11 +23,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from investment_system.errors import AppError, ErrorCode, RequestError, ValidationFailed, field_errors
+from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
 from investment_system.http.auth import authenticate_before_validation
 from investment_system.http.compat import current_route, is_registered_route, query_parameter_names
 from investment_system.http.envelope import error_dict, error_response
 from investment_system.http.rate_limit import rate_limit_guard
+from investment_system.http.request_body import json_body_parser, require_json_body
 from investment_system.observability import (
     MetricName,
     add_metric,
@@ -90,7 +88,7 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True) -> APIGateway
     app = APIGatewayHttpResolver(
         cors=cors_config() if cors else None,
         enable_validation=True,
-        json_body_deserializer=_json_with_decimals if exact_decimals else json.loads,
+        json_body_deserializer=json_body_parser(exact_decimals=exact_decimals),
     )
     authenticate_before_validation(app)
     app.use(middlewares=[_reject_unknown_query_parameters])
@@ -112,25 +110,6 @@ def cors_config() -> CORSConfig:
     )
 
 
-def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
-    """415 for a body that is not JSON (the API speaks only JSON; Powertools would try to parse forms),
-    400 MALFORMED_JSON for one that is not even UTF-8 text (Powertools would fail decoding it)."""
-    body = event.get("body")
-    if not body:
-        return {}
-    headers = event.get("headers") or {}
-    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
-    if event.get("isBase64Encoded"):
-        try:
-            base64.b64decode(str(body)).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            raise RequestError(ErrorCode.MALFORMED_JSON) from None
-    return {}
-
-
 def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """422 for a query parameter the route does not declare: a typo'd filter must not silently list everything."""
     route = current_route(app)
@@ -147,10 +126,6 @@ def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middlewar
     return next_middleware(app)
 
 
-def _json_with_decimals(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
-
-
 def _register_error_handlers(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(AppError)
     def _app_error(error: AppError) -> Any:
@@ -160,10 +135,8 @@ def _register_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Any:
-        problems = error.errors()
-        if any(problem.get("type") == "json_invalid" for problem in problems):
-            return error_response(AppError(ErrorCode.MALFORMED_JSON))
-        return error_response(AppError(ErrorCode.VALIDATION_ERROR, details=field_errors(problems)))
+        # Bodies that are not JSON never get here: parse_json_body refuses them first.
+        return error_response(AppError(ErrorCode.VALIDATION_ERROR, details=field_errors(error.errors())))
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported_media(_: RequestUnsupportedContentType) -> Any:
@@ -194,6 +167,9 @@ def _finish(response: dict[str, Any], path: str, cid: str, extra_headers: Mappin
         headers.setdefault(name, value)  # the docs page brings its own CSP
     if path.startswith(NO_STORE_PREFIXES):
         headers["Cache-Control"] = "no-store"
+    # CORS headers come for an allowed Origin only (and echo it), so every answer depends on Origin:
+    # a shared cache must not give one origin's answer to another.
+    headers["Vary"] = "Origin"
     headers.update(extra_headers)
     headers[CORRELATION_HEADER] = cid
     return response

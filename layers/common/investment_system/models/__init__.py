@@ -3,6 +3,7 @@
 from investment_system.models.audit import AuditEvent
 from investment_system.models.billing import DailyUsage, IdempotencyRecord, PaymentEvent, Plan, Subscription
 from investment_system.models.refresh_tokens import RefreshToken
+from investment_system.models.sessions import UserSession
 from investment_system.models.signals import Signal
 from investment_system.models.users import User
 
@@ -16,4 +17,5 @@ __all__ = [
     "Signal",
     "Subscription",
     "User",
+    "UserSession",
 ]

@@ -1,4 +1,4 @@
-"""Refresh tokens: stored hashed, grouped in families (one family per login)."""
+"""Refresh tokens: stored hashed, grouped in families (one family per login: its session)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ class RefreshToken(TimestampedMixin, Base):
 
     # The token's `jti` claim.
     id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True)
-    # Every token rotated from one login shares the family; reuse of a revoked one revokes them all.
-    family_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, nullable=False)
+    # The session (login) the token belongs to: every token rotated from one login shares it, and
+    # reuse of a revoked one ends the session.
+    family_id: Mapped[uuid.UUID] = mapped_column(
+        UUID_TYPE, ForeignKey("user_sessions.id", ondelete="CASCADE"), nullable=False
+    )
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     # SHA-256 of the token: a database leak yields no usable token.
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)

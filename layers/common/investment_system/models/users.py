@@ -25,3 +25,6 @@ class User(TimestampedMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     failed_login_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Every token carries the epoch it was issued in; raising it (password change, deactivation, role
+    # change) ends every token issued before, read with the user row each request loads anyway.
+    token_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

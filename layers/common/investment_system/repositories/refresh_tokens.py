@@ -28,6 +28,17 @@ class RefreshTokenRepository(Repository[RefreshToken]):
         )
         return self.execute_update(statement) == 1
 
+    def current(self, token_id: uuid.UUID) -> RefreshToken:
+        """The token as committed now, locked: after a conditional update lost a race, what the winner did
+        (a plain read could answer from the transaction's snapshot on MySQL)."""
+        statement = (
+            select(RefreshToken)
+            .where(RefreshToken.id == token_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(statement).one()
+
     def revoke_family(self, family_id: uuid.UUID, *, now: datetime) -> int:
         return self._revoke_where(RefreshToken.family_id == family_id, now=now)
 

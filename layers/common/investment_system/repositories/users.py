@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
 
+from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.repositories.base import Repository
 
@@ -20,6 +22,17 @@ class UserRepository(Repository[User]):
 
     def by_email(self, email: str) -> User | None:
         return self.session.scalars(select(User).where(User.email == email)).first()
+
+    def with_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[User, UserSession | None] | None:
+        """The user and one of their sessions (None when it is not theirs or does not exist), in one query:
+        what each authenticated request and each refresh check."""
+        statement = (
+            select(User, UserSession)
+            .outerjoin(UserSession, (UserSession.id == session_id) & (UserSession.user_id == User.id))
+            .where(User.id == user_id)
+        )
+        row = self.session.execute(statement).first()
+        return None if row is None else (row[0], row[1])
 
     def list_page(
         self, *, role: str | None, is_active: bool | None, limit: int, cursor: str | None

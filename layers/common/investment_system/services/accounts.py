@@ -38,7 +38,7 @@ from investment_system.services.passwords import (
     verify_against_dummy,
     verify_password,
 )
-from investment_system.services.sessions import revoke_all_sessions, start_session
+from investment_system.services.sessions import end_every_session, start_session
 from investment_system.services.users import audit_snapshot, existing_user, get_profile
 from investment_system.settings import get_settings
 
@@ -126,7 +126,7 @@ def login(credentials: Credentials) -> TokenPair:
 
 def change_password(user_id: uuid.UUID, change: PasswordChange) -> None:
     """Set a new password after checking the current one (attempts count towards the lockout);
-    every refresh token of the user is revoked."""
+    every token issued to the user before ends."""
     email = get_profile(user_id).email
     enforce_password_policy(change.new_password, email)
     if change.new_password == change.current_password:
@@ -139,9 +139,9 @@ def change_password(user_id: uuid.UUID, change: PasswordChange) -> None:
         user = existing_user(users, user_id, for_update=True)
         users.clear_failed_logins(user)
         users.update(user, password_hash=new_hash)
-        revoked = revoke_all_sessions(session, user_id, now=utcnow())
+        revoked = end_every_session(session, user, now=utcnow())
         record_change(session, entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
-    logger.info("Password changed; refresh tokens revoked", extra={"user_id": str(user_id), "tokens_revoked": revoked})
+    logger.info("Password changed; every session ended", extra={"user_id": str(user_id), "tokens_revoked": revoked})
 
 
 def _check_password(email: str, password: str) -> User | None:

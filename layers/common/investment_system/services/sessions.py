@@ -1,16 +1,24 @@
-"""Sessions: access/refresh token pairs, refresh rotation within a family, reuse detection, revocation.
+"""Sessions: one per login, with its access/refresh token pairs, refresh rotation, reuse detection,
+and what ends tokens before they expire.
 
-One login starts a family. Each refresh revokes the presented token and issues its successor in
-the same family; presenting a revoked token again means it was copied, so the whole family is
-revoked (the thief's copy and the user's current token alike). Refresh tokens are stored as
-SHA-256 digests. No argon2 here: refresh and logout do not need it.
+A login starts a session (its id is every token's `sid`, and the family of its refresh tokens). It
+lasts at most `REFRESH_FAMILY_MAX_AGE_SECONDS`: no token of it expires later. Each refresh revokes
+the presented token and issues its successor in the same session. A rotated token presented again
+within `REFRESH_REUSE_GRACE_SECONDS` is a retry (a lost answer, two tabs refreshing at once): it gets
+a pair of the same session and nothing is revoked. Later, it means the token was copied: the session
+ends (the thief's copy and the user's current token alike).
+
+A token stops working before its expiry when its session ended (logout, reuse) or when the user's
+token epoch moved past the one it carries (password change, deactivation, role change: every
+session of the user ends). Each authenticated request reads both with the user, in one query.
+Refresh tokens are stored as SHA-256 digests. No argon2 here: refresh and logout do not need it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,12 +26,15 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 from investment_system.models.refresh_tokens import RefreshToken
+from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.refresh_tokens import RefreshTokenRepository
+from investment_system.repositories.sessions import SessionRepository
 from investment_system.repositories.users import UserRepository
 from investment_system.schemas.auth import TokenPair
-from investment_system.services.tokens import issue_token, token_lifetime, verify_refresh_token
+from investment_system.services.tokens import TokenType, issue_token, token_lifetime, verify_refresh_token
+from investment_system.settings import get_settings
 
 
 def token_digest(token: str) -> str:
@@ -31,51 +42,51 @@ def token_digest(token: str) -> str:
 
 
 def start_session(session: Session, user: User, *, now: datetime) -> TokenPair:
-    """A token pair for a fresh login: the first refresh token of a new family."""
-    return _issue_pair(session, user, family_id=uuid.uuid4(), jti=uuid.uuid4(), now=now)
+    """A new session for a fresh login, and its first token pair."""
+    max_age = timedelta(seconds=get_settings().security.refresh_family_max_age_seconds)
+    user_session = SessionRepository(session).add(
+        UserSession(id=uuid.uuid4(), user_id=user.id, expires_at=now + max_age)
+    )
+    return _issue_pair(session, user, user_session, jti=uuid.uuid4(), now=now)
 
 
-def _issue_pair(session: Session, user: User, *, family_id: uuid.UUID, jti: uuid.UUID, now: datetime) -> TokenPair:
-    refresh_token = issue_token(user.id, user.role, "refresh", jti=jti, now=now)
-    RefreshTokenRepository(session).add(
-        RefreshToken(
-            id=jti,
-            family_id=family_id,
-            user_id=user.id,
-            token_hash=token_digest(refresh_token),
-            expires_at=now + token_lifetime("refresh"),
-        )
-    )
-    return TokenPair(
-        access_token=issue_token(user.id, user.role, "access", now=now),
-        refresh_token=refresh_token,
-        expires_in=int(token_lifetime("access").total_seconds()),
-    )
+def caller_role(user_id: uuid.UUID, session_id: uuid.UUID, epoch: int) -> str:
+    """The role of the holder of a verified access token, read now: 403 ACCOUNT_DISABLED for a
+    deactivated user, 401 TOKEN_REVOKED once the token's session or epoch has ended. So a
+    deactivation, a logout or a password change stops access tokens at once, and a role change
+    takes effect at once."""
+    with unit_of_work() as session:
+        user, _ = _live(UserRepository(session).with_session(user_id, session_id), epoch)
+        return user.role
 
 
 def rotate(refresh_token: str) -> TokenPair:
-    """A new pair for a valid refresh token, which is revoked; reuse of a revoked one revokes its family."""
+    """A new pair for a live refresh token, which is revoked. A rotated one presented again is
+    forgiven within the grace period, and ends its session after it (401 TOKEN_REVOKED)."""
     claims = verify_refresh_token(refresh_token)
     now = utcnow()
+    grace = timedelta(seconds=get_settings().security.refresh_reuse_grace_seconds)
     with unit_of_work() as session:
         tokens = RefreshTokenRepository(session)
         stored = _stored(tokens, refresh_token, claims["sub"])
-        successor = uuid.uuid4()
+        user, user_session = _live(
+            UserRepository(session).with_session(stored.user_id, stored.family_id), claims["epoch"]
+        )
+        if user_session.expires_at <= now:
+            raise AuthenticationError(ErrorCode.TOKEN_EXPIRED)
+        successor, revoked = uuid.uuid4(), 0
         # Conditional: of two requests presenting the same token, exactly one rotates it.
-        rotated = tokens.revoke(stored, now=now, replaced_by=successor)
-        if rotated:
-            user = UserRepository(session).get(stored.user_id)
-            if user is None:
-                raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-            if not user.is_active:
-                raise PermissionDenied(ErrorCode.ACCOUNT_DISABLED)
-            pair = _issue_pair(session, user, family_id=stored.family_id, jti=successor, now=now)
+        if tokens.revoke(stored, now=now, replaced_by=successor):
+            pair: TokenPair | None = _issue_pair(session, user, user_session, jti=successor, now=now)
+        elif _is_retry(tokens.current(stored.id), now=now, grace=grace):
+            pair = _issue_pair(session, user, user_session, jti=uuid.uuid4(), now=now)
         else:
-            revoked = tokens.revoke_family(stored.family_id, now=now)
-    if not rotated:
+            pair = None
+            revoked = end_session(session, user_session.id, now=now)
+    if pair is None:
         add_metric(MetricName.REFRESH_TOKEN_REUSE)
         logger.warning(
-            "Revoked refresh token presented again; its family is revoked",
+            "Revoked refresh token presented again; its session is ended",
             extra={"user_id": str(stored.user_id), "family_id": str(stored.family_id), "tokens_revoked": revoked},
         )
         raise AuthenticationError(ErrorCode.TOKEN_REVOKED)
@@ -83,28 +94,90 @@ def rotate(refresh_token: str) -> TokenPair:
     return pair
 
 
-def logout(user_id: uuid.UUID, refresh_token: str) -> None:
-    """Revoke the family of one of the caller's refresh tokens.
+def logout(user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> None:
+    """End the caller's session (the access token's) and the session of one of the caller's refresh tokens.
 
-    As in token revocation (RFC 7009), a token that is malformed, expired or unknown is simply
-    not live, so there is nothing to revoke and no error; another user's live token is refused.
+    As in token revocation (RFC 7009), a refresh token that is malformed, expired or unknown is simply
+    not live, so there is nothing more to end and no error; another user's live token is refused.
     """
+    ended = {session_id}
     try:
         claims = verify_refresh_token(refresh_token)
     except AuthenticationError:
-        return
-    if claims["sub"] != str(user_id):
-        raise PermissionDenied(ErrorCode.PERMISSION_DENIED, "This refresh token belongs to another user.")
+        claims = None
+    if claims is not None:
+        if claims["sub"] != str(user_id):
+            raise PermissionDenied(ErrorCode.PERMISSION_DENIED, "This refresh token belongs to another user.")
+        ended.add(uuid.UUID(claims["sid"]))
+    now = utcnow()
     with unit_of_work() as session:
-        tokens = RefreshTokenRepository(session)
-        stored = tokens.by_hash(token_digest(refresh_token))
-        if stored is not None:
-            tokens.revoke_family(stored.family_id, now=utcnow())
+        for ending in ended:
+            end_session(session, ending, now=now)
 
 
-def revoke_all_sessions(session: Session, user_id: uuid.UUID, *, now: datetime) -> int:
-    """Revoke every refresh token of a user (password change, deactivation); how many were live."""
-    return RefreshTokenRepository(session).revoke_all_of_user(user_id, now=now)
+def end_session(session: Session, session_id: uuid.UUID, *, now: datetime) -> int:
+    """End one session: its tokens stop working. How many of its refresh tokens were live."""
+    SessionRepository(session).revoke(session_id, now=now)
+    return RefreshTokenRepository(session).revoke_family(session_id, now=now)
+
+
+def end_every_session(session: Session, user: User, *, now: datetime) -> int:
+    """End every token issued to the user so far (password change, deactivation, role change): the
+    token epoch moves on and every session ends. `user` must be locked (read for update). How many
+    refresh tokens were live."""
+    UserRepository(session).update(user, token_epoch=user.token_epoch + 1)
+    SessionRepository(session).revoke_all_of_user(user.id, now=now)
+    return RefreshTokenRepository(session).revoke_all_of_user(user.id, now=now)
+
+
+def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti: uuid.UUID, now: datetime) -> TokenPair:
+    def token(token_type: TokenType, expires_at: datetime, token_id: uuid.UUID | None = None) -> str:
+        return issue_token(
+            user.id,
+            user.role,
+            token_type,
+            session_id=user_session.id,
+            epoch=user.token_epoch,
+            expires_at=expires_at,
+            jti=token_id,
+            now=now,
+        )
+
+    # No token outlives its session.
+    refresh_expires_at = min(now + token_lifetime("refresh"), user_session.expires_at)
+    access_expires_at = min(now + token_lifetime("access"), user_session.expires_at)
+    refresh_token = token("refresh", refresh_expires_at, jti)
+    RefreshTokenRepository(session).add(
+        RefreshToken(
+            id=jti,
+            family_id=user_session.id,
+            user_id=user.id,
+            token_hash=token_digest(refresh_token),
+            expires_at=refresh_expires_at,
+        )
+    )
+    return TokenPair(
+        access_token=token("access", access_expires_at),
+        refresh_token=refresh_token,
+        expires_in=int((access_expires_at - now).total_seconds()),
+    )
+
+
+def _live(found: tuple[User, UserSession | None] | None, epoch: int) -> tuple[User, UserSession]:
+    """The user and session a token names, when the token may still be used."""
+    if found is None:  # the user is gone
+        raise AuthenticationError(ErrorCode.TOKEN_INVALID)
+    user, user_session = found
+    if not user.is_active:
+        raise PermissionDenied(ErrorCode.ACCOUNT_DISABLED)
+    if user.token_epoch != epoch or user_session is None or user_session.revoked_at is not None:
+        raise AuthenticationError(ErrorCode.TOKEN_REVOKED)
+    return user, user_session
+
+
+def _is_retry(token: RefreshToken, *, now: datetime, grace: timedelta) -> bool:
+    """Whether a revoked token was rotated (not revoked with its session) no longer than `grace` ago."""
+    return token.replaced_by is not None and token.revoked_at is not None and now - token.revoked_at <= grace
 
 
 def _stored(tokens: RefreshTokenRepository, refresh_token: str, subject: str) -> RefreshToken:

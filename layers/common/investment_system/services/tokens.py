@@ -1,9 +1,14 @@
-"""JWT access and refresh tokens (PyJWT), verified with the one configured algorithm."""
+"""JWT access and refresh tokens (PyJWT), verified with the one configured algorithm.
+
+Besides the registered claims a token carries `sid`, the session (login) it belongs to, and
+`epoch`, the user's token epoch when it was issued: the session and the epoch are what end a token
+before it expires (services/sessions.py).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import jwt
@@ -11,7 +16,7 @@ import jwt
 from investment_system.errors import AuthenticationError, ErrorCode
 from investment_system.settings import get_settings
 
-REQUIRED_CLAIMS = ["sub", "role", "type", "iat", "exp", "iss", "aud", "jti"]
+REQUIRED_CLAIMS = ["sub", "role", "type", "sid", "epoch", "iat", "exp", "iss", "aud", "jti"]
 TokenType = Literal["access", "refresh"]
 
 
@@ -26,18 +31,23 @@ def issue_token(
     role: str,
     token_type: TokenType,
     *,
+    session_id: uuid.UUID,
+    epoch: int,
+    expires_at: datetime,
     jti: uuid.UUID | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> str:
+    """A signed token of `session_id`, issued `now`; `expires_at` lies at most its type's lifetime later."""
     security = get_settings().security
-    now = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "role": role,
         "type": token_type,
+        "sid": str(session_id),
+        "epoch": epoch,
         "iat": now,
         "nbf": now,
-        "exp": now + token_lifetime(token_type),
+        "exp": expires_at,
         "iss": security.jwt_issuer,
         "aud": security.jwt_audience,
         "jti": str(jti or uuid.uuid4()),
@@ -46,7 +56,13 @@ def issue_token(
 
 
 def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
-    """The token's claims; 401 TOKEN_EXPIRED or TOKEN_INVALID for anything else."""
+    """The token's claims; 401 TOKEN_EXPIRED or TOKEN_INVALID for anything else.
+
+    Beyond signature, algorithm, issuer, audience and times, a token must be of the expected type,
+    name its user and session as UUIDs and its epoch as an integer, and not claim a longer life
+    (`exp - iat`) than the configured lifetime of its type: a token valid until the year 9999 was
+    not made here, or was made with settings that no longer hold.
+    """
     security = get_settings().security
     try:
         claims: dict[str, Any] = jwt.decode(
@@ -62,12 +78,15 @@ def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
         raise AuthenticationError(ErrorCode.TOKEN_EXPIRED) from None
     except jwt.PyJWTError:
         raise AuthenticationError(ErrorCode.TOKEN_INVALID) from None
-    if claims.get("type") != expected_type:
+    if (
+        claims.get("type") != expected_type
+        or not _is_uuid(claims["sub"])
+        or not _is_uuid(claims["sid"])
+        or type(claims["epoch"]) is not int
+        or not all(type(claims[time]) in (int, float) for time in ("iat", "exp"))  # PyJWT takes "1795…" too
+        or claims["exp"] - claims["iat"] > token_lifetime(expected_type).total_seconds()
+    ):
         raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-    try:
-        uuid.UUID(str(claims["sub"]))
-    except ValueError:
-        raise AuthenticationError(ErrorCode.TOKEN_INVALID) from None
     return claims
 
 
@@ -77,3 +96,11 @@ def verify_access_token(token: str) -> dict[str, Any]:
 
 def verify_refresh_token(token: str) -> dict[str, Any]:
     return verify_token(token, "refresh")
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -7,12 +7,12 @@ from typing import Any
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
-from investment_system.errors import AuthenticationError, Conflict, ErrorCode, NotFound, PermissionDenied
+from investment_system.errors import Conflict, ErrorCode, NotFound
 from investment_system.models.users import User
 from investment_system.repositories.users import UserRepository
 from investment_system.schemas.users import AdminUserUpdate, ProfileUpdate, Role, UserOut, UserPage
 from investment_system.services.audit import record_change
-from investment_system.services.sessions import revoke_all_sessions
+from investment_system.services.sessions import end_every_session
 
 AUDITED_FIELDS = ("email", "full_name", "role", "is_active")
 
@@ -20,18 +20,6 @@ AUDITED_FIELDS = ("email", "full_name", "role", "is_active")
 def audit_snapshot(user: User) -> dict[str, Any]:
     """The user's fields the audit trail follows (never the password hash)."""
     return {name: getattr(user, name) for name in AUDITED_FIELDS}
-
-
-def current_role(user_id: uuid.UUID) -> str:
-    """The role of the holder of a valid access token, read now: a deactivated (or deleted) user's
-    tokens stop working at once, and a changed role takes effect at once."""
-    with unit_of_work() as session:
-        user = UserRepository(session).get(user_id)
-        if user is None:
-            raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-        if not user.is_active:
-            raise PermissionDenied(ErrorCode.ACCOUNT_DISABLED)
-        return user.role
 
 
 def get_profile(user_id: uuid.UUID) -> UserOut:
@@ -68,7 +56,8 @@ def list_users(*, role: Role | None, is_active: bool | None, limit: int, cursor:
 
 
 def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminUserUpdate) -> UserOut:
-    """Change another user's role or activation; deactivation also ends their sessions."""
+    """Change another user's role or activation; a deactivation or a new role ends every token issued
+    to them before (they sign in again, with the new role)."""
     if user_id == admin_id:
         raise Conflict(ErrorCode.CANNOT_MODIFY_SELF)
     with unit_of_work() as session:
@@ -76,8 +65,8 @@ def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminU
         user = existing_user(users, user_id, for_update=True)
         before = audit_snapshot(user)
         users.update(user, **update.model_dump(exclude_none=True))
-        if before["is_active"] and not user.is_active:
-            revoke_all_sessions(session, user.id, now=utcnow())
+        if (before["is_active"] and not user.is_active) or before["role"] != user.role:
+            end_every_session(session, user, now=utcnow())
         record_change(
             session,
             entity_type="user",

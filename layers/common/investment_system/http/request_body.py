@@ -1,0 +1,121 @@
+"""Request bodies: JSON text, one object, within limits; parsed once, here.
+
+Two steps, both before any route code runs:
+
+- `require_json_body`, a request guard (before routing), looks at the raw body: 415 for another media
+  type, 413 PAYLOAD_TOO_LARGE above `REQUEST_BODY_MAX_BYTES`, 400 MALFORMED_JSON for bytes that are
+  not UTF-8.
+- `parse_json_body` is every resolver's `json_body_deserializer`: Powertools calls it (once; the event
+  caches the result) when the route declares a body. 400 MALFORMED_JSON for text that is not JSON,
+  nests deeper than `REQUEST_JSON_MAX_DEPTH`, has a number literal longer than
+  `REQUEST_JSON_MAX_NUMBER_LENGTH` (Python's int() refuses 4300 digits, and spends quadratic time
+  below that), uses NaN or Infinity (not JSON), or holds a NUL or an unpaired surrogate in a string
+  (no database stores those as text); 422 VALIDATION_ERROR for JSON that is not one object.
+
+Why here and not in the route models: Powertools gives a body that is a JSON array to a route's
+model as the array's first element (its request validation turns a list into its first item for any
+parameter that is not a sequence, which is right for a repeated query parameter and wrong for a JSON
+body), so `[{...}, {"role": "admin"}]` would pass as `{...}`. Refusing anything but an object while
+parsing closes that for every route at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from investment_system.errors import ErrorCode, RequestError, ValidationFailed
+from investment_system.settings import get_settings
+
+_NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")  # json.loads joins valid surrogate pairs, so these are unpaired
+
+
+def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
+    """415 for a body that is not JSON (the API speaks only JSON; Powertools would try to parse forms),
+    413 for one over the size limit, 400 MALFORMED_JSON for one that is not even UTF-8 text."""
+    body = event.get("body")
+    if not body:
+        return {}
+    headers = event.get("headers") or {}
+    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+    limit = get_settings().requests.body_max_bytes
+    if event.get("isBase64Encoded"):
+        if len(body) > (limit + 2) // 3 * 4:  # too long to decode within the limit: refused unread
+            raise RequestError(ErrorCode.PAYLOAD_TOO_LARGE)
+        try:
+            raw = base64.b64decode(str(body), validate=True)
+            raw.decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise RequestError(ErrorCode.MALFORMED_JSON) from None
+        size = len(raw)
+    else:
+        size = len(str(body).encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise RequestError(ErrorCode.PAYLOAD_TOO_LARGE)
+    return {}
+
+
+def json_body_parser(*, exact_decimals: bool) -> Callable[[str], dict[str, Any]]:
+    """The resolver's body deserializer; `exact_decimals` reads fractional numbers as `Decimal`s."""
+    read_float: Callable[[str], Any] = Decimal if exact_decimals else float
+
+    def parse(text: str) -> dict[str, Any]:
+        return parse_json_body(text, read_float=read_float)
+
+    return parse
+
+
+def parse_json_body(text: str, *, read_float: Callable[[str], Any] = float) -> dict[str, Any]:
+    """The body as one JSON object, within the limits above; 400 MALFORMED_JSON or 422 otherwise."""
+    limits = get_settings().requests
+
+    def number(read: Callable[[str], Any]) -> Callable[[str], Any]:
+        def checked(literal: str) -> Any:
+            if len(literal) > limits.json_max_number_length:
+                raise _Refused(f"A number is longer than {limits.json_max_number_length} characters.")
+            return read(literal)
+
+        return checked
+
+    def constant(name: str) -> Any:
+        raise _Refused(f"{name} is not a JSON value.")
+
+    try:
+        value = json.loads(text, parse_int=number(int), parse_float=number(read_float), parse_constant=constant)
+        _check_values(value, limits.json_max_depth)
+    except _Refused as refused:
+        raise RequestError(ErrorCode.MALFORMED_JSON, str(refused)) from None
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; RecursionError: nested too deep
+        raise RequestError(ErrorCode.MALFORMED_JSON) from None
+    if not isinstance(value, dict):
+        message = "The body must be one JSON object."
+        raise ValidationFailed(
+            ErrorCode.VALIDATION_ERROR, details=[{"field": "body", "message": message, "type": "model_type"}]
+        )
+    return value
+
+
+class _Refused(Exception):
+    """JSON text that parses but is outside the limits; its message says which one."""
+
+
+def _check_values(value: Any, max_depth: int) -> None:
+    """Depth at most `max_depth` (the top-level value is level 1), and every string storable as text."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                raise _Refused(f"The body nests deeper than {max_depth} levels.")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str) and _NOT_STORABLE.search(item):
+            raise _Refused("A string holds a NUL character or an unpaired surrogate.")
