@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from signal_support import Investor, call
+from sqlalchemy import select
 from support import Reply
 
 from investment_system.db.engine import unit_of_work
+from investment_system.models.billing import Checkout, Subscription
 from investment_system.observability import metrics
+from investment_system.schemas.billing import CheckoutStarted, PaymentEvent
 from investment_system.services.subscriptions import change_plan
-from investment_system.services.webhooks import sign
+from investment_system.services.webhooks import receive_payment_event, sign
 from investment_system.settings import get_settings
 
 PLANS = ("ListPlansFunction", "GET", "/v1/billing/plans")
@@ -25,8 +29,36 @@ WEBHOOK = ("PaymentWebhookFunction", "POST", "/v1/billing/webhooks/payments")
 
 
 def put_on_plan(investor: Investor, plan: str) -> None:
+    """Put the investor on a dearer plan the only way there is: a checkout, paid (the provider's invoice.paid)."""
     with unit_of_work() as session:
-        change_plan(session, investor.user_id, plan)
+        started = change_plan(session, investor.user_id, plan)
+    assert isinstance(started, CheckoutStarted)
+    pay(investor.user_id, checkout_id=str(started.checkout.id))
+
+
+def pay(user_id: uuid.UUID, **data: Any) -> None:
+    """The provider's invoice.paid for the user, as the webhook applies it once its signature passed."""
+    receive_payment_event(PaymentEvent.model_validate_json(payment_event("invoice.paid", user_id, **data)))
+
+
+def time_passes(user_id: uuid.UUID, delta: timedelta) -> None:
+    """`delta` passes for the user's billing: every moment stored for it moves `delta` into the past."""
+    with unit_of_work() as session:
+        for subscription in session.scalars(select(Subscription).where(Subscription.user_id == user_id)):
+            subscription.current_period_start -= delta
+            subscription.current_period_end -= delta
+            if subscription.past_due_since is not None:
+                subscription.past_due_since -= delta
+        for checkout in session.scalars(select(Checkout).where(Checkout.user_id == user_id)):
+            checkout.created_at -= delta
+            checkout.expires_at -= delta
+
+
+def stored_subscription(user_id: uuid.UUID) -> Subscription:
+    with unit_of_work() as session:
+        subscription = session.scalars(select(Subscription).where(Subscription.user_id == user_id)).one()
+        session.expunge(subscription)
+        return subscription
 
 
 def payment_event(event_type: str, user_id: uuid.UUID, event_id: str | None = None, **data: Any) -> str:

@@ -12,7 +12,8 @@ app = create_app()
     "/v1/billing/subscription",
     operation_id="cancelSubscription",
     summary="Cancel your subscription at the end of the period",
-    description="The plan stays until current_period_end; then the subscription is CANCELED, on free.",
+    description="The plan stays until current_period_end; then the subscription is CANCELED, on free. "
+    "It replaces a scheduled change of plan; choosing your current plan again withdraws it.",
     tags=["Billing"],
     security=BEARER_SECURITY,
     responses={200: {"description": "Your subscription, with cancel_at_period_end: true"}, **error_responses(401, 403)},

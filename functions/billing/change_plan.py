@@ -1,11 +1,11 @@
-"""PUT /v1/billing/subscription: switch the caller's plan (honours Idempotency-Key)."""
+"""PUT /v1/billing/subscription: buy a dearer plan (a checkout), or schedule a cheaper one (honours Idempotency-Key)."""
 
 from aws_lambda_powertools.event_handler import Response
 
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
-from investment_system.schemas.billing import ChangePlanRequest, SubscriptionOut
+from investment_system.schemas.billing import ChangePlanRequest, CheckoutStarted, SubscriptionOut
 from investment_system.services.subscriptions import change_plan
 
 app = create_app()
@@ -15,17 +15,34 @@ app = create_app()
     "/v1/billing/subscription",
     operation_id="changePlan",
     summary="Change your plan",
-    description="A new billing period starts now; a pending cancellation is withdrawn. "
-    "Asking for your current plan changes nothing else. Unknown plan: 404 PLAN_NOT_FOUND.",
+    description="A paid plan is never granted without payment. A dearer plan: 202 with a pending checkout "
+    "(24 h; a newer one replaces it), and nothing else changes until the payment provider confirms the "
+    "payment (invoice.paid naming the checkout). A cheaper plan, free included: scheduled for the end of the "
+    "current period, your plan and its quotas hold until then. Your current plan: a scheduled change or "
+    "cancellation is dropped. Unknown plan: 404 PLAN_NOT_FOUND.",
     tags=["Billing"],
     security=BEARER_SECURITY,
-    responses={200: {"description": "Your subscription, on the new plan"}, **error_responses(401, 403, 404, 409)},
+    responses={
+        200: {
+            "description": "Your subscription: the change is scheduled, or what was scheduled is dropped",
+            "content": {"application/json": {"model": SubscriptionOut}},
+        },
+        202: {
+            "description": "A checkout to pay; your subscription is unchanged",
+            "content": {"application/json": {"model": CheckoutStarted}},
+        },
+        **error_responses(401, 403, 404, 409),
+    },
 )
 def put_subscription(
     body: ChangePlanRequest, user: CurrentUser, idempotency_key: IdempotencyKey = None
-) -> Response[SubscriptionOut]:
+) -> Response[SubscriptionOut | CheckoutStarted]:
     return idempotent_response(
-        user.user_id, idempotency_key, body, 200, lambda session: change_plan(session, user.user_id, body.plan)
+        user.user_id,
+        idempotency_key,
+        body,
+        lambda result: 202 if isinstance(result, CheckoutStarted) else 200,
+        lambda session: change_plan(session, user.user_id, body.plan),
     )
 
 

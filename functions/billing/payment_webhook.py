@@ -15,8 +15,10 @@ app = create_app()
     description=(
         "Called by the payment provider, not by users: no bearer token. The X-Signature header authenticates "
         "the raw body and is checked before the body is read (401 WEBHOOK_SIGNATURE_INVALID). "
-        "invoice.paid puts the user on the paid plan with a new period; invoice.payment_failed makes the "
-        "subscription PAST_DUE; subscription.canceled makes it CANCELED, on free. An event id is applied once: "
+        "invoice.paid puts the user on the paid plan with a new period, and completes the pending checkout "
+        "data.checkout_id names (a plan no checkout asked for is applied too: the provider took the payment); "
+        "invoice.payment_failed makes the subscription PAST_DUE, and BILLING_GRACE_DAYS later it is back on "
+        "free; subscription.canceled makes it CANCELED, on free. An event id is applied once: "
         "a redelivery, and an event of another type, is acknowledged and changes nothing. invoice.paid for a "
         "plan the catalogue does not have is 404 PLAN_NOT_FOUND, so that the provider retries."
     ),

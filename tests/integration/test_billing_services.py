@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from invest_dev.template import load_template
 from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError, ErrorCode
-from investment_system.models import AuditEvent, IdempotencyRecord, Plan, Subscription
-from investment_system.models.billing import IdempotencyStatus
+from investment_system.models import IdempotencyRecord, Plan, Subscription
+from investment_system.models.billing import Checkout, IdempotencyStatus
 from investment_system.services import plans
 from investment_system.services.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
 from investment_system.services.subscriptions import add_months, change_plan, get_subscription
@@ -84,7 +84,7 @@ def test_the_quota_refusal_says_when_the_next_utc_day_starts(db):
 
 def _plan_change(investor, plan):
     def perform(session):
-        return 200, change_plan(session, investor.user_id, plan).model_dump_json()
+        return 202, change_plan(session, investor.user_id, plan).model_dump_json()
 
     return perform
 
@@ -102,14 +102,10 @@ def _key_hash(key):
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _plan_changes(investor) -> int:
+def _checkouts(investor) -> int:
     with unit_of_work() as session:
         return int(
-            session.scalar(
-                select(func.count())
-                .select_from(AuditEvent)
-                .where(AuditEvent.action == "plan_changed", AuditEvent.actor_id == investor.user_id)
-            )
+            session.scalar(select(func.count()).select_from(Checkout).where(Checkout.user_id == investor.user_id))
         )
 
 
@@ -146,8 +142,8 @@ def test_an_abandoned_claim_is_taken_over_after_its_lease(db):
     # When the client retries
     result = run_idempotently(investor.user_id, "k", request, _plan_change(investor, "pro"))
     # Then the request runs, once
-    assert (result.status, result.replayed) == (200, False)
-    assert _plan_changes(investor) == 1
+    assert (result.status, result.replayed) == (202, False)
+    assert _checkouts(investor) == 1
     assert run_idempotently(investor.user_id, "k", request, _plan_change(investor, "pro")).replayed
 
 
@@ -165,7 +161,7 @@ def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_bac
         run_idempotently(investor.user_id, "k", request, slow_then_overtaken)
     # Then it is refused with 409 and its change is not kept
     assert conflict.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
-    assert _plan_changes(investor) == 0
+    assert _checkouts(investor) == 0
 
 
 def test_a_key_older_than_24_hours_starts_afresh(db):
@@ -179,7 +175,7 @@ def test_a_key_older_than_24_hours_starts_afresh(db):
     result = run_idempotently(investor.user_id, "k", new, _plan_change(investor, "enterprise"))
     # Then it runs as a new request
     assert result.replayed is False
-    assert json.loads(result.body)["plan"]["code"] == "enterprise"
+    assert json.loads(result.body)["checkout"]["plan"] == "enterprise"
 
 
 def test_the_claim_lease_outlasts_the_idempotent_functions_timeouts():

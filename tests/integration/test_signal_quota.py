@@ -81,6 +81,6 @@ def test_a_key_used_on_the_subscription_cannot_create_a_signal(db):
         call(
             ("ChangePlanFunction", "PUT", "/v1/billing/subscription"), investor, json_body={"plan": "pro"}, headers=key
         ).status
-        == 200
+        == 202
     )
     assert call(CREATE, investor, json_body=buy_body(), headers=key).error_code == "IDEMPOTENCY_KEY_REUSED"

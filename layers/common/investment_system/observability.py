@@ -145,6 +145,12 @@ class MetricName(StrEnum):
     REFRESH_TOKEN_REUSE = "RefreshTokenReuseDetected"  # noqa: S105 (a metric name)
     # Billing, quotas and rate limits
     PLAN_CHANGED = "PlanChanged"
+    CHECKOUTS_CREATED = "CheckoutsCreated"
+    CHECKOUTS_COMPLETED = "CheckoutsCompleted"
+    CHECKOUTS_EXPIRED = "CheckoutsExpired"  # purged unpaid, expired or replaced (services/housekeeping.py)
+    PAYMENTS_WITHOUT_CHECKOUT = "PaymentsWithoutCheckout"  # invoice.paid for a plan no pending checkout asked for
+    DOWNGRADES_APPLIED = "DowngradesApplied"  # scheduled plan changes and cancellations taking effect
+    DUNNING_DOWNGRADES = "DunningDowngrades"  # PAST_DUE past the grace period, back to free
     WEBHOOKS_RECEIVED = "WebhooksReceived"
     WEBHOOKS_APPLIED = "WebhooksApplied"
     WEBHOOKS_DUPLICATE = "WebhooksDuplicate"
@@ -154,6 +160,8 @@ class MetricName(StrEnum):
     RATE_LIMIT_EXCEEDED = "RateLimitExceeded"
     RATE_LIMITER_UNAVAILABLE = "RateLimiterUnavailable"
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
+    # Housekeeping (services/housekeeping.py): rows of expired records deleted
+    ROWS_PURGED = "RowsPurged"
     # Signals (services/signals.py, signal_expiry.py, signal_analytics.py), by direction
     SIGNALS_CREATED_BUY = "SignalsCreatedBuy"
     SIGNALS_CREATED_SELL = "SignalsCreatedSell"

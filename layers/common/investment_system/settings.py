@@ -120,6 +120,13 @@ class RateLimitSettings(_Group):
     fail_open: bool = True
 
 
+class BillingSettings(_Group):
+    # A subscription PAST_DUE for longer than this falls back to free; its plan's quotas hold until then.
+    grace_days: int = Field(default=7, ge=0, le=90)
+    # Payment events are kept this long (the provider's retries and disputes), then purged.
+    payment_event_retention_days: int = Field(default=90, ge=1)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -131,6 +138,7 @@ class Settings(BaseModel):
     database: DatabaseSettings = DatabaseSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    billing: BillingSettings = BillingSettings()
 
     @property
     def is_development(self) -> bool:
@@ -200,6 +208,8 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "RATE_LIMIT_TABLE": ("rate_limit", "dynamodb_table"),
     "RATE_LIMIT_ANONYMOUS_PER_MINUTE": ("rate_limit", "anonymous_per_minute"),
     "RATE_LIMIT_FAIL_OPEN": ("rate_limit", "fail_open"),
+    "BILLING_GRACE_DAYS": ("billing", "grace_days"),
+    "PAYMENT_EVENT_RETENTION_DAYS": ("billing", "payment_event_retention_days"),
 }
 
 # Secrets may instead come from AWS Secrets Manager: VAR_ARN names the secret holding VAR.

@@ -40,17 +40,20 @@ IdempotencyKey = Annotated[
 ]
 
 
-def idempotent_response(
+def idempotent_response[Result: BaseModel](
     user_id: uuid.UUID,
     key: str | None,
     request: BaseModel,
-    status_code: int,
-    perform: Callable[[Session], BaseModel],
+    status_code: int | Callable[[Result], int],
+    perform: Callable[[Session], Result],
 ) -> Response[Any]:
-    """Run `perform` in one transaction, at most once per (user, key) when a key is given."""
+    """Run `perform` in one transaction, at most once per (user, key) when a key is given. The status
+    is `status_code`, or what it says for the result (PUT /v1/billing/subscription: 200 or 202)."""
 
     def perform_and_serialize(session: Session) -> tuple[int, str]:
-        return status_code, perform(session).model_dump_json()
+        result = perform(session)
+        status = status_code if isinstance(status_code, int) else status_code(result)
+        return status, result.model_dump_json()
 
     # The request model's name stands for the operation: the same key on another route is another request.
     request_hash = fingerprint(type(request).__qualname__, request.model_dump_json())

@@ -1,4 +1,4 @@
-"""Billing tables: plans, subscriptions, daily usage counters, payment events, idempotency records."""
+"""Billing tables: plans, subscriptions, checkouts, daily usage counters, payment events, idempotency records."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of, utcnow
@@ -25,6 +25,12 @@ class SubscriptionStatus(StrEnum):
     ACTIVE = "ACTIVE"
     PAST_DUE = "PAST_DUE"
     CANCELED = "CANCELED"
+
+
+class CheckoutStatus(StrEnum):
+    PENDING = "PENDING"  # may be completed by the provider's invoice.paid until expires_at
+    COMPLETED = "COMPLETED"
+    REPLACED = "REPLACED"  # a newer checkout of the user took its place
 
 
 class IdempotencyStatus(StrEnum):
@@ -51,7 +57,12 @@ class Subscription(TimestampedMixin, Base):
     """A user's one subscription."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status"),)
+    __table_args__ = (
+        CheckConstraint(one_of("status", SubscriptionStatus), name="status"),
+        # What the scheduled job looks for: periods ending (with a change due then), and dunning.
+        Index("ix_subscriptions_current_period_end", "current_period_end"),
+        Index("ix_subscriptions_past_due_since", "past_due_since"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), nullable=False, unique=True)
@@ -60,6 +71,32 @@ class Subscription(TimestampedMixin, Base):
     current_period_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     current_period_end: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # A cheaper plan the user chose: it replaces `plan_code` at current_period_end.
+    scheduled_plan_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("plans.code"))
+    # When the subscription became PAST_DUE: BILLING_GRACE_DAYS later it falls back to free.
+    past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Checkout(Base):
+    """A purchase of a plan the user started: it changes the subscription only when the payment
+    provider reports it paid (invoice.paid naming its id) before it expires."""
+
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        CheckConstraint(one_of("status", CheckoutStatus), name="status"),
+        Index("ix_checkouts_user_id", "user_id"),
+        Index("ix_checkouts_expires_at", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), nullable=False)
+    plan_code: Mapped[str] = mapped_column(String(32), ForeignKey("plans.code"), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(Integer, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DailyUsage(Base):
@@ -76,6 +113,7 @@ class PaymentEvent(Base):
     """A payment-provider event, stored once: its id is the primary key, so a redelivery is a duplicate."""
 
     __tablename__ = "payment_events"
+    __table_args__ = (Index("ix_payment_events_received_at", "received_at"),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -90,7 +128,10 @@ class IdempotencyRecord(Base):
     """An Idempotency-Key of a user: claimed before the effect, completed in the effect's transaction."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (CheckConstraint(one_of("status", IdempotencyStatus), name="status"),)
+    __table_args__ = (
+        CheckConstraint(one_of("status", IdempotencyStatus), name="status"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id"), primary_key=True)
     # SHA-256 of the key: fixed width, and immune to case-insensitive collations.

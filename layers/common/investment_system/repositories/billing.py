@@ -1,4 +1,5 @@
-"""Data access for billing: plans, subscriptions, daily usage counters, payment events, idempotency keys.
+"""Data access for billing: plans, subscriptions, checkouts, daily usage counters, payment events,
+idempotency keys.
 
 Two statements here carry the concurrency guarantees, so they are written out per dialect:
 
@@ -16,21 +17,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, delete, select, update
+from sqlalchemy import CursorResult, Insert, and_, delete, or_, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base
 from investment_system.models.billing import (
+    Checkout,
+    CheckoutStatus,
     DailyUsage,
     IdempotencyRecord,
     IdempotencyStatus,
     PaymentEvent,
     Plan,
     Subscription,
+    SubscriptionStatus,
 )
 from investment_system.repositories.base import Repository
 
@@ -75,6 +79,58 @@ class SubscriptionRepository(Repository[Subscription]):
 
     def insert_if_absent(self, values: Mapping[str, Any]) -> None:
         insert_if_absent(self.session, Subscription, values, ["user_id"])
+
+    def due_batch(self, now: datetime, past_due_before: datetime, limit: int) -> Sequence[Subscription]:
+        """Up to `limit` subscriptions with a change due by `now` (a period ended with a cancellation or a
+        scheduled plan, or PAST_DUE since before `past_due_before`), locked; rows another worker holds
+        are skipped, not waited for."""
+        period_ended = and_(
+            Subscription.current_period_end <= now,
+            or_(Subscription.cancel_at_period_end.is_(True), Subscription.scheduled_plan_code.is_not(None)),
+        )
+        dunning = and_(
+            Subscription.status == SubscriptionStatus.PAST_DUE.value, Subscription.past_due_since <= past_due_before
+        )
+        statement = (
+            select(Subscription)
+            .where(or_(period_ended, dunning))
+            .order_by(Subscription.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self.session.scalars(statement).all()
+
+
+class CheckoutRepository(Repository[Checkout]):
+    model = Checkout
+
+    def pending_for(self, user_id: uuid.UUID, now: datetime) -> Checkout | None:
+        """The user's PENDING checkout that has not expired (there is at most one PENDING)."""
+        statement = select(Checkout).where(
+            Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value, Checkout.expires_at > now
+        )
+        return self.session.scalars(statement).first()
+
+    def replace_pending(self, user_id: uuid.UUID) -> int:
+        return self.execute_update(
+            update(Checkout)
+            .where(Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value)
+            .values(status=CheckoutStatus.REPLACED.value)
+        )
+
+    def complete(self, checkout_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> bool:
+        """PENDING -> COMPLETED when the checkout is the user's and unexpired; True when this call did it."""
+        statement = (
+            update(Checkout)
+            .where(
+                Checkout.id == checkout_id,
+                Checkout.user_id == user_id,
+                Checkout.status == CheckoutStatus.PENDING.value,
+                Checkout.expires_at > now,
+            )
+            .values(status=CheckoutStatus.COMPLETED.value, completed_at=now)
+        )
+        return self.execute_update(statement) == 1
 
 
 class UsageRepository:

@@ -35,19 +35,43 @@ class PlanList(BaseModel):
     items: list[PlanOut]
 
 
+class ScheduledChange(BaseModel):
+    plan: PlanCode = Field(description="The cheaper plan you chose.")
+    effective_at: datetime = Field(description="When it replaces your plan: the end of the current period.")
+
+
+class CheckoutOut(BaseModel):
+    id: uuid.UUID = Field(description="Pay it with the payment provider: its invoice.paid names this id.")
+    plan: PlanCode
+    amount_cents: int
+    currency: str = Field(examples=["USD"])
+    status: Literal["PENDING"]
+    expires_at: datetime = Field(description="24 hours after it was started; it cannot be completed afterwards.")
+
+
 class SubscriptionOut(BaseModel):
-    plan: PlanOut
+    plan: PlanOut = Field(description="The plan in force: its quotas apply now.")
     status: SubscriptionStatus
     current_period_start: datetime
     current_period_end: datetime
-    cancel_at_period_end: bool
+    cancel_at_period_end: bool = Field(description="At current_period_end the subscription ends, on free.")
+    scheduled_change: ScheduledChange | None = Field(description="A cheaper plan taking over at the period's end.")
+    pending_checkout: CheckoutOut | None = Field(
+        description="An upgrade waiting for its payment; the plan changes only once the provider confirms it."
+    )
+
+
+class CheckoutStarted(BaseModel):
+    checkout: CheckoutOut
+    subscription: SubscriptionOut = Field(description="Unchanged until the checkout is paid.")
 
 
 class ChangePlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan: PlanCode | Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
-        description="Code of the plan to switch to; a code the catalogue does not have is 404 PLAN_NOT_FOUND.",
+        description="Code of the plan to switch to: a dearer one starts a checkout, a cheaper one is scheduled "
+        "for the period's end; a code the catalogue does not have is 404 PLAN_NOT_FOUND.",
         examples=["pro"],
     )
 
@@ -65,6 +89,7 @@ class PaymentEventData(BaseModel):
 
     user_id: uuid.UUID
     plan: str | None = Field(default=None, min_length=1, max_length=32, description="invoice.paid: the plan paid for.")
+    checkout_id: uuid.UUID | None = Field(default=None, description="invoice.paid: the checkout it completes.")
     period_end: AwareDatetime | None = Field(default=None, description="invoice.paid: the end of the period paid for.")
 
 

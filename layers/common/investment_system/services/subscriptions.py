@@ -1,4 +1,4 @@
-"""Subscriptions: one per user, created on first use, changed by the user and by payment events.
+"""Subscriptions: one per user, created on first use; a paid plan only ever comes from a payment.
 
 A user has no subscription row until billing first touches them (any billing route, a payment event,
 or a change of plan); until then, and whenever the row is missing, they are on `free`. Creating it
@@ -6,9 +6,21 @@ lazily, rather than in registration's transaction, covers every way a user comes
 the operator's `create-admin`, users from before this table) with one code path, and keeps billing
 out of the accounts code. Two first uses racing are settled by the unique `user_id`.
 
-States (docs/api.md): ACTIVE, PAST_DUE, CANCELED. A cancellation takes effect at the period's end: the
-first read after it moves the subscription to CANCELED on `free`. Free periods renew by themselves;
-paid periods are renewed by the provider's `invoice.paid`.
+What changes the plan in force (docs/billing.md has the whole table):
+
+- the payment provider's `invoice.paid` (services/webhooks.py): the paid plan, a new period. The
+  user's PUT to a dearer plan only starts a checkout (services/checkouts.py) for it to name.
+- at the period's end, a cheaper plan the user chose (`scheduled_plan_code`) or their cancellation
+  (`cancel_at_period_end`: CANCELED, on free);
+- BILLING_GRACE_DAYS after the provider's `invoice.payment_failed` (PAST_DUE), back to free,
+  CANCELED (dunning); the paid plan's quotas hold until then;
+- the provider's `subscription.canceled`: CANCELED, on free, at once.
+
+The timed ones are `Transition`s, each due at a known moment. Reads never show one as pending once
+its moment has passed: the quota checks compute the terms in force (`terms_at`) without writing, and
+every locked read or write first applies what is due (`catch_up`), as does the scheduled job
+(services/subscription_schedule.py) for users who make no request. A transition takes effect at its
+moment, not when it is applied, so all three give the same subscription.
 """
 
 from __future__ import annotations
@@ -16,7 +28,9 @@ from __future__ import annotations
 import calendar
 import time
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,15 +38,23 @@ from sqlalchemy.orm import Session
 from investment_system.db import unit_of_work
 from investment_system.db.base import new_id, utcnow
 from investment_system.errors import ErrorCode, NotFound
-from investment_system.models.billing import Subscription, SubscriptionStatus
+from investment_system.models.billing import PlanCode, Subscription, SubscriptionStatus
 from investment_system.models.users import User
-from investment_system.observability import MetricName, add_metric
+from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.billing import SubscriptionRepository
-from investment_system.schemas.billing import PlanOut, SubscriptionOut
+from investment_system.schemas.billing import (
+    CheckoutStarted,
+    PaymentEventData,
+    PlanOut,
+    ScheduledChange,
+    SubscriptionOut,
+)
 from investment_system.services.audit import record_change
+from investment_system.services.checkouts import complete_checkout, pending_checkout, start_checkout
 from investment_system.services.plans import get_plan, plan_catalogue
+from investment_system.settings import get_settings
 
-FREE_PLAN = "free"
+FREE_PLAN = PlanCode.FREE.value
 ENTITY_TYPE = "subscription"
 
 
@@ -43,19 +65,101 @@ def add_months(moment: datetime, months: int = 1) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
-def effective_plan_code(subscription: Subscription | None, now: datetime) -> str:
-    """The plan whose quotas apply now: free without a subscription or once a cancellation is due."""
+def grace_period() -> timedelta:
+    return timedelta(days=get_settings().billing.grace_days)
+
+
+class Transition(StrEnum):
+    """A change due at a moment; the value is its audit action. Listed in the order they win a tie."""
+
+    DUNNING = "dunning_downgrade"  # PAST_DUE for the grace period: CANCELED, on free
+    CANCELED = "canceled"  # cancel_at_period_end, at the period's end: CANCELED, on free
+    DOWNGRADED = "downgraded"  # the scheduled plan, at the period's end
+    RENEWED = "renewed"  # a free period ends and the next begins
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What a subscription row says, as a value the transitions work on."""
+
+    plan_code: str
+    status: SubscriptionStatus
+    period_start: datetime
+    period_end: datetime
+    cancel_at_period_end: bool
+    scheduled_plan_code: str | None
+    past_due_since: datetime | None
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> Terms:
+        return cls(
+            plan_code=subscription.plan_code,
+            status=SubscriptionStatus(subscription.status),
+            period_start=subscription.current_period_start,
+            period_end=subscription.current_period_end,
+            cancel_at_period_end=subscription.cancel_at_period_end,
+            scheduled_plan_code=subscription.scheduled_plan_code,
+            past_due_since=subscription.past_due_since,
+        )
+
+    def write_to(self, subscription: Subscription) -> None:
+        subscription.plan_code = self.plan_code
+        subscription.status = self.status.value
+        subscription.current_period_start = self.period_start
+        subscription.current_period_end = self.period_end
+        subscription.cancel_at_period_end = self.cancel_at_period_end
+        subscription.scheduled_plan_code = self.scheduled_plan_code
+        subscription.past_due_since = self.past_due_since
+
+    def due(self, grace: timedelta) -> tuple[datetime, Transition] | None:
+        """The next transition and its moment; None when nothing is scheduled."""
+        candidates: list[tuple[datetime, int, Transition]] = []
+        if self.status == SubscriptionStatus.PAST_DUE and self.past_due_since is not None:
+            candidates.append((self.past_due_since + grace, 0, Transition.DUNNING))
+        if self.cancel_at_period_end:
+            candidates.append((self.period_end, 1, Transition.CANCELED))
+        elif self.scheduled_plan_code is not None:
+            candidates.append((self.period_end, 2, Transition.DOWNGRADED))
+        elif self.plan_code == FREE_PLAN:
+            candidates.append((self.period_end, 3, Transition.RENEWED))
+        if not candidates:
+            return None
+        at, _, transition = min(candidates)
+        return at, transition
+
+    def after(self, transition: Transition, at: datetime) -> Terms:
+        """The terms once `transition` took effect at `at`: a new period starts then."""
+        start, end = at, add_months(at)
+        if transition == Transition.DOWNGRADED and self.scheduled_plan_code != FREE_PLAN:
+            plan_code = str(self.scheduled_plan_code)
+            return replace(self, plan_code=plan_code, scheduled_plan_code=None, period_start=start, period_end=end)
+        if transition == Transition.RENEWED:
+            return replace(self, period_start=start, period_end=end)
+        # Back on free: ACTIVE when the user chose it, CANCELED when their subscription ended.
+        status = SubscriptionStatus.ACTIVE if transition == Transition.DOWNGRADED else SubscriptionStatus.CANCELED
+        return Terms(
+            FREE_PLAN, status, start, end, cancel_at_period_end=False, scheduled_plan_code=None, past_due_since=None
+        )
+
+
+def terms_at(terms: Terms, now: datetime, grace: timedelta) -> Terms:
+    """The terms in force at `now`: every transition due by then taken, none written."""
+    while (due := terms.due(grace)) is not None and due[0] <= now:
+        terms = terms.after(due[1], due[0])
+    return terms
+
+
+def plan_in_force(subscription: Subscription | None, now: datetime) -> str:
+    """The plan whose quotas apply at `now`: free without a subscription."""
     if subscription is None:
         return FREE_PLAN
-    if subscription.cancel_at_period_end and subscription.current_period_end <= now:
-        return FREE_PLAN
-    return subscription.plan_code
+    return terms_at(Terms.of(subscription), now, grace_period()).plan_code
 
 
 def plan_of_user(session: Session, user_id: uuid.UUID, now: datetime | None = None) -> PlanOut:
     """The plan whose quotas apply to the user now; reads only (quota checks, usage, rate limits)."""
     subscription = SubscriptionRepository(session).for_user(user_id)
-    return plan_catalogue(session)[effective_plan_code(subscription, now or utcnow())]
+    return plan_catalogue(session)[plan_in_force(subscription, now or utcnow())]
 
 
 # user id -> (requests per minute, monotonic deadline): the rate-limit guard asks on every request.
@@ -85,84 +189,125 @@ def current_subscription(session: Session, user_id: uuid.UUID, now: datetime) ->
     subscription = repository.for_user(user_id, for_update=True)
     if subscription is None:
         subscription = _create_free(session, repository, user_id, now)
-    _close_elapsed_periods(session, subscription, now)
+    catch_up(session, subscription, now)
     return subscription
 
 
-def subscription_out(session: Session, subscription: Subscription) -> SubscriptionOut:
+def catch_up(session: Session, subscription: Subscription, now: datetime) -> None:
+    """Apply, one by one and each with its audit row, the transitions due by `now` (the row is locked)."""
+    grace = grace_period()
+    while (due := Terms.of(subscription).due(grace)) is not None and due[0] <= now:
+        at, transition = due
+        before = _snapshot(subscription)
+        Terms.of(subscription).after(transition, at).write_to(subscription)
+        if transition == Transition.RENEWED:
+            continue
+        add_metric(MetricName.DUNNING_DOWNGRADES if transition == Transition.DUNNING else MetricName.DOWNGRADES_APPLIED)
+        if subscription.plan_code != before["plan"]:
+            add_metric(MetricName.PLAN_CHANGED)
+        _record(session, subscription, transition.value, before, actor_id=None)
+
+
+def subscription_out(session: Session, subscription: Subscription, now: datetime) -> SubscriptionOut:
+    scheduled = subscription.scheduled_plan_code
     return SubscriptionOut(
         plan=get_plan(session, subscription.plan_code),
         status=SubscriptionStatus(subscription.status),
         current_period_start=subscription.current_period_start,
         current_period_end=subscription.current_period_end,
         cancel_at_period_end=subscription.cancel_at_period_end,
+        scheduled_change=(
+            None
+            if scheduled is None
+            else ScheduledChange(plan=PlanCode(scheduled), effective_at=subscription.current_period_end)
+        ),
+        pending_checkout=pending_checkout(session, subscription.user_id, now),
     )
 
 
 def get_subscription(user_id: uuid.UUID) -> SubscriptionOut:
     with unit_of_work() as session:
-        return subscription_out(session, current_subscription(session, user_id, utcnow()))
+        now = utcnow()
+        return subscription_out(session, current_subscription(session, user_id, now), now)
 
 
-def change_plan(session: Session, user_id: uuid.UUID, plan_code: str) -> SubscriptionOut:
-    """Switch to `plan_code` (a new period starts now) and withdraw a pending cancellation.
-
-    Asking for the current plan changes nothing else, so a repeated PUT is harmless.
-    """
-    get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND before anything changes
+def change_plan(session: Session, user_id: uuid.UUID, plan_code: str) -> SubscriptionOut | CheckoutStarted:
+    """PUT /v1/billing/subscription: a dearer plan starts a checkout and changes nothing else; a
+    cheaper one is scheduled for the period's end; the current plan drops what was scheduled."""
+    target = get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND before anything changes
     now = utcnow()
     subscription = current_subscription(session, user_id, now)
+    current = get_plan(session, subscription.plan_code)
+    if target.code != current.code and target.price_cents >= current.price_cents:
+        checkout = start_checkout(session, user_id, target, now)
+        return CheckoutStarted(checkout=checkout, subscription=subscription_out(session, subscription, now))
     before = _snapshot(subscription)
-    if subscription.plan_code != plan_code:
-        subscription.plan_code = plan_code
-        _start_period(subscription, now)
-        if subscription.status == SubscriptionStatus.CANCELED:
-            subscription.status = SubscriptionStatus.ACTIVE.value
-        add_metric(MetricName.PLAN_CHANGED)
     subscription.cancel_at_period_end = False
-    _record(session, subscription, "plan_changed", before, actor_id=user_id)
-    return subscription_out(session, subscription)
+    subscription.scheduled_plan_code = None if target.code == current.code else target.code
+    action = "change_withdrawn" if target.code == current.code else "downgrade_scheduled"
+    _record(session, subscription, action, before, actor_id=user_id)
+    return subscription_out(session, subscription, now)
 
 
 def cancel_at_period_end(user_id: uuid.UUID) -> SubscriptionOut:
-    """Cancel when the current period ends; until then the plan stays. Repeating it changes nothing."""
+    """Cancel when the current period ends (instead of any scheduled change); until then the plan
+    stays. Repeating it changes nothing."""
     with unit_of_work() as session:
-        subscription = current_subscription(session, user_id, utcnow())
+        now = utcnow()
+        subscription = current_subscription(session, user_id, now)
         before = _snapshot(subscription)
         subscription.cancel_at_period_end = True
+        subscription.scheduled_plan_code = None
         _record(session, subscription, "cancel_requested", before, actor_id=user_id)
-        return subscription_out(session, subscription)
+        return subscription_out(session, subscription, now)
 
 
-def record_payment(
-    session: Session, subscription: Subscription, plan_code: str | None, period_end: datetime | None
-) -> None:
-    """invoice.paid: ACTIVE, on `plan_code` when given; a given `period_end` closes the period paid for."""
-    now = utcnow()
+def record_payment(session: Session, subscription: Subscription, data: PaymentEventData, now: datetime) -> None:
+    """invoice.paid: ACTIVE on the plan paid for, with a new period (`data.period_end`, else a month).
+
+    The plan is `data.plan`, else that of the checkout it names, else the current one (a renewal). A
+    pending checkout it names is completed, and the purchase supersedes what was scheduled. A plan
+    that no checkout of the user's asked for is applied all the same, since the provider took the
+    money (counted and logged: a provider-side change, or a checkout that expired or was replaced)."""
+    completed = complete_checkout(session, subscription.user_id, data.checkout_id, now) if data.checkout_id else None
+    plan_code = data.plan or (completed.plan_code if completed else subscription.plan_code)
+    get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND: not stored, so the provider retries
+    if plan_code != subscription.plan_code and (completed is None or completed.plan_code != plan_code):
+        add_metric(MetricName.PAYMENTS_WITHOUT_CHECKOUT)
+        logger.warning(
+            "Payment for a plan the user did not check out; applied",
+            extra={"plan": plan_code, "current_plan": subscription.plan_code, "checkout_id": str(data.checkout_id)},
+        )
     before = _snapshot(subscription)
-    if plan_code is not None:
-        get_plan(session, plan_code)
-        if plan_code != subscription.plan_code:
-            subscription.plan_code = plan_code
-            add_metric(MetricName.PLAN_CHANGED)
+    if plan_code != subscription.plan_code or completed is not None:
+        subscription.cancel_at_period_end = False
+        subscription.scheduled_plan_code = None
+    if plan_code != subscription.plan_code:
+        subscription.plan_code = plan_code
+        add_metric(MetricName.PLAN_CHANGED)
     subscription.status = SubscriptionStatus.ACTIVE.value
-    if period_end is not None:
-        subscription.current_period_start = now.replace(microsecond=0)
-        subscription.current_period_end = period_end
+    subscription.past_due_since = None
+    subscription.current_period_start = now.replace(microsecond=0)
+    subscription.current_period_end = data.period_end or add_months(subscription.current_period_start)
     _record(session, subscription, "payment_succeeded", before, actor_id=None)
 
 
-def record_payment_failure(session: Session, subscription: Subscription) -> None:
-    """invoice.payment_failed: PAST_DUE; the plan's quotas stay until the provider cancels."""
+def record_payment_failure(session: Session, subscription: Subscription, now: datetime) -> None:
+    """invoice.payment_failed: PAST_DUE from now (or since the first failure); the plan's quotas hold
+    for the grace period, then dunning returns the user to free."""
     before = _snapshot(subscription)
+    if subscription.status != SubscriptionStatus.PAST_DUE:
+        subscription.past_due_since = now
     subscription.status = SubscriptionStatus.PAST_DUE.value
     _record(session, subscription, "payment_failed", before, actor_id=None)
 
 
-def record_cancellation(session: Session, subscription: Subscription) -> None:
+def record_cancellation(session: Session, subscription: Subscription, now: datetime) -> None:
     """subscription.canceled: CANCELED, back on free from now."""
     before = _snapshot(subscription)
-    _cancel_now(subscription, utcnow())
+    if subscription.plan_code != FREE_PLAN:
+        add_metric(MetricName.PLAN_CHANGED)
+    Terms.of(subscription).after(Transition.CANCELED, now.replace(microsecond=0)).write_to(subscription)
     _record(session, subscription, "canceled", before, actor_id=None)
 
 
@@ -189,33 +334,6 @@ def _create_free(
     return subscription
 
 
-def _close_elapsed_periods(session: Session, subscription: Subscription, now: datetime) -> None:
-    if subscription.current_period_end > now:
-        return
-    if subscription.cancel_at_period_end:
-        before = _snapshot(subscription)
-        _cancel_now(subscription, now)
-        _record(session, subscription, "canceled", before, actor_id=None)
-    elif subscription.plan_code == FREE_PLAN:
-        while subscription.current_period_end <= now:
-            subscription.current_period_start = subscription.current_period_end
-            subscription.current_period_end = add_months(subscription.current_period_end)
-
-
-def _cancel_now(subscription: Subscription, now: datetime) -> None:
-    if subscription.plan_code != FREE_PLAN:
-        add_metric(MetricName.PLAN_CHANGED)
-    subscription.plan_code = FREE_PLAN
-    subscription.status = SubscriptionStatus.CANCELED.value
-    subscription.cancel_at_period_end = False
-    _start_period(subscription, now)
-
-
-def _start_period(subscription: Subscription, now: datetime) -> None:
-    subscription.current_period_start = now.replace(microsecond=0)
-    subscription.current_period_end = add_months(subscription.current_period_start)
-
-
 def _snapshot(subscription: Subscription) -> dict[str, Any]:
     return {
         "plan": subscription.plan_code,
@@ -223,6 +341,8 @@ def _snapshot(subscription: Subscription) -> dict[str, Any]:
         "current_period_start": subscription.current_period_start.isoformat(),
         "current_period_end": subscription.current_period_end.isoformat(),
         "cancel_at_period_end": subscription.cancel_at_period_end,
+        "scheduled_plan": subscription.scheduled_plan_code,
+        "past_due_since": subscription.past_due_since.isoformat() if subscription.past_due_since else None,
     }
 
 

@@ -151,13 +151,14 @@ def _store_and_apply(session: Session, event: PaymentEvent) -> str:
         reason = "unknown event type" if data is None else "unknown user"
         logger.warning("Payment event not applied", extra={"event_type": event.type, "reason": reason})
         return row.outcome
-    subscription = current_subscription(session, data.user_id, row.received_at)
+    now = row.received_at
+    subscription = current_subscription(session, data.user_id, now)
     if event.type == INVOICE_PAID:
-        record_payment(session, subscription, data.plan, data.period_end)
+        record_payment(session, subscription, data, now)
     elif event.type == INVOICE_PAYMENT_FAILED:
-        record_payment_failure(session, subscription)
+        record_payment_failure(session, subscription, now)
     else:
-        record_cancellation(session, subscription)
+        record_cancellation(session, subscription, now)
     row.outcome = "applied"
     return row.outcome
 

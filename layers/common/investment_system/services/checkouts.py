@@ -1,0 +1,80 @@
+"""Checkouts: how a user buys a dearer plan.
+
+PUT /v1/billing/subscription to a dearer plan starts a checkout (PENDING, for 24 hours) and changes
+nothing else: plan, quotas and limits stay until the payment provider reports the payment with an
+`invoice.paid` naming the checkout (`data.checkout_id`). A user has at most one pending checkout: a
+newer one replaces it (REPLACED). The completion is a conditional UPDATE (PENDING, the user's, not
+expired), so two deliveries racing complete it once. Expired and replaced checkouts are deleted by
+the housekeeping job (services/housekeeping.py), which counts them as expired.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from investment_system.db.base import new_id
+from investment_system.models.billing import Checkout, CheckoutStatus, PlanCode
+from investment_system.observability import MetricName, add_metric, logger
+from investment_system.repositories.billing import CheckoutRepository
+from investment_system.schemas.billing import CheckoutOut, PlanOut
+
+CHECKOUT_TTL = timedelta(hours=24)
+
+
+def checkout_out(checkout: Checkout) -> CheckoutOut:
+    return CheckoutOut(
+        id=checkout.id,
+        plan=PlanCode(checkout.plan_code),
+        amount_cents=checkout.amount_cents,
+        currency=checkout.currency,
+        status="PENDING",
+        expires_at=checkout.expires_at,
+    )
+
+
+def start_checkout(session: Session, user_id: uuid.UUID, plan: PlanOut, now: datetime) -> CheckoutOut:
+    """A pending checkout of `plan` at its price, replacing the user's pending one (the caller holds
+    the user's subscription row locked, so two starts never both stay pending)."""
+    repository = CheckoutRepository(session)
+    repository.replace_pending(user_id)
+    checkout = repository.add(
+        Checkout(
+            id=new_id(),
+            user_id=user_id,
+            plan_code=plan.code.value,
+            amount_cents=plan.price_cents,
+            currency=plan.currency,
+            status=CheckoutStatus.PENDING.value,
+            created_at=now,
+            expires_at=now + CHECKOUT_TTL,
+        )
+    )
+    add_metric(MetricName.CHECKOUTS_CREATED)
+    logger.info("Checkout started", extra={"checkout_id": str(checkout.id), "plan": checkout.plan_code})
+    return checkout_out(checkout)
+
+
+def pending_checkout(session: Session, user_id: uuid.UUID, now: datetime) -> CheckoutOut | None:
+    """The user's checkout that can still be completed; an expired one is never shown."""
+    checkout = CheckoutRepository(session).pending_for(user_id, now)
+    return None if checkout is None else checkout_out(checkout)
+
+
+def complete_checkout(session: Session, user_id: uuid.UUID, checkout_id: uuid.UUID, now: datetime) -> Checkout | None:
+    """Complete the user's pending, unexpired checkout `checkout_id`; None (logged) when there is none."""
+    repository = CheckoutRepository(session)
+    if repository.complete(checkout_id, user_id, now):
+        add_metric(MetricName.CHECKOUTS_COMPLETED)
+        return repository.get(checkout_id)
+    found = repository.get(checkout_id)
+    if found is None or found.user_id != user_id:
+        reason = "unknown checkout"
+    elif found.status != CheckoutStatus.PENDING:
+        reason = f"checkout {found.status.lower()}"
+    else:
+        reason = "checkout expired"
+    logger.warning("Payment names a checkout that cannot be completed", extra={"reason": reason})
+    return None

@@ -1,0 +1,48 @@
+"""The scheduled job of subscriptions: changes due at a period's end, and dunning, for every user.
+
+Reads never wait for it: the quota checks already count a due change as made, and a user's own
+billing requests apply it first (services/subscriptions.py). The job makes it so for users who send
+none, so that the table, the audit trail and the metrics say what is in force.
+
+Each batch is its own transaction: it locks up to `batch_size` subscriptions with a change due
+(SKIP LOCKED, so two overlapping runs share the work instead of queueing on each other's rows) and
+applies, with its audit row, every transition due by now, each at its own moment. A row once brought
+up to date is no longer due, so a run is idempotent, and a rerun after a crash picks up where it
+stopped. A run stops after `max_batches`, or earlier when `keep_going` says its time is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
+from investment_system.observability import logger
+from investment_system.repositories.billing import SubscriptionRepository
+from investment_system.services.subscriptions import catch_up, grace_period
+
+DEFAULT_BATCH_SIZE = 200
+DEFAULT_MAX_BATCHES = 50
+
+
+def apply_due_changes(
+    *,
+    now: datetime | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batches: int = DEFAULT_MAX_BATCHES,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> int:
+    """Bring every subscription with a change due by `now` up to date; how many were."""
+    cutoff = now or utcnow()
+    updated = 0
+    for _ in range(max_batches):
+        with unit_of_work() as session:
+            batch = SubscriptionRepository(session).due_batch(cutoff, cutoff - grace_period(), batch_size)
+            for subscription in batch:
+                catch_up(session, subscription, cutoff)
+        updated += len(batch)
+        if len(batch) < batch_size or not keep_going():
+            break
+    logger.info("Applied due subscription changes", extra={"subscriptions": updated})
+    return updated
