@@ -8,8 +8,8 @@
 | refresh tokens | past their expiry (a revoked one is kept until then, so that its reuse is still recognised) |
 
 Each batch is one transaction deleting at most `batch_size` rows of one kind; a kind is done when a
-batch comes back short. A run stops after `max_batches` in all, or earlier when `keep_going` says its
-time is up; the next run carries on. Every row removed is counted (RowsPurged).
+batch comes back short, after `max_batches`, or when `keep_going` says the run's time is up; the next
+run carries on. Every row removed is counted (RowsPurged), and logged by table.
 """
 
 from __future__ import annotations
@@ -44,19 +44,17 @@ def purge_expired_records(
         "refresh_tokens": lambda repository: repository.delete_refresh_tokens(cutoff, batch_size),
     }
     removed = dict.fromkeys(kinds, 0)
-    batches = 0
     for kind, delete_batch in kinds.items():
-        while batches < max_batches:
+        if not keep_going():
+            break
+        for _ in range(max_batches):
             with unit_of_work() as session:
                 deleted = delete_batch(HousekeepingRepository(session))
-            batches += 1
             removed[kind] += deleted
             add_metric(MetricName.ROWS_PURGED, deleted)
             if kind == "checkouts":
                 add_metric(MetricName.CHECKOUTS_EXPIRED, deleted)
-            if deleted < batch_size:
+            if deleted < batch_size or not keep_going():
                 break
-            if not keep_going():
-                batches = max_batches
-    logger.info("Purged expired records", extra={"removed": removed})
+        logger.info("Purged expired records", extra={"table": kind, "rows": removed[kind]})
     return removed
