@@ -6,10 +6,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from billing_support import payment_event, put_on_plan
+from billing_support import payment_event, put_on_plan, stored_subscription
 from signal_support import buy_body, make_investor
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError
 from investment_system.http.idempotency import idempotent_response
 from investment_system.models import AuditEvent, DailyUsage, PaymentEvent, Signal
+from investment_system.models.billing import Checkout
 from investment_system.schemas.billing import ChangePlanRequest
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.signals import SignalCreate
@@ -37,19 +39,25 @@ def pooled(server_db) -> Iterator[Any]:
     engine.dispose()
 
 
-def race(workers: int, attempt: Callable[[], Any]) -> list[Any]:
-    """Run `attempt` in `workers` threads released at the same instant; each result, or the AppError it raised."""
-    start = threading.Barrier(workers)
+def race_all(attempts: list[Callable[[], Any]]) -> list[Any]:
+    """Run each attempt in a thread of its own, all released at the same instant; each result, or the
+    AppError it raised."""
+    start = threading.Barrier(len(attempts))
 
-    def run(_: int) -> Any:
+    def run(attempt: Callable[[], Any]) -> Any:
         start.wait()
         try:
             return attempt()
         except AppError as error:
             return error
 
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, range(workers)))
+    with ThreadPoolExecutor(len(attempts)) as pool:
+        return list(pool.map(run, attempts))
+
+
+def race(workers: int, attempt: Callable[[], Any]) -> list[Any]:
+    """`attempt` in `workers` threads released at the same instant."""
+    return race_all([attempt] * workers)
 
 
 def _count(model, *conditions) -> int:
@@ -117,7 +125,7 @@ def test_twenty_identical_idempotent_signal_creates_make_one_signal(pooled):
 
 
 def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled):
-    # Given a free user, and a plan change that takes a moment
+    # Given a free user, and an upgrade request that takes a moment
     investor = make_investor()
     request = ChangePlanRequest(plan="pro")
 
@@ -126,9 +134,9 @@ def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled
         return change_plan(session, investor.user_id, request.plan)
 
     # When 20 identical requests with one Idempotency-Key race
-    replies = race(20, lambda: idempotent_response(investor.user_id, "upgrade-once", request, 200, slow_change))
-    # Then the plan changed once: one audit row
-    assert _count(AuditEvent, AuditEvent.action == "plan_changed", AuditEvent.actor_id == investor.user_id) == 1
+    replies = race(20, lambda: idempotent_response(investor.user_id, "upgrade-once", request, 202, slow_change))
+    # Then one checkout was started
+    assert _count(Checkout, Checkout.user_id == investor.user_id) == 1
     # And every request got the first response (original or replayed) or 409 while it was running
     outcomes = Counter(
         reply.code.value
@@ -138,8 +146,106 @@ def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled
     )
     assert outcomes["original"] == 1
     assert set(outcomes) <= {"original", "replayed", "IDEMPOTENCY_IN_PROGRESS"}
-    bodies = [reply.body for reply in replies if not isinstance(reply, AppError)]
-    assert all(body["plan"]["code"] == "pro" for body in bodies)
+    assert len({reply.body["checkout"]["id"] for reply in replies if not isinstance(reply, AppError)}) == 1
+
+
+def _started_checkout(investor, plan: str) -> str:
+    with unit_of_work() as session:
+        return str(change_plan(session, investor.user_id, plan).checkout.id)
+
+
+def _invoice_paid(investor, **data) -> Callable[[], Any]:
+    """A delivery of a new invoice.paid event (its own event id) for the investor."""
+    return lambda: receive_payment_event(
+        EventBody.model_validate_json(payment_event("invoice.paid", investor.user_id, **data))
+    )
+
+
+def _plan_changes(investor) -> int:
+    """How many payments changed the investor's plan, by the audit trail."""
+    subscription_id = stored_subscription(investor.user_id).id
+    with unit_of_work() as session:
+        audits = session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_id == subscription_id, AuditEvent.action == "payment_succeeded")
+        ).all()
+        return sum("plan" in audit.changes for audit in audits)
+
+
+def test_racing_payments_naming_two_checkouts_complete_each_once(pooled):
+    # Given a checkout for pro, replaced by one for enterprise
+    investor = make_investor()
+    replaced = _started_checkout(investor, "pro")
+    pending = _started_checkout(investor, "enterprise")
+    # When 10 invoice.paid events naming them (5 each, every one with its own event id) race
+    replies = race_all(
+        [_invoice_paid(investor, checkout_id=pending), _invoice_paid(investor, checkout_id=replaced)] * 5
+    )
+    # Then each is acknowledged; the pending checkout was completed once, the replaced one never
+    assert all(not isinstance(reply, AppError) and reply.received for reply in replies)
+    with unit_of_work() as session:
+        statuses = {str(row.id): row.status for row in session.scalars(select(Checkout))}
+    assert statuses == {pending: "COMPLETED", replaced: "REPLACED"}
+    # And the plan changed once, to the one paid for
+    assert _plan_changes(investor) == 1
+    assert stored_subscription(investor.user_id).plan_code == "enterprise"
+
+
+def test_a_downgrade_racing_a_renewal_leaves_one_consistent_state(pooled):
+    # Given a pro user
+    investor = make_investor()
+    put_on_plan(investor, "pro")
+    period_end = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+
+    def downgrade() -> Any:
+        with unit_of_work() as session:
+            return change_plan(session, investor.user_id, "free")
+
+    # When their downgrade to free and the provider's renewal of pro race, 5 of each
+    outcomes = race_all([downgrade, _invoice_paid(investor, period_end=period_end.isoformat())] * 5)
+    assert not [outcome for outcome in outcomes if isinstance(outcome, AppError)]
+    # Then, whichever came first: pro, renewed to the period paid for, with free scheduled at its end
+    subscription = stored_subscription(investor.user_id)
+    assert (subscription.plan_code, subscription.status, subscription.scheduled_plan_code) == ("pro", "ACTIVE", "free")
+    assert subscription.current_period_end == period_end
+
+
+def test_a_downgrade_racing_an_upgrades_payment_leaves_one_consistent_state(pooled):
+    # Given a pro user with a checkout for enterprise
+    investor = make_investor()
+    put_on_plan(investor, "pro")
+    checkout = _started_checkout(investor, "enterprise")
+
+    def downgrade() -> Any:
+        with unit_of_work() as session:
+            return change_plan(session, investor.user_id, "free")
+
+    # When the downgrade to free and the checkout's payment race
+    outcomes = race_all([downgrade, _invoice_paid(investor, checkout_id=checkout)])
+    assert not [outcome for outcome in outcomes if isinstance(outcome, AppError)]
+    # Then the user is on enterprise, paid for; the downgrade is scheduled after it, or dropped by it
+    subscription = stored_subscription(investor.user_id)
+    assert (subscription.plan_code, subscription.status) == ("enterprise", "ACTIVE")
+    assert subscription.scheduled_plan_code in (None, "free")
+    assert _plan_changes(investor) == 2  # free -> pro, pro -> enterprise
+
+
+def test_fifty_parallel_creates_while_an_upgrade_is_pending_stop_at_the_free_quota(pooled):
+    # Given a free user whose checkout for enterprise is not paid yet
+    investor = make_investor()
+    _started_checkout(investor, "enterprise")
+    body = SignalCreate.model_validate(buy_body())
+
+    def create() -> str:
+        with unit_of_work() as session:
+            return str(create_signal_within_quota(session, investor.user_id, body).id)
+
+    # When 50 creates race
+    outcomes = race(50, create)
+    # Then free's 10 are created and 40 refused
+    assert _count(Signal, Signal.user_id == investor.user_id) == 10
+    assert Counter(outcome.code.value for outcome in outcomes if isinstance(outcome, AppError)) == {
+        "QUOTA_EXCEEDED": 40
+    }
 
 
 def test_a_payment_event_delivered_ten_times_at_once_is_applied_once(pooled):
