@@ -1,4 +1,4 @@
-"""The `invest` command: serve, migrate, create-admin, openapi, generate, dashboard."""
+"""The `invest` command: serve, migrate, create-admin, import-users, openapi, generate, dashboard."""
 
 from __future__ import annotations
 
@@ -37,6 +37,46 @@ def _create_admin(args: argparse.Namespace) -> int:
         return 1
     print(f"created administrator {admin.email} ({admin.id})")
     return 0
+
+
+IMPORT_COLUMNS = ("email", "password_hash", "full_name")
+
+
+def _import_users(args: argparse.Namespace) -> int:
+    """Accounts of the previous system, one per CSV row (email, password_hash as bcrypt, full_name
+    optional), each in its own transaction: a refused row is reported and the others still come in."""
+    import csv
+
+    from pydantic import ValidationError
+
+    from investment_system.errors import AppError, field_errors
+    from investment_system.schemas.users import ImportedUser
+    from investment_system.services.accounts import import_user
+
+    imported = refused = 0
+    with open(args.file, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = set(reader.fieldnames or ())
+        if not {"email", "password_hash"} <= columns or not columns <= set(IMPORT_COLUMNS):
+            print(
+                f"invest import-users: the columns must be {', '.join(IMPORT_COLUMNS)} (full_name optional)",
+                file=sys.stderr,
+            )
+            return 1
+        for line, row in enumerate(reader, start=2):
+            try:
+                import_user(ImportedUser.model_validate({name: value for name, value in row.items() if value}))
+            except ValidationError as error:
+                problems = "; ".join(f"{d['field']}: {d['message']}" for d in field_errors(error.errors()))
+                print(f"line {line}: {problems}", file=sys.stderr)
+                refused += 1
+            except AppError as error:
+                print(f"line {line}: {error.message}", file=sys.stderr)
+                refused += 1
+            else:
+                imported += 1
+    print(f"imported {imported} users, refused {refused}")
+    return 1 if refused else 0
 
 
 def _openapi(_: argparse.Namespace) -> int:
@@ -91,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_admin.add_argument("--email", required=True)
     create_admin.set_defaults(run=_create_admin)
+
+    import_users = commands.add_parser(
+        "import-users",
+        help="add the previous system's accounts from a CSV file (email, password_hash as bcrypt, full_name); "
+        "each one's first login rehashes its password with argon2id",
+    )
+    import_users.add_argument("file", metavar="FILE.csv")
+    import_users.set_defaults(run=_import_users)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document generated from the functions")
     openapi.set_defaults(run=_openapi)

@@ -61,6 +61,22 @@ def test_register_refusals(sqlite_db):
     assert (malformed.status, malformed.error_code) == (400, "MALFORMED_JSON")
 
 
+def test_an_account_registered_under_older_email_rules_still_signs_in_and_reads(sqlite_db):
+    # Given a row whose address today's rules would refuse (stored before they existed)
+    from investment_system.db import unit_of_work
+    from investment_system.models import User
+    from investment_system.services.passwords import hash_password
+
+    legacy = "old\u200bschool@example.com"
+    with unit_of_work() as session:
+        session.add(User(email=legacy, password_hash=hash_password(PASSWORD), role="user"))
+    # When its owner signs in with it
+    tokens = login(f" {legacy} ")
+    # Then the account works as before, and reads back as stored
+    assert tokens.status == 200, tokens.text
+    assert get_me(tokens.json["access_token"]).json["email"] == legacy
+
+
 def test_login_answers_a_bearer_token_pair(sqlite_db):
     register("ada@example.com")
     reply = login("ADA@example.com")

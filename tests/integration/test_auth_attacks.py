@@ -42,7 +42,7 @@ from support import invoke
 from investment_system.db import engine as db_engine
 from investment_system.db import unit_of_work
 from investment_system.errors import AppError, ErrorCode
-from investment_system.models import RefreshToken
+from investment_system.models import RefreshToken, User
 from investment_system.schemas.auth import Credentials
 from investment_system.services import accounts, sessions
 from investment_system.settings import get_settings
@@ -309,6 +309,32 @@ def test_a_role_in_the_registration_body_is_refused(db):
     assert reply.json["error"]["details"][0]["field"] == "role"
     assert register("mallory@example.com", is_active=True).status == 422
     assert login("mallory@example.com").error_code == "INVALID_CREDENTIALS"  # nothing was created
+
+
+LOOKALIKE_EMAILS = {
+    "zero-width space": "admin@example.com\u200b",
+    "zero-width joiner": "ad\u200dmin@example.com",
+    "right-to-left override": "admin@\u202emoc.elpmaxe",
+    "NUL": "ad\u0000min@example.com",
+    "bell": "admin\u0007@example.com",
+    "combining accent": "admin@example.com\u0301",
+    "Cyrillic a": "\u0430dmin@example.com",
+    "Cyrillic a in the domain": "admin@ex\u0430mple.com",
+    "fullwidth @": "admin\uff20example.com",
+}
+
+
+@pytest.mark.parametrize("email", LOOKALIKE_EMAILS.values(), ids=LOOKALIKE_EMAILS.keys())
+def test_an_email_that_looks_like_another_is_refused(db, email):
+    # Given the administrator's account
+    register("admin@example.com")
+    # When someone registers an address that displays like it
+    reply = register(email)
+    # Then it is refused, naming the email, and no second account exists
+    assert (reply.status, reply.error_code) == (422, "VALIDATION_ERROR"), reply.text
+    assert reply.json["error"]["details"][0]["field"] == "email"
+    with unit_of_work() as session:
+        assert session.scalars(select(User.email)).all() == ["admin@example.com"]
 
 
 def test_a_role_in_the_profile_body_is_refused(ada):

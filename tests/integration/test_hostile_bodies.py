@@ -4,9 +4,9 @@ Whatever the body, the answer is a 4xx with the error envelope and nothing is lo
 nesting 10 000 levels deep or one level past the limit, a number literal of 5 000 digits or one
 character past the limit, NaN, a JSON array whose first element is a good body (Powertools alone
 would take that element and drop the rest), a scalar, a body over the size limit, bytes that are not
-UTF-8, text that is not JSON, a NUL or an unpaired surrogate in a string. Each route is called as
-its caller would call it (with a fresh token, or signed for the payment webhook), so the body is
-what decides.
+UTF-8, text that is not JSON, a NUL (which PostgreSQL refuses to store) or an unpaired surrogate in
+a string. Each route is called as its caller would call it (with a fresh token, or signed for the
+payment webhook), so the body is what decides.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def _hostile_bodies(good_body: str) -> dict[str, tuple[bytes | str, int, str]]:
         "over the size limit": ('{"a": "' + "x" * limits.body_max_bytes + '"}', 413, "PAYLOAD_TOO_LARGE"),
         "not UTF-8": (b'{"a": "\xff\xfe"}', 400, "MALFORMED_JSON"),
         "not JSON": ('{"a": ', 400, "MALFORMED_JSON"),
-        "NUL in a string": ('{"a": "x\\u0000y"}', 400, "MALFORMED_JSON"),
-        "unpaired surrogate": ('{"a": "x\\ud800y"}', 400, "MALFORMED_JSON"),
+        "NUL in a string": ('{"a": ["x\\u0000y"]}', 422, "VALIDATION_ERROR"),
+        "unpaired surrogate": ('{"a": "x\\ud800y"}', 422, "VALIDATION_ERROR"),
+        "NUL in a field name": ('{"a\\u0000": 1}', 422, "VALIDATION_ERROR"),
     }
 
 

@@ -109,6 +109,14 @@ def test_an_email_registers_once_whatever_its_case(sqlite_db):
     assert _code(lambda: _register("ADA@example.com")) is ErrorCode.EMAIL_ALREADY_REGISTERED
 
 
+def test_an_address_refused_outside_the_api_says_why(sqlite_db):
+    # Registering without the request model (as invest create-admin and invest import-users do)
+    with pytest.raises(AppError) as refused, unit_of_work() as session:
+        accounts.register_user(session, email="root@example.com\u202e", password=PASSWORD)
+    assert refused.value.code is ErrorCode.INVALID_EMAIL
+    assert "RIGHT-TO-LEFT OVERRIDE" in refused.value.message
+
+
 def test_a_weak_password_is_refused_and_nothing_is_stored(sqlite_db):
     assert _code(lambda: _register(password="password")) is ErrorCode.PASSWORD_TOO_WEAK
     with unit_of_work() as session:

@@ -9,8 +9,9 @@ Two steps, both before any route code runs:
   caches the result) when the route declares a body. 400 MALFORMED_JSON for text that is not JSON,
   nests deeper than `REQUEST_JSON_MAX_DEPTH`, has a number literal longer than
   `REQUEST_JSON_MAX_NUMBER_LENGTH` (Python's int() refuses 4300 digits, and spends quadratic time
-  below that), uses NaN or Infinity (not JSON), or holds a NUL or an unpaired surrogate in a string
-  (no database stores those as text); 422 VALIDATION_ERROR for JSON that is not one object.
+  below that), or uses NaN or Infinity (not JSON); 422 VALIDATION_ERROR for JSON that is not one
+  object, or with a NUL or an unpaired surrogate in a string (no database stores those as text:
+  PostgreSQL refuses NUL), naming where.
 
 Why here and not in the route models: Powertools gives a body that is a JSON array to a route's
 model as the array's first element (its request validation turns a list into its first item for any
@@ -96,10 +97,7 @@ def parse_json_body(text: str, *, read_float: Callable[[str], Any] = float) -> d
     except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; RecursionError: nested too deep
         raise RequestError(ErrorCode.MALFORMED_JSON) from None
     if not isinstance(value, dict):
-        message = "The body must be one JSON object."
-        raise ValidationFailed(
-            ErrorCode.VALIDATION_ERROR, details=[{"field": "body", "message": message, "type": "model_type"}]
-        )
+        raise _invalid("body", "The body must be one JSON object.", "model_type")
     return value
 
 
@@ -107,15 +105,27 @@ class _Refused(Exception):
     """JSON text that parses but is outside the limits; its message says which one."""
 
 
+def _invalid(field: str, message: str, problem: str) -> ValidationFailed:
+    return ValidationFailed(ErrorCode.VALIDATION_ERROR, details=[{"field": field, "message": message, "type": problem}])
+
+
 def _check_values(value: Any, max_depth: int) -> None:
     """Depth at most `max_depth` (the top-level value is level 1), and every string storable as text."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
+    pending: list[tuple[Any, int, tuple[str, ...]]] = [(value, 1, ())]
     while pending:
-        item, depth = pending.pop()
+        item, depth, path = pending.pop()
         if isinstance(item, dict | list):
             if depth > max_depth:
                 raise _Refused(f"The body nests deeper than {max_depth} levels.")
-            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
+            if isinstance(item, dict) and any(_NOT_STORABLE.search(key) for key in item):
+                raise _invalid(
+                    ".".join(path) or "body", "A field name holds a NUL or an unpaired surrogate.", "string_unicode"
+                )
+            entries = item.items() if isinstance(item, dict) else enumerate(item)
+            pending.extend((child, depth + 1, (*path, str(key))) for key, child in entries)
         elif isinstance(item, str) and _NOT_STORABLE.search(item):
-            raise _Refused("A string holds a NUL character or an unpaired surrogate.")
+            raise _invalid(
+                ".".join(path) or "body",
+                "Text must not hold a NUL character or an unpaired surrogate.",
+                "string_unicode",
+            )

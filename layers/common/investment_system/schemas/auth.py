@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from investment_system.schemas import ALWAYS_SENT
-from investment_system.schemas.users import EMAIL_MAX, EmailAddress, FullName, Password
+from investment_system.schemas.users import EMAIL_MAX, EmailAddress, FullName, Password, canonical_email
 
-# Login takes any string: a malformed address is answered like an unknown one.
-LoginEmail = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=EMAIL_MAX)]
+# Login takes any string, in the canonical form addresses are stored in: a malformed address is
+# answered like an unknown one, and one registered before today's rules still signs in.
+LoginEmail = Annotated[str, Field(max_length=EMAIL_MAX), AfterValidator(canonical_email)]
 RefreshTokenText = Annotated[str, Field(min_length=1, max_length=4096, repr=False)]
 
 

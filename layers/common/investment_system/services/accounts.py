@@ -29,7 +29,7 @@ from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.users import UserRepository
 from investment_system.schemas.auth import Credentials, Registration, TokenPair
-from investment_system.schemas.users import PasswordChange, Role, UserOut, normalize_email
+from investment_system.schemas.users import ImportedUser, PasswordChange, Role, UserOut, normalize_email
 from investment_system.services.audit import record_change
 from investment_system.services.passwords import (
     enforce_password_policy,
@@ -53,27 +53,10 @@ def register_user(
     actor_id: uuid.UUID | None = None,
 ) -> User:
     """Create an account inside the caller's unit of work: everything a new user gets is added here,
-    in the same transaction. 422 PASSWORD_TOO_WEAK, 409 EMAIL_ALREADY_REGISTERED."""
-    try:
-        email = normalize_email(email)
-    except ValueError:
-        raise ValidationFailed(ErrorCode.INVALID_EMAIL) from None
+    in the same transaction. 422 INVALID_EMAIL, PASSWORD_TOO_WEAK, 409 EMAIL_ALREADY_REGISTERED."""
+    email = _registrable(email)
     enforce_password_policy(password, email)
-    users = UserRepository(session)
-    if users.by_email(email) is not None:
-        raise Conflict(ErrorCode.EMAIL_ALREADY_REGISTERED)
-    user = User(
-        email=email,
-        password_hash=hash_password(password),
-        full_name=full_name,
-        role=role,
-        is_active=True,
-        failed_login_count=0,
-    )
-    try:
-        users.add(user)
-    except IntegrityError:  # registered concurrently, between the check and the insert
-        raise Conflict(ErrorCode.EMAIL_ALREADY_REGISTERED) from None
+    user = _add_user(session, email=email, password_hash=hash_password(password), full_name=full_name, role=role)
     record_change(
         session,
         entity_type="user",
@@ -83,6 +66,42 @@ def register_user(
         after=audit_snapshot(user),
     )
     add_metric(MetricName.SIGNUPS)
+    return user
+
+
+def import_user(imported: ImportedUser) -> UserOut:
+    """An account moved from the previous system with its bcrypt hash (`invest import-users`): its
+    first login verifies that hash and rehashes the password with argon2id. 422 INVALID_EMAIL, 409
+    EMAIL_ALREADY_REGISTERED."""
+    with unit_of_work() as session:
+        email = _registrable(imported.email)
+        user = _add_user(
+            session, email=email, password_hash=imported.password_hash, full_name=imported.full_name, role=Role.USER
+        )
+        record_change(
+            session, entity_type="user", entity_id=user.id, action="imported", actor_id=None, after=audit_snapshot(user)
+        )
+        return UserOut.model_validate(user)
+
+
+def _registrable(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except ValueError as error:
+        raise ValidationFailed(ErrorCode.INVALID_EMAIL, str(error)) from None
+
+
+def _add_user(session: Session, *, email: str, password_hash: str, full_name: str | None, role: Role) -> User:
+    users = UserRepository(session)
+    if users.by_email(email) is not None:
+        raise Conflict(ErrorCode.EMAIL_ALREADY_REGISTERED)
+    user = User(
+        email=email, password_hash=password_hash, full_name=full_name, role=role, is_active=True, failed_login_count=0
+    )
+    try:
+        users.add(user)
+    except IntegrityError:  # registered concurrently, between the check and the insert
+        raise Conflict(ErrorCode.EMAIL_ALREADY_REGISTERED) from None
     return user
 
 
@@ -188,7 +207,7 @@ def _locked(locked_until: datetime | None, now: datetime) -> PermissionDenied:
 
 
 def _upgrade_hash_if_weaker(session: Session, users: UserRepository, user: User, password: str) -> None:
-    """Rehash with the current argon2 parameters when the stored hash used weaker ones."""
+    """Rehash with the current argon2 parameters when the stored hash used weaker ones (or is bcrypt)."""
     if not needs_rehash(user.password_hash):
         return
     users.update(existing_user(users, user.id), password_hash=hash_password(password))

@@ -1,24 +1,35 @@
 """Password hashing (argon2id, parameters from settings) and the password policy.
 
-Only the functions that check or set a password import this module: argon2 is loaded where it is
-needed (login, register, password change), not on every cold start.
+A stored hash may also be bcrypt: accounts imported from the previous system (`invest import-users`)
+keep its hashes until their first login, which verifies the bcrypt hash and rehashes the password
+with argon2id (`needs_rehash` is true for anything but argon2id at the current parameters).
+
+Only the functions that check or set a password import this module: argon2 and bcrypt are loaded
+where they are needed (login, register, password change), not on every cold start.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
+import bcrypt
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from investment_system.errors import ErrorCode, ValidationFailed
 from investment_system.observability import traced
+from investment_system.schemas.users import BCRYPT_HASH
 from investment_system.services.common_passwords import COMMON_PASSWORDS
 from investment_system.settings import SecuritySettings, get_settings
 
 # A local part this short ("a", "jo") would match too many good passwords to be worth refusing.
 _MIN_LOCAL_PART_CHECKED = 3
+_BCRYPT_HASH = re.compile(BCRYPT_HASH)
+# bcrypt reads the first 72 bytes of a password and ignores the rest; bcrypt 5 refuses longer input
+# instead, so the check hands it those 72 bytes, as the previous system's hashing did.
+_BCRYPT_MAX_BYTES = 72
 
 
 def _hasher() -> PasswordHasher:
@@ -37,7 +48,14 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """True when `password` matches; a malformed stored hash counts as a mismatch."""
+    """True when `password` matches an argon2 or (imported) bcrypt hash; a malformed stored hash counts
+    as a mismatch."""
+    if _BCRYPT_HASH.fullmatch(password_hash):
+        try:
+            with traced("password_verify"):
+                return bcrypt.checkpw(password.encode()[:_BCRYPT_MAX_BYTES], password_hash.encode())
+        except ValueError:  # "Invalid salt"
+            return False
     try:
         with traced("password_verify"):
             return _hasher().verify(password_hash, password)
@@ -46,8 +64,8 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    """True when the stored hash is weaker than one made now: not argon2id, or less memory, fewer
-    passes, a shorter salt or digest. (A hash stronger than the settings is kept.)"""
+    """True when the stored hash is weaker than one made now: not argon2id (an imported bcrypt hash),
+    or less memory, fewer passes, a shorter salt or digest. (A hash stronger than the settings is kept.)"""
     try:
         stored = extract_parameters(password_hash)
     except InvalidHashError:
