@@ -116,7 +116,7 @@ def test_errors_are_documented_where_they_can_happen():
     for route, operation in operations():
         statuses = set(operation["responses"])
         assert {"400", "422", "500", "503"} <= statuses, route
-        assert ("415" in statuses) == ("requestBody" in operation), route
+        assert ("413" in statuses) == ("415" in statuses) == ("requestBody" in operation), route
         assert ("429" in statuses) == (route not in EXEMPT_ROUTES), route
         if operation["security"]:
             assert {"401", "403"} <= statuses, route

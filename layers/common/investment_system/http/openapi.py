@@ -5,7 +5,7 @@ Each HTTP function's resolver documents its own routes, from their decorators an
 else, what the shared plumbing does for every route (so no route has to repeat it):
 
 - error responses with the contract's envelope for what any route can answer: 400, 422, 500 and 503
-  everywhere; 415 where a body is taken; 401 and 403 where a bearer token is required; 429 where
+  everywhere; 413 and 415 where a body is taken (http/request_body.py); 401 and 403 where a bearer token is required; 429 where
   requests are rate limited (http/rate_limit.py), and none where they are not;
 - response headers: X-Correlation-ID on every response; RateLimit-Limit/-Remaining/-Reset on every
   response of a rate-limited route; Retry-After on 429 and 423; WWW-Authenticate on a 401 answered for
@@ -180,7 +180,7 @@ def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
         _absent_not_null(parameter)
     rate_limited = route_key not in EXEMPT_ROUTES
     statuses = {400, 422, 500, 503}
-    statuses |= {415} if "requestBody" in operation else set()
+    statuses |= {413, 415} if "requestBody" in operation else set()
     statuses |= {401, 403} if bearer else set()
     statuses |= {429} if rate_limited else set()
     responses: dict[str, Any] = operation["responses"]
