@@ -94,6 +94,23 @@ lint-openapi: $(NODE_STAMP)
 bench: install
 	$(BIN)/python -m invest_dev.bench
 
+# Mixed traffic from many simulated investors, then an audit of the database against what they were told
+# (devtools/invest_dev/load/, docs/load-testing.md). Each writes its section of docs/load-results.md.
+# LOAD_ARGS adds options: LOAD_ARGS="--database postgres", "--base-url https://<stage> --database-url ...".
+.PHONY: load load-postgres-outage load-redis-outage load-ci
+load: install
+	$(BIN)/python -m invest_dev.load $(LOAD_ARGS)
+
+load-postgres-outage: install
+	$(BIN)/python -m invest_dev.load --fault postgres $(LOAD_ARGS)
+
+load-redis-outage: install
+	$(BIN)/python -m invest_dev.load --fault redis $(LOAD_ARGS)
+
+# CI's short runs: SQLite, then PostgreSQL with an outage; they fail the build when the audit fails.
+load-ci: install
+	$(BIN)/python -m invest_dev.load --ci
+
 # The documentation site (docs/, mkdocs.yml): served with live reload, or built into site/ failing on any warning.
 docs: install
 	$(BIN)/mkdocs serve -a 127.0.0.1:8000
