@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_QUERY_PARAMETER = "INVALID_QUERY_PARAMETER"
     INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
+    UNSUPPORTED_MESSAGE = "UNSUPPORTED_MESSAGE"
     # Validation
     VALIDATION_ERROR = "VALIDATION_ERROR"
     PASSWORD_TOO_WEAK = "PASSWORD_TOO_WEAK"
@@ -59,6 +60,7 @@ class ErrorCode(StrEnum):
     TOKEN_REVOKED = "TOKEN_REVOKED"
     WEBHOOK_SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"
     INVALID_CURRENT_PASSWORD = "INVALID_CURRENT_PASSWORD"
+    STREAM_TICKET_INVALID = "STREAM_TICKET_INVALID"
     # Authorization
     PERMISSION_DENIED = "PERMISSION_DENIED"
     ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
@@ -88,6 +90,7 @@ class ErrorCode(StrEnum):
     # Rate limits and quotas
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    CONNECTION_LIMIT_EXCEEDED = "CONNECTION_LIMIT_EXCEEDED"
     # Integrations
     SECRET_UNAVAILABLE = "SECRET_UNAVAILABLE"
     RATE_LIMITER_UNAVAILABLE = "RATE_LIMITER_UNAVAILABLE"
@@ -112,6 +115,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_CURSOR: ErrorSpec(_C.REQUEST, 400, "The pagination cursor is invalid."),
     ErrorCode.INVALID_QUERY_PARAMETER: ErrorSpec(_C.REQUEST, 400, "A query parameter is invalid."),
     ErrorCode.INVALID_IDEMPOTENCY_KEY: ErrorSpec(_C.REQUEST, 400, "Idempotency-Key must be 1 to 255 characters."),
+    ErrorCode.UNSUPPORTED_MESSAGE: ErrorSpec(
+        _C.REQUEST, 400, 'The stream understands one message: {"action": "ping"}.'
+    ),
     ErrorCode.VALIDATION_ERROR: ErrorSpec(_C.VALIDATION, 422, "The request is invalid."),
     ErrorCode.PASSWORD_TOO_WEAK: ErrorSpec(_C.VALIDATION, 422, "The password does not meet the password policy."),
     ErrorCode.INVALID_EMAIL: ErrorSpec(_C.VALIDATION, 422, "The email address is invalid."),
@@ -125,6 +131,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.TOKEN_EXPIRED: ErrorSpec(_C.AUTHENTICATION, 401, "The token has expired."),
     ErrorCode.TOKEN_REVOKED: ErrorSpec(_C.AUTHENTICATION, 401, "The token has been revoked."),
     ErrorCode.WEBHOOK_SIGNATURE_INVALID: ErrorSpec(_C.AUTHENTICATION, 401, "The webhook signature is invalid."),
+    ErrorCode.STREAM_TICKET_INVALID: ErrorSpec(
+        _C.AUTHENTICATION, 401, "The stream ticket is missing, used, expired or not one of ours."
+    ),
     ErrorCode.INVALID_CURRENT_PASSWORD: ErrorSpec(_C.REQUEST, 400, "The current password is incorrect."),
     ErrorCode.PERMISSION_DENIED: ErrorSpec(_C.AUTHORIZATION, 403, "You are not allowed to do this."),
     ErrorCode.ACCOUNT_DISABLED: ErrorSpec(_C.AUTHORIZATION, 403, "This account is disabled."),
@@ -154,6 +163,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.WEBHOOK_EVENT_UNSUPPORTED: ErrorSpec(_C.BUSINESS_RULE, 422, "The webhook event type is not supported."),
     ErrorCode.RATE_LIMIT_EXCEEDED: ErrorSpec(_C.RATE_LIMIT, 429, "Too many requests; slow down."),
     ErrorCode.QUOTA_EXCEEDED: ErrorSpec(_C.RATE_LIMIT, 429, "The daily quota of your plan is used up."),
+    ErrorCode.CONNECTION_LIMIT_EXCEEDED: ErrorSpec(
+        _C.RATE_LIMIT, 429, "A newer connection of yours replaced this one: at most 5 stay open."
+    ),
     ErrorCode.SECRET_UNAVAILABLE: ErrorSpec(_C.INTEGRATION, 503, "A required secret could not be read."),
     ErrorCode.RATE_LIMITER_UNAVAILABLE: ErrorSpec(_C.INTEGRATION, 503, "The rate limiter is unavailable."),
     ErrorCode.UPSTREAM_TIMEOUT: ErrorSpec(_C.INTEGRATION, 504, "An upstream service did not answer in time."),

@@ -162,6 +162,12 @@ class MetricName(StrEnum):
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
     # Housekeeping (services/housekeeping.py): rows of expired records deleted
     ROWS_PURGED = "RowsPurged"
+    # Real-time stream (services/stream.py, services/stream_delivery.py)
+    STREAM_CONNECTIONS_OPEN = "StreamConnectionsOpen"  # a gauge: open connections, after each connect and disconnect
+    STREAM_HANDSHAKES_REFUSED = "StreamHandshakesRefused"  # bad tickets, rate limits
+    STREAM_EVENTS_PUSHED = "StreamEventsPushed"
+    STREAM_PUSH_FAILURES = "StreamPushFailures"  # PostToConnection errors other than a connection gone
+    STREAM_REPLAY_SIZE = "StreamReplaySize"  # events a reconnect with last_event_id asked to be sent again
     # Signals (services/signals.py, signal_expiry.py, signal_analytics.py), by direction
     SIGNALS_CREATED_BUY = "SignalsCreatedBuy"
     SIGNALS_CREATED_SELL = "SignalsCreatedSell"

@@ -127,6 +127,17 @@ class BillingSettings(_Group):
     payment_event_retention_days: int = Field(default=90, ge=1)
 
 
+class StreamSettings(_Group):
+    """Where the real-time stream's pushes go (services/stream_delivery.py); empty: nothing is pushed."""
+
+    # The API Gateway Management API of the WebSocket API: https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
+    management_endpoint: str = ""
+    # The function a change's transaction asks, once committed, to deliver the user's new events.
+    delivery_function: str = ""
+    # Events are kept this long for replays (`last_event_id`), then purged.
+    event_retention_hours: int = Field(default=24, ge=1)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,6 +150,7 @@ class Settings(BaseModel):
     observability: ObservabilitySettings = ObservabilitySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     billing: BillingSettings = BillingSettings()
+    stream: StreamSettings = StreamSettings()
 
     @property
     def is_development(self) -> bool:
@@ -209,6 +221,9 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "RATE_LIMIT_ANONYMOUS_PER_MINUTE": ("rate_limit", "anonymous_per_minute"),
     "RATE_LIMIT_FAIL_OPEN": ("rate_limit", "fail_open"),
     "BILLING_GRACE_DAYS": ("billing", "grace_days"),
+    "STREAM_MANAGEMENT_ENDPOINT": ("stream", "management_endpoint"),
+    "STREAM_DELIVERY_FUNCTION": ("stream", "delivery_function"),
+    "STREAM_EVENT_RETENTION_HOURS": ("stream", "event_retention_hours"),
     "PAYMENT_EVENT_RETENTION_DAYS": ("billing", "payment_event_retention_days"),
 }
 

@@ -64,5 +64,13 @@ def rate_limit_guard(event: Mapping[str, Any], route_key: str) -> dict[str, str]
         from investment_system.services.subscriptions import requests_per_minute
 
         return get_rate_limiter().check(f"user:{user_id}", requests_per_minute(user_id))
-    source_ip = str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown")
+    return limit_per_ip(str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown"))
+
+
+def limit_per_ip(source_ip: str) -> dict[str, str]:
+    """Count an anonymous request of this client IP (RATE_LIMIT_ANONYMOUS_PER_MINUTE): the RateLimit headers,
+    or 429 RATE_LIMIT_EXCEEDED. The WebSocket API's $connect counts here too (http/websocket.py)."""
+    settings = get_settings().rate_limit
+    if not settings.enabled:
+        return {}
     return get_rate_limiter().check(f"ip:{source_ip}", settings.anonymous_per_minute)

@@ -5,6 +5,7 @@ from investment_system.models.billing import DailyUsage, IdempotencyRecord, Paym
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.signals import Signal
+from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
 from investment_system.models.users import User
 
 __all__ = [
@@ -15,7 +16,11 @@ __all__ = [
     "Plan",
     "RefreshToken",
     "Signal",
+    "StreamConnection",
+    "StreamEvent",
+    "StreamTicket",
     "Subscription",
     "User",
     "UserSession",
+    "UserStream",
 ]

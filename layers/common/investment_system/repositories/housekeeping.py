@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from investment_system.db.base import Base
 from investment_system.models.billing import Checkout, CheckoutStatus, IdempotencyRecord, PaymentEvent
 from investment_system.models.refresh_tokens import RefreshToken
+from investment_system.models.stream import StreamEvent, StreamTicket
 
 
 class HousekeepingRepository:
@@ -40,6 +41,14 @@ class HousekeepingRepository:
         """Refresh tokens past their expiry, revoked or not. A revoked one that has not expired is kept:
         presenting it again must still be recognised as reuse (401 TOKEN_REVOKED, its session ended)."""
         return self._delete(RefreshToken, RefreshToken.expires_at <= now, None, limit)
+
+    def delete_stream_events(self, before: datetime, limit: int) -> int:
+        """Stream events older than the replay window (STREAM_EVENT_RETENTION_HOURS)."""
+        return self._delete(StreamEvent, StreamEvent.at < before, None, limit)
+
+    def delete_stream_tickets(self, now: datetime, limit: int) -> int:
+        """Stream tickets past their 60 seconds (a used one is deleted as it is used)."""
+        return self._delete(StreamTicket, StreamTicket.expires_at <= now, None, limit)
 
     def _delete(
         self, model: type[Base], condition: ColumnElement[bool], extra: ColumnElement[bool] | None, limit: int

@@ -6,6 +6,8 @@
 | idempotency records | past their 24 hours: a request with the key starts afresh anyway |
 | payment events | received more than PAYMENT_EVENT_RETENTION_DAYS ago (a redelivery is refused long before) |
 | refresh tokens | past their expiry (a revoked one is kept until then, so that its reuse is still recognised) |
+| stream events | older than STREAM_EVENT_RETENTION_HOURS: a reconnect can no longer ask for them |
+| stream tickets | past their 60 seconds (a used one is deleted as it is used) |
 
 Each batch is one transaction deleting at most `batch_size` rows of one kind; a kind is done when a
 batch comes back short, after `max_batches`, or when `keep_going` says the run's time is up; the next
@@ -37,11 +39,14 @@ def purge_expired_records(
     """Delete what the table of the module docstring says; the rows removed, by kind."""
     cutoff = now or utcnow()
     retention = timedelta(days=get_settings().billing.payment_event_retention_days)
+    stream_retention = timedelta(hours=get_settings().stream.event_retention_hours)
     kinds: dict[str, Callable[[HousekeepingRepository], int]] = {
         "checkouts": lambda repository: repository.delete_unpaid_checkouts(cutoff, batch_size),
         "idempotency_records": lambda repository: repository.delete_idempotency_records(cutoff, batch_size),
         "payment_events": lambda repository: repository.delete_payment_events(cutoff - retention, batch_size),
         "refresh_tokens": lambda repository: repository.delete_refresh_tokens(cutoff, batch_size),
+        "stream_events": lambda repository: repository.delete_stream_events(cutoff - stream_retention, batch_size),
+        "stream_tickets": lambda repository: repository.delete_stream_tickets(cutoff, batch_size),
     }
     removed = dict.fromkeys(kinds, 0)
     for kind, delete_batch in kinds.items():

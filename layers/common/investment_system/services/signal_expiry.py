@@ -2,8 +2,8 @@
 
 Each batch is its own transaction: it locks up to `batch_size` overdue rows (SKIP LOCKED, so two
 overlapping runs share the work instead of queueing on each other's rows), marks them EXPIRED and
-writes one "expired" audit row per signal (actor null: the system). A run stops after `max_batches`,
-or earlier when `keep_going` says its time is up; the next scheduled run picks up the rest. Reads
+writes one "expired" audit row and one stream event per signal (actor null: the system). A run stops
+after `max_batches`, or earlier when `keep_going` says its time is up; the next scheduled run picks up the rest. Reads
 never waited for this job: they already report overdue signals as EXPIRED.
 """
 
@@ -18,8 +18,10 @@ from investment_system.db.engine import unit_of_work
 from investment_system.models.signals import Direction, SignalStatus
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.signals import SignalRepository
+from investment_system.schemas.stream import StreamEventType
 from investment_system.services.audit import record_change
-from investment_system.services.signals import ENTITY_TYPE, audit_values
+from investment_system.services.signals import ENTITY_TYPE, audit_values, signal_out
+from investment_system.services.stream_events import record_event
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_BATCHES = 40
@@ -53,7 +55,8 @@ def _expire_batch(cutoff: datetime, batch_size: int) -> Counter[Direction]:
     by_direction: Counter[Direction] = Counter()
     with unit_of_work() as session:
         repository = SignalRepository(session)
-        for signal in repository.overdue_batch(cutoff, batch_size):
+        # By user: each event takes its user's stream row, and two runs taking them in one order never deadlock.
+        for signal in sorted(repository.overdue_batch(cutoff, batch_size), key=lambda row: row.user_id):
             before = audit_values(signal)
             # Conditional: an overlapping run may have taken it since it was read (SQLite has no SKIP LOCKED).
             if not repository.expire_if_overdue(signal.id, cutoff, utcnow()):
@@ -67,5 +70,7 @@ def _expire_batch(cutoff: datetime, batch_size: int) -> Counter[Direction]:
                 before=before,
                 after={**before, "status": SignalStatus.EXPIRED.value},
             )
+            session.refresh(signal)
+            record_event(session, signal.user_id, StreamEventType.SIGNAL_EXPIRED, signal_out(signal, utcnow()))
             by_direction[Direction(signal.direction)] += 1
     return by_direction

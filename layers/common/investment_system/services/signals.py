@@ -33,7 +33,9 @@ from investment_system.schemas.signals import (
     SignalPage,
     SignalUpdate,
 )
+from investment_system.schemas.stream import StreamEventType
 from investment_system.services.audit import history, record_change
+from investment_system.services.stream_events import record_event
 from investment_system.services.usage import consume_daily_signal_quota
 
 ENTITY_TYPE = "signal"
@@ -43,6 +45,14 @@ MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - RETURN_QUANTUM
 
 _CREATED_METRIC = {Direction.BUY: MetricName.SIGNALS_CREATED_BUY, Direction.SELL: MetricName.SIGNALS_CREATED_SELL}
 _CLOSED_METRIC = {Direction.BUY: MetricName.SIGNALS_CLOSED_BUY, Direction.SELL: MetricName.SIGNALS_CLOSED_SELL}
+# The stream event of each audited action.
+STREAM_EVENTS = {
+    "created": StreamEventType.SIGNAL_CREATED,
+    "updated": StreamEventType.SIGNAL_UPDATED,
+    "closed": StreamEventType.SIGNAL_CLOSED,
+    "expired": StreamEventType.SIGNAL_EXPIRED,
+    "deleted": StreamEventType.SIGNAL_DELETED,
+}
 # Fields whose changes the audit trail records.
 _AUDITED = (
     "symbol",
@@ -177,14 +187,7 @@ def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate) -> S
             updated_at=now,
         )
     )
-    record_change(
-        session,
-        entity_type=ENTITY_TYPE,
-        entity_id=signal.id,
-        action="created",
-        actor_id=user_id,
-        after=audit_values(signal),
-    )
+    _record(session, signal, "created", user_id, {})
     add_metric(_CREATED_METRIC[data.direction])
     return signal_out(signal, now)
 
@@ -351,6 +354,7 @@ def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
 
 
 def _record(session: Session, signal: Signal, action: str, actor_id: uuid.UUID | None, before: dict[str, Any]) -> None:
+    """The change's audit row and its stream event, in the change's transaction."""
     record_change(
         session,
         entity_type=ENTITY_TYPE,
@@ -360,3 +364,4 @@ def _record(session: Session, signal: Signal, action: str, actor_id: uuid.UUID |
         before=before,
         after=audit_values(signal),
     )
+    record_event(session, signal.user_id, STREAM_EVENTS[action], signal_out(signal, utcnow()))

@@ -49,13 +49,16 @@ from investment_system.schemas.billing import (
     ScheduledChange,
     SubscriptionOut,
 )
+from investment_system.schemas.stream import StreamEventType
 from investment_system.services.audit import record_change
 from investment_system.services.checkouts import complete_checkout, pending_checkout, start_checkout
 from investment_system.services.plans import get_plan, plan_catalogue
+from investment_system.services.stream_events import record_event
 from investment_system.settings import get_settings
 
 FREE_PLAN = PlanCode.FREE.value
 ENTITY_TYPE = "subscription"
+SUBSCRIPTION_CHANGED = StreamEventType.SUBSCRIPTION_CHANGED
 
 
 def add_months(moment: datetime, months: int = 1) -> datetime:
@@ -363,4 +366,5 @@ def _record(
         before=before,
         after=after,
     )
+    record_event(session, subscription.user_id, SUBSCRIPTION_CHANGED, subscription_out(session, subscription, utcnow()))
     _requests_per_minute.pop(subscription.user_id, None)

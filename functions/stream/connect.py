@@ -1,0 +1,13 @@
+"""WebSocket $connect: open the stream for the owner of a ticket, or refuse the handshake."""
+
+from investment_system.http.rate_limit import limit_per_ip
+from investment_system.http.websocket import WebSocketRequest, websocket_handler
+from investment_system.services.stream import connect
+
+
+def on_connect(request: WebSocketRequest) -> None:
+    limit_per_ip(request.source_ip)
+    connect(request.query.get("ticket"), request.connection_id, request.query.get("last_event_id"))
+
+
+handler = websocket_handler(on_connect)

@@ -1,0 +1,34 @@
+"""POST /v1/stream/tickets: a single-use ticket to open the real-time stream with."""
+
+from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.stream import StreamTicketOut
+from investment_system.services.stream import issue_ticket
+
+app = create_app()
+
+
+@app.post(
+    "/v1/stream/tickets",
+    operation_id="createStreamTicket",
+    summary="Get a ticket for the real-time stream",
+    description="Connect within 60 s with wss://…/v1/stream?ticket=<ticket>, adding &last_event_id=<id> to be "
+    "sent first the events after it (at most 100, oldest first). The ticket works once, so that no long-lived "
+    "token goes into a URL or an access log. The stream sends one JSON frame per change to your signals "
+    '(signal.created, signal.updated, signal.closed, signal.expired, signal.deleted: {"type", "id", "at", '
+    '"data": Signal}) and subscription (subscription.changed, data: Subscription); event ids increase per user. '
+    'Send {"action": "ping"} to get {"type": "pong"}; anything else gets {"type": "error", "code", "message"}. '
+    "At most 5 connections stay open per user (the oldest is closed, code 4008); an idle one closes after 10 min.",
+    tags=["Stream"],
+    security=BEARER_SECURITY,
+    status_code=201,
+    responses={
+        201: {"description": "The ticket", "content": {"application/json": {"model": StreamTicketOut}}},
+        **error_responses(401),
+    },
+)
+def post_ticket(user: CurrentUser) -> StreamTicketOut:
+    return issue_ticket(user.user_id)
+
+
+handler = lambda_handler(app)

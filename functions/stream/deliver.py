@@ -1,0 +1,17 @@
+"""Invoked asynchronously (never by a route): push a user's new events to their open connections."""
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from investment_system.observability import logger, metrics, set_correlation_id
+from investment_system.services.stream_delivery import deliver
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    set_correlation_id(context.aws_request_id)
+    report = deliver(uuid.UUID(event["user_id"]), opened=event.get("opened"), evicted=event.get("evicted") or ())
+    return {"pushed": report.pushed, "gone": len(report.gone), "failed": report.failed}

@@ -1,0 +1,11 @@
+"""WebSocket $disconnect: forget a closed connection."""
+
+from investment_system.http.websocket import WebSocketRequest, websocket_handler
+from investment_system.services.stream_delivery import remove_connection
+
+
+def on_disconnect(request: WebSocketRequest) -> None:
+    remove_connection(request.connection_id)
+
+
+handler = websocket_handler(on_disconnect)

@@ -1,0 +1,96 @@
+"""The Lambda entry point of the WebSocket API's functions: `$connect`, `$disconnect`, `$default`.
+
+API Gateway's WebSocket events are not HTTP API events (no resolver, no routes): each route is a
+function of its own, and its handler is a plain function of the `WebSocketRequest`, returning what
+API Gateway does with it: for `$connect`, 200 opens the connection and any other status refuses the
+handshake with it (no connection is made); for `$default`, a body is sent back to the client (the
+route has a route response). An `AppError` becomes its status with the contract's error envelope;
+anything else a 500. The correlation ID, cold start and metric dimensions are set as for HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from investment_system.errors import AppError, ErrorCode
+from investment_system.http.envelope import envelope
+from investment_system.http.resolver import correlation_id_for
+from investment_system.observability import (
+    MetricName,
+    add_metric,
+    get_tracer,
+    logger,
+    metrics,
+    record_cold_start,
+    set_correlation_id,
+    start_request_metrics,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketRequest:
+    route_key: str
+    connection_id: str
+    source_ip: str
+    query: Mapping[str, str]
+    body: str | None
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any]) -> WebSocketRequest:
+        context = event.get("requestContext") or {}
+        return cls(
+            route_key=str(context.get("routeKey") or "$default"),
+            connection_id=str(context.get("connectionId") or ""),
+            source_ip=str((context.get("identity") or {}).get("sourceIp") or "unknown"),
+            query=event.get("queryStringParameters") or {},
+            body=event.get("body"),
+        )
+
+
+Route = Callable[[WebSocketRequest], dict[str, Any] | None]
+
+
+def websocket_handler(route: Route) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler of a WebSocket route: `route`'s frame (if any) as the body of a 200."""
+    cold = True
+
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        nonlocal cold
+        set_correlation_id(correlation_id_for(event))
+        request = WebSocketRequest.of(event)
+        start_request_metrics(context.function_name, request.route_key)
+        if cold:
+            cold = False
+            record_cold_start(context.function_name)
+        try:
+            frame = route(request)
+        except AppError as error:
+            if request.route_key == "$connect":
+                add_metric(MetricName.STREAM_HANDSHAKES_REFUSED)
+            logger.info("WebSocket request refused", extra={"code": error.code.value, "route": request.route_key})
+            return _reply(error.status, envelope(error.code, error.message), error.headers)
+        except Exception:
+            logger.exception("Unhandled error", extra={"route": request.route_key})
+            return _reply(500, envelope(ErrorCode.INTERNAL_ERROR))
+        return _reply(200, frame)
+
+    wrapped = logger.inject_lambda_context(clear_state=True)(handler)
+    wrapped = metrics.log_metrics(wrapped)
+    tracer = get_tracer()
+    if tracer is not None:
+        wrapped = tracer.capture_lambda_handler(wrapped)
+    return wrapped
+
+
+def _reply(status: int, body: dict[str, Any] | None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    reply: dict[str, Any] = {"statusCode": status}
+    if headers:
+        reply["headers"] = dict(headers)
+    if body is not None:
+        reply["body"] = json.dumps(body, separators=(",", ":"))
+    return reply

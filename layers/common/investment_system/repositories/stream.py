@@ -1,0 +1,157 @@
+"""Data access for the real-time stream: the per-user counter, the outbox, tickets and connections.
+
+Two statements carry the stream's guarantees:
+
+- `UserStreamRepository.next_event_id`: one upsert that numbers the user's next event and locks the
+  user's row until the transaction ends (PostgreSQL and SQLite `ON CONFLICT DO UPDATE ... RETURNING`;
+  MySQL `ON DUPLICATE KEY UPDATE`, then a read of the row it holds). A second writer of the same user
+  waits for the first to commit, so a user's events commit in the order of their ids and a reader
+  that has seen event n has seen every event before it.
+- `ConnectionRepository.lock_for_user`: the user's connections, locked for a delivery. On SQLite,
+  which ignores FOR UPDATE, an UPDATE of the rows comes first: it takes the database's write lock,
+  so deliveries (and their cursor updates) run one at a time there too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
+
+
+def _rowcount(session: Session, statement: Any) -> int:
+    result = cast(CursorResult[Any], session.execute(statement))
+    return result.rowcount
+
+
+class UserStreamRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _upsert(self, user_id: uuid.UUID, *, events: int, connections: int) -> tuple[int, int]:
+        """Add `events` to the user's counter and `connections` to their connections, creating the
+        row when needed; the row is locked until the transaction ends. The counter and connections after."""
+        changes = {
+            "last_event_id": UserStream.last_event_id + events,
+            "connections": UserStream.connections + connections,
+        }
+        initial = {"user_id": user_id, "last_event_id": events, "connections": max(connections, 0)}
+        after = (UserStream.last_event_id, UserStream.connections)
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            upsert = postgresql.insert(UserStream).values(**initial)
+            row = self.session.execute(
+                upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*after)
+            ).one()
+        elif dialect == "sqlite":
+            upsert_sqlite = sqlite.insert(UserStream).values(**initial)
+            row = self.session.execute(
+                upsert_sqlite.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*after)
+            ).one()
+        else:
+            self.session.execute(mysql.insert(UserStream).values(**initial).on_duplicate_key_update(changes))
+            row = self.session.execute(select(*after).where(UserStream.user_id == user_id)).one()
+        return int(row[0]), int(row[1])
+
+    def next_event_id(self, user_id: uuid.UUID) -> tuple[int, int]:
+        """The id of the user's next event, and how many connections the user has open."""
+        return self._upsert(user_id, events=1, connections=0)
+
+    def lock(self, user_id: uuid.UUID) -> tuple[int, int]:
+        """The user's last event id and open connections, the row locked until the transaction ends."""
+        return self._upsert(user_id, events=0, connections=0)
+
+    def count_connections(self, user_id: uuid.UUID, change: int) -> None:
+        """Add `change` (+1 for a connection opened, -n for n closed) to the user's open connections."""
+        self._upsert(user_id, events=0, connections=change)
+
+
+class StreamEventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: StreamEvent) -> None:
+        self.session.add(event)
+        self.session.flush()
+
+    def after(self, user_id: uuid.UUID, event_id: int, limit: int) -> Sequence[StreamEvent]:
+        """The user's events after `event_id`, oldest first, at most `limit`."""
+        statement = (
+            select(StreamEvent)
+            .where(StreamEvent.user_id == user_id, StreamEvent.id > event_id)
+            .order_by(StreamEvent.id)
+            .limit(limit)
+        )
+        return self.session.scalars(statement).all()
+
+
+class TicketRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, ticket: StreamTicket) -> None:
+        self.session.add(ticket)
+        self.session.flush()
+
+    def consume(self, token_hash: str, now: datetime) -> uuid.UUID | None:
+        """The owner of an unexpired ticket, which this call deletes; None for an unknown, expired or
+        already consumed one. Of two calls racing for one ticket, only one gets its owner."""
+        owner = self.session.scalar(
+            select(StreamTicket.user_id).where(StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now)
+        )
+        if owner is None:
+            return None
+        taken = _rowcount(
+            self.session,
+            delete(StreamTicket).where(StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now),
+        )
+        return owner if taken == 1 else None
+
+
+class ConnectionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, connection: StreamConnection) -> None:
+        self.session.add(connection)
+        self.session.flush()
+
+    def of_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
+        """The user's connections, oldest first."""
+        statement = (
+            select(StreamConnection)
+            .where(StreamConnection.user_id == user_id)
+            .order_by(StreamConnection.connected_at, StreamConnection.id)
+            .with_for_update()
+        )
+        return self.session.scalars(statement).all()
+
+    def lock_for_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
+        """The user's connections, oldest first, locked until the transaction ends (see the module docstring)."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(
+                update(StreamConnection)
+                .where(StreamConnection.user_id == user_id)
+                .values(last_event_id=StreamConnection.last_event_id)
+                .execution_options(synchronize_session=False)
+            )
+        return self.of_user(user_id)
+
+    def user_of(self, connection_id: str) -> uuid.UUID | None:
+        return self.session.scalar(select(StreamConnection.user_id).where(StreamConnection.id == connection_id))
+
+    def delete(self, connection_ids: Sequence[str]) -> int:
+        """Delete these connections; how many there were."""
+        if not connection_ids:
+            return 0
+        return _rowcount(self.session, delete(StreamConnection).where(StreamConnection.id.in_(connection_ids)))
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(StreamConnection)) or 0)

@@ -1,0 +1,107 @@
+"""The real-time stream's use cases: tickets, opening and closing connections, the client's messages.
+
+- A ticket (`issue_ticket`) is 32 random bytes, URL-safe, stored as its SHA-256 hash, valid for
+  60 s and for one connection: `connect` deletes it as it reads it, so a second use, an expired one
+  and any string we did not issue all find nothing (401 at the handshake).
+- `connect` records the connection with its cursor: the user's last event, or `last_event_id` when
+  the client asks for a replay (the events after it, at most 100, oldest first; more than 100 are
+  cut, and the events between the 100th and the connection's opening are left out). A user keeps at
+  most 5 connections: the oldest beyond that are evicted, closed by the delivery function with an
+  error frame. It then asks for a delivery, which sends the replay once API Gateway has opened the
+  connection.
+- `answer` is the `$default` route: `{"action": "ping"}` gets `{"type": "pong"}`, anything else an
+  error frame. Nothing reaches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
+from investment_system.errors import AuthenticationError, ErrorCode, RequestError
+from investment_system.models.stream import CONNECTION_ID_MAX, StreamConnection, StreamTicket
+from investment_system.observability import MetricName, add_metric
+from investment_system.repositories.stream import ConnectionRepository, TicketRepository, UserStreamRepository
+from investment_system.schemas.stream import StreamTicketOut
+from investment_system.services.stream_delivery import MAX_REPLAY, error_frame, request_delivery
+
+TICKET_TTL = timedelta(seconds=60)
+MAX_CONNECTIONS_PER_USER = 5
+_TICKET_BYTES = 32
+_MAX_EVENT_ID_DIGITS = 18  # a BIGINT
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def issue_ticket(user_id: uuid.UUID) -> StreamTicketOut:
+    ticket = secrets.token_urlsafe(_TICKET_BYTES)
+    with unit_of_work() as session:
+        TicketRepository(session).add(
+            StreamTicket(token_hash=_ticket_hash(ticket), user_id=user_id, expires_at=utcnow() + TICKET_TTL)
+        )
+    return StreamTicketOut(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
+
+
+def connect(ticket: str | None, connection_id: str, replay_after: str | None = None) -> uuid.UUID:
+    """Open a connection for the ticket's owner (401 STREAM_TICKET_INVALID otherwise); the owner.
+
+    `replay_after` is the query's `last_event_id`: a non-negative integer (400 otherwise, the ticket
+    left unused)."""
+    last_event_id = _event_id(replay_after)
+    if not ticket or len(ticket) > 2 * _TICKET_BYTES or not connection_id or len(connection_id) > CONNECTION_ID_MAX:
+        raise AuthenticationError(ErrorCode.STREAM_TICKET_INVALID)
+    with unit_of_work() as session:
+        now = utcnow()
+        user_id = TicketRepository(session).consume(_ticket_hash(ticket), now)
+        if user_id is None:
+            raise AuthenticationError(ErrorCode.STREAM_TICKET_INVALID)
+        streams = UserStreamRepository(session)
+        last, _ = streams.lock(user_id)
+        start = last if last_event_id is None else min(last_event_id, last)
+        cut = last - start > MAX_REPLAY
+        connections = ConnectionRepository(session)
+        connections.add(
+            StreamConnection(
+                id=connection_id,
+                user_id=user_id,
+                connected_at=now,
+                last_event_id=start,
+                skip_from=start + MAX_REPLAY if cut else None,
+                skip_to=last if cut else None,
+            )
+        )
+        evicted = [c.id for c in connections.of_user(user_id)][:-MAX_CONNECTIONS_PER_USER]
+        streams.count_connections(user_id, 1 - connections.delete(evicted))
+        open_connections = connections.count()
+    add_metric(MetricName.STREAM_CONNECTIONS_OPEN, open_connections)
+    if last_event_id is not None:
+        add_metric(MetricName.STREAM_REPLAY_SIZE, min(last - start, MAX_REPLAY))
+    request_delivery(user_id, opened=connection_id, evicted=evicted)
+    return user_id
+
+
+def _event_id(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_EVENT_ID_DIGITS:
+        raise RequestError(ErrorCode.INVALID_QUERY_PARAMETER, "last_event_id must be an event id: 0, 1, 2...")
+    return int(text)
+
+
+def answer(message: str | None) -> dict[str, Any]:
+    """The frame that answers a client's message."""
+    try:
+        parsed = json.loads(message or "")
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("action") == "ping":
+        return {"type": "pong"}
+    return error_frame(ErrorCode.UNSUPPORTED_MESSAGE)

@@ -1,0 +1,220 @@
+"""Delivery: a user's new events, in order, to each of the user's open connections.
+
+One function pushes (StreamDeliveryFunction, the only one allowed to call the API Gateway Management
+API). It runs when asked asynchronously (`request_delivery`, a Lambda `Invoke` of type Event): by a
+change's transaction once it committed (services/stream_events.py) and by `$connect` for the new
+connection (services/stream.py). Each run (`deliver`):
+
+1. closes the connections `$connect` evicted (the user's sixth): an error frame, then DeleteConnection;
+2. for a new connection, waits until API Gateway reports it open (GetConnection): until `$connect`
+   has returned, a push to it would be refused as if it were gone;
+3. in one transaction holding the user's connection rows (deliveries of one user take turns, so a
+   user's events arrive in order), sends each connection the events after its cursor, oldest first,
+   and moves the cursor; a replay of more than 100 events stops at 100 and continues with the events
+   after the connection opened (`skip_from`, `skip_to`);
+4. removes the connections API Gateway reports gone (410), as `$disconnect` would.
+
+Delivery is at least once: a run that dies after a push and before its commit leaves the cursor
+where it was, and the next run sends that event again. Clients skip ids they have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from functools import cache
+from typing import Any
+
+from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
+from investment_system.errors import CATALOGUE, ErrorCode
+from investment_system.models.stream import StreamConnection, StreamEvent
+from investment_system.observability import MetricName, add_metric, logger
+from investment_system.repositories.stream import ConnectionRepository, StreamEventRepository, UserStreamRepository
+from investment_system.settings import get_settings
+from investment_system.snapstart import after_restore
+
+MAX_REPLAY = 100
+# A connection this young that API Gateway calls gone may still be opening: it is kept.
+HANDSHAKE_GRACE = timedelta(seconds=10)
+OPEN_WAIT_SECONDS = 5.0
+OPEN_POLL_SECONDS = 0.05
+
+
+class Push(Enum):
+    SENT = "sent"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass
+class DeliveryReport:
+    pushed: int = 0
+    gone: list[str] = field(default_factory=list)
+    failed: int = 0
+
+
+def event_frame(event: StreamEvent) -> dict[str, Any]:
+    """An event as the client receives it."""
+    return {"type": event.type, "id": str(event.id), "at": event.at.isoformat(), "data": event.data}
+
+
+def error_frame(code: ErrorCode, message: str | None = None) -> dict[str, Any]:
+    return {"type": "error", "code": code.value, "message": message or CATALOGUE[code].message}
+
+
+# --- Asking for a delivery (any function whose changes have listeners, and $connect) -----------------
+
+
+@cache
+def _lambda_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("lambda", config=config)
+
+
+def request_delivery(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[str] = ()) -> None:
+    """Invoke the delivery function asynchronously for the user. Never raises: the events are in the
+    outbox, and the next delivery, or a reconnect with last_event_id, sends them."""
+    function = get_settings().stream.delivery_function
+    if not function:
+        return  # no stream configured (a test, the benchmark): the outbox alone is kept
+    payload: dict[str, Any] = {"user_id": str(user_id)}
+    if opened:
+        payload["opened"] = opened
+    if evicted:
+        payload["evicted"] = list(evicted)
+    try:
+        _lambda_client().invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(payload).encode())
+    except Exception as error:
+        add_metric(MetricName.STREAM_PUSH_FAILURES)
+        logger.warning("Could not ask for a stream delivery", extra={"error_type": type(error).__name__})
+
+
+# --- The Management API (StreamDeliveryFunction only) ----------------------------------------------
+
+
+@cache
+def _management_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=get_settings().stream.management_endpoint, config=config
+    )
+
+
+after_restore(_lambda_client.cache_clear)
+after_restore(_management_client.cache_clear)
+
+
+def _call(operation: str, connection_id: str, **arguments: Any) -> Push:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        getattr(_management_client(), operation)(ConnectionId=connection_id, **arguments)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "GoneException":
+            return Push.GONE
+        logger.warning("Management API refused", extra={"operation": operation, "error": error.response.get("Error")})
+        return Push.FAILED
+    except BotoCoreError as error:
+        logger.warning("Management API unreachable", extra={"operation": operation, "error_type": type(error).__name__})
+        return Push.FAILED
+    return Push.SENT
+
+
+def post(connection_id: str, frame: dict[str, Any]) -> Push:
+    outcome = _call("post_to_connection", connection_id, Data=json.dumps(frame, separators=(",", ":")).encode())
+    if outcome is Push.FAILED:
+        add_metric(MetricName.STREAM_PUSH_FAILURES)
+    return outcome
+
+
+# --- The delivery function's use case ----------------------------------------------------------------
+
+
+def deliver(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[str] = ()) -> DeliveryReport:
+    """Close the evicted connections, wait for the opened one, send every connection what it lacks."""
+    for connection_id in evicted:
+        post(connection_id, error_frame(ErrorCode.CONNECTION_LIMIT_EXCEEDED))
+        _call("delete_connection", connection_id)
+    if opened is not None and not _wait_until_open(opened):
+        logger.info("A new stream connection never opened", extra={"connection_id": opened})
+    report = _push_pending(user_id)
+    for connection_id in report.gone:
+        remove_connection(connection_id)
+    if report.pushed:
+        add_metric(MetricName.STREAM_EVENTS_PUSHED, report.pushed)
+    return report
+
+
+def remove_connection(connection_id: str) -> None:
+    """Forget a closed connection ($disconnect, or one API Gateway reports gone): its row, and its count
+    on the user's row (locked first: every transaction takes the user's row before connection rows)."""
+    with unit_of_work() as session:
+        connections = ConnectionRepository(session)
+        user_id = connections.user_of(connection_id)
+        if user_id is not None:
+            streams = UserStreamRepository(session)
+            streams.lock(user_id)
+            streams.count_connections(user_id, -connections.delete([connection_id]))
+        open_connections = connections.count()
+    add_metric(MetricName.STREAM_CONNECTIONS_OPEN, open_connections)
+
+
+def _wait_until_open(connection_id: str) -> bool:
+    deadline = time.monotonic() + OPEN_WAIT_SECONDS
+    while True:
+        outcome = _call("get_connection", connection_id)
+        if outcome is Push.SENT:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(OPEN_POLL_SECONDS)
+
+
+def _push_pending(user_id: uuid.UUID) -> DeliveryReport:
+    report = DeliveryReport()
+    with unit_of_work() as session:
+        events = StreamEventRepository(session)
+        young = utcnow() - HANDSHAKE_GRACE
+        for connection in ConnectionRepository(session).lock_for_user(user_id):
+            outcome = _push_to(connection, events, report)
+            if outcome is Push.GONE and connection.connected_at < young:
+                report.gone.append(connection.id)
+    return report
+
+
+def _push_to(connection: StreamConnection, events: StreamEventRepository, report: DeliveryReport) -> Push:
+    """Send the connection its events after its cursor, moving the cursor; how it ended."""
+    while True:
+        _skip_if_replayed(connection)
+        batch = events.after(connection.user_id, connection.last_event_id, MAX_REPLAY)
+        if connection.skip_from is not None:
+            batch = [event for event in batch if event.id <= connection.skip_from]
+        if not batch:
+            return Push.SENT
+        for event in batch:
+            outcome = post(connection.id, event_frame(event))
+            if outcome is not Push.SENT:
+                report.failed += outcome is Push.FAILED
+                return outcome
+            connection.last_event_id = event.id
+            report.pushed += 1
+
+
+def _skip_if_replayed(connection: StreamConnection) -> None:
+    """Once a replay cut at 100 events is sent, continue after the events it left out."""
+    skip_from, skip_to = connection.skip_from, connection.skip_to
+    if skip_from is not None and skip_to is not None and connection.last_event_id >= skip_from:
+        connection.last_event_id = max(connection.last_event_id, skip_to)
+        connection.skip_from = connection.skip_to = None

@@ -1,0 +1,60 @@
+"""The stream's outbox: a change writes its event in the change's own transaction.
+
+`record_event` is a step of the use case making the change (it takes the session): the event is
+numbered by the user's counter row (repositories/stream.py), so a user's events commit in the order
+of their ids, and it commits or rolls back with the change. When the counter row says the user has
+a connection open, the user is noted on the session; once the transaction has committed, delivery
+is asked for (`services.stream_delivery.request_delivery`: an asynchronous invocation of the delivery
+function). A user with no connection open costs the change one upsert and one insert, and no AWS
+call: boto3 is imported only when someone listens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from investment_system.db.base import utcnow
+from investment_system.models.stream import StreamEvent
+from investment_system.repositories.stream import StreamEventRepository, UserStreamRepository
+from investment_system.schemas.stream import StreamEventType
+
+_LISTENING_USERS = "stream_listening_users"
+
+
+def record_event(session: Session, user_id: uuid.UUID, event_type: StreamEventType, data: BaseModel) -> int:
+    """Add the user's next event to the outbox, in the caller's transaction; its id."""
+    event_id, connections = UserStreamRepository(session).next_event_id(user_id)
+    StreamEventRepository(session).add(
+        StreamEvent(
+            user_id=user_id,
+            id=event_id,
+            type=event_type.value,
+            data=data.model_dump(mode="json"),
+            at=utcnow(),
+        )
+    )
+    if connections:
+        _deliver_after_commit(session, user_id)
+    return event_id
+
+
+def _deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
+    users: dict[uuid.UUID, None] | None = session.info.get(_LISTENING_USERS)
+    if users is None:
+        users = session.info[_LISTENING_USERS] = {}  # an ordered set
+        event.listen(session, "after_commit", _request_deliveries)
+    users[user_id] = None
+
+
+def _request_deliveries(session: Session) -> None:
+    """After COMMIT (never after a rollback): ask for each listening user's delivery."""
+    from investment_system.services.stream_delivery import request_delivery
+
+    users: dict[uuid.UUID, Any] = session.info.pop(_LISTENING_USERS, {})
+    for user_id in users:
+        request_delivery(user_id)
