@@ -90,9 +90,13 @@ def _with_path_parameter(event: Event, name: str, value: object) -> Event:
 
 
 def _with_bearer(event: Event, user_id: uuid.UUID) -> Event:
-    """The event with an access token of another (non-admin) user."""
+    """The event with an access token of a new session of another (non-admin) user."""
+    return _with_access_token(event, session_tokens(user_id).access_token)
+
+
+def _with_access_token(event: Event, access_token: str) -> Event:
     changed = copy.deepcopy(event)
-    changed["headers"]["authorization"] = f"Bearer {session_tokens(user_id).access_token}"
+    changed["headers"]["authorization"] = f"Bearer {access_token}"
     return changed
 
 
@@ -209,23 +213,28 @@ def _live_refresh_token(event: Event, users: SampleUsers) -> EventSource:
     return lambda: _with_body(event, {"refresh_token": _refresh_token(users.user_id)})
 
 
-@prepares("LogoutFunction", "revokes a refresh token issued (untimed) for each call, as by a login")
+@prepares("LogoutFunction", "ends a session started (untimed) for each call, as by a login: its pair is the call's")
 def _live_session(event: Event, users: SampleUsers) -> EventSource:
-    return lambda: _with_body(event, {"refresh_token": _refresh_token(users.user_id)})
+    def logout_event() -> Event:
+        tokens = session_tokens(users.user_id)
+        return _with_body(_with_access_token(event, tokens.access_token), {"refresh_token": tokens.refresh_token})
+
+    return logout_event
 
 
 @prepares(
     "ChangePasswordFunction",
     "an account of its own (the sample accounts keep their documented password) changes its password "
-    "back and forth between two, each call checking the current one and hashing the new one",
+    "back and forth between two, each call checking the current one and hashing the new one; each call "
+    "with a token of a new session, signed in untimed (a password change ends the earlier ones)",
 )
 def _alternating_password(event: Event, users: SampleUsers) -> EventSource:
     user_id, _ = fresh_account("password")
-    authorized = _with_bearer(event, user_id)
     forth = {"current_password": SAMPLE_PASSWORD, "new_password": SECOND_PASSWORD}
     back = {"current_password": SECOND_PASSWORD, "new_password": SAMPLE_PASSWORD}
-    events = itertools.cycle([_with_body(authorized, forth), _with_body(authorized, back)])
-    return lambda: next(events)
+    bodies = itertools.cycle([forth, back])
+    # A password change ends every earlier token of the user: each call signs in (untimed) anew.
+    return lambda: _with_body(_with_bearer(event, user_id), next(bodies))
 
 
 @prepares(
