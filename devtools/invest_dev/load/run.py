@@ -46,7 +46,6 @@ class Variant:
     down_at_s: float = 15.0
     up_at_s: float = 25.0
     fail_closed: bool = False
-    warm: bool = True  # wait until every function has a container before the load starts
 
     @property
     def title(self) -> str:
@@ -64,8 +63,8 @@ class Variant:
 
 # The short runs of CI: every regression of the audit fails the build, in about a minute.
 CI_VARIANTS = (
-    Variant("ci-sqlite", "sqlite", None, duration_s=12, users=8, warm=False),
-    Variant("ci-postgres-outage", "postgres", "postgres", duration_s=20, users=8, down_at_s=6, up_at_s=11, warm=False),
+    Variant("ci-sqlite", "sqlite", None, duration_s=10, users=8),
+    Variant("ci-postgres-outage", "postgres", "postgres", duration_s=20, users=8, down_at_s=6, up_at_s=11),
 )
 
 
@@ -77,24 +76,24 @@ def _health(base_url: str) -> int:
         return int(getattr(error, "code", 0) or 0)
 
 
-def _wait_until_ready(server: subprocess.Popen[bytes], base_url: str, warm: bool) -> None:
-    """Until the server answers and, when `warm`, has started (and imported) one container per function;
-    otherwise the load meets cold starts, as a freshly deployed stage's first clients do."""
+def _wait_until_warm(server: subprocess.Popen[bytes], base_url: str) -> None:
+    """Until the server answers and has started (and imported) one container per function, so that
+    the load measures warm functions, not the gateway's start."""
     deadline = time.monotonic() + SERVER_READY_TIMEOUT_SECONDS
-    functions = len(http_functions(TEMPLATE)) if warm else 0
+    functions = len(http_functions(TEMPLATE))
     tree = psutil.Process(server.pid)
     while _health(base_url) != 200 or len(tree.children()) < functions:
         if server.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"load: the server did not start (see {RUNS}/<run>/server.log)")
         time.sleep(0.5)
-    while warm and sum(process.cpu_percent(0.5) for process in tree.children()) > 2 * functions:
+    while sum(process.cpu_percent(0.5) for process in tree.children()) > 2 * functions:
         if time.monotonic() > deadline:
             break  # busy machine: start anyway
     time.sleep(0.5)
 
 
 @contextmanager
-def _server(run_dir: Path, environment: dict[str, str], warm: bool) -> Iterator[str]:
+def _server(run_dir: Path, environment: dict[str, str]) -> Iterator[str]:
     """`invest serve` on a free port, as `make run` starts it; yields its base URL."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -102,7 +101,7 @@ def _server(run_dir: Path, environment: dict[str, str], warm: bool) -> Iterator[
     with (run_dir / "server.log").open("wb") as log:
         server = subprocess.Popen(command, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_ready(server, base_url, warm)
+            _wait_until_warm(server, base_url)
             yield base_url
         finally:
             server.send_signal(signal.SIGTERM)
@@ -179,7 +178,7 @@ def run_variant(variant: Variant, *, base_url: str | None, database_url: str | N
                     "RATE_LIMIT_FAIL_OPEN": "false" if variant.fail_closed else "true",
                 }
                 fault = FaultSchedule(redis, variant.down_at_s, variant.up_at_s, ledger)
-            base_url = cleanup.enter_context(_server(run_dir, server_environment, variant.warm))
+            base_url = cleanup.enter_context(_server(run_dir, server_environment))
             metrics_file.unlink(missing_ok=True)  # the server's view of the load only, not of its start
         if fault is not None:
             fault.begin()
