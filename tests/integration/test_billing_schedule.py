@@ -23,7 +23,7 @@ from support import function_module
 from invest_dev.events import LambdaContextStub
 from invest_dev.template import ROOT
 from investment_system.db.engine import unit_of_work
-from investment_system.models import AuditEvent, IdempotencyRecord, PaymentEvent, RefreshToken
+from investment_system.models import AuditEvent, IdempotencyRecord, PaymentEvent, RefreshToken, UserSession
 from investment_system.models.billing import Checkout, CheckoutStatus, IdempotencyStatus
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.services.housekeeping import purge_expired_records
@@ -177,7 +177,15 @@ def test_housekeeping_purges_what_is_past_its_use_and_keeps_the_rest(db, capsys)
     # When the housekeeping function runs
     removed = _run("HousekeepingFunction")
     # Then it removed what was past its use, and says so
-    assert removed == {"checkouts": 2, "idempotency_records": 1, "payment_events": 1, "refresh_tokens": 1}
+    assert removed == {
+        "checkouts": 2,
+        "idempotency_records": 1,
+        "payment_events": 1,
+        "refresh_tokens": 1,
+        "user_sessions": 0,
+        "stream_events": 0,
+        "stream_tickets": 0,
+    }
     metrics = emitted_metrics(capsys.readouterr().out)
     assert (metrics.get("RowsPurged"), metrics.get("CheckoutsExpired")) == (5, 2)
     # And kept the rest
@@ -200,6 +208,24 @@ def test_housekeeping_keeps_a_revoked_refresh_token_until_it_expires(db):
         )
     assert purge_expired_records()["refresh_tokens"] == 0
     assert _count(RefreshToken, RefreshToken.user_id == investor.user_id) == 1
+
+
+def test_housekeeping_purges_sessions_past_their_end_with_their_tokens(db):
+    # Given a session past its end (its tokens expired with it) and a live one
+    ended, live = make_investor("ended"), make_investor("live")
+    with unit_of_work() as session:
+        session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == ended.user_id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    # When housekeeping runs
+    assert purge_expired_records()["user_sessions"] == 1
+    # Then the ended session is gone with its refresh token, and the live one is untouched
+    assert _count(UserSession, UserSession.user_id == ended.user_id) == 0
+    assert _count(RefreshToken, RefreshToken.user_id == ended.user_id) == 0
+    assert _count(UserSession, UserSession.user_id == live.user_id) == 1
+    assert _count(RefreshToken, RefreshToken.user_id == live.user_id) == 1
 
 
 def test_housekeeping_works_in_bounded_batches(db):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from investment_system.db.base import Base
 from investment_system.models.billing import Checkout, CheckoutStatus, IdempotencyRecord, PaymentEvent
 from investment_system.models.refresh_tokens import RefreshToken
+from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamEvent, StreamTicket
 
 
@@ -41,6 +42,11 @@ class HousekeepingRepository:
         """Refresh tokens past their expiry, revoked or not. A revoked one that has not expired is kept:
         presenting it again must still be recognised as reuse (401 TOKEN_REVOKED, its session ended)."""
         return self._delete(RefreshToken, RefreshToken.expires_at <= now, None, limit)
+
+    def delete_sessions(self, now: datetime, limit: int) -> int:
+        """Sessions past their end: no token outlives its session, so none of theirs is valid any more
+        (their refresh tokens, expired too, go with them)."""
+        return self._delete(UserSession, UserSession.expires_at <= now, None, limit)
 
     def delete_stream_events(self, before: datetime, limit: int) -> int:
         """Stream events older than the replay window (STREAM_EVENT_RETENTION_HOURS)."""

@@ -6,6 +6,7 @@
 | idempotency records | past their 24 hours: a request with the key starts afresh anyway |
 | payment events | received more than PAYMENT_EVENT_RETENTION_DAYS ago (a redelivery is refused long before) |
 | refresh tokens | past their expiry (a revoked one is kept until then, so that its reuse is still recognised) |
+| sessions | past their end (REFRESH_FAMILY_MAX_AGE_SECONDS after the login): no token of theirs is still valid |
 | stream events | older than STREAM_EVENT_RETENTION_HOURS: a reconnect can no longer ask for them |
 | stream tickets | past their 60 seconds (a used one is deleted as it is used) |
 
@@ -45,6 +46,7 @@ def purge_expired_records(
         "idempotency_records": lambda repository: repository.delete_idempotency_records(cutoff, batch_size),
         "payment_events": lambda repository: repository.delete_payment_events(cutoff - retention, batch_size),
         "refresh_tokens": lambda repository: repository.delete_refresh_tokens(cutoff, batch_size),
+        "user_sessions": lambda repository: repository.delete_sessions(cutoff, batch_size),
         "stream_events": lambda repository: repository.delete_stream_events(cutoff - stream_retention, batch_size),
         "stream_tickets": lambda repository: repository.delete_stream_tickets(cutoff, batch_size),
     }
