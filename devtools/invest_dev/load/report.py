@@ -1,6 +1,6 @@
 """The load run's report: printed, written into docs/load-results.md, the server's metrics drawn.
 
-- Clients' view, from Locust's statistics: throughput and p50/p95/p99 per route.
+- Clients' view, from the ledger (every request, timed by Locust): throughput and p50/p95/p99 per route.
 - Answers by status and error code per route, from the ledger.
 - The server's own view, from the EMF metrics its functions wrote during the run: the totals of the
   request, database, rate-limit and business metrics, its request latency percentiles, and the
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import platform
@@ -58,26 +57,27 @@ class RunSetup:
     duration_s: int
 
 
-def _number(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0
-
-
-def client_table(stats_csv: Path) -> str:
-    """Per route: requests, failures (Locust counts every 4xx/5xx), throughput, p50/p95/p99 in ms."""
+def client_table(facts: dict[str, list[dict[str, Any]]]) -> str:
+    """Per route, from the ledger: requests, those not answered 2xx, throughput over the run, and the
+    p50/p95/p99 (nearest rank) and maximum of the time from sending to reading the answer, in ms."""
+    requests = facts.get("request", [])
+    if not requests:
+        return "No requests were made."
+    span = max(r["t1"] for r in requests) - min(r["t0"] for r in requests)
+    by_route: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for request in requests:
+        by_route[f"`{request['name']}`"].append(request)
     lines = [
         "| route | requests | non-2xx | req/s | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    with stats_csv.open(newline="", encoding="utf-8") as stats:
-        rows = list(csv.DictReader(stats))
-    for row in sorted(rows, key=lambda r: (r["Name"] == "Aggregated", r["Name"])):
-        name = "**all routes**" if row["Name"] == "Aggregated" else f"`{row['Name']}`"
+    for route, answered in [*sorted(by_route.items()), ("**all routes**", requests)]:
+        times = [(r["t1"] - r["t0"]) * 1000 for r in answered]
+        p50, p95, p99, slowest = (aggregate(times, stat) for stat in ("p50", "p95", "p99", "Maximum"))
+        failed = sum(1 for r in answered if not 200 <= r["status"] < 300)
         lines.append(
-            f"| {name} | {row['Request Count']} | {row['Failure Count']} | {_number(row['Requests/s']):.1f} "
-            f"| {row['50%']} | {row['95%']} | {row['99%']} | {_number(row['Max Response Time']):.0f} |"
+            f"| {route} | {len(answered)} | {failed} | {len(answered) / span:.1f} "
+            f"| {p50:.0f} | {p95:.0f} | {p99:.0f} | {slowest:.0f} |"
         )
     return "\n".join(lines)
 
@@ -138,7 +138,6 @@ def audit_table(result: AuditResult, database_audited: bool) -> str:
 
 def report(
     setup: RunSetup,
-    stats_csv: Path,
     facts: dict[str, list[dict[str, Any]]],
     metrics_file: Path,
     result: AuditResult,
@@ -154,8 +153,8 @@ def report(
             f"## {setup.name}: {setup.title}",
             f"{started}; {setup.users} simulated investors for {setup.duration_s} s against {setup.target}; "
             f"{machine}. Audit {verdict}.",
-            "### Clients' view (Locust)",
-            client_table(stats_csv),
+            "### Clients' view",
+            client_table(facts),
             "### Answers by status and code",
             answers_table(facts),
             "### The server's view (EMF metrics)",

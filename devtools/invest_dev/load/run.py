@@ -121,11 +121,11 @@ def _migrate(database_url: str) -> None:
     )
 
 
-def _locust(base_url: str, variant: Variant, run_dir: Path, environment: dict[str, str]) -> None:
+def _locust(base_url: str, variant: Variant, environment: dict[str, str]) -> None:
     command = [
         *(sys.executable, "-m", "locust", "-f", str(SCENARIO), "--headless", "--host", base_url),
         *("--users", str(variant.users), "--spawn-rate", str(max(1, variant.users // 2))),
-        *("--run-time", f"{variant.duration_s}s", "--stop-timeout", "10", "--csv", str(run_dir / "locust")),
+        *("--run-time", f"{variant.duration_s}s", "--stop-timeout", "10"),
         *("--only-summary", "--exit-code-on-error", "0", "--loglevel", "WARNING"),
     ]
     subprocess.run(command, env={**os.environ, **environment}, check=True)
@@ -182,7 +182,7 @@ def run_variant(variant: Variant, *, base_url: str | None, database_url: str | N
             metrics_file.unlink(missing_ok=True)  # the server's view of the load only, not of its start
         if fault is not None:
             fault.begin()
-        _locust(base_url, variant, run_dir, client_environment)
+        _locust(base_url, variant, client_environment)
         if fault is not None:
             fault.join()
             if fault.error is not None:
@@ -191,9 +191,7 @@ def run_variant(variant: Variant, *, base_url: str | None, database_url: str | N
     target = "`invest serve` (what `make run` starts)" if local else base_url
     facts = read_ledger(ledger.path)
     setup = RunSetup(variant.name, variant.title, target, variant.users, variant.duration_s)
-    section = report(
-        setup, run_dir / "locust_stats.csv", facts, metrics_file, result, database_audited=bool(database_url)
-    )
+    section = report(setup, facts, metrics_file, result, database_audited=bool(database_url))
     print(section, flush=True)
     dashboard = draw_dashboard(metrics_file, run_dir / "dashboard.html")
     if dashboard is not None:
