@@ -87,20 +87,28 @@ def _same(name: str, stored: Any, told: Any) -> bool:
 def availability(facts: dict[str, list[dict[str, Any]]], allowed_codes: frozenset[str]) -> Check:
     """No 5xx (or no answer) outside a fault window; inside one only 503 with an allowed code."""
     check = Check("no 5xx outside fault windows; only the outage's 503 inside, recovered within 2 s")
-    windows = [(fault["down_at"], fault["up_at"] + RECOVERY_SECONDS) for fault in facts.get("fault", [])]
+    faults = facts.get("fault", [])
+    windows = [(fault["down_at"], fault["up_at"] + RECOVERY_SECONDS) for fault in faults]
     inside = 0
+    latest = None  # seconds after its server came back that the latest outage answer was asked for
     for request in facts.get("request", []):
         if 0 < request["status"] < 500:
             continue
-        during = any(request["t0"] <= end and request["t1"] >= start for start, end in windows)
+        during = [
+            index for index, (start, end) in enumerate(windows) if request["t0"] <= end and request["t1"] >= start
+        ]
         what = f"{request['method']} {request['name']} -> {request['status'] or 'no answer'} {request['code'] or ''}"
         if during and request["status"] == 503 and request["code"] in allowed_codes:
             inside += 1
+            after = request["t0"] - faults[during[0]]["up_at"]
+            latest = after if latest is None else max(latest, after)
         elif during:
             check.fail(f"during the outage: {what}")
         else:
             check.fail(f"outside any fault window: {what} at {request['t0']:.1f}")
-    check.note = check.note or f"{inside} outage answers inside {len(windows)} fault window(s)"
+    check.note = f"{inside} outage answers inside {len(windows)} fault window(s)"
+    if latest is not None:
+        check.note += f"; the last asked {latest:+.1f} s from the server's return"
     return check
 
 
