@@ -129,3 +129,45 @@ def _query_parameters(raw: str) -> dict[str, str]:
     for key, value in parse_qsl(raw, keep_blank_values=True):
         params[key] = f"{params[key]},{value}" if key in params else value
     return params
+
+
+def websocket_event(
+    route_key: str,
+    connection_id: str,
+    *,
+    source_ip: str = "127.0.0.1",
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    body: str | None = None,
+    stage: str = "v1",
+    disconnect_status_code: int | None = None,
+) -> dict[str, Any]:
+    """An API Gateway WebSocket API event for a route ($connect, $disconnect, $default), as Lambda gets it:
+    headers and query string on $connect only, the message as `body` on $default."""
+    now = time.time()
+    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    context: dict[str, Any] = {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "messageDirection": "IN",
+        "stage": stage,
+        "connectedAt": int(now * 1000),
+        "requestTimeEpoch": int(now * 1000),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "identity": {"sourceIp": source_ip, "userAgent": lowered.get("user-agent", "")},
+        "requestId": str(uuid.uuid4()),
+        "domainName": lowered.get("host", "localhost"),
+        "connectionId": connection_id,
+        "apiId": "local",
+    }
+    if disconnect_status_code is not None:
+        context["disconnectStatusCode"] = disconnect_status_code
+    event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
+    if route_key == "$connect":
+        event["headers"] = lowered
+        if query:
+            event["queryStringParameters"] = dict(query)
+    if body is not None:
+        event["body"] = body
+    return event

@@ -53,9 +53,19 @@ PLATFORM_METRICS = frozenset(
 )
 
 
+# The real-time stream's section: each metric with the statistic that reads it.
+STREAM_METRICS = {
+    MetricName.STREAM_CONNECTIONS_OPEN: "Maximum",  # a gauge
+    MetricName.STREAM_EVENTS_PUSHED: "Sum",
+    MetricName.STREAM_PUSH_FAILURES: "Sum",
+    MetricName.STREAM_REPLAY_SIZE: "Maximum",
+    MetricName.STREAM_HANDSHAKES_REFUSED: "Sum",
+}
+
+
 def business_metrics() -> list[MetricName]:
-    """Every metric that is not about requests, functions or the database: one graph each."""
-    return [name for name in MetricName if name not in PLATFORM_METRICS]
+    """Every metric that is not about requests, functions, the database or the stream: one graph each."""
+    return [name for name in MetricName if name not in PLATFORM_METRICS and name not in STREAM_METRICS]
 
 
 class _Context:
@@ -67,6 +77,8 @@ class _Context:
         self.service = str(variables["SERVICE_NAME"])
         self.functions = specs
         self.http_functions = tuple(spec for spec in specs if spec.routes)
+        # Functions behind a route of either API: each records its cold starts.
+        self.request_functions = tuple(spec for spec in specs if spec.routes or spec.stream_routes)
 
     def metric(self, name: MetricName, dimensions: dict[str, str] | None = None, **options: Any) -> list[Any]:
         """A dashboard metric of ours; without `dimensions` it is the roll-up by service."""
@@ -150,7 +162,7 @@ def dashboard_body(ctx: _Context) -> dict[str, Any]:
             "Cold starts (incl. SnapStart restores)",
             [
                 ctx.metric(MetricName.COLD_START, {Dimension.FUNCTION.value: _function_ref(spec)}, label=spec.name)
-                for spec in ctx.http_functions
+                for spec in ctx.request_functions
             ],
             "Sum",
             width=8,
@@ -158,6 +170,11 @@ def dashboard_body(ctx: _Context) -> dict[str, Any]:
         _heading("## Database"),
         _graph("Database latency (ms)", _latency_metrics(ctx, MetricName.DATABASE_LATENCY, None, ""), "p99"),
         _graph("Database unavailable", [ctx.metric(MetricName.DATABASE_UNAVAILABLE, label="errors")], "Sum"),
+        _heading("## Real-time stream (WebSocket)"),
+        *(
+            _graph(f"{name.value} ({stat.lower()})", [ctx.metric(name, label=name.value)], stat, width=6)
+            for name, stat in STREAM_METRICS.items()
+        ),
         _heading("## Business and platform events"),
     ]
     widgets += [_graph(name.value, [ctx.metric(name, label=name.value)], "Sum", width=6) for name in business_metrics()]

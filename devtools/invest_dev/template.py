@@ -56,6 +56,8 @@ class FunctionSpec:
     code_uri: Path
     handler: str  # module.attribute
     routes: tuple[Route, ...] = ()
+    # The WebSocket API's route keys ($connect, $disconnect, $default) whose integration invokes the function.
+    stream_routes: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = LAMBDA_DEFAULT_TIMEOUT_SECONDS
     memory_size_mb: int = LAMBDA_DEFAULT_MEMORY_MB
@@ -85,6 +87,7 @@ def functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
     document = load_template(path)
     globals_function = document.get("Globals", {}).get("Function", {})
     globals_env = globals_function.get("Environment", {}).get("Variables", {})
+    stream_routes = _websocket_routes(document.get("Resources", {}))
     specs = []
     for name, resource in document.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -102,6 +105,7 @@ def functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
                 code_uri=path.parent / props["CodeUri"],
                 handler=props["Handler"],
                 routes=routes,
+                stream_routes=tuple(key for key, function in stream_routes.items() if function == name),
                 environment={k: v for k, v in env.items() if isinstance(v, str)},
                 timeout_seconds=float(
                     _number(props.get("Timeout", globals_function.get("Timeout")), LAMBDA_DEFAULT_TIMEOUT_SECONDS)
@@ -112,6 +116,29 @@ def functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
             )
         )
     return tuple(specs)
+
+
+def _websocket_routes(resources: dict[str, Any]) -> dict[str, str]:
+    """Route key -> logical ID of the function its AWS_PROXY integration invokes, for the WebSocket API's
+    routes (`Target: !Sub integrations/${Integration}`, an IntegrationUri naming `!Ref Function.Alias`)."""
+    found = {}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::ApiGatewayV2::Route":
+            continue
+        properties = resource["Properties"]
+        target = str(properties.get("Target", {}).get("Fn::Sub", ""))
+        integration = resources.get(target.removeprefix("integrations/${").removesuffix("}"), {})
+        uri = integration.get("Properties", {}).get("IntegrationUri", {})
+        parts = uri.get("Fn::Join", ["", []])[1] if isinstance(uri, dict) else []
+        functions = [part["Ref"].removesuffix(".Alias") for part in parts if isinstance(part, dict) and "Ref" in part]
+        if functions:
+            found[str(properties["RouteKey"])] = functions[0]
+    return found
+
+
+def stream_functions(path: Path = TEMPLATE) -> tuple[FunctionSpec, ...]:
+    """The functions of the WebSocket API's routes."""
+    return tuple(spec for spec in functions(path) if spec.stream_routes)
 
 
 def _number(value: Any, default: float) -> float:

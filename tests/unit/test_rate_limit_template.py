@@ -1,6 +1,6 @@
 """The template gives the rate-limit table's permissions to exactly the functions that use it."""
 
-from invest_dev.template import http_functions, load_template
+from invest_dev.template import http_functions, load_template, stream_functions
 from investment_system.http.rate_limit import EXEMPT_ROUTES
 
 
@@ -14,8 +14,9 @@ def _is_rate_limited(spec) -> bool:
 
 
 def test_every_rate_limited_function_and_no_other_may_update_the_counters():
-    # Given the HTTP functions of the template, and the routes the limiter exempts
+    # Given the HTTP functions of the template, the routes the limiter exempts, and the WebSocket $connect
     limited = {spec.name for spec in http_functions() if _is_rate_limited(spec)}
+    limited |= {spec.name for spec in stream_functions() if "$connect" in spec.stream_routes}
     # Then the counter policy lists the limited functions' roles, and only those
     assert _roles("RateLimitCounterAccess") == limited
     assert {"HealthFunction", "DocsFunction", "PaymentWebhookFunction"}.isdisjoint(limited)

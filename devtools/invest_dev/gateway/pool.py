@@ -10,6 +10,7 @@ dies or times out is replaced.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -72,6 +73,11 @@ class FunctionPool:
         if "error" in reply:
             raise internal_error()  # the worker logged the handler's exception
         return reply["result"]
+
+    def add_environment(self, values: dict[str, str]) -> None:
+        """Variables for the containers started from now on (the gateway's own URL, known once it listens);
+        the developer's environment still wins."""
+        self._environment = {**self._environment, **{k: v for k, v in values.items() if k not in os.environ}}
 
     def warm_up(self) -> None:
         """Start one container and keep it idle, unless the pool has one already."""

@@ -7,6 +7,7 @@ in one of the function's containers (`pool`); the function's answer becomes the 
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -20,12 +21,14 @@ from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from invest_dev.gateway.aws import DELIVERY_FUNCTION, STREAM_PATH, AwsApis, invocation_deadline, local_aws_environment
 from invest_dev.gateway.containers import WorkerOutput
 from invest_dev.gateway.pool import MAX_CONTAINERS_PER_FUNCTION, FunctionPool
 from invest_dev.gateway.request import HttpRequest, event_headers
 from invest_dev.gateway.responses import GatewayError, HttpResponse, http_response
 from invest_dev.gateway.routing import RouteTable
-from invest_dev.template import TEMPLATE, http_functions
+from invest_dev.gateway.websocket import IDLE_TIMEOUT_SECONDS, StreamGateway, handshake_bytes
+from invest_dev.template import TEMPLATE, functions, http_functions, stream_functions
 
 INTEGRATION_TIMEOUT_SECONDS = 30.0  # API Gateway HTTP API waits at most this long for a function
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
@@ -35,16 +38,40 @@ DEFAULT_METRICS_FILE = ".local/metrics.jsonl"
 class Gateway:
     """Routes HTTP requests to the template's functions and turns their answers into HTTP."""
 
-    def __init__(self, template: Path, output: WorkerOutput, max_containers: int = MAX_CONTAINERS_PER_FUNCTION):
+    def __init__(
+        self,
+        template: Path,
+        output: WorkerOutput,
+        max_containers: int = MAX_CONTAINERS_PER_FUNCTION,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
         specs = http_functions(template)
         self.template = template
         self.routes = RouteTable(specs)
+        # Beside the HTTP functions: the WebSocket routes' functions, and the delivery function they invoke.
+        stream_specs = stream_functions(template)
+        invoked = [spec for spec in functions(template) if spec.name == DELIVERY_FUNCTION]
+        specs = (*specs, *stream_specs, *invoked)
         # The rate-limit buckets every container shares (RATE_LIMIT_BACKEND=memory), for this run only.
         self._scratch = tempfile.TemporaryDirectory(prefix="invest-serve-")
         self.rate_limits = Path(self._scratch.name) / "rate-limits.sqlite"
         self.pools = {
             spec.name: FunctionPool(spec, template, output, max_containers, self.rate_limits) for spec in specs
         }
+        self.stream = StreamGateway(
+            {route: spec.name for spec in stream_specs for route in spec.stream_routes}, self.invoke, idle_timeout
+        )
+        self.aws = AwsApis(self.stream, self.invoke, {spec.name: spec.timeout_seconds for spec in specs})
+
+    def listening_at(self, base_url: str) -> None:
+        """The gateway's URL, for the containers' boto3 clients (invest_dev.gateway.aws)."""
+        for pool in self.pools.values():
+            pool.add_environment(local_aws_environment(base_url))
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        """The function's result for an event of the WebSocket API or of Lambda's Invoke."""
+        pool = self.pools[function]
+        return pool.invoke(event, invocation_deadline(pool.spec.timeout_seconds))
 
     def start_warming(self) -> None:
         """Start one container per function in the background, as many at once as there are CPUs.
@@ -67,6 +94,7 @@ class Gateway:
             threading.Thread(target=warm_next, name="warm-up", daemon=True).start()
 
     def close(self) -> None:
+        self.stream.close_all()
         threads = [threading.Thread(target=pool.close, daemon=True) for pool in self.pools.values()]
         for thread in threads:
             thread.start()
@@ -76,6 +104,9 @@ class Gateway:
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         request.integration_deadline = request.received + INTEGRATION_TIMEOUT_SECONDS
+        if self.aws.handles(request.path):
+            request.route_key = "aws"
+            return self.aws.answer(request)
         resolved = self.routes.resolve(request.method, request.path)
         if resolved is None:
             return HttpResponse.from_gateway_error(GatewayError(404, "Not Found"))
@@ -115,6 +146,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         server = cast(_Server, self.server)
         target = urlsplit(self.path)
+        if target.path == STREAM_PATH and self.headers.get("Upgrade", "").lower() == "websocket":
+            self._serve_websocket(server)
+            return
         request = HttpRequest(
             method=self.command,
             path=target.path or "/",
@@ -132,6 +166,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         response.headers.append(("apigw-requestid", request.request_id))
         self._write(response)
         sys.stderr.write(request.access_log(response.status) + "\n")
+        sys.stderr.flush()
+
+    def _serve_websocket(self, server: _Server) -> None:
+        """Hand the socket to the WebSocket API (invest_dev.gateway.websocket) for the connection's life."""
+        self.close_connection = True
+        received = time.monotonic()
+        raw = handshake_bytes(self.requestline, self.headers.items())
+        status = server.gateway.stream.serve(self.connection, raw, self.client_address[0])
+        latency_ms = round((time.monotonic() - received) * 1000, 1)
+        entry = {"ip": self.client_address[0], "path": STREAM_PATH, "status": status, "connectionMs": latency_ms}
+        sys.stderr.write(json.dumps(entry) + "\n")
         sys.stderr.flush()
 
     def __getattr__(self, name: str) -> Any:
@@ -216,10 +261,11 @@ def serve(
     *,
     template: Path = TEMPLATE,
     max_containers: int = MAX_CONTAINERS_PER_FUNCTION,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> None:
     """Serve the template's functions over HTTP until SIGINT (Ctrl-C) or SIGTERM."""
     output = WorkerOutput(metrics_file(), sys.stdout)
-    gateway = Gateway(template, output, max_containers)
+    gateway = Gateway(template, output, max_containers, idle_timeout)
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     server: _Server | None = None
     try:
@@ -227,6 +273,8 @@ def serve(
             server = _Server((host, port), gateway)
         except OSError as error:
             raise SystemExit(f"invest serve: cannot listen on {host}:{port}: {error}") from None
+        bound_host, bound_port = str(server.server_address[0]), server.server_address[1]
+        gateway.listening_at(f"http://{'127.0.0.1' if bound_host == '0.0.0.0' else bound_host}:{bound_port}")
         gateway.start_warming()
         _print_banner(gateway, server, output)
         server.serve_forever()
@@ -245,8 +293,11 @@ def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput) -> No
     width = max((len(target.route_key) for target in targets), default=0)
     lines = [f"invest serve: {len(gateway.pools)} functions of {gateway.template}"]
     lines += [f"  {target.route_key:<{width}}  {target.function.name}" for target in targets]
+    for route_key, function in gateway.stream.routes.items():
+        lines.append(f"  {'WS ' + route_key:<{width}}  {function}")
     lines.append(f"  metrics (EMF) -> {output.metrics_file}")
     host, port = server.server_address[:2]
     lines.append("  containers start in the background, one per function; requests are served meanwhile")
+    lines.append(f"  stream: ws://{host!s}:{port}{STREAM_PATH}")
     lines.append(f"Listening on http://{host!s}:{port} (Ctrl-C to stop)")
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -61,6 +61,11 @@ TAGS = [
         "name": "Billing",
         "description": "The plans, your subscription, your usage of its quotas, and the payment provider's webhook.",
     },
+    {
+        "name": "Stream",
+        "description": "Real-time changes to your signals and subscription over a WebSocket "
+        "(wss://…/v1/stream): a ticket to connect with.",
+    },
 ]
 BEARER_SCHEME_NAME = "bearerAuth"
 BEARER_SCHEME = {

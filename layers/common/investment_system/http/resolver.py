@@ -201,7 +201,7 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lam
         except Exception:
             logger.exception("Unhandled error outside the resolver")
             response = error_dict(ErrorCode.INTERNAL_ERROR)
-        _record_request(int(response.get("statusCode", 500)), started)
+        record_request(int(response.get("statusCode", 500)), started)
         return _finish(response, path, cid, extra_headers)
 
     wrapped = logger.inject_lambda_context(clear_state=True)(handler)
@@ -212,7 +212,8 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lam
     return wrapped
 
 
-def _record_request(status: int, started: float) -> None:
+def record_request(status: int, started: float) -> None:
+    """A request's latency and status class (the WebSocket routes record theirs here too)."""
     add_metric(MetricName.REQUEST_LATENCY, (time.perf_counter() - started) * 1000)
     status_metric = {2: MetricName.REQUESTS_2XX, 4: MetricName.REQUESTS_4XX, 5: MetricName.REQUESTS_5XX}.get(
         status // 100

@@ -5,12 +5,13 @@ function of its own, and its handler is a plain function of the `WebSocketReques
 API Gateway does with it: for `$connect`, 200 opens the connection and any other status refuses the
 handshake with it (no connection is made); for `$default`, a body is sent back to the client (the
 route has a route response). An `AppError` becomes its status with the contract's error envelope;
-anything else a 500. The correlation ID, cold start and metric dimensions are set as for HTTP.
+anything else a 500. Correlation ID, cold start, metric dimensions and request metrics are as for HTTP.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http.envelope import envelope
-from investment_system.http.resolver import correlation_id_for
+from investment_system.http.resolver import correlation_id_for, record_request
 from investment_system.observability import (
     MetricName,
     add_metric,
@@ -61,6 +62,7 @@ def websocket_handler(route: Route) -> Callable[[dict[str, Any], LambdaContext],
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         nonlocal cold
+        started = time.perf_counter()
         set_correlation_id(correlation_id_for(event))
         request = WebSocketRequest.of(event)
         start_request_metrics(context.function_name, request.route_key)
@@ -68,16 +70,17 @@ def websocket_handler(route: Route) -> Callable[[dict[str, Any], LambdaContext],
             cold = False
             record_cold_start(context.function_name)
         try:
-            frame = route(request)
+            reply = _reply(200, route(request))
         except AppError as error:
             if request.route_key == "$connect":
                 add_metric(MetricName.STREAM_HANDSHAKES_REFUSED)
             logger.info("WebSocket request refused", extra={"code": error.code.value, "route": request.route_key})
-            return _reply(error.status, envelope(error.code, error.message), error.headers)
+            reply = _reply(error.status, envelope(error.code, error.message), error.headers)
         except Exception:
             logger.exception("Unhandled error", extra={"route": request.route_key})
-            return _reply(500, envelope(ErrorCode.INTERNAL_ERROR))
-        return _reply(200, frame)
+            reply = _reply(500, envelope(ErrorCode.INTERNAL_ERROR))
+        record_request(reply["statusCode"], started)
+        return reply
 
     wrapped = logger.inject_lambda_context(clear_state=True)(handler)
     wrapped = metrics.log_metrics(wrapped)

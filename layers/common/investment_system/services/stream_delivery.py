@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -61,7 +61,8 @@ class DeliveryReport:
 
 def event_frame(event: StreamEvent) -> dict[str, Any]:
     """An event as the client receives it."""
-    return {"type": event.type, "id": str(event.id), "at": event.at.isoformat(), "data": event.data}
+    at = event.at.astimezone(UTC).isoformat().replace("+00:00", "Z")  # as the API writes times
+    return {"type": event.type, "id": str(event.id), "at": at, "data": event.data}
 
 
 def error_frame(code: ErrorCode, message: str | None = None) -> dict[str, Any]:
