@@ -135,12 +135,14 @@ def test_an_outage_met_by_a_protected_route_is_503_with_retry_after(backend, dat
     engine = build_engine(DatabaseSettings(url=url, connect_timeout_seconds=2, connect_retries=1))
     use_engine(engine)
     try:
-        investor = make_investor()
-        assert call(LIST, investor).status == 200
+        investor, newcomer = make_investor(), make_investor()
+        assert call(LIST, investor).status == 200  # the rate-limit guard now knows its plan's limit
         # When the database goes away, its pooled connection cut under it
         proxy.stop()
-        # Then the route answers 503 (its `authenticated` dependency met the outage), safe to retry
-        for reply in (call(LIST, investor), call(CREATE, investor, json_body=buy_body())):
+        # Then the routes answer 503, safe to retry: where the `authenticated` dependency meets the
+        # outage, and where the rate-limit guard does (looking up the newcomer's plan)
+        replies = [call(LIST, investor), call(CREATE, investor, json_body=buy_body()), call(LIST, newcomer)]
+        for reply in replies:
             assert reply.status == 503, reply.text
             assert reply.json["error"]["code"] == "DATABASE_UNAVAILABLE"
             assert reply.headers["Retry-After"] == "1"
