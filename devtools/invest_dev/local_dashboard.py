@@ -199,9 +199,12 @@ def render(datapoints: list[Datapoint], dashboard: dict[str, Any], source: str) 
     )
 
 
-def write_local_dashboard(metrics_file: Path, output: Path, template: Path = MONITORING_TEMPLATE) -> Path:
+def write_local_dashboard(
+    metrics_file: Path, output: Path, template: Path = MONITORING_TEMPLATE, *, source: str | None = None
+) -> Path:
+    """The page for `metrics_file`; `source` names the metrics on it (default: the file's path)."""
     lines = metrics_file.read_text(encoding="utf-8").splitlines() if metrics_file.exists() else []
-    page = render(list(read_emf(lines)), template_dashboard(template), str(metrics_file))
+    page = render(list(read_emf(lines)), template_dashboard(template), source or str(metrics_file))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")
     return output

@@ -24,6 +24,7 @@ from invest_dev.template import ROOT
 from investment_system.observability import MetricName
 
 RESULTS = ROOT / "docs" / "load-results.md"
+DASHBOARDS = ROOT / "docs" / "load"  # each variant's dashboard page, linked from its section
 RESULTS_HEADER = """# Load test results
 
 The last results of each variant of the load run, written by the run itself (`make load`,
@@ -143,6 +144,7 @@ def report(
     result: AuditResult,
     *,
     database_audited: bool,
+    dashboard: str | None = None,
 ) -> str:
     """The run's section of the results page (Markdown; also what the run prints)."""
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -158,16 +160,17 @@ def report(
             "### Answers by status and code",
             answers_table(facts),
             "### The server's view (EMF metrics)",
-            server_table(metrics_file),
+            server_table(metrics_file)
+            + (f"\n\n[The operations dashboard drawn from these metrics]({dashboard})" if dashboard else ""),
             "### Audit",
             audit_table(result, database_audited),
         ]
     )
 
 
-def draw_dashboard(metrics_file: Path, output: Path) -> Path | None:
+def draw_dashboard(metrics_file: Path, output: Path, source: str | None = None) -> Path | None:
     """The operations dashboard drawn from the run's metrics (None when the run wrote none)."""
-    return write_local_dashboard(metrics_file, output) if metrics_file.exists() else None
+    return write_local_dashboard(metrics_file, output, source=source) if metrics_file.exists() else None
 
 
 def write_results(name: str, section: str, page: Path = RESULTS) -> None:

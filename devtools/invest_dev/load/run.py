@@ -27,7 +27,7 @@ import psutil
 from invest_dev.load.audit import AuditResult, audit
 from invest_dev.load.faults import FaultSchedule, ScratchPostgres, ScratchRedis, free_port
 from invest_dev.load.ledger import Ledger, read_ledger
-from invest_dev.load.report import RunSetup, draw_dashboard, report, write_results
+from invest_dev.load.report import DASHBOARDS, RunSetup, draw_dashboard, report, write_results
 from invest_dev.template import ROOT, TEMPLATE, http_functions
 
 SCENARIO = Path(__file__).with_name("scenario.py")
@@ -191,9 +191,14 @@ def run_variant(variant: Variant, *, base_url: str | None, database_url: str | N
     target = "`invest serve` (what `make run` starts)" if local else base_url
     facts = read_ledger(ledger.path)
     setup = RunSetup(variant.name, variant.title, target, variant.users, variant.duration_s)
-    section = report(setup, facts, metrics_file, result, database_audited=bool(database_url))
-    print(section, flush=True)
     dashboard = draw_dashboard(metrics_file, run_dir / "dashboard.html")
+    published = None
+    if write_docs and dashboard is not None:
+        source = f"the metrics of the {variant.name} load run"
+        draw_dashboard(metrics_file, DASHBOARDS / f"{variant.name}-dashboard.html", source)
+        published = f"load/{variant.name}-dashboard.html"
+    section = report(setup, facts, metrics_file, result, database_audited=bool(database_url), dashboard=published)
+    print(section, flush=True)
     if dashboard is not None:
         print(f"\nload: the server's metrics drawn as the operations dashboard: {dashboard}", flush=True)
     if write_docs:
