@@ -27,18 +27,31 @@ from invest_dev.template import ROOT, FunctionSpec
 
 LAYER = ROOT / "layers" / "common"
 RUNTIME_PACKAGES = ROOT / ".local" / "bench-runtime"
+REFERENCE_PACKAGES = ROOT / ".local" / "bench-reference"
+REFERENCE_APP = Path(__file__).with_name("reference_app.py")
 
-# Runs in each fresh process: import the function's module, answer one event, report, exit at once.
+# Runs in each fresh process: import the module, answer one event, report, exit at once. Under SnapStart
+# ("snapstart" argument 1) it runs, between the import and the event, what Lambda runs around the
+# snapshot: the before-snapshot hooks (priming, part of init), then the after-restore hooks.
 _COLD_START_CHILD = """
 import sys, time
 started = time.perf_counter()
 import importlib.util, json, os, resource
-source, module_name, function_name, handler_name, event_file, result_file = sys.argv[1:7]
+source, module_name, function_name, handler_name, event_file, result_file, snapstart = sys.argv[1:8]
 module_spec = importlib.util.spec_from_file_location(module_name, source)
 module = importlib.util.module_from_spec(module_spec)
 sys.modules[module_name] = module
 module_spec.loader.exec_module(module)
-imported = time.perf_counter()
+imported = primed = restored = time.perf_counter()
+if snapstart == "1":
+    from snapshot_restore_py import get_after_restore, get_before_snapshot
+
+    for hook, args, kwargs in get_before_snapshot():
+        hook(*args, **kwargs)
+    primed = time.perf_counter()
+    for hook, args, kwargs in get_after_restore():
+        hook(*args, **kwargs)
+    restored = time.perf_counter()
 
 
 def peak_rss_kib():
@@ -67,13 +80,16 @@ class Context:  # what Lambda's runtime hands the handler
 
 with open(event_file) as handle:
     event = json.load(handle)
+started_response = time.perf_counter()
 reply = getattr(module, handler_name)(event, Context(function_name))
 answered = time.perf_counter()
 status = reply.get("statusCode") if isinstance(reply, dict) else None
 with open(result_file, "w") as handle:
     json.dump({
         "import_s": imported - started,
-        "first_response_s": answered - imported,
+        "prime_s": primed - imported,
+        "restore_s": restored - primed,
+        "first_response_s": answered - started_response,
         "max_rss_kib": peak_rss_kib(),
         "status": status,
     }, handle)
@@ -103,16 +119,32 @@ def percentile(samples: list[float], pct: int) -> float:
 
 @dataclass
 class ColdStart:
+    """Fresh processes' numbers, one entry per run; times in seconds."""
+
     total_s: list[float] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)
     import_s: list[float] = field(default_factory=list)
+    prime_s: list[float] = field(default_factory=list)  # before-snapshot hooks (SnapStart only)
+    restore_s: list[float] = field(default_factory=list)  # after-restore hooks (SnapStart only)
     first_response_s: list[float] = field(default_factory=list)
     max_rss_kib: list[int] = field(default_factory=list)
-    statuses: Counter[Any] = field(default_factory=Counter)
+    status: list[Any] = field(default_factory=list)
 
     @property
     def median_s(self) -> float:
         return statistics.median(self.total_s)
+
+    @property
+    def statuses(self) -> Counter[Any]:
+        return Counter(self.status)
+
+    def median_ms(self, samples: str) -> float:
+        """The median of one of the lists of seconds, in milliseconds."""
+        return float(statistics.median(getattr(self, samples))) * 1000
+
+    def without_first(self) -> ColdStart:
+        """The same runs but the first (the unmeasured one)."""
+        return ColdStart(**{name: values[1:] for name, values in vars(self).items()})
 
 
 def lambda_like_python(*args: str) -> list[str]:
@@ -125,21 +157,36 @@ def lambda_path() -> str:
     packages the layer pins and the runtime ships, installed once into RUNTIME_PACKAGES."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     runtime_shipped = pyproject["project"]["optional-dependencies"]["aws"]
-    requirements = LAYER / "requirements.txt"
-    wanted = requirements.read_text(encoding="utf-8") + "\n".join(runtime_shipped)
-    stamp = RUNTIME_PACKAGES / ".requirements"
+    requirements = (LAYER / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return f"{LAYER}{os.pathsep}{_installed(RUNTIME_PACKAGES, [*requirements, *runtime_shipped])}"
+
+
+def reference_path() -> str:
+    """PYTHONPATH of the reference app: its own requirements only, at constraints.txt's pins."""
+    from invest_dev.bench import reference_app
+
+    return str(_installed(REFERENCE_PACKAGES, reference_app.REQUIREMENTS))
+
+
+def _installed(target: Path, requirements: list[str]) -> Path:
+    """`target` holding `requirements` (pip's syntax) pinned by constraints.txt, installed once."""
+    wanted = "\n".join(requirements)
+    stamp = target / ".requirements"
     if not stamp.is_file() or stamp.read_text(encoding="utf-8") != wanted:
-        shutil.rmtree(RUNTIME_PACKAGES, ignore_errors=True)
-        print(f"installing the layer's requirements into {RUNTIME_PACKAGES.relative_to(ROOT)}", flush=True)
-        subprocess.run(
-            [
-                *(sys.executable, "-m", "pip", "install", "--quiet", "--target", str(RUNTIME_PACKAGES)),
-                *("-c", str(ROOT / "constraints.txt"), "-r", str(requirements), *runtime_shipped),
-            ],
-            check=True,
-        )
+        shutil.rmtree(target, ignore_errors=True)
+        print(f"installing {len(requirements)} requirements into {target.relative_to(ROOT)}", flush=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as listed:
+            listed.write(wanted)
+            listed.flush()
+            subprocess.run(
+                [
+                    *(sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target)),
+                    *("-c", str(ROOT / "constraints.txt"), "-r", listed.name),
+                ],
+                check=True,
+            )
         stamp.write_text(wanted, encoding="utf-8")
-    return f"{LAYER}{os.pathsep}{RUNTIME_PACKAGES}"
+    return target
 
 
 def _timed_process(argv: list[str], env: Mapping[str, str], cwd: Path) -> tuple[float, float]:
@@ -162,49 +209,111 @@ def baseline(runs: int) -> ColdStart:
     return result
 
 
+@dataclass(frozen=True)
+class Program:
+    """What a cold start runs: a handler module by path, where (cwd, as /var/task) and with what on its path."""
+
+    name: str  # the function name its Lambda context carries
+    source: Path
+    module_name: str
+    handler_attribute: str
+    cwd: Path
+    pythonpath: str
+    snapstart: bool = False
+
+    @classmethod
+    def function(cls, spec: FunctionSpec, *, snapstart: bool = False) -> Program:
+        return cls(
+            spec.name, spec.source, spec.module_name, spec.handler_attribute, spec.code_uri, lambda_path(), snapstart
+        )
+
+    @classmethod
+    def reference(cls) -> Program:
+        return cls("ReferenceApp", REFERENCE_APP, "reference_app", "handler", REFERENCE_APP.parent, reference_path())
+
+
+def _cold_start_once(
+    program: Program, event: Any, env_overrides: Mapping[str, str], scratch: Path, result: ColdStart
+) -> None:
+    """One fresh process of `program` answering `event`; its numbers appended to `result`."""
+    event_file, result_file = scratch / "event.json", scratch / "result.json"
+    event_file.write_text(json.dumps(event), encoding="utf-8")
+    argv = lambda_like_python(
+        "-c",
+        _COLD_START_CHILD,
+        *(str(program.source), program.module_name, program.name, program.handler_attribute),
+        *(str(event_file), str(result_file), "1" if program.snapstart else "0"),
+    )
+    env = {**os.environ, "PYTHONPATH": program.pythonpath, **COLD_START_ENVIRONMENT, **env_overrides}
+    wall, cpu = _timed_process(argv, env, program.cwd)
+    child = json.loads(result_file.read_text(encoding="utf-8"))
+    result.total_s.append(wall)
+    result.cpu_s.append(cpu)
+    for samples in ("import_s", "prime_s", "restore_s", "first_response_s", "max_rss_kib", "status"):
+        getattr(result, samples).append(child[samples])
+
+
 def cold_start(
-    spec: FunctionSpec, next_event: Callable[[], Any], runs: int, env_overrides: Mapping[str, str] | None = None
+    spec: FunctionSpec,
+    next_event: Callable[[], Any],
+    runs: int,
+    env_overrides: Mapping[str, str] | None = None,
+    *,
+    snapstart: bool = False,
 ) -> ColdStart:
     """`runs` fresh processes that import the function and each answer an event of `next_event()`
-    (made before the process starts); see the module docstring."""
-    env = {**os.environ, "PYTHONPATH": lambda_path(), **COLD_START_ENVIRONMENT, **(env_overrides or {})}
+    (made before the process starts), after one unmeasured run; see the module docstring."""
+    program = Program.function(spec, snapstart=snapstart)
     result = ColdStart()
     with tempfile.TemporaryDirectory(prefix="invest-cold-") as scratch:
-        event_file, result_file = Path(scratch, "event.json"), Path(scratch, "result.json")
-        argv = lambda_like_python(
-            "-c",
-            _COLD_START_CHILD,
-            str(spec.source),
-            spec.module_name,
-            spec.name,
-            spec.handler_attribute,
-            str(event_file),
-            str(result_file),
-        )
-        for _ in range(runs):
-            event_file.write_text(json.dumps(next_event()), encoding="utf-8")
-            wall, cpu = _timed_process(argv, env, spec.code_uri)
-            result.total_s.append(wall)
-            result.cpu_s.append(cpu)
-            child = json.loads(result_file.read_text(encoding="utf-8"))
-            result.import_s.append(child["import_s"])
-            result.first_response_s.append(child["first_response_s"])
-            result.max_rss_kib.append(child["max_rss_kib"])
-            result.statuses[child["status"]] += 1
-    return result
+        for _ in range(runs + 1):
+            _cold_start_once(program, next_event(), env_overrides or {}, Path(scratch), result)
+    return result.without_first()
 
 
-def import_profile(spec: FunctionSpec, env: Mapping[str, str], top: int = 25) -> str:
-    """The slowest imports (cumulative) of the function's module, from `python -X importtime`."""
+@dataclass
+class PairedColdStart:
+    """A function's cold starts, without and with SnapStart, run by run beside the reference app's."""
+
+    function: ColdStart
+    snapstart: ColdStart
+    reference: ColdStart
+
+    @property
+    def ratio(self) -> float:
+        """The median, over the runs, of the function's cold start over the reference's in the same run."""
+        return statistics.median(f / r for f, r in zip(self.function.total_s, self.reference.total_s, strict=True))
+
+
+def paired_cold_start(
+    spec: FunctionSpec, next_event: Callable[[], Any], next_reference_event: Callable[[], Any], runs: int
+) -> PairedColdStart:
+    """`runs` rounds of three fresh processes: the function, the reference app (in alternating order, so
+    that what else the machine does weighs on both alike), then the function under SnapStart. One
+    unmeasured round first (bytecode, page cache)."""
+    programs = (Program.function(spec), Program.reference(), Program.function(spec, snapstart=True))
+    results = (ColdStart(), ColdStart(), ColdStart())
+    with tempfile.TemporaryDirectory(prefix="invest-cold-") as scratch:
+        for run in range(runs + 1):
+            order = (0, 1, 2) if run % 2 else (1, 0, 2)
+            for index in order:
+                event = next_reference_event() if index == 1 else next_event()
+                _cold_start_once(programs[index], event, {}, Path(scratch), results[index])
+    function, reference, snapstart = (result.without_first() for result in results)
+    return PairedColdStart(function=function, snapstart=snapstart, reference=reference)
+
+
+def import_profile(program: Program, env: Mapping[str, str], top: int = 25) -> str:
+    """The slowest imports (cumulative) of a function's module or the reference app, from `python -X importtime`."""
     code = (
         "import importlib.util, sys; "
-        f"s = importlib.util.spec_from_file_location({spec.module_name!r}, {str(spec.source)!r}); "
+        f"s = importlib.util.spec_from_file_location({program.module_name!r}, {str(program.source)!r}); "
         "m = importlib.util.module_from_spec(s); sys.modules[s.name] = m; s.loader.exec_module(m)"
     )
     completed = subprocess.run(
         lambda_like_python("-X", "importtime", "-c", code),
-        env={**env, "PYTHONPATH": lambda_path()},
-        cwd=spec.code_uri,
+        env={**env, "PYTHONPATH": program.pythonpath},
+        cwd=program.cwd,
         capture_output=True,
         text=True,
         check=True,
