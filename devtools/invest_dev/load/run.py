@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         variants = list(CI_VARIANTS)
     else:
         database = "remote" if args.base_url else "postgres" if args.fault == "postgres" else args.database
-        default_name = f"{database}-{args.fault}-outage" if args.fault else database
+        default_name = database if not args.fault else f"{database}-{args.fault}-outage".removeprefix(f"{args.fault}-")
         variant = Variant(
             args.name or default_name, database, args.fault, args.duration, args.users, args.down_at, args.up_at
         )
