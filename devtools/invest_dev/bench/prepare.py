@@ -35,7 +35,11 @@ NOTES: dict[str, str] = {
     "MigrateFunction": "not an HTTP function (no status): applies the migrations, of which none are pending",
     "ExpireSignalsFunction": "not an HTTP function (no status): no signal is overdue (the service refuses an "
     "expiry in the past, so none can be seeded), so it times the scan that finds none",
-    "ChangePlanFunction": "repeats one plan change: the first call switches plan, the others keep it",
+    "ApplySubscriptionChangesFunction": "not an HTTP function (no status): no change is due, so it times the "
+    "scan that finds none",
+    "HousekeepingFunction": "not an HTTP function (no status): nothing has expired, so it times the four scans "
+    "that find nothing",
+    "ChangePlanFunction": "repeats one upgrade to pro: every call starts a checkout (202), replacing the last one",
     "CancelSubscriptionFunction": "repeats one cancellation: the first call records it, the others change nothing",
 }
 SECOND_PASSWORD = "Copper-Meadow-Signal-93"  # noqa: S105 (the ChangePassword sample event's new password)
