@@ -189,8 +189,15 @@ def test_sqlite_errors_of_the_statement_are_no_outage(tmp_path: Path):
     assert outage_of(wrapped(duplicate, sqlite3.Error)) is None
 
 
-def test_errors_that_are_not_the_databases_are_no_outage():
-    assert outage_of(ConnectionResetError()) is None  # only what SQLAlchemy raised from the database
+def test_socket_errors_pg8000_lets_through_while_connecting_are_outages():
+    # pg8000's SSL request on a server shutting down: the bare socket error, not wrapped by SQLAlchemy
+    assert outage_of(ConnectionResetError(104, "Connection reset by peer")) is Outage.RESET
+    assert outage_of(ConnectionRefusedError(111, "Connection refused")) is Outage.CONNECTION
+    assert outage_of(TimeoutError("timed out")) is Outage.CONNECTION
+
+
+def test_other_errors_are_no_outage():
+    assert outage_of(FileNotFoundError(2, "No such file")) is None
     assert outage_of(RuntimeError(2003)) is None
 
 
@@ -264,6 +271,19 @@ def test_a_rollback_that_fails_on_a_dead_connection_does_not_hide_the_outage(sql
         fail_midway()
     # Then the client still gets the outage
     assert failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
+
+
+def test_a_bare_socket_error_while_connecting_is_503_with_retry_after(sqlite_engine):
+    # Given a connection attempt that the server resets (pg8000 raises it unwrapped)
+    with (
+        mock.patch.object(Session, "connection", side_effect=ConnectionResetError(104, "reset")),
+        pytest.raises(Unavailable) as failure,
+        unit_of_work(),
+    ):
+        pass
+    # Then it is the outage, retried first, and safe to repeat
+    assert failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
+    assert failure.value.headers == {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def test_failures_that_are_no_outage_pass_through_the_unit_of_work(sqlite_engine):

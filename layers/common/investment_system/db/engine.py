@@ -138,7 +138,7 @@ def _connect(session: Session) -> None:
         try:
             session.connection()
             return
-        except exc.DBAPIError as error:
+        except Exception as error:
             if outage_of(error) is None or attempt == settings.connect_retries:
                 raise
             session.rollback()

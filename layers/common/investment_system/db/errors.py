@@ -60,7 +60,12 @@ _SQLITE_RESULTS = {
 
 
 def outage_of(error: BaseException) -> Outage | None:
-    """The outage a database error raised by SQLAlchemy reports; None for any other failure."""
+    """The outage a database error raised by SQLAlchemy reports; None for any other failure.
+
+    A bare socket error counts too: pg8000 lets those of its connection set-up through unwrapped
+    (a reset while the server shuts down), so SQLAlchemy never sees a DBAPI error to wrap."""
+    if isinstance(error, ConnectionError | TimeoutError):
+        return _driver_outage(error)
     if not isinstance(error, exc.DBAPIError):
         return None
     outage = _driver_outage(error.orig) if isinstance(error.orig, BaseException) else None
