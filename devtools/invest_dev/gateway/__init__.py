@@ -12,6 +12,8 @@ It stands in for API Gateway (HTTP API, payload format 2.0) in front of Lambda:
   at once. A function's pool (`pool`) starts another container when all of its containers are busy,
   up to a cap. At start-up, one container per function warms up in the background while requests
   are already served.
+- With RATE_LIMIT_BACKEND=memory, every container admits requests in one rate-limit store the gateway
+  makes for the run (`rate_limits`), so a client's limit holds across functions and containers.
 - The function's answer becomes the HTTP response (`responses`). A handler that raises, a malformed
   answer, a container that dies or overruns the function's Timeout all give API Gateway's
   `502 {"message":"Internal Server Error"}`; a container that dies or times out is replaced.
