@@ -17,7 +17,8 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models import AuditEvent, Signal
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalListQuery
 from investment_system.services.signal_expiry import expire_overdue_signals
-from investment_system.services.signals import close_signal, create_signal, list_signals
+from investment_system.services.signal_reads import list_signals
+from investment_system.services.signals import close_signal, create_signal
 
 WORKERS = 8
 

@@ -15,6 +15,7 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models.signals import Direction, SignalStatus
 from investment_system.observability import set_correlation_id
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalListQuery, SignalUpdate
+from investment_system.services import signal_reads as reads
 from investment_system.services import signals as service
 from investment_system.services.signal_expiry import expire_overdue_signals
 
@@ -47,7 +48,7 @@ def test_created_signal_is_open_with_exact_prices_and_a_history_row(sqlite_db):
     # When they create a signal with prices that binary floats cannot hold
     created = _create(investor.user_id, entry_price="0.1", target_price="0.30000001", stop_loss="0.00000001")
     # Then it is OPEN and the prices read back exactly
-    fetched = service.get_signal(investor.user_id, str(created.id))
+    fetched = reads.get_signal(investor.user_id, str(created.id))
     assert fetched.status is SignalStatus.OPEN
     assert (fetched.entry_price, fetched.target_price, fetched.stop_loss) == ("0.1", "0.30000001", "0.00000001")
     # And the history has one "created" row by the investor with the request's correlation ID
@@ -74,7 +75,7 @@ def test_buy_levels_on_the_wrong_side_are_refused_and_nothing_is_stored(sqlite_d
     # Then 422 INVALID_SIGNAL_LEVELS names each offending level, and no signal exists
     assert caught.value.code is ErrorCode.INVALID_SIGNAL_LEVELS
     assert {d["field"] for d in caught.value.details} == fields
-    page = service.list_signals(investor.user_id, SignalListQuery())
+    page = reads.list_signals(investor.user_id, SignalListQuery())
     assert page.items == []
 
 
@@ -138,7 +139,7 @@ def test_another_users_signal_is_indistinguishable_from_a_missing_one(sqlite_db)
     owner, stranger = make_investor("owner"), make_investor("stranger")
     signal_id = str(_create(owner.user_id).id)
     calls = [
-        lambda sid: service.get_signal(stranger.user_id, sid),
+        lambda sid: reads.get_signal(stranger.user_id, sid),
         lambda sid: service.signal_history(stranger.user_id, sid),
         lambda sid: service.update_signal(stranger.user_id, sid, SignalUpdate(notes="x")),
         lambda sid: service.close_signal(stranger.user_id, sid, SignalClose(exit_price=Decimal(1))),
@@ -149,7 +150,7 @@ def test_another_users_signal_is_indistinguishable_from_a_missing_one(sqlite_db)
         for sid in (signal_id, str(uuid.uuid4()), "analytics"):
             assert _error(lambda attempt=attempt, sid=sid: attempt(sid)) is ErrorCode.SIGNAL_NOT_FOUND
     # And the owner's signal is untouched
-    assert service.get_signal(owner.user_id, signal_id).notes is None
+    assert reads.get_signal(owner.user_id, signal_id).notes is None
 
 
 def test_deleted_signal_is_gone_for_its_owner_but_kept_for_audit(sqlite_db):
@@ -157,9 +158,9 @@ def test_deleted_signal_is_gone_for_its_owner_but_kept_for_audit(sqlite_db):
     signal_id = str(_create(investor.user_id).id)
     service.delete_signal(investor.user_id, signal_id)
     # Then reads, history and listing no longer show it
-    assert _error(lambda: service.get_signal(investor.user_id, signal_id)) is ErrorCode.SIGNAL_NOT_FOUND
+    assert _error(lambda: reads.get_signal(investor.user_id, signal_id)) is ErrorCode.SIGNAL_NOT_FOUND
     assert _error(lambda: service.delete_signal(investor.user_id, signal_id)) is (ErrorCode.SIGNAL_NOT_FOUND)
-    assert service.list_signals(investor.user_id, SignalListQuery()).items == []
+    assert reads.list_signals(investor.user_id, SignalListQuery()).items == []
     # But the row and its audit trail remain
     assert stored_status(signal_id) == "OPEN"
     from investment_system.services.audit import history
@@ -175,11 +176,11 @@ def test_overdue_signal_reads_expired_everywhere_before_the_job_runs(sqlite_db):
     # Given its expiry has passed, but the expiry job has not run
     set_row(signal_id, expires_at=utcnow() - timedelta(seconds=1))
     # Then get, list and the status filters all report it EXPIRED
-    assert service.get_signal(investor.user_id, signal_id).status is SignalStatus.EXPIRED
-    listed = service.list_signals(investor.user_id, SignalListQuery())
+    assert reads.get_signal(investor.user_id, signal_id).status is SignalStatus.EXPIRED
+    listed = reads.list_signals(investor.user_id, SignalListQuery())
     assert [s.status for s in listed.items] == [SignalStatus.EXPIRED]
-    open_only = service.list_signals(investor.user_id, SignalListQuery(status=SignalStatus.OPEN))
-    expired_only = service.list_signals(investor.user_id, SignalListQuery(status=SignalStatus.EXPIRED))
+    open_only = reads.list_signals(investor.user_id, SignalListQuery(status=SignalStatus.OPEN))
+    expired_only = reads.list_signals(investor.user_id, SignalListQuery(status=SignalStatus.EXPIRED))
     assert (open_only.items, [str(s.id) for s in expired_only.items]) == ([], [signal_id])
     # And it can no longer be closed
     exit_price = SignalClose(exit_price=Decimal(101))
@@ -229,21 +230,21 @@ def test_list_filters_combine(sqlite_db):
         strategy="breakout",
     )
     query = SignalListQuery(symbol="MSFT", direction=Direction.SELL, strategy="breakout", status=SignalStatus.OPEN)
-    page = service.list_signals(investor.user_id, query)
+    page = reads.list_signals(investor.user_id, query)
     assert [s.id for s in page.items] == [wanted.id]
 
 
 def test_created_range_is_inclusive_from_and_exclusive_to(sqlite_db):
     investor = make_investor()
     first, second, third = (_create(investor.user_id) for _ in range(3))
-    page = service.list_signals(
+    page = reads.list_signals(
         investor.user_id,
         SignalListQuery(created_from=second.created_at, created_to=third.created_at),
     )
     assert [s.id for s in page.items] == [second.id]
     assert first.created_at < second.created_at
     backwards = SignalListQuery(created_from=third.created_at, created_to=first.created_at)
-    assert _error(lambda: service.list_signals(investor.user_id, backwards)) is (ErrorCode.INVALID_DATE_RANGE)
+    assert _error(lambda: reads.list_signals(investor.user_id, backwards)) is (ErrorCode.INVALID_DATE_RANGE)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -262,7 +263,7 @@ def test_paging_visits_every_signal_once_newest_first_even_while_signals_are_add
     # When they page through with cursors while new signals keep arriving
     seen, cursor, pages = [], None, 0
     while True:
-        page = service.list_signals(investor.user_id, SignalListQuery(limit=page_size, cursor=cursor))
+        page = reads.list_signals(investor.user_id, SignalListQuery(limit=page_size, cursor=cursor))
         seen.extend(s.id for s in page.items)
         if pages < inserted_while_paging:
             _create(investor.user_id)

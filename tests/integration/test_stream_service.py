@@ -23,7 +23,8 @@ from investment_system.schemas.signals import SignalClose, SignalCreate, SignalU
 from investment_system.schemas.stream import StreamEventType
 from investment_system.services import stream_delivery
 from investment_system.services.signal_expiry import expire_overdue_signals
-from investment_system.services.signals import close_signal, create_signal, delete_signal, get_signal, update_signal
+from investment_system.services.signal_reads import get_signal
+from investment_system.services.signals import close_signal, create_signal, delete_signal, update_signal
 from investment_system.services.stream import answer, connect, issue_ticket
 from investment_system.services.stream_delivery import deliver, remove_connection
 from investment_system.services.stream_events import record_event

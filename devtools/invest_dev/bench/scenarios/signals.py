@@ -32,7 +32,7 @@ MAX_ANALYTICS_CALLS = {1_000: 100, 100_000: 20}
 
 
 def _signal_rows(user_id: Any, count: int) -> Iterator[dict[str, Any]]:
-    from investment_system.models.signals import Direction
+    from investment_system.domain import Direction
     from investment_system.services.signals import compute_return_pct
 
     rng = random.Random(count)

@@ -239,8 +239,7 @@ def _name_enum_members(schemas: dict[str, Any]) -> None:
 
 
 def _named_enums() -> tuple[type[Enum], ...]:
-    from investment_system.models.billing import PlanCode, SubscriptionStatus
-    from investment_system.models.signals import Direction, SignalStatus, Timeframe
+    from investment_system.domain import Direction, PlanCode, SignalStatus, SubscriptionStatus, Timeframe
     from investment_system.schemas.users import Role
 
     return (Direction, PlanCode, Role, SignalStatus, SubscriptionStatus, Timeframe)

@@ -11,20 +11,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of, utcnow
-
-
-class PlanCode(StrEnum):
-    """The plans of the catalogue (the rows migration 0004 seeds)."""
-
-    FREE = "free"
-    PRO = "pro"
-    ENTERPRISE = "enterprise"
-
-
-class SubscriptionStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    PAST_DUE = "PAST_DUE"
-    CANCELED = "CANCELED"
+from investment_system.domain import SubscriptionStatus
 
 
 class CheckoutStatus(StrEnum):

@@ -5,41 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of
 from investment_system.db.decimals import ExactDecimal
-
-
-class Direction(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class SignalStatus(StrEnum):
-    OPEN = "OPEN"
-    CLOSED = "CLOSED"
-    EXPIRED = "EXPIRED"
-
-
-class Timeframe(StrEnum):
-    ONE_MINUTE = "1m"
-    FIVE_MINUTES = "5m"
-    FIFTEEN_MINUTES = "15m"
-    ONE_HOUR = "1h"
-    FOUR_HOURS = "4h"
-    ONE_DAY = "1d"
-    ONE_WEEK = "1w"
-
-
-# Prices: up to 10 integer and 8 fractional digits. Returns: percentages with 4 fractional digits.
-PRICE_DIGITS, PRICE_SCALE = 18, 8
-RETURN_DIGITS, RETURN_SCALE = 18, 4
-CONFIDENCE_DIGITS, CONFIDENCE_SCALE = 5, 4
-SYMBOL_MAX, STRATEGY_MAX, NOTES_MAX = 20, 64, 2000
+from investment_system.domain import (
+    CONFIDENCE_DIGITS,
+    CONFIDENCE_SCALE,
+    PRICE_DIGITS,
+    PRICE_SCALE,
+    RETURN_DIGITS,
+    RETURN_SCALE,
+    STRATEGY_MAX,
+    SYMBOL_MAX,
+    Direction,
+    SignalStatus,
+    Timeframe,
+)
 
 
 class Signal(TimestampedMixin, Base):

@@ -21,10 +21,10 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Insert, and_, delete, or_, select, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base
+from investment_system.domain import SubscriptionStatus
 from investment_system.models.billing import (
     Checkout,
     CheckoutStatus,
@@ -34,7 +34,6 @@ from investment_system.models.billing import (
     PaymentEvent,
     Plan,
     Subscription,
-    SubscriptionStatus,
 )
 from investment_system.repositories.base import Repository
 
@@ -43,11 +42,19 @@ def insert_if_absent(session: Session, model: type[Base], values: Mapping[str, A
     """Insert a row unless one with the same `key` (primary key or unique columns) exists."""
     dialect = session.get_bind().dialect.name
     statement: Insert
+    # Each branch imports its own dialect's module: the engine has loaded it already, and the others
+    # are ~60 ms of cold start.
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         statement = postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         statement = sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
     else:
+        from sqlalchemy.dialects import mysql
+
         insert = mysql.insert(model).values(**values)
         statement = insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
     session.execute(statement)

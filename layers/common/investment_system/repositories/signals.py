@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, and_, case, func, or_, select, update
 
 from investment_system.db.decimals import ExactSum
-from investment_system.models.signals import Signal, SignalStatus
+from investment_system.domain import SignalStatus
+from investment_system.models.signals import Signal
 from investment_system.repositories.base import Repository
 from investment_system.schemas.signals import SignalFilters, SignalListQuery
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from investment_system.models.billing import PlanCode, SubscriptionStatus
+from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.schemas import ALWAYS_SENT
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypedDict
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from investment_system.models.signals import (
+from investment_system.domain import (
     CONFIDENCE_SCALE,
     NOTES_MAX,
     PRICE_DIGITS,

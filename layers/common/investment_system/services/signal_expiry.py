@@ -15,12 +15,13 @@ from datetime import datetime
 
 from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
-from investment_system.models.signals import Direction, SignalStatus
+from investment_system.domain import Direction, SignalStatus
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.signals import SignalRepository
 from investment_system.schemas.stream import StreamEventType
 from investment_system.services.audit import record_change
-from investment_system.services.signals import ENTITY_TYPE, audit_values, signal_out
+from investment_system.services.signal_reads import signal_out
+from investment_system.services.signals import ENTITY_TYPE, audit_values
 from investment_system.services.stream_events import record_event
 
 DEFAULT_BATCH_SIZE = 500

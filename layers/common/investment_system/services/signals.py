@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
+from investment_system.domain import RETURN_DIGITS, RETURN_SCALE, Direction, SignalStatus
 from investment_system.errors import Conflict, ErrorCode, NotFound, ValidationFailed
-from investment_system.models.signals import RETURN_DIGITS, RETURN_SCALE, Direction, Signal, SignalStatus
+from investment_system.models.signals import Signal
 from investment_system.observability import MetricName, add_metric
 from investment_system.repositories.signals import SignalRepository
 from investment_system.schemas.signals import (
@@ -28,20 +29,24 @@ from investment_system.schemas.signals import (
     SignalClose,
     SignalCreate,
     SignalHistory,
-    SignalListQuery,
     SignalOut,
-    SignalPage,
     SignalUpdate,
 )
 from investment_system.schemas.stream import StreamEventType
 from investment_system.services.audit import history, record_change
+from investment_system.services.signal_reads import (
+    decimal_text,
+    effective_status,
+    owned_signal,
+    return_text,
+    round_half_up,
+    signal_out,
+)
 from investment_system.services.stream_events import record_event
-from investment_system.services.usage import consume_daily_signal_quota
 
 ENTITY_TYPE = "signal"
-RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_SCALE)
 # The largest |return_pct| the column holds (NUMERIC(18, 4)).
-MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - RETURN_QUANTUM
+MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - Decimal(1).scaleb(-RETURN_SCALE)
 
 _CREATED_METRIC = {Direction.BUY: MetricName.SIGNALS_CREATED_BUY, Direction.SELL: MetricName.SIGNALS_CREATED_SELL}
 _CLOSED_METRIC = {Direction.BUY: MetricName.SIGNALS_CLOSED_BUY, Direction.SELL: MetricName.SIGNALS_CLOSED_SELL}
@@ -92,13 +97,6 @@ def level_violations(
     return [{"field": field, "message": message, "type": "signal_levels"} for field, message in problems]
 
 
-def round_half_up(value: Fraction, places: int) -> Decimal:
-    """`value` rounded half-up (ties away from zero) to `places` fractional digits, exactly."""
-    scaled = value * 10**places
-    magnitude = int(abs(scaled) + Fraction(1, 2))  # floor(|x| + 1/2)
-    return Decimal(magnitude if scaled >= 0 else -magnitude).scaleb(-places)
-
-
 def compute_return_pct(direction: Direction, entry: Decimal, exit_price: Decimal) -> Decimal:
     """(exit - entry) / entry * 100 for BUY, (entry - exit) / entry * 100 for SELL, to 4 fractional
     digits, rounded half-up. Computed on exact fractions: no intermediate rounding."""
@@ -106,46 +104,6 @@ def compute_return_pct(direction: Direction, entry: Decimal, exit_price: Decimal
     if direction is Direction.SELL:
         change = -change
     return round_half_up(change * 100 / Fraction(entry), RETURN_SCALE)
-
-
-def effective_status(signal: Signal, now: datetime) -> SignalStatus:
-    """The status a reader sees: an OPEN signal past its expiry is EXPIRED, stored or not."""
-    if signal.status == SignalStatus.OPEN and signal.expires_at is not None and signal.expires_at <= now:
-        return SignalStatus.EXPIRED
-    return SignalStatus(signal.status)
-
-
-def decimal_text(value: Decimal | None) -> str | None:
-    """A price as the shortest decimal string that keeps its value: 187.25000000 -> "187.25"."""
-    return None if value is None else f"{value.normalize():f}"
-
-
-def return_text(value: Decimal | None) -> str | None:
-    """A percentage with exactly 4 fractional digits: "3.2500"."""
-    return None if value is None else f"{value.quantize(RETURN_QUANTUM, rounding=ROUND_HALF_UP):f}"
-
-
-def signal_out(signal: Signal, now: datetime) -> SignalOut:
-    return SignalOut(
-        id=signal.id,
-        user_id=signal.user_id,
-        symbol=signal.symbol,
-        direction=Direction(signal.direction),
-        confidence=float(signal.confidence),
-        entry_price=f"{signal.entry_price.normalize():f}",
-        target_price=decimal_text(signal.target_price),
-        stop_loss=decimal_text(signal.stop_loss),
-        timeframe=signal.timeframe,
-        strategy=signal.strategy,
-        notes=signal.notes,
-        status=effective_status(signal, now),
-        exit_price=decimal_text(signal.exit_price),
-        return_pct=return_text(signal.return_pct),
-        expires_at=signal.expires_at,
-        closed_at=signal.closed_at,
-        created_at=signal.created_at,
-        updated_at=signal.updated_at,
-    )
 
 
 def audit_values(signal: Signal) -> dict[str, Any]:
@@ -190,26 +148,6 @@ def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate) -> S
     _record(session, signal, "created", user_id, {})
     add_metric(_CREATED_METRIC[data.direction])
     return signal_out(signal, now)
-
-
-def create_signal_within_quota(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:
-    """POST /v1/signals: `create_signal`, counted against the plan's daily quota in the same transaction
-    (429 QUOTA_EXCEEDED once it is used up; a create that fails rolls its count back)."""
-    consume_daily_signal_quota(session, user_id)
-    return create_signal(session, user_id, data)
-
-
-def list_signals(user_id: uuid.UUID, query: SignalListQuery) -> SignalPage:
-    check_date_range(query.created_from, query.created_to)
-    with unit_of_work() as session:
-        now = utcnow()
-        rows, next_cursor = SignalRepository(session).page_of(user_id, query, now)
-        return SignalPage(items=[signal_out(row, now) for row in rows], next_cursor=next_cursor)
-
-
-def get_signal(user_id: uuid.UUID, signal_id: str) -> SignalOut:
-    with unit_of_work() as session:
-        return signal_out(_owned(session, user_id, signal_id), utcnow())
 
 
 def update_signal(user_id: uuid.UUID, signal_id: str, data: SignalUpdate) -> SignalOut:
@@ -266,7 +204,7 @@ def delete_signal(user_id: uuid.UUID, signal_id: str) -> None:
     """Soft delete, whatever the status: the owner sees 404 from now on; the row and its history stay."""
     with unit_of_work() as session:
         now = utcnow()
-        signal = _owned(session, user_id, signal_id, for_update=True)
+        signal = owned_signal(session, user_id, signal_id, for_update=True)
         before = audit_values(signal)
         if not SignalRepository(session).soft_delete(signal.id, now):
             raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
@@ -276,7 +214,7 @@ def delete_signal(user_id: uuid.UUID, signal_id: str) -> None:
 
 def signal_history(user_id: uuid.UUID, signal_id: str) -> SignalHistory:
     with unit_of_work() as session:
-        signal = _owned(session, user_id, signal_id)
+        signal = owned_signal(session, user_id, signal_id)
         events = history(session, entity_type=ENTITY_TYPE, entity_id=signal.id)
         return SignalHistory(
             items=[
@@ -292,35 +230,11 @@ def signal_history(user_id: uuid.UUID, signal_id: str) -> SignalHistory:
         )
 
 
-def check_date_range(created_from: datetime | None, created_to: datetime | None) -> None:
-    if created_from is not None and created_to is not None and created_from > created_to:
-        raise ValidationFailed(
-            ErrorCode.INVALID_DATE_RANGE,
-            "created_from must not be after created_to",
-            details=[{"field": "created_from", "message": "after created_to", "type": "date_range"}],
-        )
-
-
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def _signal_key(signal_id: str) -> uuid.UUID:
-    # A path segment that is no UUID names no signal: the same 404 as any missing one.
-    try:
-        return uuid.UUID(signal_id)
-    except ValueError:
-        raise NotFound(ErrorCode.SIGNAL_NOT_FOUND) from None
-
-
-def _owned(session: Session, user_id: uuid.UUID, signal_id: str, *, for_update: bool = False) -> Signal:
-    signal = SignalRepository(session).owned(user_id, _signal_key(signal_id), for_update=for_update)
-    if signal is None:
-        raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)
-    return signal
-
-
 def _open_for_change(session: Session, user_id: uuid.UUID, signal_id: str, now: datetime) -> Signal:
-    signal = _owned(session, user_id, signal_id, for_update=True)
+    signal = owned_signal(session, user_id, signal_id, for_update=True)
     status = effective_status(signal, now)
     if status is not SignalStatus.OPEN:
         raise Conflict(ErrorCode.SIGNAL_NOT_OPEN, f"The signal is {status.value}; only OPEN signals change.")

@@ -37,8 +37,9 @@ from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import new_id, utcnow
+from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.errors import ErrorCode, NotFound
-from investment_system.models.billing import PlanCode, Subscription, SubscriptionStatus
+from investment_system.models.billing import Subscription
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.billing import SubscriptionRepository
