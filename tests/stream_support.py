@@ -22,6 +22,7 @@ class FakeManagementApi:
         self.frames: dict[str, list[dict[str, Any]]] = {}
         self.deleted: list[str] = []
         self.refuse_posts = False
+        self.opening: set[str] = set()
         self.requested: list[dict[str, Any]] = []  # the payloads of Lambda Invoke (the deliveries asked for)
 
     def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> None:  # noqa: N803 (boto3's names)
@@ -39,6 +40,8 @@ class FakeManagementApi:
         self.frames.setdefault(ConnectionId, []).append(json.loads(Data))
 
     def get_connection(self, ConnectionId: str) -> dict[str, Any]:  # noqa: N803
+        if ConnectionId in self.opening:  # API Gateway finishes its handshake while a delivery waits
+            self.open.add(ConnectionId)
         self._known(ConnectionId, "GetConnection")
         return {}
 

@@ -7,7 +7,7 @@ import copy
 import json
 
 import pytest
-from signal_support import make_investor
+from signal_support import CREATE, buy_body, call, make_investor
 from stream_support import FakeManagementApi, connection_row, open_connections
 from support import Reply, function_module, invoke
 
@@ -49,19 +49,27 @@ def test_a_ticket_needs_a_signed_in_caller(db):
     assert (reply.status, reply.error_code) == (401, "AUTHENTICATION_REQUIRED")
 
 
-def test_connect_with_a_ticket_opens_and_asks_for_the_first_delivery(db, api):
-    # Given a ticket
+def test_connect_with_a_ticket_opens_and_asks_for_the_replay(db, api):
+    # Given an investor with one event, and a ticket
     investor = make_investor()
+    call(CREATE, investor, json_body=buy_body())
     ticket = _ticket(investor)
-    # When $connect is invoked with it
+    # When $connect is invoked with it, asking for the events after 0
     reply = _connect(ticket, last_event_id="0")
     # Then the handshake is accepted, the connection stored and a delivery for it asked for
     assert reply == {"statusCode": 200}
     assert connection_row("conn-1").user_id == investor.user_id
     assert api.requested == [{"user_id": str(investor.user_id), "opened": "conn-1"}]
-    # And the delivery function, invoked with that request, finds the connection open and sends what is due
+    # And the delivery function, invoked with that request, finds the connection open and sends the event
     api.open.add("conn-1")
-    assert _call("StreamDeliveryFunction", api.requested[0]) == {"pushed": 0, "gone": 0, "failed": 0}
+    assert _call("StreamDeliveryFunction", api.requested[0]) == {"pushed": 1, "gone": 0, "failed": 0}
+    assert [frame["type"] for frame in api.events_sent("conn-1")] == ["signal.created"]
+
+
+def test_connect_with_nothing_to_replay_asks_for_no_delivery(db, api):
+    investor = make_investor()
+    assert _connect(_ticket(investor)) == {"statusCode": 200}
+    assert api.requested == []
 
 
 @pytest.mark.parametrize("ticket", [None, "", "forged-ticket", "x" * 500])

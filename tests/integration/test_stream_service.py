@@ -48,10 +48,11 @@ def api(monkeypatch, settings_env):
 
 
 def _open(api, user_id, connection_id, last_event_id=None):
-    """A connection as API Gateway opens it: $connect, then the delivery $connect asked for."""
+    """A connection as API Gateway opens it: $connect, then the delivery $connect asked for, if any."""
     connect(issue_ticket(user_id).ticket, connection_id, last_event_id)
     api.open.add(connection_id)
-    return _deliver_requested(api.requested.pop())
+    if api.requested:  # a replay or an eviction
+        _deliver_requested(api.requested.pop())
 
 
 def _deliver_requested(request):
@@ -203,6 +204,18 @@ def test_a_replay_stops_at_100_and_continues_with_what_follows_the_connection(db
     deliver(investor.user_id)
     ids = [int(f["id"]) for f in api.events_sent("late")]
     assert ids == [*range(11, 111), 151]
+
+
+def test_a_connection_still_in_its_handshake_is_waited_for_then_sent_its_events(db, api):
+    # Given a connection that $connect accepted but API Gateway has not opened yet
+    investor = make_investor()
+    connect(issue_ticket(investor.user_id).ticket, "opening", None)
+    api.opening.add("opening")
+    # When an event's delivery finds it "gone", Then it waits for the handshake and sends it the event
+    _create(investor.user_id)
+    report = deliver(investor.user_id)
+    assert (report.pushed, report.gone) == (1, [])
+    assert [f["id"] for f in api.events_sent("opening")] == ["1"]
 
 
 def test_a_sixth_connection_closes_the_oldest(db, api):

@@ -23,6 +23,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from investment_system.db.base import UUID_TYPE, Base, UTCDateTime
 
+# The column itself, not "users.id": a function that never loads the users model (the stream's) still
+# resolves the foreign key.
+from investment_system.models.users import User
+
 EVENT_ID = BigInteger().with_variant(Integer, "sqlite")
 CONNECTION_ID_MAX = 128
 
@@ -30,7 +34,7 @@ CONNECTION_ID_MAX = 128
 class UserStream(Base):
     __tablename__ = "user_streams"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(EVENT_ID, nullable=False, default=0)
     connections: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
@@ -39,7 +43,7 @@ class StreamEvent(Base):
     __tablename__ = "stream_events"
     __table_args__ = (Index("ix_stream_events_at", "at"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), primary_key=True)
     id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(32), nullable=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
@@ -52,7 +56,7 @@ class StreamTicket(Base):
 
     # SHA-256 of the ticket: a database leak yields no usable ticket.
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
@@ -61,7 +65,7 @@ class StreamConnection(Base):
     __table_args__ = (Index("ix_stream_connections_user_connected", "user_id", "connected_at"),)
 
     id: Mapped[str] = mapped_column(String(CONNECTION_ID_MAX), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), nullable=False)
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     # The last event this connection was sent (or, before the first push, the replay's start).
     last_event_id: Mapped[int] = mapped_column(EVENT_ID, nullable=False)

@@ -7,8 +7,8 @@
   the client asks for a replay (the events after it, at most 100, oldest first; more than 100 are
   cut, and the events between the 100th and the connection's opening are left out). A user keeps at
   most 5 connections: the oldest beyond that are evicted, closed by the delivery function with an
-  error frame. It then asks for a delivery, which sends the replay once API Gateway has opened the
-  connection.
+  error frame. When there is a replay to send or a connection to close, it asks for a delivery, which
+  waits until API Gateway has opened the connection.
 - `answer` is the `$default` route: `{"action": "ping"}` gets `{"type": "pong"}`, anything else an
   error frame. Nothing reaches the database.
 """
@@ -84,7 +84,8 @@ def connect(ticket: str | None, connection_id: str, replay_after: str | None = N
     add_metric(MetricName.STREAM_CONNECTIONS_OPEN, open_connections)
     if last_event_id is not None:
         add_metric(MetricName.STREAM_REPLAY_SIZE, min(last - start, MAX_REPLAY))
-    request_delivery(user_id, opened=connection_id, evicted=evicted)
+    if start < last or evicted:  # a replay to send, connections to close
+        request_delivery(user_id, opened=connection_id, evicted=evicted)
     return user_id
 
 

@@ -6,8 +6,9 @@ change's transaction once it committed (services/stream_events.py) and by `$conn
 connection (services/stream.py). Each run (`deliver`):
 
 1. closes the connections `$connect` evicted (the user's sixth): an error frame, then DeleteConnection;
-2. for a new connection, waits until API Gateway reports it open (GetConnection): until `$connect`
-   has returned, a push to it would be refused as if it were gone;
+2. for a new connection with a replay due, waits until API Gateway reports it open (GetConnection):
+   until `$connect` has returned, a push to it is refused as if it were gone. A connection that young
+   which a push finds "gone" is waited for the same way, then sent its events;
 3. in one transaction holding the user's connection rows (deliveries of one user take turns, so a
    user's events arrive in order), sends each connection the events after its cursor, oldest first,
    and moves the cursor; a replay of more than 100 events stops at 100 and continues with the events
@@ -57,6 +58,10 @@ class DeliveryReport:
     pushed: int = 0
     gone: list[str] = field(default_factory=list)
     failed: int = 0
+    opening: list[str] = field(default_factory=list)  # called gone, but younger than HANDSHAKE_GRACE
+
+    def plus(self, later: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(self.pushed + later.pushed, self.gone + later.gone, self.failed + later.failed)
 
 
 def event_frame(event: StreamEvent) -> dict[str, Any]:
@@ -151,6 +156,9 @@ def deliver(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[
     if opened is not None and not _wait_until_open(opened):
         logger.info("A new stream connection never opened", extra={"connection_id": opened})
     report = _push_pending(user_id)
+    # Connections still in their handshake: once they are open, they are sent theirs.
+    if [connection_id for connection_id in report.opening if _wait_until_open(connection_id)]:
+        report = report.plus(_push_pending(user_id))
     for connection_id in report.gone:
         remove_connection(connection_id)
     if report.pushed:
@@ -189,9 +197,8 @@ def _push_pending(user_id: uuid.UUID) -> DeliveryReport:
         events = StreamEventRepository(session)
         young = utcnow() - HANDSHAKE_GRACE
         for connection in ConnectionRepository(session).lock_for_user(user_id):
-            outcome = _push_to(connection, events, report)
-            if outcome is Push.GONE and connection.connected_at < young:
-                report.gone.append(connection.id)
+            if _push_to(connection, events, report) is Push.GONE:
+                (report.gone if connection.connected_at < young else report.opening).append(connection.id)
     return report
 
 

@@ -1,0 +1,216 @@
+"""The real-time stream over `invest serve`: a real WebSocket client against the local gateway.
+
+Each sentence of the contract's stream section, as a client sees it: tickets and handshake refusals,
+ping/pong and error frames, live events within a second, replay after a disconnect, ordering under
+concurrent changes, and the per-user connection limit. The gateway runs the template's functions on a
+migrated SQLite database; its Management API and Lambda Invoke emulation carry the pushes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import timedelta
+
+import pytest
+import requests
+from gateway_support import RunningGateway, invest_serve_command, migrated_api_environment
+from sqlalchemy import create_engine, update
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from investment_system.db.base import utcnow
+from investment_system.models import StreamTicket
+
+pytestmark = pytest.mark.slow
+PASSWORD = "Plum-Orchard-Ledger-42x"
+SIGNAL = {"symbol": "AAPL", "direction": "BUY", "confidence": 0.5, "entry_price": "100", "timeframe": "1h"}
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    workdir = tmp_path_factory.mktemp("stream-gateway")
+    running = RunningGateway(invest_serve_command(), migrated_api_environment(workdir))
+    running.database = workdir / "api.db"  # type: ignore[attr-defined]
+    try:
+        _wait_until_warm(running)
+        yield running
+    finally:
+        running.stop()
+
+
+def _wait_until_warm(gateway: RunningGateway, timeout: float = 240.0) -> None:
+    """Containers warm in the background, all at once on a small machine: one round trip through every
+    function the tests use, however slow, before the timed tests run."""
+    deadline = time.monotonic() + timeout
+    while not _answers(gateway):
+        assert time.monotonic() < deadline, "the gateway never answered"
+        time.sleep(1)
+    client = Client(gateway)
+    with client.open() as stream:
+        stream.send(json.dumps({"action": "ping"}))
+        assert _next(stream, timeout=timeout) == {"type": "pong"}
+        client.update(client.create()["id"], "warm")
+        assert [_next(stream, timeout=timeout)["id"] for _ in range(2)] == ["1", "2"]
+
+
+def _answers(gateway: RunningGateway) -> bool:
+    try:
+        return gateway.get("/v1/health").status_code == 200
+    except requests.RequestException:
+        return False
+
+
+class Client:
+    """A signed-up investor talking to the gateway over HTTP."""
+
+    def __init__(self, gateway: RunningGateway) -> None:
+        self.gateway = gateway
+        email = f"stream-{uuid.uuid4().hex[:10]}@example.com"
+        assert requests.post(
+            gateway.url("/v1/auth/register"), json={"email": email, "password": PASSWORD}, timeout=30
+        ).ok
+        login = requests.post(gateway.url("/v1/auth/login"), json={"email": email, "password": PASSWORD}, timeout=30)
+        self.token = login.json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    def ticket(self) -> str:
+        reply = requests.post(self.gateway.url("/v1/stream/tickets"), headers=self.headers, timeout=30)
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["expires_in"] == 60
+        return str(reply.json()["ticket"])
+
+    def stream_url(self, ticket: str | None, **query: str) -> str:
+        parameters = ({"ticket": ticket} if ticket is not None else {}) | query
+        return (
+            self.gateway.base_url.replace("http://", "ws://")
+            + "/v1/stream?"
+            + "&".join(f"{name}={value}" for name, value in parameters.items())
+        )
+
+    def open(self, **query: str) -> ClientConnection:
+        return connect(self.stream_url(self.ticket(), **query), open_timeout=30)
+
+    def create(self) -> dict:
+        reply = requests.post(self.gateway.url("/v1/signals"), headers=self.headers, json=SIGNAL, timeout=30)
+        assert reply.status_code == 201, reply.text
+        return dict(reply.json())
+
+    def update(self, signal_id: str, notes: str) -> None:
+        url = self.gateway.url(f"/v1/signals/{signal_id}")
+        reply = requests.patch(url, headers=self.headers, json={"notes": notes}, timeout=30)
+        assert reply.status_code == 200, reply.text
+
+
+def _next(stream: ClientConnection, timeout: float = 5.0) -> dict:
+    return dict(json.loads(stream.recv(timeout=timeout)))
+
+
+def _refusal(url: str) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=30)
+    return refused.value.response.status_code
+
+
+def test_a_handshake_without_a_good_ticket_is_refused_with_401(gateway):
+    # Given an investor, a ticket already used, an expired one, and a ticket issued to no one
+    client = Client(gateway)
+    used = client.ticket()
+    with connect(client.stream_url(used), open_timeout=30):
+        pass
+    expired = client.ticket()
+    engine = create_engine(f"sqlite:///{gateway.database}")
+    with engine.begin() as connection:
+        connection.execute(update(StreamTicket).values(expires_at=utcnow() - timedelta(seconds=1)))
+    engine.dispose()
+    forged = used[:-4] + ("AAAA" if not used.endswith("AAAA") else "BBBB")
+    # Then each is refused at the handshake with 401: no ticket, a forged one, a used one, an expired one,
+    # and a foreign credential (the investor's access token is not a ticket)
+    for url in (
+        client.stream_url(None),
+        client.stream_url(forged),
+        client.stream_url(used),
+        client.stream_url(expired),
+        client.stream_url(client.token),
+    ):
+        assert _refusal(url) == 401, url
+
+
+def test_ping_gets_pong_and_anything_else_an_error_frame(gateway):
+    client = Client(gateway)
+    with client.open() as stream:
+        stream.send(json.dumps({"action": "ping"}))
+        assert _next(stream) == {"type": "pong"}
+        stream.send("hello")
+        error = _next(stream)
+        assert (error["type"], error["code"]) == ("error", "UNSUPPORTED_MESSAGE")
+        assert error["message"]
+
+
+def test_a_created_signal_arrives_within_a_second(gateway):
+    client = Client(gateway)
+    with client.open() as stream:
+        started = time.monotonic()
+        signal = client.create()
+        event = _next(stream, timeout=5.0)
+        assert time.monotonic() - started < 1.0
+    assert (event["type"], event["id"], event["data"]) == ("signal.created", "1", signal)
+    assert event["at"].endswith("Z")
+
+
+def test_a_reconnect_with_last_event_id_gets_what_happened_while_away(gateway):
+    # Given a stream that saw the first event, then closed while three changes happened
+    client = Client(gateway)
+    with client.open() as stream:
+        signal = client.create()
+        seen = _next(stream)["id"]
+    for notes in ("one", "two", "three"):
+        client.update(signal["id"], notes)
+    # When the client reconnects with the last id it saw
+    with client.open(last_event_id=seen) as stream:
+        replayed = [_next(stream) for _ in range(3)]
+        # And one more change happens
+        client.update(signal["id"], "four")
+        live = _next(stream)
+    # Then it gets the three it missed, oldest first, before the live one
+    assert [(e["id"], e["data"]["notes"]) for e in replayed] == [("2", "one"), ("3", "two"), ("4", "three")]
+    assert (live["id"], live["data"]["notes"]) == ("5", "four")
+
+
+def test_events_of_concurrent_changes_arrive_in_order(gateway):
+    # Given an investor with five signals and an open stream
+    client = Client(gateway)
+    with client.open() as stream:
+        signals = [client.create()["id"] for _ in range(5)]
+        assert [int(_next(stream)["id"]) for _ in signals] == [1, 2, 3, 4, 5]
+        # When 20 changes are made at once
+        with ThreadPoolExecutor(10) as pool:
+            list(pool.map(lambda n: client.update(signals[n % 5], f"change {n}"), range(20)))
+        events = [_next(stream, timeout=10) for _ in range(20)]
+    # Then each arrives once, in the order of their ids, with nothing missing
+    assert [int(event["id"]) for event in events] == list(range(6, 26))
+    assert sorted(event["data"]["notes"] for event in events) == sorted(f"change {n}" for n in range(20))
+
+
+def test_a_sixth_connection_closes_the_first_with_4008(gateway):
+    client = Client(gateway)
+    with ExitStack() as opened:
+        streams = [opened.enter_context(client.open()) for _ in range(6)]
+        # The first connection is told why, then closed with 4008
+        assert _next(streams[0])["code"] == "CONNECTION_LIMIT_EXCEEDED"
+        with pytest.raises(ConnectionClosed) as closed:
+            streams[0].recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4008
+        # And the five others still get events
+        client.create()
+        for stream in streams[1:]:
+            assert _next(stream)["type"] == "signal.created"
+
+
+def test_the_stream_is_served_where_the_contract_says(gateway):
+    assert any("stream: ws://" in line and line.endswith("/v1/stream") for line in gateway.stderr)
