@@ -1,6 +1,8 @@
 """Rate limits through the functions' handlers: per user by plan, per client IP, exemptions, outages."""
 
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,13 +11,16 @@ from signal_support import Investor, make_investor
 from support import Reply, function_module
 
 from invest_dev.events import LambdaContextStub, http_event
+from invest_dev.samples import session_tokens
 from investment_system.services.rate_limit import get_rate_limiter
+from investment_system.services.tokens import issue_token, verify_access_token
 from investment_system.settings import get_settings
 
 USAGE = ("GetUsageFunction", "GET", "/v1/billing/usage")
 PLANS = ("ListPlansFunction", "GET", "/v1/billing/plans")
 LOGIN = ("LoginFunction", "POST", "/v1/auth/login")
 HEALTH = ("HealthFunction", "GET", "/v1/health")
+REFRESH = ("RefreshTokenFunction", "POST", "/v1/auth/refresh")
 
 
 def request(
@@ -59,11 +64,38 @@ def test_authenticated_requests_are_limited_per_user_by_plan(db, capsys):
     assert request(USAGE, investor=make_investor()).status == 200
 
 
-def test_a_plan_change_raises_the_limit_at_once(db):
+def test_a_plan_change_reaches_the_limit_with_the_next_refresh(db):
+    # Given a free user signed in: their access token carries the plan's 60 requests per minute
     investor = make_investor()
-    assert request(USAGE, investor=investor).headers["RateLimit-Limit"] == "60"
+    signed_in = session_tokens(investor.user_id)
+    assert request(USAGE, token=signed_in.access_token).headers["RateLimit-Limit"] == "60"
+    # When they move to pro, Then the token they hold keeps counting against the limit it was issued with
     put_on_plan(investor, "pro")
-    assert request(USAGE, investor=investor).headers["RateLimit-Limit"] == "600"
+    assert request(USAGE, token=signed_in.access_token).headers["RateLimit-Limit"] == "60"
+    # And the access token of their next refresh carries pro's 600
+    refreshed = request(REFRESH, body={"refresh_token": signed_in.refresh_token})
+    assert refreshed.status == 200
+    assert request(USAGE, token=refreshed.json["access_token"]).headers["RateLimit-Limit"] == "600"
+
+
+def test_a_valid_token_without_a_limit_counts_for_its_client_ip(db, settings_env):
+    # Given an access token issued without the plan's limit (before tokens carried one)
+    settings_env.setenv("RATE_LIMIT_ANONYMOUS_PER_MINUTE", "3")
+    investor = make_investor()
+    claims = verify_access_token(investor.token)
+    unlimited = issue_token(
+        investor.user_id,
+        claims["role"],
+        "access",
+        session_id=uuid.UUID(claims["sid"]),
+        epoch=claims["epoch"],
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        now=datetime.fromtimestamp(claims["iat"], UTC),
+    )
+    # When it is used, Then the route serves it and the request counts against the per-IP limit
+    reply = request(USAGE, token=unlimited)
+    assert reply.status == 200
+    assert reply.headers["RateLimit-Limit"] == "3"
 
 
 def test_anonymous_requests_are_limited_per_client_ip(db, settings_env):

@@ -16,7 +16,7 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models import AuditEvent, RefreshToken, User
 from investment_system.schemas.auth import Credentials, Registration
 from investment_system.schemas.users import AdminUserUpdate, PasswordChange, ProfileUpdate
-from investment_system.services import accounts, sessions, users
+from investment_system.services import accounts, revocation, sessions, users
 from investment_system.services.audit import history
 from investment_system.services.tokens import verify_access_token, verify_refresh_token
 from investment_system.settings import get_settings
@@ -59,7 +59,7 @@ def _audit(user_id: uuid.UUID) -> list[AuditEvent]:
 def _caller_role(pair) -> str:
     """What an authenticated request with the pair's access token finds: the caller's role, or an error."""
     claims = verify_access_token(pair.access_token)
-    return sessions.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
+    return revocation.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
 
 
 def _session_id(pair) -> uuid.UUID:

@@ -73,7 +73,7 @@ def bearer_token(request: Request) -> str:
 @authentication
 def authenticated(request: Request) -> Principal:
     """The caller, from a live access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
-    from investment_system.services.sessions import caller_role
+    from investment_system.services.revocation import caller_role
     from investment_system.services.tokens import verify_access_token
 
     claims = verify_access_token(bearer_token(request))

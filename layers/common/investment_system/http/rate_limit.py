@@ -8,8 +8,11 @@ work and every response of a limited route, errors included, carries `RateLimit-
   are checked here, no database), else `ip:<source IP>` as API Gateway saw it (X-Forwarded-For is
   not trusted). Login, registration and token refresh always count per IP: the per-account defence
   against password guessing is the lockout.
-- Limit: the user's plan's `requests_per_minute` (`services.subscriptions.requests_per_minute`, cached
-  per container); RATE_LIMIT_ANONYMOUS_PER_MINUTE per IP.
+- Limit: the user's plan's `requests_per_minute`, which the access token carries (its `rpm` claim,
+  read from the plan in force at each login and refresh: services/sessions.py); RATE_LIMIT_ANONYMOUS_PER_MINUTE
+  per IP. So the guard reads no database and loads no ORM: a function that needs neither pays for
+  neither. A plan change reaches the limit with the next refresh, within an access token's lifetime
+  (ACCESS_TOKEN_TTL_SECONDS, 15 minutes); a token issued before the claim existed counts per IP.
 - Exempt: health (monitors must see an outage, not a 429), the docs, and the payment webhook (signed,
   from the provider, whose retries would only pile up), and CORS preflights.
 """
@@ -22,6 +25,7 @@ from typing import Any
 
 from investment_system.errors import AuthenticationError
 from investment_system.services.rate_limit import get_rate_limiter
+from investment_system.services.tokens import verify_access_token
 from investment_system.settings import get_settings
 
 EXEMPT_ROUTES = frozenset(
@@ -41,16 +45,19 @@ def _header(event: Mapping[str, Any], name: str) -> str:
     return next((str(value) for key, value in headers.items() if key.lower() == name), "")
 
 
-def _token_user(event: Mapping[str, Any]) -> uuid.UUID | None:
+def _token_user(event: Mapping[str, Any]) -> tuple[uuid.UUID, int] | None:
+    """The user a valid access token names, and the requests per minute it allows."""
     scheme, _, token = _header(event, "authorization").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    from investment_system.services.tokens import verify_access_token
-
     try:
-        return uuid.UUID(str(verify_access_token(token.strip())["sub"]))
+        claims = verify_access_token(token.strip())
     except AuthenticationError:
         return None  # the route answers 401; until then the caller counts as anonymous
+    limit = claims.get("rpm")
+    if type(limit) is not int or limit < 1:
+        return None
+    return uuid.UUID(str(claims["sub"])), limit
 
 
 def rate_limit_guard(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
@@ -59,11 +66,10 @@ def rate_limit_guard(event: Mapping[str, Any], route_key: str) -> dict[str, str]
     method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "")
     if not settings.enabled or method == "OPTIONS" or route_key in EXEMPT_ROUTES:
         return {}
-    user_id = None if route_key in PER_IP_ROUTES else _token_user(event)
-    if user_id is not None:
-        from investment_system.services.subscriptions import requests_per_minute
-
-        return get_rate_limiter().check(f"user:{user_id}", requests_per_minute(user_id))
+    user = None if route_key in PER_IP_ROUTES else _token_user(event)
+    if user is not None:
+        user_id, limit = user
+        return get_rate_limiter().check(f"user:{user_id}", limit)
     return limit_per_ip(str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown"))
 
 

@@ -38,7 +38,8 @@ from investment_system.services.passwords import (
     verify_against_dummy,
     verify_password,
 )
-from investment_system.services.sessions import end_every_session, start_session
+from investment_system.services.revocation import end_every_session
+from investment_system.services.sessions import start_session
 from investment_system.services.users import audit_snapshot, existing_user, get_profile
 from investment_system.settings import get_settings
 

@@ -33,6 +33,8 @@ from investment_system.repositories.refresh_tokens import RefreshTokenRepository
 from investment_system.repositories.sessions import SessionRepository
 from investment_system.repositories.users import UserRepository
 from investment_system.schemas.auth import TokenPair
+from investment_system.services.revocation import end_session, live_session
+from investment_system.services.subscriptions import plan_of_user
 from investment_system.services.tokens import TokenType, issue_token, token_lifetime, verify_refresh_token
 from investment_system.settings import get_settings
 
@@ -50,16 +52,6 @@ def start_session(session: Session, user: User, *, now: datetime) -> TokenPair:
     return _issue_pair(session, user, user_session, jti=uuid.uuid4(), now=now)
 
 
-def caller_role(user_id: uuid.UUID, session_id: uuid.UUID, epoch: int) -> str:
-    """The role of the holder of a verified access token, read now: 403 ACCOUNT_DISABLED for a
-    deactivated user, 401 TOKEN_REVOKED once the token's session or epoch has ended. So a
-    deactivation, a logout or a password change stops access tokens at once, and a role change
-    takes effect at once."""
-    with unit_of_work() as session:
-        user, _ = _live(UserRepository(session).with_session(user_id, session_id), epoch)
-        return user.role
-
-
 def rotate(refresh_token: str) -> TokenPair:
     """A new pair for a live refresh token, which is revoked. A rotated one presented again is
     forgiven within the grace period, and ends its session after it (401 TOKEN_REVOKED)."""
@@ -69,7 +61,7 @@ def rotate(refresh_token: str) -> TokenPair:
     with unit_of_work() as session:
         tokens = RefreshTokenRepository(session)
         stored = _stored(tokens, refresh_token, claims["sub"])
-        user, user_session = _live(
+        user, user_session = live_session(
             UserRepository(session).with_session(stored.user_id, stored.family_id), claims["epoch"]
         )
         if user_session.expires_at <= now:
@@ -115,23 +107,14 @@ def logout(user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> Non
             end_session(session, ending, now=now)
 
 
-def end_session(session: Session, session_id: uuid.UUID, *, now: datetime) -> int:
-    """End one session: its tokens stop working. How many of its refresh tokens were live."""
-    SessionRepository(session).revoke(session_id, now=now)
-    return RefreshTokenRepository(session).revoke_family(session_id, now=now)
-
-
-def end_every_session(session: Session, user: User, *, now: datetime) -> int:
-    """End every token issued to the user so far (password change, deactivation, role change): the
-    token epoch moves on and every session ends. `user` must be locked (read for update). How many
-    refresh tokens were live."""
-    UserRepository(session).update(user, token_epoch=user.token_epoch + 1)
-    SessionRepository(session).revoke_all_of_user(user.id, now=now)
-    return RefreshTokenRepository(session).revoke_all_of_user(user.id, now=now)
-
-
 def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti: uuid.UUID, now: datetime) -> TokenPair:
-    def token(token_type: TokenType, expires_at: datetime, token_id: uuid.UUID | None = None) -> str:
+    # The access token carries the plan's request rate, read here at each login and refresh: the
+    # rate-limit guard counts a request without reading the database (http/rate_limit.py).
+    requests_per_minute = plan_of_user(session, user.id, now).quotas.requests_per_minute
+
+    def token(
+        token_type: TokenType, expires_at: datetime, token_id: uuid.UUID | None = None, rate: int | None = None
+    ) -> str:
         return issue_token(
             user.id,
             user.role,
@@ -141,6 +124,7 @@ def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti:
             expires_at=expires_at,
             jti=token_id,
             now=now,
+            requests_per_minute=rate,
         )
 
     # No token outlives its session.
@@ -157,22 +141,10 @@ def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti:
         )
     )
     return TokenPair(
-        access_token=token("access", access_expires_at),
+        access_token=token("access", access_expires_at, rate=requests_per_minute),
         refresh_token=refresh_token,
         expires_in=int((access_expires_at - now).total_seconds()),
     )
-
-
-def _live(found: tuple[User, UserSession | None] | None, epoch: int) -> tuple[User, UserSession]:
-    """The user and session a token names, when the token may still be used."""
-    if found is None:  # the user is gone
-        raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-    user, user_session = found
-    if not user.is_active:
-        raise PermissionDenied(ErrorCode.ACCOUNT_DISABLED)
-    if user.token_epoch != epoch or user_session is None or user_session.revoked_at is not None:
-        raise AuthenticationError(ErrorCode.TOKEN_REVOKED)
-    return user, user_session
 
 
 def _is_retry(token: RefreshToken, *, now: datetime, grace: timedelta) -> bool:

@@ -26,7 +26,6 @@ moment, not when it is applied, so all three give the same subscription.
 from __future__ import annotations
 
 import calendar
-import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -164,27 +163,6 @@ def plan_of_user(session: Session, user_id: uuid.UUID, now: datetime | None = No
     """The plan whose quotas apply to the user now; reads only (quota checks, usage, rate limits)."""
     subscription = SubscriptionRepository(session).for_user(user_id)
     return plan_catalogue(session)[plan_in_force(subscription, now or utcnow())]
-
-
-# user id -> (requests per minute, monotonic deadline): the rate-limit guard asks on every request.
-_requests_per_minute: dict[uuid.UUID, tuple[int, float]] = {}
-REQUESTS_PER_MINUTE_TTL_SECONDS = 60.0
-_MAX_CACHED_USERS = 10_000
-
-
-def requests_per_minute(user_id: uuid.UUID) -> int:
-    """The user's plan's request rate limit, read at most once a minute per container; a plan change
-    made in this container is seen at once, one made elsewhere within the minute."""
-    now = time.monotonic()
-    cached = _requests_per_minute.get(user_id)
-    if cached is not None and cached[1] > now:
-        return cached[0]
-    with unit_of_work() as session:
-        limit = plan_of_user(session, user_id).quotas.requests_per_minute
-    if len(_requests_per_minute) >= _MAX_CACHED_USERS:
-        _requests_per_minute.clear()
-    _requests_per_minute[user_id] = (limit, now + REQUESTS_PER_MINUTE_TTL_SECONDS)
-    return limit
 
 
 def current_subscription(session: Session, user_id: uuid.UUID, now: datetime) -> Subscription:
@@ -368,4 +346,3 @@ def _record(
         after=after,
     )
     record_event(session, subscription.user_id, SUBSCRIPTION_CHANGED, subscription_out(session, subscription, utcnow()))
-    _requests_per_minute.pop(subscription.user_id, None)

@@ -2,7 +2,8 @@
 
 Besides the registered claims a token carries `sid`, the session (login) it belongs to, and
 `epoch`, the user's token epoch when it was issued: the session and the epoch are what end a token
-before it expires (services/sessions.py).
+before it expires (services/revocation.py). An access token also carries `rpm`, its user's plan's
+requests per minute when it was issued, which the rate-limit guard counts against.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def issue_token(
     expires_at: datetime,
     jti: uuid.UUID | None = None,
     now: datetime,
+    requests_per_minute: int | None = None,
 ) -> str:
-    """A signed token of `session_id`, issued `now`; `expires_at` lies at most its type's lifetime later."""
+    """A signed token of `session_id`, issued `now`; `expires_at` lies at most its type's lifetime later.
+    `requests_per_minute` is the `rpm` claim of an access token."""
     security = get_settings().security
     claims: dict[str, Any] = {
         "sub": str(user_id),
@@ -52,6 +55,8 @@ def issue_token(
         "aud": security.jwt_audience,
         "jti": str(jti or uuid.uuid4()),
     }
+    if requests_per_minute is not None:
+        claims["rpm"] = requests_per_minute
     return jwt.encode(claims, security.jwt_secret, algorithm=security.jwt_algorithm)
 
 

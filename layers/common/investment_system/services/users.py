@@ -12,7 +12,7 @@ from investment_system.models.users import User
 from investment_system.repositories.users import UserRepository
 from investment_system.schemas.users import AdminUserUpdate, ProfileUpdate, Role, UserOut, UserPage
 from investment_system.services.audit import record_change
-from investment_system.services.sessions import end_every_session
+from investment_system.services.revocation import end_every_session
 
 AUDITED_FIELDS = ("email", "full_name", "role", "is_active")
 
