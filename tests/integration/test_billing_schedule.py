@@ -235,3 +235,23 @@ def test_housekeeping_works_in_bounded_batches(db):
     assert purge_expired_records(batch_size=2, max_batches=2)["idempotency_records"] == 4
     assert purge_expired_records(batch_size=2, max_batches=2)["idempotency_records"] == 1
     assert _count(IdempotencyRecord) == 0
+
+
+def test_runs_stop_when_the_invocation_runs_short_of_time_and_the_next_carries_on(db):
+    # Given 3 subscriptions with a change due, and 3 idempotency records past their 24 hours
+    investors = [make_investor(f"due-{n}") for n in range(3)]
+    for investor in investors:
+        put_on_plan(investor, "pro")
+        call(CHANGE_PLAN, investor, json_body={"plan": "free"})
+        time_passes(investor.user_id, MONTH)
+        _idempotency_record(investor.user_id, datetime.now(UTC) - timedelta(seconds=1))
+    # When runs in batches of 1 learn after their first batch that their time is short
+    applied = apply_due_changes(batch_size=1, keep_going=lambda: False)
+    answers = iter([True, True])  # before the checkouts, before the idempotency records; then short
+    purged = purge_expired_records(batch_size=1, keep_going=lambda: next(answers, False))
+    # Then each did one batch
+    assert (applied, purged["idempotency_records"]) == (1, 1)
+    assert (purged["payment_events"], purged["refresh_tokens"]) == (0, 0)
+    # And the next runs carry on
+    assert apply_due_changes() == 2
+    assert purge_expired_records()["idempotency_records"] == 2
