@@ -291,3 +291,19 @@ def test_a_missing_dynamodb_table_fails_open_or_closed_as_configured(aws):
     with pytest.raises(AppError) as refused:
         RateLimiter(DynamoDbWindows("no-such-table"), fail_open=False).check(subject, 5)
     assert refused.value.code == ErrorCode.RATE_LIMITER_UNAVAILABLE
+
+
+def test_dynamodb_admission_still_contended_after_its_attempts_meets_an_unavailable_limiter(aws):
+    # Given a store whose every conditional write loses to another container's
+    store = DynamoDbWindows(TABLE)
+    conflict = store._client.exceptions.ConditionalCheckFailedException
+
+    def always_beaten(*args, **kwargs):
+        raise conflict({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem")
+
+    store._count = always_beaten
+    # Then the request is served unlimited (fail open) or refused with 503 (fail closed), not looped on
+    assert RateLimiter(store, fail_open=True).check(_subject(), 5, now=NOW) == {}
+    with pytest.raises(AppError) as refused:
+        RateLimiter(store, fail_open=False).check(_subject(), 5, now=NOW)
+    assert refused.value.code == ErrorCode.RATE_LIMITER_UNAVAILABLE
