@@ -6,7 +6,7 @@ from investment_system.http import create_app, lambda_handler
 from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, swagger_asset, swagger_page
 from investment_system.http.routing import openapi_document
 
-app = create_app()
+app = create_app(validation=False)  # no parameters, body or token: nothing to validate
 
 
 @app.get(OPENAPI_PATH, include_in_schema=False)

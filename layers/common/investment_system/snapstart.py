@@ -1,14 +1,26 @@
-"""SnapStart: what a container restored from a snapshot must redo before it serves a request.
+"""SnapStart: what init puts into the snapshot, and what a container restored from it must redo.
 
 The snapshot is taken after init, at deploy; restored containers start later, many from one
-snapshot. Connections in it are dead and secrets may have rotated since, so modules register here
-what to drop; it is then re-created on first use. The Lambda runtime ships `snapshot_restore_py`
-and runs the hooks in registration order; elsewhere (a venv without the `aws`/`dev` extras) there
-is no snapshot to restore.
+snapshot. Work done before the snapshot is never paid by a request, so modules register here what
+to prime (`before_snapshot`): the routes' validators, the engine and the ORM's mappers, everything a
+first request would otherwise import or build, but never a connection. Connections in the snapshot
+would be dead and secrets may have rotated since, so modules also register what to drop
+(`after_restore`); it is then re-created on first use. The Lambda runtime ships `snapshot_restore_py`
+and runs each kind of hook in registration order; elsewhere (a venv without the `aws`/`dev` extras)
+there is no snapshot to take or restore. Without SnapStart no before-snapshot hook runs: a first
+request builds what it needs, and only that.
 """
 
 from collections.abc import Callable
 from typing import Any
+
+
+def before_snapshot(hook: Callable[[], Any]) -> None:
+    try:
+        from snapshot_restore_py import register_before_snapshot
+    except ImportError:  # pragma: no cover
+        return
+    register_before_snapshot(hook)
 
 
 def after_restore(hook: Callable[[], Any]) -> None:

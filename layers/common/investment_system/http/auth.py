@@ -105,6 +105,13 @@ def _authentication_of(route: Route) -> DependencyTree:
     return cached
 
 
+def prime_authentication(route: Route) -> None:
+    """Before a SnapStart snapshot: the route's authentication, and the service it calls (imported
+    on first use, so that functions without a protected route never load it)."""
+    if _authentication_of(route).dependencies:
+        from investment_system.services import revocation  # noqa: F401 (importing it is the priming)
+
+
 def _authentication_nodes(tree: DependencyTree) -> list[Any]:
     found = []
     for node in tree.dependencies:

@@ -8,7 +8,9 @@ three things this layer needs, so they are reached here and nowhere else (a test
 - the route a request resolved to (`context["_route"]`) and its declared parameters, to refuse
   query parameters it does not declare, and whether that route is one the app registered;
 - the per-request dependency cache (`_DEPENDS_CACHE_KEY`), so a principal resolved before validation
-  is the one the route gets.
+  is the one the route gets;
+- the routes the app registered, whose validators (built on a route's first request) SnapStart
+  priming builds before the snapshot.
 
 `compatibility_problems()` checks each assumption against the installed Powertools; the test suite
 runs it, so an upgrade that changes them fails with a message naming this module.
@@ -32,7 +34,9 @@ __all__ = [
     "compatibility_problems",
     "current_route",
     "is_registered_route",
+    "prime_validation",
     "query_parameter_names",
+    "registered_routes",
     "solve_route_dependencies",
     "wrap_request_validation",
 ]
@@ -47,9 +51,23 @@ def current_route(app: APIGatewayHttpResolver) -> Route | None:
     return route
 
 
+def registered_routes(app: APIGatewayHttpResolver) -> list[Route]:
+    """The routes the app declared (not Powertools' synthetic not-found route)."""
+    return [*app._static_routes, *app._dynamic_routes]
+
+
 def is_registered_route(app: APIGatewayHttpResolver, route: Route) -> bool:
     """Whether `route` is one the app declared, not Powertools' synthetic not-found route."""
-    return route in (*app._static_routes, *app._dynamic_routes)
+    return route in registered_routes(app)
+
+
+def prime_validation(app: APIGatewayHttpResolver, route: Route) -> None:
+    """Build what Powertools builds on a route's first request to validate it: the route's dependant (its
+    parameters' and response's pydantic validators) and its body's model field."""
+    validated = app._enable_validation if route.enable_validation is None else route.enable_validation
+    if validated:
+        get_flat_dependant(route.dependant)
+        route.body_field  # noqa: B018 (a property that builds and caches the body's field)
 
 
 def query_parameter_names(route: Route) -> set[str]:
@@ -84,6 +102,8 @@ def compatibility_problems() -> list[str]:
     for name in ("_static_routes", "_dynamic_routes"):
         if not isinstance(getattr(app, name, None), list):
             problems.append(f"APIGatewayHttpResolver.{name} is no longer a list of routes")
+    if getattr(app, "_enable_validation", None) is not True:
+        problems.append("APIGatewayHttpResolver._enable_validation no longer says whether routes are validated")
     if not isinstance(_DEPENDS_CACHE_KEY, str):
         problems.append("api_gateway._DEPENDS_CACHE_KEY is no longer the context key of the dependency cache")
     seen: dict[str, Any] = {}

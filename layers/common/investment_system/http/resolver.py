@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
@@ -24,8 +25,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
-from investment_system.http.auth import authenticate_before_validation
-from investment_system.http.compat import current_route, is_registered_route, query_parameter_names
+from investment_system.http.auth import authenticate_before_validation, prime_authentication
+from investment_system.http.compat import (
+    current_route,
+    is_registered_route,
+    prime_validation,
+    query_parameter_names,
+    registered_routes,
+)
 from investment_system.http.envelope import error_dict, error_response
 from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.http.request_body import json_body_parser, require_json_body
@@ -39,7 +46,9 @@ from investment_system.observability import (
     set_correlation_id,
     start_request_metrics,
 )
+from investment_system.services.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
+from investment_system.snapstart import before_snapshot
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -78,19 +87,22 @@ def add_request_guard(guard: RequestGuard) -> None:
         _guards.append(guard)
 
 
-def create_app(*, exact_decimals: bool = False, cors: bool = True) -> APIGatewayHttpResolver:
+def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: bool = True) -> APIGatewayHttpResolver:
     """An HTTP API resolver with validation, CORS from settings and the contract's error handling.
 
     `exact_decimals`: read JSON numbers in request bodies as `Decimal`s, not floats, so a price sent
     as a number keeps every digit (1234567890.12345678 would not survive a float).
     `cors`: False for the catch-all, which answers preflight requests for every route itself.
+    `validation`: False for an app whose routes take no parameters, body or token and return text
+    (health, docs, the catch-all): Powertools' validation machinery is then not loaded at all.
     """
     app = APIGatewayHttpResolver(
         cors=cors_config() if cors else None,
-        enable_validation=True,
+        enable_validation=validation,
         json_body_deserializer=json_body_parser(exact_decimals=exact_decimals),
     )
-    authenticate_before_validation(app)
+    if validation:
+        authenticate_before_validation(app)
     app.use(middlewares=[_reject_unknown_query_parameters])
     add_request_guard(rate_limit_guard)
     add_request_guard(require_json_body)
@@ -209,7 +221,18 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lam
     tracer = get_tracer()
     if tracer is not None:
         wrapped = tracer.capture_lambda_handler(wrapped)
+    before_snapshot(partial(prime, app))
     return wrapped
+
+
+def prime(app: APIGatewayHttpResolver) -> None:
+    """Before a SnapStart snapshot: what the app's first request would build or import (the settings,
+    each route's validators and authentication, the rate limiter), so that it is in the snapshot."""
+    get_settings()
+    for route in registered_routes(app):
+        prime_validation(app, route)
+        prime_authentication(route)
+    get_rate_limiter()
 
 
 def record_request(status: int, started: float) -> None:
