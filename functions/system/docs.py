@@ -1,9 +1,11 @@
-"""GET /v1/openapi.json and GET /v1/docs: the OpenAPI document and an offline Swagger UI."""
+"""GET /v1/openapi.json and GET /v1/docs: the OpenAPI document and an offline Swagger UI; GET /v1/docs/live:
+the live view of the real-time stream."""
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from investment_system.http import create_app, lambda_handler
 from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, swagger_asset, swagger_page
+from investment_system.http.live import LIVE_CSP, LIVE_PAGE
 from investment_system.http.routing import openapi_document
 
 app = create_app(validation=False)  # no parameters, body or token: nothing to validate
@@ -17,6 +19,12 @@ def get_openapi() -> Response[str]:
 @app.get("/v1/docs", include_in_schema=False)
 def get_docs() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", swagger_page(), {"Content-Security-Policy": DOCS_CSP})
+
+
+# Before /v1/docs/<asset>, which would take it (API Gateway sends it through the same {asset} route).
+@app.get("/v1/docs/live", include_in_schema=False)
+def get_live_view() -> Response[str]:
+    return Response(200, "text/html; charset=utf-8", LIVE_PAGE, {"Content-Security-Policy": LIVE_CSP})
 
 
 @app.get("/v1/docs/<asset>", include_in_schema=False)

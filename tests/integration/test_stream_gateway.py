@@ -1,4 +1,5 @@
-"""The real-time stream over `invest serve`: a real WebSocket client against the local gateway.
+"""The real-time stream over `invest serve`: a real WebSocket client against the local gateway, and the
+live view in headless Chromium.
 
 Each sentence of the contract's stream section, as a client sees it: tickets and handshake refusals,
 ping/pong and error frames, live events within a second, replay after a disconnect, ordering under
@@ -9,12 +10,15 @@ migrated SQLite database; its Management API and Lambda Invoke emulation carry t
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -106,7 +110,7 @@ class Client:
         assert reply.status_code == 200, reply.text
 
 
-def _next(stream: ClientConnection, timeout: float = 5.0) -> dict:
+def _next(stream: ClientConnection, timeout: float = 15.0) -> dict:
     return dict(json.loads(stream.recv(timeout=timeout)))
 
 
@@ -214,3 +218,76 @@ def test_a_sixth_connection_closes_the_first_with_4008(gateway):
 
 def test_the_stream_is_served_where_the_contract_says(gateway):
     assert any("stream: ws://" in line and line.endswith("/v1/stream") for line in gateway.stderr)
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+class Browser:
+    """A page of Chromium, driven over the DevTools protocol (a WebSocket of its own)."""
+
+    def __init__(self, devtools: ClientConnection) -> None:
+        self.devtools = devtools
+        self._id = 0
+
+    def evaluate(self, expression: str) -> object:
+        self._id += 1
+        self.devtools.send(json.dumps({"id": self._id, "method": "Runtime.evaluate", "params": {
+            "expression": expression, "returnByValue": True, "awaitPromise": True}}))  # fmt: skip
+        while True:
+            reply = json.loads(self.devtools.recv(timeout=30))
+            if reply.get("id") == self._id:
+                return reply["result"]["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 15.0) -> object:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            assert time.monotonic() < deadline, f"never true in the page: {expression}"
+            time.sleep(0.1)
+
+
+@contextmanager
+def chromium(url: str, profile: Path) -> Iterator[Browser]:
+    """Debian's Chromium, headless, showing `url`."""
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is required: run devtools/ensure-services"
+    flags = [*CHROMIUM_FLAGS, "--remote-debugging-port=0", f"--user-data-dir={profile}"]
+    process = subprocess.Popen([executable, *flags, url], stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.is_file() or len(port_file.read_text().split()) < 2:
+            assert time.monotonic() < deadline, "Chromium opened no DevTools port"
+            time.sleep(0.1)
+        targets = requests.get(f"http://127.0.0.1:{port_file.read_text().split()[0]}/json/list", timeout=10).json()
+        page = next(target for target in targets if target["type"] == "page")
+        with connect(page["webSocketDebuggerUrl"], open_timeout=30, max_size=None) as devtools:
+            yield Browser(devtools)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.mark.browser
+def test_the_live_view_shows_a_signal_created_over_http(gateway, tmp_path):
+    # Given an investor, and the live view open in Chromium
+    client = Client(gateway)
+    email = requests.get(gateway.url("/v1/users/me"), headers=client.headers, timeout=30).json()["email"]
+    with chromium(gateway.url("/v1/docs/live"), tmp_path / "profile") as browser:
+        browser.wait_for("document.readyState === 'complete' && !!document.getElementById('login')")
+        # When the page signs in as the investor and opens the stream
+        browser.evaluate(
+            f"document.querySelector('[name=email]').value = {json.dumps(email)};"
+            f"document.querySelector('[name=password]').value = {json.dumps(PASSWORD)};"
+            "document.getElementById('login').requestSubmit();"
+        )
+        browser.wait_for("document.getElementById('status').textContent === 'live'")
+        # And a signal is created over HTTP
+        signal = client.create()
+        # Then the page shows it, as the stream delivered it
+        row = browser.wait_for(f"document.getElementById('signal-{signal['id']}')?.textContent", timeout=5)
+    assert "signal.created" in str(row)
+    assert signal["symbol"] in str(row)
