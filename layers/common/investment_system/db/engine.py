@@ -150,7 +150,7 @@ def _restored() -> None:
         _engine.dispose(close=False)
 
 
-before_snapshot(_prime)
+before_snapshot(_prime, last=True)  # once every other hook has imported its models
 after_restore(_restored)
 
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import Response
 from investment_system.errors import AppError, ErrorCode, RequestError
 from investment_system.http.envelope import error_response
 from investment_system.http.resolver import cors_config
+from investment_system.snapstart import before_snapshot
 
 # Served beside the API by the docs function, not listed in the document itself.
 _DOCS_ROUTES = {"/v1/openapi.json": {"GET"}, "/v1/docs": {"GET"}}
@@ -35,6 +36,9 @@ def _route_table() -> list[tuple[re.Pattern[str], frozenset[str]]]:
     ]
     table += [(re.compile("^" + re.escape(p) + "$"), frozenset(m)) for p, m in _DOCS_ROUTES.items()]
     return table
+
+
+before_snapshot(_route_table)  # the document's ~5 ms of parsing, in the snapshot rather than a first 404
 
 
 def allowed_methods(path: str) -> list[str]:
