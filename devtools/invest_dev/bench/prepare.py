@@ -265,3 +265,26 @@ def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
         return {**event, "headers": signed, "body": body}
 
     return delivery
+
+
+@prepares("StreamConnectFunction", "opens a connection of the sample user with a new ticket each call")
+def _new_ticket(event: Event, users: SampleUsers) -> EventSource:
+    from investment_system.services.stream import issue_ticket
+
+    def next_event() -> Event:
+        changed = copy.deepcopy(event)
+        changed["queryStringParameters"] = {"ticket": issue_ticket(users.user_id).ticket}
+        changed["requestContext"]["connectionId"] = f"bench-{uuid.uuid4().hex[:12]}="
+        return changed
+
+    return next_event
+
+
+@prepares(
+    "StreamDeliveryFunction",
+    "a delivery for the sample user with no connection open: the lock and read that find nothing to send "
+    "(pushing is timed in the stream scenario)",
+)
+def _sample_user_delivery(event: Event, users: SampleUsers) -> EventSource:
+    prepared = {**event, "user_id": str(users.user_id)}
+    return lambda: prepared
