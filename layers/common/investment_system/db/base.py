@@ -8,8 +8,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from investment_system.snapstart import before_snapshot
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -71,3 +73,7 @@ def new_id() -> uuid.UUID:
 
 
 UUID_TYPE = Uuid(as_uuid=True)
+
+# Before a SnapStart snapshot, once every other hook has imported the models it needs: the mappers of
+# this function's tables, which the ORM would otherwise configure on the first query.
+before_snapshot(configure_mappers, last=True)

@@ -129,19 +129,6 @@ def dispose_engine() -> None:
     _sessions = None
 
 
-def _prime() -> None:
-    """Before a SnapStart snapshot: the engine (its dialect and compiled-statement cache) and, when the
-    function maps tables, the ORM's session factory and mappers. No connection is opened."""
-    get_engine()
-    from investment_system.db.base import Base
-
-    if Base.registry.mappers:
-        from sqlalchemy.orm import configure_mappers
-
-        _session_factory()
-        configure_mappers()
-
-
 def _restored() -> None:
     """After a SnapStart restore: the snapshot's pooled connection is dead, so the pool is replaced
     without touching it (closing a dead socket could block). The engine, with what priming compiled,
@@ -150,7 +137,7 @@ def _restored() -> None:
         _engine.dispose(close=False)
 
 
-before_snapshot(_prime, last=True)  # once every other hook has imported its models
+before_snapshot(get_engine)  # the engine and its dialect, without a connection
 after_restore(_restored)
 
 

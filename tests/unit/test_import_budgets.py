@@ -1,0 +1,154 @@
+"""Import budgets: each function loads only its slice of the layer, and no heavy module it does not use.
+
+A cold start pays for every module a function imports, so what each may import is written down here.
+Each function is imported in a fresh interpreter, as Lambda does, and its SnapStart priming is run
+(priming imports what the function's first request would, and must never connect: the database file
+of the probe must not exist afterwards). A function that loads a module outside its budget fails with
+the module's name and why it is kept out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from invest_dev.template import FunctionSpec, functions
+
+# Runs in a fresh interpreter: import the function's module, run the before-snapshot hooks, report.
+_PROBE = """
+import importlib.util, json, sys
+source, result = sys.argv[1:3]
+spec = importlib.util.spec_from_file_location("function_under_test", source)
+module = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = module
+spec.loader.exec_module(module)
+from snapshot_restore_py import get_before_snapshot
+for hook, args, kwargs in get_before_snapshot():
+    hook(*args, **kwargs)
+with open(result, "w") as handle:
+    json.dump(sorted(sys.modules), handle)
+"""
+
+# Heavy modules, each with the functions that may load it and why the others must not.
+HEAVY: dict[str, tuple[set[str], str]] = {
+    "alembic": ({"MigrateFunction"}, "the migrations run in MigrateFunction only"),
+    "investment_system.services.passwords": (
+        {"LoginFunction", "RegisterFunction", "ChangePasswordFunction"},
+        "argon2 and bcrypt: only the functions that check or set a password load them",
+    ),
+    "argon2": ({"LoginFunction", "RegisterFunction", "ChangePasswordFunction"}, "password hashing"),
+    "email_validator": (
+        {"LoginFunction", "RegisterFunction", "ChangePasswordFunction"},
+        "email-validator and dnspython: only requests that carry an email address need them",
+    ),
+    "boto3": (set(), "the AWS SDK: no function calls AWS in this configuration (no secrets ARN, no stream API)"),
+    "redis": (set(), "the Redis client: the rate limiter's backend here is memory"),
+    "aws_xray_sdk": (set(), "the X-Ray SDK: tracing is off"),
+    "sqlalchemy.dialects.postgresql": (set(), "another database's dialect: the database here is SQLite"),
+    "sqlalchemy.dialects.mysql": (set(), "another database's dialect: the database here is SQLite"),
+}
+# Functions that need no database load no SQLAlchemy at all; health pings over a plain connection.
+NO_DATABASE = {"DocsFunction", "NotFoundFunction"}
+NO_ORM = NO_DATABASE | {"HealthFunction", "MigrateFunction"}
+# Routes without parameters, body or token are not validated: Powertools' validation is not loaded.
+UNVALIDATED = NO_ORM
+VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
+
+# The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
+# Every authenticated function reads the user and the token's session (services/revocation.py).
+_CALLER = {"users", "sessions", "refresh_tokens"}
+# Issuing tokens reads the plan in force (services/subscriptions.py), whose changes are audited and streamed.
+_TOKENS = _CALLER | {"billing", "audit", "stream"}
+MODELS: dict[str, set[str]] = {
+    "AdminListUsersFunction": _CALLER | {"audit"},
+    "AdminUpdateUserFunction": _CALLER | {"audit"},
+    "ApplySubscriptionChangesFunction": {"users", "billing", "audit", "stream"},
+    "CancelSubscriptionFunction": _TOKENS,
+    "ChangePasswordFunction": _TOKENS,
+    "ChangePlanFunction": _TOKENS,
+    "CloseSignalFunction": _CALLER | {"signals", "audit", "stream"},
+    "CreateSignalFunction": _TOKENS | {"signals"},
+    "CreateStreamTicketFunction": _CALLER | {"stream"},
+    "DeleteSignalFunction": _CALLER | {"signals", "audit", "stream"},
+    "ExpireSignalsFunction": {"users", "signals", "audit", "stream"},
+    "GetMeFunction": _CALLER | {"audit"},
+    "GetSignalAnalyticsFunction": _CALLER | {"signals"},
+    "GetSignalFunction": _CALLER | {"signals"},
+    "GetSignalHistoryFunction": _CALLER | {"signals", "audit", "stream"},
+    "GetSubscriptionFunction": _TOKENS,
+    "GetUsageFunction": _TOKENS | {"signals"},
+    "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
+    "ListPlansFunction": {"billing"},
+    "ListSignalsFunction": _CALLER | {"signals"},
+    "LoginFunction": _TOKENS,
+    "LogoutFunction": _TOKENS,
+    "PaymentWebhookFunction": _TOKENS,
+    "RefreshTokenFunction": _TOKENS,
+    "RegisterFunction": _TOKENS,
+    "StreamConnectFunction": {"users", "stream"},
+    "StreamDeliveryFunction": {"users", "stream"},
+    "StreamDisconnectFunction": {"users", "stream"},
+    "StreamMessageFunction": {"users", "stream"},
+    "UpdateMeFunction": _CALLER | {"audit"},
+    "UpdateSignalFunction": _CALLER | {"signals", "audit", "stream"},
+}
+
+
+def _probe(spec: FunctionSpec) -> tuple[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="invest-budget-") as scratch:
+        database = Path(scratch, "never-connected.db")
+        env = {
+            **os.environ,
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": f"sqlite:///{database}",
+            "RATE_LIMIT_BACKEND": "memory",
+            "TRACING_ENABLED": "false",
+        }
+        result = Path(scratch, "modules.json")
+        subprocess.run(
+            [sys.executable, "-c", _PROBE, str(spec.source), str(result)], env=env, cwd=spec.code_uri, check=True
+        )
+        return spec.name, {"modules": set(json.loads(result.read_text())), "connected": database.exists()}
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, dict[str, Any]]:
+    """What each function of the template loads once imported and primed, in a fresh interpreter each."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return dict(pool.map(_probe, functions()))
+
+
+def test_every_function_has_a_budget():
+    assert {spec.name for spec in functions()} == set(MODELS) | NO_ORM
+
+
+@pytest.mark.parametrize("name", sorted(spec.name for spec in functions()))
+def test_a_function_loads_only_its_slice(loaded, name):
+    # Given the function imported in a fresh interpreter and primed for a SnapStart snapshot
+    modules, connected = loaded[name]["modules"], loaded[name]["connected"]
+    # Then priming opened no connection
+    assert not connected, f"{name}: priming connected to the database"
+    # And it loads no heavy module outside its budget
+    over = [
+        f"{module} ({why})" for module, (allowed, why) in HEAVY.items() if module in modules and name not in allowed
+    ]
+    if name in NO_DATABASE:
+        over += ["sqlalchemy (it needs no database)"] if "sqlalchemy" in modules else []
+    if name in NO_ORM:
+        over += ["sqlalchemy.orm (it maps no table)"] if "sqlalchemy.orm" in modules else []
+    if name in UNVALIDATED:
+        over += [f"{VALIDATION} (nothing to validate)"] if VALIDATION in modules else []
+    assert over == [], f"{name} loads modules outside its budget: " + "; ".join(over)
+    # And it maps exactly the tables of its slice
+    models = {module.rsplit(".", 1)[1] for module in modules if module.startswith("investment_system.models.")}
+    assert models == MODELS.get(name, set()), (
+        f"{name} maps {sorted(models)}, its slice is {sorted(MODELS.get(name, set()))}"
+    )
