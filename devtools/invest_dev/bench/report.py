@@ -16,6 +16,7 @@ from typing import Any
 import invest_dev.bench
 from invest_dev.bench.measure import ColdStart, PairedColdStart, percentile
 from invest_dev.bench.scenarios import ScenarioResult
+from invest_dev.bench.sizes import Sizes, size_table
 from invest_dev.template import ROOT, FunctionSpec
 
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -203,6 +204,7 @@ def environment_summary(load_before: str, load_after: str) -> str:
 
 def render_report(
     results: list[FunctionResult],
+    sizes: Sizes | None,
     unmeasured: list[str],
     scenario_results: list[ScenarioResult],
     python_pass: ColdStart,
@@ -226,6 +228,9 @@ def render_report(
         f"invocation after a restore at most {SNAPSTART_P50_FACTOR} x the function's warm p50 + "
         f"{SNAPSTART_SLACK_MS:.0f} ms.\n\n"
         f"{function_tables(results, python_pass, unmeasured)}\n"
+        "## Package sizes\n\n"
+        "Lambda downloads and unpacks a function's code and its layer on a cold start.\n\n"
+        f"{size_table(sizes)}\n"
         "## Scenarios\n\n"
         f"{scenario_table(scenario_results)}"
     )

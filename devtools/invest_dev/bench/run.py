@@ -37,6 +37,7 @@ from invest_dev.bench.report import (
     scenario_table,
 )
 from invest_dev.bench.scenarios import SCENARIOS, BenchContext, ScenarioResult, load_scenarios
+from invest_dev.bench.sizes import build_sizes, size_table
 from invest_dev.template import ROOT, functions
 
 
@@ -115,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
 
         dispose_engine()
 
-    report = render_report(results, unmeasured, scenario_results, python_pass, args.runs, args.iterations, load_before)
-    print("\n" + function_tables(results, python_pass, unmeasured) + "\n" + scenario_table(scenario_results))
+    sizes = build_sizes([spec.name for spec in specs])
+    report = render_report(
+        results, sizes, unmeasured, scenario_results, python_pass, args.runs, args.iterations, load_before
+    )
+    print("\n" + function_tables(results, python_pass, unmeasured) + "\n" + size_table(sizes))
+    print(scenario_table(scenario_results))
     if not args.no_write:
         DOCS.write_text(report, encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}")
