@@ -126,6 +126,11 @@ def _headers(response: dict[str, Any]) -> set[str]:
     return set(response.get("headers", {}))
 
 
+def _header_schema(response: dict, name: str) -> dict:
+    ref = response["headers"][name]["$ref"].rsplit("/", 1)[-1]
+    return DOCUMENT["components"]["headers"][ref]
+
+
 def test_response_headers_are_documented_where_they_are_sent():
     for route, operation in operations():
         rate_limited = route not in EXEMPT_ROUTES
@@ -133,7 +138,9 @@ def test_response_headers_are_documented_where_they_are_sent():
             headers = _headers(response)
             assert "X-Correlation-ID" in headers, (route, status)
             assert ({"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= headers) == rate_limited
-            assert ("Retry-After" in headers) == (status in ("423", "429")), (route, status)
+            assert ("Retry-After" in headers) == (status in ("423", "429", "503")), (route, status)
+            if status == "503":  # sent only when the request failed before anything was committed
+                assert "required" not in _header_schema(response, "Retry-After"), route
     # WWW-Authenticate goes with a 401 for a bearer token or credentials, not with a bad webhook signature
     assert "WWW-Authenticate" in _headers(DOCUMENT["paths"]["/v1/signals"]["get"]["responses"]["401"])
     assert "WWW-Authenticate" in _headers(DOCUMENT["paths"]["/v1/auth/login"]["post"]["responses"]["401"])

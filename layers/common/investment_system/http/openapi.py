@@ -8,7 +8,7 @@ else, what the shared plumbing does for every route (so no route has to repeat i
   everywhere; 413 and 415 where a body is taken (http/request_body.py); 401 and 403 where a bearer token is required; 429 where
   requests are rate limited (http/rate_limit.py), and none where they are not;
 - response headers: X-Correlation-ID on every response; RateLimit-Limit/-Remaining/-Reset on every
-  response of a rate-limited route; Retry-After on 429 and 423; WWW-Authenticate on a 401 answered for
+  response of a rate-limited route; Retry-After on 429 and 423, and on a 503 when retrying is safe; WWW-Authenticate on a 401 answered for
   a bearer token or credentials (a webhook's bad signature is answered without it);
   Idempotent-Replayed on the success response of a route that takes Idempotency-Key;
 - `security: []` on the operations that take no bearer token;
@@ -100,6 +100,12 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
         "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    # A 503 carries Retry-After only when the request failed before anything was committed (safe to retry).
+    "Retry-After-If-Safe": {
+        "description": "Seconds to wait before trying again; sent only when the request failed before anything "
+        "was committed, so that repeating it is safe.",
         "schema": {"type": "integer", "minimum": 1},
     },
     "WWW-Authenticate": {
@@ -200,7 +206,10 @@ def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
         # The one 401 without a challenge: a webhook's signature is no HTTP authentication scheme.
         names += ["WWW-Authenticate"] if status == "401" and SIGNATURE_HEADER not in parameter_names else []
         names += ["Idempotent-Replayed"] if status.startswith("2") and "Idempotency-Key" in parameter_names else []
-        response["headers"] = {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+        headers = {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+        if status == "503":
+            headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After-If-Safe"}
+        response["headers"] = headers
     operation["responses"] = dict(sorted(responses.items()))
 
 
