@@ -4,13 +4,15 @@ Each HTTP function's resolver documents its own routes, from their decorators an
 `build_document` merges those parts into the one document the API serves and adds, here and nowhere
 else, what the shared plumbing does for every route (so no route has to repeat it):
 
-- error responses with the contract's envelope for what any route can answer: 400, 422, 500 and 503
-  everywhere; 413 and 415 where a body is taken (http/request_body.py); 401 and 403 where a bearer token is required; 429 where
-  requests are rate limited (http/rate_limit.py), and none where they are not;
+- error responses with the contract's envelope for what any route can answer: 400, 422, 500 and
+  503 everywhere; 413 and 415 where a body is taken (http/request_body.py); 401 and 403 where a
+  bearer token is required; 429 where requests are rate limited (http/rate_limit.py), and none where
+  they are not;
 - response headers: X-Correlation-ID on every response; RateLimit-Limit/-Remaining/-Reset on every
-  response of a rate-limited route; Retry-After on 429 and 423, and on a 503 when retrying is safe; WWW-Authenticate on a 401 answered for
-  a bearer token or credentials (a webhook's bad signature is answered without it);
-  Idempotent-Replayed on the success response of a route that takes Idempotency-Key;
+  response of a rate-limited route; Retry-After on 429 and 423, and on a 503 when retrying is safe;
+  WWW-Authenticate on a 401 answered for a bearer token or credentials (a webhook's bad signature is
+  answered without it); Idempotent-Replayed on the success response of a route that takes
+  Idempotency-Key;
 - `security: []` on the operations that take no bearer token;
 - header parameters spelled as the contract spells them (Powertools lower-cases their names), and
   optional parameters without a `null` option (a parameter not sent is absent, never null);
