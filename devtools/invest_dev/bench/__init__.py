@@ -1,8 +1,9 @@
-"""`make bench`: cold start and warm latency of every function of template.yaml.
+"""`make bench`: cold start and warm latency of every function of template.yaml, beside a reference app.
 
     .venv/bin/python -m invest_dev.bench                 # everything; writes docs/benchmarks.md
     .venv/bin/python -m invest_dev.bench --only HealthFunction --no-write
     .venv/bin/python -m invest_dev.bench --importtime HealthFunction   # where a cold start goes
+    .venv/bin/python -m invest_dev.bench --importtime ReferenceApp     # and the reference app's
 
 Method (also written into docs/benchmarks.md):
 - Everything runs against a temporary SQLite database migrated with Alembic, holding the sample
@@ -14,23 +15,38 @@ Method (also written into docs/benchmarks.md):
   `invest_dev/bench/prepare.py` seeds what it needs through the layer's services and gives each
   invocation its event (a new email, a refresh token issued for it, a fresh signature...). Preparing
   is never timed. The notes under the table say what each preparer does.
-- Cold start: a fresh interpreter per run that imports the function's module (layer included),
-  builds what it builds at import time and answers its event, then exits at once (no
-  interpreter teardown). It sees only what Lambda would: the function's directory, the layer's
+- Cold start without SnapStart: a fresh interpreter per run that imports the function's module
+  (layer included), builds what it builds at import time and answers its event, then exits at once
+  (no interpreter teardown). It sees only what Lambda would: the function's directory, the layer's
   source and its pinned requirements plus what the runtime ships (pyproject's `aws` extra),
   installed into `.local/bench-runtime/`, with `python -S` (no site-packages, no dev tools), all
-  with compiled bytecode as `make build` ships it. Wall time from spawn to exit, median of --runs
-  runs; import and first response are timed inside the child. CPU ms is the child's user + system
-  time (RUSAGE_CHILDREN), which other work on the machine inflates less than wall time. Peak RSS
-  is the child's VmHWM after the first response (`getrusage(RUSAGE_SELF).ru_maxrss` would start
-  at the parent's peak: Linux carries it across fork and exec). Beside it, `python -S -c pass` on
-  the same interpreter with the same method.
+  with compiled bytecode as `make build` ships it (one unmeasured run first writes it). Wall time
+  from spawn to exit; import and first response are timed inside the child. CPU ms is the child's
+  user + system time (RUSAGE_CHILDREN), which other work on the machine inflates less than wall
+  time. Peak RSS is the child's VmHWM after the first response (`getrusage(RUSAGE_SELF).ru_maxrss`
+  would start at the parent's peak: Linux carries it across fork and exec). Beside it, `python -S
+  -c pass` on the same interpreter with the same method.
+- The reference: `invest_dev/bench/reference_app.py`, the API as the single FastAPI + Mangum app
+  that one function per endpoint replaces (one module: SQLAlchemy ORM models, pydantic, PyJWT,
+  argon2), serving health, login, list signals and get signal on the same database with the same
+  work. It runs with the same method, on its own runtime dependencies only (`.local/bench-reference/`,
+  at constraints.txt's pins). Each run of a function is paired with a run of the reference answering
+  the same route's event (GET /v1/signals/{id} for the functions it has no route of), in alternating
+  order, so that whatever else the machine does weighs on both; the ratio is the median over the runs
+  of function / reference in the same run, and the targets are ratios: absolute times do not carry
+  from one machine to another, ratios measured together do.
+- Cold start with SnapStart: in a third fresh process per run, init (the import, then the
+  before-snapshot hooks that prime what the first request would build: investment_system/snapstart.py)
+  is timed apart from the after-restore hooks and from the first invocation after them, which is
+  what a user of a restored container waits for.
 - Warm: the function imported once in this process, one unmeasured invocation, then --iterations
   invocations, timing only the handler's call; p50 and p99 of their latencies. Log lines and EMF metrics are
   written to /dev/null (they are still formatted and written, as in Lambda). Cold starts run the
   rate limiter (memory backend, limits too high to refuse); the warm loop runs without it, since a
   plan's requests_per_minute would refuse most of it (in production the limiter's cost is a Redis or
   DynamoDB round trip, not measured here). The statuses column says which answers were timed.
+- Package sizes: the unzipped layer (its largest packages) and each function's code as the last
+  `make build` left them in .aws-sam/build.
 - The machine's load average is recorded: other work on the machine inflates every number.
 
 Extra scenarios (login with the default argon2 parameters, signal lists at 1k/100k rows on SQLite
@@ -51,7 +67,8 @@ database of its own on a server (installed as the container's engine inside the 
 `cold_start(...)` (`invest_dev.bench.measure`) to time fresh processes with other settings (e.g.
 TRACING_ENABLED=true). `measure_prepared` times calls whose argument is prepared untimed before each.
 
-Modules: `measure` (cold starts, warm latencies), `environment` (settings, scratch databases, sample
-events), `prepare` (what makes each sample event succeed), `scenarios` (the extra scenarios and their
-registry), `report` (the tables and docs/benchmarks.md), `run` (the command line).
+Modules: `measure` (cold starts, paired with the reference's, warm latencies), `reference_app` (the
+reference), `environment` (settings, scratch databases, sample events), `prepare` (what makes each
+sample event succeed), `scenarios` (the extra scenarios and their registry), `sizes` (the build's
+sizes), `report` (the tables and docs/benchmarks.md), `run` (the command line).
 """
