@@ -56,8 +56,8 @@ def _expire_batch(cutoff: datetime, batch_size: int) -> Counter[Direction]:
     by_direction: Counter[Direction] = Counter()
     with unit_of_work() as session:
         repository = SignalRepository(session)
-        # By user: each event takes its user's stream row, and two runs taking them in one order never deadlock.
-        for signal in sorted(repository.overdue_batch(cutoff, batch_size), key=lambda row: row.user_id):
+        expired = []
+        for signal in repository.overdue_batch(cutoff, batch_size):
             before = audit_values(signal)
             # Conditional: an overlapping run may have taken it since it was read (SQLite has no SKIP LOCKED).
             if not repository.expire_if_overdue(signal.id, cutoff, utcnow()):
@@ -71,7 +71,11 @@ def _expire_batch(cutoff: datetime, batch_size: int) -> Counter[Direction]:
                 before=before,
                 after={**before, "status": SignalStatus.EXPIRED.value},
             )
+            expired.append(signal)
+            by_direction[Direction(signal.direction)] += 1
+        # The stream events last, by user: each takes its user's stream row, which a run then holds only
+        # once its signals are written, and takes in one order.
+        for signal in sorted(expired, key=lambda row: row.user_id):
             session.refresh(signal)
             record_event(session, signal.user_id, StreamEventType.SIGNAL_EXPIRED, signal_out(signal, utcnow()))
-            by_direction[Direction(signal.direction)] += 1
     return by_direction
