@@ -17,6 +17,22 @@ class Keyed(Protocol):
     created_at: Any
 
 
+def page_statement(
+    model: type[Keyed], statement: Select[Any], *, limit: int, cursor: str | None, scope: str
+) -> Select[Any]:
+    """`statement` as one page: newest first, after `cursor`, one row more than `limit` (is there a next page?)."""
+    created_at, row_id = model.created_at, model.id
+    if cursor:
+        after_created, after_id = decode_cursor(cursor, scope)
+        statement = statement.where(
+            # The first condition alone bounds an index range scan; the OR alone is only a filter,
+            # which made a page deep in a large table cost a scan of every newer row.
+            created_at <= after_created,
+            or_(created_at < after_created, and_(created_at == after_created, row_id < after_id)),
+        )
+    return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+
+
 class Repository[ModelT: Keyed]:
     """Data access for one model inside a unit of work's session."""
 
@@ -56,17 +72,8 @@ class Repository[ModelT: Keyed]:
         self, statement: Select[Any], *, limit: int, cursor: str | None, scope: str
     ) -> tuple[Sequence[ModelT], str | None]:
         """Rows of `statement`, newest first, after `cursor`; and the cursor of the next page (None at the end)."""
-        created_at, row_id = self._column("created_at"), self._column("id")
-        if cursor:
-            after_created, after_id = decode_cursor(cursor, scope)
-            statement = statement.where(
-                # The first condition alone bounds an index range scan; the OR alone is only a filter,
-                # which made a page deep in a large table cost a scan of every newer row.
-                created_at <= after_created,
-                or_(created_at < after_created, and_(created_at == after_created, row_id < after_id)),
-            )
         rows: Sequence[ModelT] = self.session.scalars(
-            statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+            page_statement(self.model, statement, limit=limit, cursor=cursor, scope=scope)
         ).all()
         if len(rows) <= limit:
             return rows, None

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
+from investment_system.db.engine import precompile
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.repositories.base import Repository
@@ -15,6 +16,18 @@ from investment_system.repositories.base import Repository
 LISTING_SCOPE = "admin-users"
 # Login bookkeeping is not a change to the user's profile: updated_at stays as it was.
 _KEEP_UPDATED_AT = {"updated_at": User.updated_at}
+
+
+def _user_with_session(user_id: uuid.UUID, session_id: uuid.UUID) -> Select[User, UserSession]:
+    return (
+        select(User, UserSession)
+        .outerjoin(UserSession, (UserSession.id == session_id) & (UserSession.user_id == User.id))
+        .where(User.id == user_id)
+    )
+
+
+# Every authenticated request runs it first: compiled before a SnapStart snapshot.
+precompile(lambda: [_user_with_session(uuid.UUID(int=0), uuid.UUID(int=0))])
 
 
 class UserRepository(Repository[User]):
@@ -26,12 +39,7 @@ class UserRepository(Repository[User]):
     def with_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[User, UserSession | None] | None:
         """The user and one of their sessions (None when it is not theirs or does not exist), in one query:
         what each authenticated request and each refresh check."""
-        statement = (
-            select(User, UserSession)
-            .outerjoin(UserSession, (UserSession.id == session_id) & (UserSession.user_id == User.id))
-            .where(User.id == user_id)
-        )
-        row = self.session.execute(statement).first()
+        row = self.session.execute(_user_with_session(user_id, session_id)).first()
         return None if row is None else (row[0], row[1])
 
     def list_page(
