@@ -1,7 +1,10 @@
 """SnapStart: a container restored from a snapshot connects to the database anew."""
 
+import uuid
+
 from snapshot_restore_py import get_after_restore
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from investment_system.db import engine as db_engine
 
@@ -44,3 +47,21 @@ def test_a_restored_container_reads_its_settings_and_secrets_again(settings_env)
     # Then the settings are read anew, with the rotated value
     assert get_settings() is not snapshotted
     assert get_settings().security.jwt_secret == "rotated-secret-after-the-snapshot-0123456789"
+
+
+def test_priming_compiles_a_statement_that_its_execution_then_finds_compiled(sqlite_db):
+    # Given a statement of the kind repositories register for priming, on a fresh engine (an empty cache)
+    from sqlalchemy import select
+
+    from investment_system.db.compat import compile_into_cache
+    from investment_system.models.users import User
+
+    engine = sqlite_db.engine
+    engine.clear_compiled_cache()
+    # When it is compiled before the snapshot, without a connection
+    compile_into_cache(engine, select(User).where(User.id == uuid.UUID(int=1)))
+    assert len(engine._compiled_cache) == 1
+    # Then executing the same statement with another value, as a request does, compiles nothing more
+    with Session(engine) as session:
+        session.execute(select(User).where(User.id == uuid.UUID(int=2))).all()
+    assert len(engine._compiled_cache) == 1

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Executable, create_engine, event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql import compiler
 
+from investment_system.db.compat import compile_into_cache
 from investment_system.db.errors import mark_disconnects, outage_of
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.observability import MetricName, add_metric, logger, timed, traced
@@ -151,16 +151,7 @@ def precompile(statements: Callable[[], Iterable[Executable]]) -> None:
         if engine.dialect.name not in ("sqlite", "postgresql"):
             return
         for statement in statements():
-            # What Connection.execute does with a statement without parameters (SQLAlchemy's
-            # engine/base.py, _execute_clauseelement), short of running it.
-            statement._compile_w_cache(
-                dialect=engine.dialect,
-                compiled_cache=engine._compiled_cache,
-                column_keys=[],
-                for_executemany=False,
-                schema_translate_map=None,
-                linting=engine.dialect.compiler_linting | compiler.WARN_LINTING,
-            )
+            compile_into_cache(engine, statement)
 
     before_snapshot(compile_statements, last=True)
 

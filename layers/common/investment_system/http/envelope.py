@@ -6,20 +6,20 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from investment_system.errors import CATALOGUE, AppError, ErrorCode
 from investment_system.observability import correlation_id
-from investment_system.schemas import Timestamp, utc_timestamp
+from investment_system.schemas import ApiModel, Timestamp, utc_timestamp
 
 
-class FieldError(BaseModel):
+class FieldError(ApiModel):
     field: str = Field(description="Where: a dotted path into the body (a.b), or query.<name>.", examples=["symbol"])
     message: str
     type: str = Field(description="Which rule failed.", examples=["string_pattern_mismatch"])
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     code: str = Field(description="The error's code in the catalogue.", examples=["SIGNAL_NOT_FOUND"])
     message: str = Field(description="For people; may change, unlike the code.")
     details: list[FieldError] | None = Field(
@@ -30,7 +30,7 @@ class ErrorBody(BaseModel):
     timestamp: Timestamp
 
 
-class ErrorEnvelope(BaseModel):
+class ErrorEnvelope(ApiModel):
     """Every error response of every route has this body."""
 
     error: ErrorBody

@@ -3,7 +3,27 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from investment_system.snapstart import before_snapshot
+
+
+class ApiModel(BaseModel):
+    """Base of the API's request and response models. Each builds its validator on first use rather than
+    when its module is imported: a function imports a whole module of models and uses a few, and a cold
+    start pays only for those. SnapStart priming builds them all, into the snapshot."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+def _build_models(model: type[BaseModel] = ApiModel) -> None:
+    for subclass in model.__subclasses__():
+        subclass.model_rebuild()
+        _build_models(subclass)
+
+
+before_snapshot(_build_models)
+
 
 # Page sizes of every list route.
 DEFAULT_LIMIT = 20

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
-from investment_system.schemas import ALWAYS_SENT
+from investment_system.schemas import ALWAYS_SENT, ApiModel
 from investment_system.schemas.users import EMAIL_MAX, EmailAddress, FullName, Password, canonical_email
 
 # Login takes any string, in the canonical form addresses are stored in: a malformed address is
@@ -15,7 +15,7 @@ LoginEmail = Annotated[str, Field(max_length=EMAIL_MAX), AfterValidator(canonica
 RefreshTokenText = Annotated[str, Field(min_length=1, max_length=4096, repr=False)]
 
 
-class _Request(BaseModel):
+class _Request(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -34,7 +34,7 @@ class RefreshRequest(_Request):
     refresh_token: RefreshTokenText
 
 
-class TokenPair(BaseModel):
+class TokenPair(ApiModel):
     model_config = ALWAYS_SENT
 
     access_token: str

@@ -6,20 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from investment_system.domain import PlanCode, SubscriptionStatus
-from investment_system.schemas import ALWAYS_SENT
+from investment_system.schemas import ALWAYS_SENT, ApiModel
 
 
-class PlanQuotas(BaseModel):
+class PlanQuotas(ApiModel):
     model_config = ConfigDict(frozen=True)
 
     signals_per_day: int = Field(description="Signals a user may create per UTC day.")
     requests_per_minute: int = Field(description="Requests a user may make per minute, on every authenticated route.")
 
 
-class PlanOut(BaseModel):
+class PlanOut(ApiModel):
     model_config = ConfigDict(frozen=True)
 
     code: PlanCode
@@ -31,16 +31,16 @@ class PlanOut(BaseModel):
     features: list[str]
 
 
-class PlanList(BaseModel):
+class PlanList(ApiModel):
     items: list[PlanOut]
 
 
-class ScheduledChange(BaseModel):
+class ScheduledChange(ApiModel):
     plan: PlanCode = Field(description="The cheaper plan you chose.")
     effective_at: datetime = Field(description="When it replaces your plan: the end of the current period.")
 
 
-class CheckoutOut(BaseModel):
+class CheckoutOut(ApiModel):
     id: uuid.UUID = Field(description="Pay it with the payment provider: its invoice.paid names this id.")
     plan: PlanCode
     amount_cents: int
@@ -49,7 +49,7 @@ class CheckoutOut(BaseModel):
     expires_at: datetime = Field(description="24 hours after it was started; it cannot be completed afterwards.")
 
 
-class SubscriptionOut(BaseModel):
+class SubscriptionOut(ApiModel):
     plan: PlanOut = Field(description="The plan in force: its quotas apply now.")
     status: SubscriptionStatus
     current_period_start: datetime
@@ -61,12 +61,12 @@ class SubscriptionOut(BaseModel):
     )
 
 
-class CheckoutStarted(BaseModel):
+class CheckoutStarted(ApiModel):
     checkout: CheckoutOut
     subscription: SubscriptionOut = Field(description="Unchanged until the checkout is paid.")
 
 
-class ChangePlanRequest(BaseModel):
+class ChangePlanRequest(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     plan: PlanCode | Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
@@ -76,7 +76,7 @@ class ChangePlanRequest(BaseModel):
     )
 
 
-class UsageOut(BaseModel):
+class UsageOut(ApiModel):
     period_start: datetime = Field(description="Start of the current UTC day.")
     period_end: datetime = Field(description="Start of the next UTC day, when the daily quota resets.")
     signals_created: int
@@ -84,7 +84,7 @@ class UsageOut(BaseModel):
     requests_per_minute: int
 
 
-class PaymentEventData(BaseModel):
+class PaymentEventData(ApiModel):
     """`data` of the event types this API applies."""
 
     user_id: uuid.UUID
@@ -93,7 +93,7 @@ class PaymentEventData(BaseModel):
     period_end: AwareDatetime | None = Field(default=None, description="invoice.paid: the end of the period paid for.")
 
 
-class PaymentEvent(BaseModel):
+class PaymentEvent(ApiModel):
     """The provider's event envelope. Unknown fields are ignored, not refused: the provider adds
     fields without notice, and a refused delivery would only be retried."""
 
@@ -110,7 +110,7 @@ class PaymentEvent(BaseModel):
     data: Annotated[dict[str, Any], WithJsonSchema({**PaymentEventData.model_json_schema(), "title": "Data"})]
 
 
-class WebhookReceipt(BaseModel):
+class WebhookReceipt(ApiModel):
     model_config = ALWAYS_SENT
 
     received: Literal[True] = True

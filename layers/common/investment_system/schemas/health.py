@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from investment_system.schemas import ALWAYS_SENT, Timestamp
+from investment_system.schemas import ALWAYS_SENT, ApiModel, Timestamp
 
 
-class DependencyStatus(BaseModel):
+class DependencyStatus(ApiModel):
     model_config = ALWAYS_SENT
 
     status: Literal["up", "down"]
@@ -17,12 +17,12 @@ class DependencyStatus(BaseModel):
     critical: bool = Field(description="Whether the API is unhealthy without it")
 
 
-class Dependencies(BaseModel):
+class Dependencies(ApiModel):
     database: DependencyStatus = Field(description="Critical: down makes the API unhealthy.")
     rate_limiter: DependencyStatus = Field(description="The rate limiter's counters; down makes the API degraded.")
 
 
-class HealthReport(BaseModel):
+class HealthReport(ApiModel):
     status: Literal["healthy", "degraded", "unhealthy"]
     version: str
     environment: str

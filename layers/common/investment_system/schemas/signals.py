@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from investment_system.domain import (
     CONFIDENCE_SCALE,
@@ -27,7 +27,7 @@ from investment_system.domain import (
     SignalStatus,
     Timeframe,
 )
-from investment_system.schemas import ALWAYS_SENT, DEFAULT_LIMIT, MAX_LIMIT
+from investment_system.schemas import ALWAYS_SENT, DEFAULT_LIMIT, MAX_LIMIT, ApiModel
 
 ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
@@ -83,7 +83,7 @@ SignalId = Annotated[
 ]
 
 
-class _Request(BaseModel):
+class _Request(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -158,7 +158,7 @@ class SignalListQuery(SignalFilters):
     cursor: str | None = None
 
 
-class SignalOut(BaseModel):
+class SignalOut(ApiModel):
     id: uuid.UUID
     user_id: uuid.UUID
     symbol: str
@@ -179,7 +179,7 @@ class SignalOut(BaseModel):
     updated_at: datetime
 
 
-class SignalPage(BaseModel):
+class SignalPage(ApiModel):
     items: list[SignalOut]
     next_cursor: str | None
 
@@ -188,7 +188,7 @@ class SignalPage(BaseModel):
 FieldChange = TypedDict("FieldChange", {"from": Any, "to": Any})
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(ApiModel):
     action: str = Field(examples=["created", "updated", "closed", "deleted", "expired"])
     changes: dict[str, FieldChange] = Field(description="Per changed field, its old and new value.")
     actor_id: uuid.UUID | None = Field(description="Who made the change; null for the expiry job.")
@@ -196,11 +196,11 @@ class HistoryEntry(BaseModel):
     at: datetime
 
 
-class SignalHistory(BaseModel):
+class SignalHistory(ApiModel):
     items: list[HistoryEntry]
 
 
-class StatusCounts(BaseModel):
+class StatusCounts(ApiModel):
     model_config = ALWAYS_SENT
 
     OPEN: int = 0
@@ -208,14 +208,14 @@ class StatusCounts(BaseModel):
     EXPIRED: int = 0
 
 
-class DirectionCounts(BaseModel):
+class DirectionCounts(ApiModel):
     model_config = ALWAYS_SENT
 
     BUY: int = 0
     SELL: int = 0
 
 
-class ClosedStats(BaseModel):
+class ClosedStats(ApiModel):
     count: int
     wins: int = Field(description="Closed with return_pct > 0.")
     losses: int = Field(description="Closed with return_pct < 0.")
@@ -225,7 +225,7 @@ class ClosedStats(BaseModel):
     worst_return_pct: ReturnPct | None
 
 
-class SymbolStats(BaseModel):
+class SymbolStats(ApiModel):
     symbol: str
     total: int
     closed: int
@@ -233,13 +233,13 @@ class SymbolStats(BaseModel):
     average_return_pct: ReturnPct | None
 
 
-class DailyCounts(BaseModel):
+class DailyCounts(ApiModel):
     date: date
     created: int = Field(description="Signals created that UTC day.")
     closed: int = Field(description="Of the signals in scope, those closed that UTC day.")
 
 
-class SignalAnalytics(BaseModel):
+class SignalAnalytics(ApiModel):
     total: int
     by_status: StatusCounts
     by_direction: DirectionCounts

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from investment_system.schemas import ALWAYS_SENT
+from investment_system.schemas import ALWAYS_SENT, ApiModel
 
 
 class StreamEventType(StrEnum):
@@ -18,7 +18,7 @@ class StreamEventType(StrEnum):
     SUBSCRIPTION_CHANGED = "subscription.changed"
 
 
-class StreamTicketOut(BaseModel):
+class StreamTicketOut(ApiModel):
     model_config = ALWAYS_SENT
 
     ticket: str = Field(

@@ -8,7 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+
+from investment_system.schemas import ApiModel
 
 
 class Role(StrEnum):
@@ -61,7 +63,7 @@ Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_INPUT_MAX, rep
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=FULL_NAME_MAX)]
 
 
-class _Request(BaseModel):
+class _Request(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -73,7 +75,7 @@ class ImportedUser(_Request):
     full_name: FullName | None = None
 
 
-class UserOut(BaseModel):
+class UserOut(ApiModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -85,7 +87,7 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
-class UserPage(BaseModel):
+class UserPage(ApiModel):
     items: list[UserOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
