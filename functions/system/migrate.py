@@ -2,12 +2,15 @@
 and by hand (`sam remote invoke MigrateFunction`), when it returns the revisions.
 
 The layer is imported inside the handler, so that even a configuration error at start-up reaches
-CloudFormation as a FAILED deploy instead of leaving the stack waiting for an answer.
+CloudFormation as a FAILED deploy instead of leaving the stack waiting for an answer. Under SnapStart
+the snapshot imports it (and Alembic) beforehand, when the version is published: an error there fails
+the publication, which CloudFormation reports as well.
 """
 
 from typing import Any
 
 from investment_system.custom_resource import is_custom_resource_event, run_custom_resource
+from investment_system.snapstart import before_snapshot
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -20,3 +23,10 @@ def migrate() -> dict[str, Any]:
     from investment_system.services.schema_migrations import apply_migrations
 
     return dict(apply_migrations())
+
+
+def _prime() -> None:
+    from investment_system.services import schema_migrations  # noqa: F401 (importing it is the priming)
+
+
+before_snapshot(_prime)

@@ -52,8 +52,9 @@ HEAVY: dict[str, tuple[set[str], str]] = {
     "boto3": (set(), "the AWS SDK: no function calls AWS in this configuration (no secrets ARN, no stream API)"),
     "redis": (set(), "the Redis client: the rate limiter's backend here is memory"),
     "aws_xray_sdk": (set(), "the X-Ray SDK: tracing is off"),
-    "sqlalchemy.dialects.postgresql": (set(), "another database's dialect: the database here is SQLite"),
-    "sqlalchemy.dialects.mysql": (set(), "another database's dialect: the database here is SQLite"),
+    # Alembic's DDL implementations import every dialect: the migrations may.
+    "sqlalchemy.dialects.postgresql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
+    "sqlalchemy.dialects.mysql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
 }
 # Functions that need no database load no SQLAlchemy at all; health pings over a plain connection.
 NO_DATABASE = {"DocsFunction", "NotFoundFunction"}
