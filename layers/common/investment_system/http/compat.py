@@ -19,6 +19,7 @@ runs it, so an upgrade that changes them fails with a message naming this module
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -70,9 +71,10 @@ def prime_validation(app: APIGatewayHttpResolver, route: Route) -> None:
         route.body_field  # noqa: B018 (a property that builds and caches the body's field)
 
 
-def query_parameter_names(route: Route) -> set[str]:
-    """The query parameters the route declares, by their names on the wire."""
-    return {field.alias for field in get_flat_dependant(route.dependant).query_params}
+@cache
+def query_parameter_names(route: Route) -> frozenset[str]:
+    """The query parameters the route declares, by their names on the wire (worked out once per route)."""
+    return frozenset(field.alias for field in get_flat_dependant(route.dependant).query_params)
 
 
 def solve_route_dependencies(app: APIGatewayHttpResolver, dependencies: DependencyTree) -> None:

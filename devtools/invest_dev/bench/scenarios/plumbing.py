@@ -1,0 +1,129 @@
+"""The plumbing's warm cost: a function beside a minimal Powertools handler doing the same work.
+
+The minimal handler is an `APIGatewayHttpResolver` with validation and the same route, which verifies
+the token, reads the caller as every authenticated request does, and calls the same service, wrapped
+in Powertools' Logger and Metrics decorators (the request's log context and its EMF metrics are part of
+the work); nothing else: no correlation ID, request guards, security headers or error envelope. The
+two are called in turn, so that what else the machine does weighs on both, and their p50 compared.
+"""
+
+# No `from __future__ import annotations`: Powertools reads the routes' annotations as objects, and the
+# models are imported inside the function (after the benchmark's settings are in place).
+import statistics
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from invest_dev.bench.measure import measure, percentile
+from invest_dev.bench.prepare import event_source
+from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
+
+CALLS = 1000
+
+
+def _minimal_handlers() -> dict[str, Callable[[Any, Any], Any]]:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+
+    from investment_system.observability import logger, metrics
+    from investment_system.schemas import DEFAULT_LIMIT
+    from investment_system.schemas.health import HealthReport
+    from investment_system.schemas.signals import (
+        CreatedFromParam,
+        CreatedToParam,
+        CursorParam,
+        DirectionParam,
+        LimitParam,
+        SignalListQuery,
+        SignalOut,
+        SignalPage,
+        StatusParam,
+        StrategyParam,
+        SymbolParam,
+    )
+    from investment_system.services.health import check_health
+    from investment_system.services.revocation import caller_role
+    from investment_system.services.signal_reads import get_signal, list_signals
+    from investment_system.services.tokens import verify_access_token
+
+    def caller(app: APIGatewayHttpResolver) -> uuid.UUID:
+        claims = verify_access_token(app.current_event.headers["authorization"].partition(" ")[2])
+        user_id = uuid.UUID(claims["sub"])
+        caller_role(user_id, uuid.UUID(claims["sid"]), claims["epoch"])
+        return user_id
+
+    health = APIGatewayHttpResolver(enable_validation=True)
+
+    @health.get("/v1/health")
+    def get_health() -> Response[HealthReport]:
+        return Response(200, content_types.APPLICATION_JSON, check_health())
+
+    one = APIGatewayHttpResolver(enable_validation=True)
+
+    @one.get("/v1/signals/<id>")
+    def get_one(id: str) -> SignalOut:
+        return get_signal(caller(one), id)
+
+    listing = APIGatewayHttpResolver(enable_validation=True)
+
+    @listing.get("/v1/signals")
+    def get_list(
+        symbol: SymbolParam = None,
+        direction: DirectionParam = None,
+        status: StatusParam = None,
+        strategy: StrategyParam = None,
+        created_from: CreatedFromParam = None,
+        created_to: CreatedToParam = None,
+        limit: LimitParam = DEFAULT_LIMIT,
+        cursor: CursorParam = None,
+    ) -> SignalPage:
+        query = SignalListQuery(
+            symbol=symbol,
+            direction=direction,
+            status=status,
+            strategy=strategy,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+            cursor=cursor,
+        )
+        return list_signals(caller(listing), query)
+
+    def observed(app: APIGatewayHttpResolver) -> Callable[[Any, Any], Any]:
+        handler: Callable[[Any, Any], Any] = metrics.log_metrics(logger.inject_lambda_context(app.resolve))
+        return handler
+
+    return {
+        "HealthFunction": observed(health),
+        "GetSignalFunction": observed(one),
+        "ListSignalsFunction": observed(listing),
+    }
+
+
+@scenario
+def plumbing_overhead(ctx: BenchContext) -> list[ScenarioResult]:
+    from invest_dev.events import LambdaContextStub
+
+    results = []
+    for name, minimal in _minimal_handlers().items():
+        next_event = event_source(name, ctx.event(name), ctx.users)
+        event, context = next_event(), LambdaContextStub(function_name=name)
+        function = ctx.handler(name)
+        for handler in (function, minimal):
+            if handler(event, context)["statusCode"] != 200:
+                raise RuntimeError(f"{name}: the sample event is not answered 200")
+        function_ms: list[float] = []
+        minimal_ms: list[float] = []
+        for _ in range(min(ctx.iterations, CALLS)):
+            function_ms += measure(lambda: function(event, context), 1)  # noqa: B023 (called at once)
+            minimal_ms += measure(lambda: minimal(event, context), 1)  # noqa: B023
+        ratio = percentile(function_ms, 50) / percentile(minimal_ms, 50)
+        spread = statistics.median(f - m for f, m in zip(function_ms, minimal_ms, strict=True))
+        results += [
+            ScenarioResult(f"{name}, warm", function_ms, f"{ratio:.2f}x the minimal handler's p50"),
+            ScenarioResult(
+                f"{name}, minimal Powertools handler, warm",
+                minimal_ms,
+                f"same work without the plumbing; median difference per call {spread:.2f} ms",
+            ),
+        ]
+    return results
