@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.auth import RefreshRequest
-from investment_system.services.sessions import logout
+from investment_system.services.revocation import logout
 
 app = create_app()
 

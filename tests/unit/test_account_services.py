@@ -286,14 +286,14 @@ def test_logout_ends_the_session_and_is_quiet_about_dead_tokens(sqlite_db):
     other = _login()
     rotated = sessions.rotate(pair.refresh_token)
     # An older token of the session logs the session out: its tokens, access tokens too, stop working
-    sessions.logout(user_id, _session_id(other), pair.refresh_token)
+    revocation.logout(user_id, _session_id(other), pair.refresh_token)
     assert _code(lambda: sessions.rotate(rotated.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: _caller_role(rotated)) is ErrorCode.TOKEN_REVOKED
     # And so does the session of the access token the call was made with
     assert _code(lambda: _caller_role(other)) is ErrorCode.TOKEN_REVOKED
     third = _login()
-    sessions.logout(user_id, _session_id(third), "not-a-token")
-    sessions.logout(user_id, _session_id(third), pair.access_token)  # not a refresh token: nothing more to end
+    revocation.logout(user_id, _session_id(third), "not-a-token")
+    revocation.logout(user_id, _session_id(third), pair.access_token)  # not a refresh token: nothing more to end
     assert _login().access_token
 
 
@@ -302,7 +302,7 @@ def test_logout_refuses_another_users_refresh_token(sqlite_db):
     eve = _login("eve@example.com")
     ada_id = _register()
     ada = _login()
-    assert _code(lambda: sessions.logout(ada_id, _session_id(ada), eve.refresh_token)) is ErrorCode.PERMISSION_DENIED
+    assert _code(lambda: revocation.logout(ada_id, _session_id(ada), eve.refresh_token)) is ErrorCode.PERMISSION_DENIED
     assert sessions.rotate(eve.refresh_token).access_token
     assert _caller_role(ada) == "user"  # refused: nothing ended
 

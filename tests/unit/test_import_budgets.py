@@ -90,7 +90,7 @@ MODELS: dict[str, set[str]] = {
     "ListPlansFunction": {"billing"},
     "ListSignalsFunction": _CALLER | {"signals"},
     "LoginFunction": _TOKENS,
-    "LogoutFunction": _TOKENS,
+    "LogoutFunction": _CALLER,
     "PaymentWebhookFunction": _TOKENS,
     "RefreshTokenFunction": _TOKENS,
     "RegisterFunction": _TOKENS,

@@ -31,7 +31,8 @@ Method (also written into docs/benchmarks.md):
   argon2), serving health, login, list signals and get signal on the same database with the same
   work. It runs with the same method, on its own runtime dependencies only (`.local/bench-reference/`,
   at constraints.txt's pins). Each run of a function is paired with a run of the reference answering
-  the same route's event (GET /v1/signals/{id} for the functions it has no route of), in alternating
+  the same route's event (its login for the functions that hash a password, GET /v1/signals/{id} for
+  the other functions it has no route of), in alternating
   order, so that whatever else the machine does weighs on both; the ratio is the median over the runs
   of function / reference in the same run, and the targets are ratios: absolute times do not carry
   from one machine to another, ratios measured together do.

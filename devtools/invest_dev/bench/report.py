@@ -24,8 +24,9 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 OVERVIEW = str(invest_dev.bench.__doc__)
 
 # The reference app's routes (invest_dev/bench/reference_app.py). A function with one of them is
-# paired with the reference answering the same event; every other with its GET /v1/signals/{id}
-# (a bearer token, the caller's rows, a pydantic response: what most functions do).
+# paired with the reference answering the same event; a function that hashes a password with its
+# login; every other with its GET /v1/signals/{id} (a bearer token, the caller's rows, a pydantic
+# response: what most functions do).
 REFERENCE_ROUTES = {
     "HealthFunction": "GET /v1/health",
     "LoginFunction": "POST /v1/auth/login",
@@ -46,8 +47,14 @@ SNAPSTART_P50_FACTOR = 2
 SNAPSTART_SLACK_MS = 5.0
 
 
+# The functions that hash or verify a password are paired with the reference's login, which verifies one.
+PASSWORD_FUNCTIONS = {"RegisterFunction", "ChangePasswordFunction"}
+
+
 def reference_route(function_name: str) -> str:
     """The function whose sample event the reference app answers beside `function_name`."""
+    if function_name in PASSWORD_FUNCTIONS:
+        return "LoginFunction"
     return function_name if function_name in REFERENCE_ROUTES else DEFAULT_REFERENCE
 
 

@@ -4,7 +4,7 @@ A token stops working before its expiry when its session ended (logout, reuse of
 token) or when the user's token epoch moved past the one it carries (password change, deactivation,
 role change: every session of the user ends). `caller_role` reads both with the user, in one query,
 on every authenticated request; it is all of this that the authenticated functions import (issuing
-tokens is services/sessions.py).
+tokens, which reads the plan in force, is services/sessions.py). `logout` ends sessions and issues none.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.repositories.refresh_tokens import RefreshTokenRepository
 from investment_system.repositories.sessions import SessionRepository
 from investment_system.repositories.users import UserRepository
+from investment_system.services.tokens import verify_refresh_token
 
 
 def caller_role(user_id: uuid.UUID, session_id: uuid.UUID, epoch: int) -> str:
@@ -58,3 +60,24 @@ def end_every_session(session: Session, user: User, *, now: datetime) -> int:
     UserRepository(session).update(user, token_epoch=user.token_epoch + 1)
     SessionRepository(session).revoke_all_of_user(user.id, now=now)
     return RefreshTokenRepository(session).revoke_all_of_user(user.id, now=now)
+
+
+def logout(user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> None:
+    """End the caller's session (the access token's) and the session of one of the caller's refresh tokens.
+
+    As in token revocation (RFC 7009), a refresh token that is malformed, expired or unknown is simply
+    not live, so there is nothing more to end and no error; another user's live token is refused.
+    """
+    ended = {session_id}
+    try:
+        claims = verify_refresh_token(refresh_token)
+    except AuthenticationError:
+        claims = None
+    if claims is not None:
+        if claims["sub"] != str(user_id):
+            raise PermissionDenied(ErrorCode.PERMISSION_DENIED, "This refresh token belongs to another user.")
+        ended.add(uuid.UUID(claims["sid"]))
+    now = utcnow()
+    with unit_of_work() as session:
+        for ending in ended:
+            end_session(session, ending, now=now)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
-from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
+from investment_system.errors import AuthenticationError, ErrorCode
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
@@ -84,27 +84,6 @@ def rotate(refresh_token: str) -> TokenPair:
         raise AuthenticationError(ErrorCode.TOKEN_REVOKED)
     add_metric(MetricName.TOKEN_REFRESHES)
     return pair
-
-
-def logout(user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> None:
-    """End the caller's session (the access token's) and the session of one of the caller's refresh tokens.
-
-    As in token revocation (RFC 7009), a refresh token that is malformed, expired or unknown is simply
-    not live, so there is nothing more to end and no error; another user's live token is refused.
-    """
-    ended = {session_id}
-    try:
-        claims = verify_refresh_token(refresh_token)
-    except AuthenticationError:
-        claims = None
-    if claims is not None:
-        if claims["sub"] != str(user_id):
-            raise PermissionDenied(ErrorCode.PERMISSION_DENIED, "This refresh token belongs to another user.")
-        ended.add(uuid.UUID(claims["sid"]))
-    now = utcnow()
-    with unit_of_work() as session:
-        for ending in ended:
-            end_session(session, ending, now=now)
 
 
 def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti: uuid.UUID, now: datetime) -> TokenPair:
