@@ -90,7 +90,8 @@ lint-openapi: $(NODE_STAMP)
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true devtools/node_modules/.bin/redocly lint \
 		--config redocly.yaml layers/common/investment_system/openapi.json
 
-# Cold start and warm latency of every function; writes docs/benchmarks.md (see devtools/invest_dev/bench/).
+# Cold start (without and with SnapStart) and warm latency of every function, beside a single-app reference
+# in the same runs; package sizes of the last build. Writes docs/benchmarks.md (see devtools/invest_dev/bench/).
 bench: install
 	$(BIN)/python -m invest_dev.bench
 
