@@ -138,14 +138,15 @@ def _timed(ctx: BenchContext, function_name: str, event: dict[str, Any], calls: 
 @scenario
 def signal_list_and_analytics(ctx: BenchContext) -> list[ScenarioResult]:
     user_id = ctx.users.user_id
-    list_event = ctx.event("ListSignalsFunction")
-    analytics_event = ctx.event("GetSignalAnalyticsFunction")
     list_calls = min(ctx.iterations, MAX_LIST_CALLS)
     results = []
     for backend in BACKENDS:
         for size in SIZES:
             with scratch_database(backend) as engine:
                 _seed(engine, user_id, size)
+                # Tokens of a session in this database: each request reads the caller's user and session.
+                list_event = ctx.event("ListSignalsFunction")
+                analytics_event = ctx.event("GetSignalAnalyticsFunction")
                 where = f"{size:_} signals, {backend}".replace("_", " ")
                 cursor = _middle_cursor(user_id)
                 lists = {
