@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, and_, delete, or_, select, update
+from sqlalchemy import CursorResult, Insert, Select, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base
+from investment_system.db.engine import precompile
 from investment_system.domain import SubscriptionStatus
 from investment_system.models.billing import (
     Checkout,
@@ -65,20 +66,35 @@ def _rowcount(session: Session, statement: Any) -> int:
     return result.rowcount
 
 
+def _catalogue() -> Select[Plan]:
+    return select(Plan).order_by(Plan.price_cents, Plan.code)
+
+
+def _subscription_of(user_id: uuid.UUID) -> Select[Subscription]:
+    return select(Subscription).where(Subscription.user_id == user_id)
+
+
+# Compiled before a SnapStart snapshot: the plan catalogue and a user's subscription, which every quota
+# check, usage read and plan change starts from.
+precompile(
+    lambda: [_catalogue(), _subscription_of(uuid.UUID(int=0)), _subscription_of(uuid.UUID(int=0)).with_for_update()]
+)
+
+
 class PlanRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def all(self) -> Sequence[Plan]:
         """Every plan, cheapest first."""
-        return self.session.scalars(select(Plan).order_by(Plan.price_cents, Plan.code)).all()
+        return self.session.scalars(_catalogue()).all()
 
 
 class SubscriptionRepository(Repository[Subscription]):
     model = Subscription
 
     def for_user(self, user_id: uuid.UUID, *, for_update: bool = False) -> Subscription | None:
-        statement = select(Subscription).where(Subscription.user_id == user_id)
+        statement = _subscription_of(user_id)
         if for_update:
             # Also a current read on MySQL, where a plain SELECT would keep an older snapshot.
             statement = statement.with_for_update()

@@ -6,17 +6,26 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
+from investment_system.db.engine import precompile
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.repositories.base import Repository
+
+
+def _by_hash(token_hash: str) -> Select[RefreshToken]:
+    return select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+
+
+# Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with.
+precompile(lambda: [_by_hash("")])
 
 
 class RefreshTokenRepository(Repository[RefreshToken]):
     model = RefreshToken
 
     def by_hash(self, token_hash: str) -> RefreshToken | None:
-        return self.session.scalars(select(RefreshToken).where(RefreshToken.token_hash == token_hash)).first()
+        return self.session.scalars(_by_hash(token_hash)).first()
 
     def revoke(self, token: RefreshToken, *, now: datetime, replaced_by: uuid.UUID | None = None) -> bool:
         """Revoke one token unless it already is; True when this call revoked it (atomic on every backend,
