@@ -142,17 +142,7 @@ class SignalRepository(Repository[Signal]):
         return self.execute_update(statement) == 1
 
     def page_of(self, user_id: uuid.UUID, query: SignalListQuery, now: datetime) -> tuple[Sequence[Signal], str | None]:
-        # MariaDB's planner prefers a `ref` lookup on the leading columns to the range the cursor gives
-        # (it then reads every newer row to reach a deep page); naming the index makes it seek.
-        statement = (
-            select(Signal)
-            .with_hint(Signal, f"FORCE INDEX ({_index_serving(query)})", dialect_name="mysql")
-            .where(*_scope(user_id, query))
-        )
-        if query.direction is not None:
-            statement = statement.where(Signal.direction == query.direction.value)
-        if query.status is not None:
-            statement = statement.where(has_effective_status(query.status, now))
+        statement = _listing(user_id, query, now)
         return self.page(statement, limit=query.limit, cursor=query.cursor, scope=f"signals:{user_id}")
 
     def count_by_status_and_direction(
