@@ -187,7 +187,10 @@ def _finish(response: dict[str, Any], path: str, cid: str, extra_headers: Mappin
     return response
 
 
-def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The Lambda handler of an HTTP function: correlation ID, guards, resolve, headers, metrics."""
     cold = True  # per handler, not per process: the local gateway keeps many functions in one process
 
@@ -216,12 +219,18 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Lam
         record_request(int(response.get("statusCode", 500)), started)
         return _finish(response, path, cid, extra_headers)
 
+    before_snapshot(partial(prime, app))
+    return instrumented(handler)
+
+
+def instrumented(handler: LambdaHandler) -> LambdaHandler:
+    """`handler` as every API function runs it: the logger's Lambda context (state cleared per
+    invocation), metrics flushed after it, and traced when tracing is on."""
     wrapped = logger.inject_lambda_context(clear_state=True)(handler)
     wrapped = metrics.log_metrics(wrapped)
     tracer = get_tracer()
     if tracer is not None:
         wrapped = tracer.capture_lambda_handler(wrapped)
-    before_snapshot(partial(prime, app))
     return wrapped
 
 

@@ -20,13 +20,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http.envelope import envelope
-from investment_system.http.resolver import correlation_id_for, record_request
+from investment_system.http.resolver import LambdaHandler, correlation_id_for, instrumented, record_request
 from investment_system.observability import (
     MetricName,
     add_metric,
-    get_tracer,
     logger,
-    metrics,
     record_cold_start,
     set_correlation_id,
     start_request_metrics,
@@ -56,7 +54,7 @@ class WebSocketRequest:
 Route = Callable[[WebSocketRequest], dict[str, Any] | None]
 
 
-def websocket_handler(route: Route) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+def websocket_handler(route: Route) -> LambdaHandler:
     """The Lambda handler of a WebSocket route: `route`'s frame (if any) as the body of a 200."""
     cold = True
 
@@ -82,12 +80,7 @@ def websocket_handler(route: Route) -> Callable[[dict[str, Any], LambdaContext],
         record_request(reply["statusCode"], started)
         return reply
 
-    wrapped = logger.inject_lambda_context(clear_state=True)(handler)
-    wrapped = metrics.log_metrics(wrapped)
-    tracer = get_tracer()
-    if tracer is not None:
-        wrapped = tracer.capture_lambda_handler(wrapped)
-    return wrapped
+    return instrumented(handler)
 
 
 def _reply(status: int, body: dict[str, Any] | None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
