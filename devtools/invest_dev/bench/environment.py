@@ -26,6 +26,7 @@ def bench_environment(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "TRACING_ENABLED": "false",
         "LOG_LEVEL": "INFO",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml's Globals set it
         # Cold starts run the limiter (memory backend, never refusing). The warm loop in this process
         # runs without it: a plan's requests_per_minute would refuse most of its 1000 requests.
         "RATE_LIMIT_ENABLED": "false",

@@ -18,6 +18,7 @@ from invest_dev.bench.environment import (
 from invest_dev.bench.measure import (
     Program,
     baseline,
+    compile_bytecode,
     import_profile,
     paired_cold_start,
     percentile,
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(bench_environment(f"sqlite:///{Path(scratch, 'bench.db')}"))
         os.environ.pop("METRICS_FILE", None)
         specs = [spec for spec in functions() if args.only is None or spec.name in args.only]
+        compile_bytecode()
         if args.importtime:
             program = (
                 Program.reference()
