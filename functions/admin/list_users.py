@@ -2,9 +2,7 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import Query, create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT
 from investment_system.schemas.users import Role, UserPage

@@ -1,8 +1,6 @@
 """POST /v1/auth/logout: end the caller's session."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import Response, create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.auth import RefreshRequest
 from investment_system.services.revocation import logout

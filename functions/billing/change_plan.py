@@ -1,8 +1,6 @@
 """PUT /v1/billing/subscription: buy a dearer plan (a checkout), or schedule a cheaper one (honours Idempotency-Key)."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import Response, create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.billing import ChangePlanRequest, CheckoutStarted, SubscriptionOut

@@ -1,9 +1,6 @@
 """GET /v1/health: the API's health and its dependencies'."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import OpenAPIResponse, Response, content_types, create_app, error_responses, lambda_handler
 from investment_system.schemas.health import HealthReport
 from investment_system.services.health import check_health
 

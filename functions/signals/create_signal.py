@@ -1,8 +1,6 @@
 """POST /v1/signals: create a signal for the caller."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import Response, create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.signals import SignalCreate, SignalOut

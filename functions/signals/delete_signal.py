@@ -1,8 +1,6 @@
 """DELETE /v1/signals/{id}: remove a signal from its owner's view (kept for audit)."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import Response, create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId
 from investment_system.services.signals import delete_signal

@@ -1,9 +1,7 @@
 """GET /v1/openapi.json and GET /v1/docs: the OpenAPI document and an offline Swagger UI; GET /v1/docs/live:
 the live view of the real-time stream."""
 
-from aws_lambda_powertools.event_handler import Response, content_types
-
-from investment_system.http import create_app, lambda_handler
+from investment_system.http import Response, content_types, create_app, lambda_handler
 from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, swagger_asset, swagger_page
 from investment_system.http.live import LIVE_CSP, LIVE_PAGE
 from investment_system.http.routing import openapi_document

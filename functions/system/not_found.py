@@ -3,9 +3,7 @@ and CORS preflight answers for every route."""
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-
-from investment_system.http import create_app, lambda_handler
+from investment_system.http import NotFoundError, create_app, lambda_handler
 from investment_system.http.envelope import error_response
 from investment_system.http.routing import preflight_response, unmatched_route_error
 

@@ -1,8 +1,6 @@
 """POST /v1/users/me/password: change the caller's password."""
 
-from aws_lambda_powertools.event_handler import Response
-
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.http import Response, create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import PasswordChange
 from investment_system.services.accounts import change_password

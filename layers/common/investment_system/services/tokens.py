@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import jwt
+from jwt import ExpiredSignatureError, PyJWTError, decode, encode
 
 from investment_system.errors import AuthenticationError, ErrorCode
 from investment_system.settings import get_settings
@@ -57,7 +57,7 @@ def issue_token(
     }
     if requests_per_minute is not None:
         claims["rpm"] = requests_per_minute
-    return jwt.encode(claims, security.jwt_secret, algorithm=security.jwt_algorithm)
+    return encode(claims, security.jwt_secret, algorithm=security.jwt_algorithm)
 
 
 def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
     """
     security = get_settings().security
     try:
-        claims: dict[str, Any] = jwt.decode(
+        claims: dict[str, Any] = decode(
             token,
             security.jwt_secret,
             algorithms=[security.jwt_algorithm],
@@ -79,9 +79,9 @@ def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
             leeway=security.jwt_leeway_seconds,
             options={"require": REQUIRED_CLAIMS},
         )
-    except jwt.ExpiredSignatureError:
+    except ExpiredSignatureError:
         raise AuthenticationError(ErrorCode.TOKEN_EXPIRED) from None
-    except jwt.PyJWTError:
+    except PyJWTError:
         raise AuthenticationError(ErrorCode.TOKEN_INVALID) from None
     if (
         claims.get("type") != expected_type

@@ -1,0 +1,111 @@
+"""Packages whose `__init__` only gathers its submodules' names, imported a submodule at a time.
+
+Importing any module of a package runs the package's `__init__` first. Three of the layer's
+dependencies gather everything they have there: Powertools' `event_handler` imports every resolver
+(AppSync and with it asyncio, Bedrock, VPC Lattice...), its `utilities.data_classes` every event class
+of every AWS service, and PyJWT its JWKS client (urllib, http.client, the email package). None of that
+is used by a function here, and together it is ~40 ms of every cold start (docs/cold-start.md).
+
+`defer_package_imports()` puts each of them in `sys.modules` as a module that knows, from its
+`__init__`'s own `from .x import y` statements, which submodule each name comes from, and imports
+that submodule when the name is first read. Names, submodules and `from package import name` behave
+as before. A package whose `__init__` does anything else (a call, a loop, a conditional) is imported
+as usual: `deferred_packages()` says which were deferred, and a test fails when an upgrade changes one.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import sys
+import types
+from typing import Any
+
+PACKAGES = (
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.data_classes",
+    "jwt",
+)
+
+
+class DeferredPackage(types.ModuleType):
+    """A package module that imports the submodule behind a name when the name is first read."""
+
+    __deferred_names__: dict[str, tuple[str, str]]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            module_name, attribute = self.__deferred_names__[name]
+        except KeyError:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(module_name), attribute)
+        setattr(self, name, value)
+        return value
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.__deferred_names__})
+
+
+def _plan(package: str, source: str) -> tuple[dict[str, tuple[str, str]], list[ast.stmt]] | None:
+    """The names an `__init__` imports (name -> (submodule, attribute)) and its dunder assignments, or
+    None when it does anything else."""
+    names: dict[str, tuple[str, str]] = {}
+    assignments: list[ast.stmt] = []
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # the docstring
+        if isinstance(statement, ast.ImportFrom) and statement.module != "__future__":
+            if statement.level == 1 and statement.module:
+                module = f"{package}.{statement.module}"
+            elif statement.level == 0 and (statement.module or "").startswith(f"{package}."):
+                module = statement.module or ""
+            else:
+                return None
+            for alias in statement.names:
+                if alias.name == "*":
+                    return None
+                names[alias.asname or alias.name] = (module, alias.name)
+        elif isinstance(statement, ast.ImportFrom):
+            continue  # from __future__ import annotations
+        elif isinstance(statement, ast.Assign) and all(
+            isinstance(target, ast.Name) and target.id.startswith("__") and target.id.endswith("__")
+            for target in statement.targets
+        ):
+            assignments.append(statement)
+        else:
+            return None
+    return names, assignments
+
+
+def _defer(package: str) -> None:
+    if package in sys.modules:
+        return
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.submodule_search_locations is None or not spec.origin:
+        return
+    with open(spec.origin, encoding="utf-8") as init_file:
+        plan = _plan(package, init_file.read())
+    if plan is None:
+        return
+    names, assignments = plan
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = DeferredPackage
+    module.__deferred_names__ = names  # type: ignore[attr-defined]
+    # __version__, __all__ and the like: the package's own statements, run as its import would run them.
+    exec(compile(ast.Module(body=assignments, type_ignores=[]), spec.origin, "exec"), module.__dict__)  # noqa: S102
+    sys.modules[package] = module
+    parent, _, child = package.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+
+
+def defer_package_imports() -> None:
+    """Defer the `__init__` of each package of PACKAGES not imported yet (at most once per process)."""
+    for package in PACKAGES:
+        _defer(package)
+
+
+def deferred_packages() -> list[str]:
+    """The packages of PACKAGES that are deferred in this process."""
+    return [package for package in PACKAGES if isinstance(sys.modules.get(package), DeferredPackage)]
