@@ -2,7 +2,7 @@
 
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.schemas.billing import PlanList
-from investment_system.services.plans import list_plans
+from investment_system.services.published_plans import list_plans
 
 app = create_app()
 

@@ -15,7 +15,7 @@ from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import IdempotencyRecord, Plan, Subscription
 from investment_system.models.billing import Checkout, IdempotencyStatus
-from investment_system.services import plans
+from investment_system.services import plans, published_plans
 from investment_system.services.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
 from investment_system.services.subscriptions import add_months, change_plan, get_subscription
 from investment_system.services.usage import consume_daily_signal_quota
@@ -26,6 +26,15 @@ def test_add_months_keeps_the_day_or_takes_the_months_last():
     assert add_months(datetime(2026, 1, 31, tzinfo=UTC)) == datetime(2026, 2, 28, tzinfo=UTC)
     assert add_months(datetime(2028, 1, 31, tzinfo=UTC)) == datetime(2028, 2, 29, tzinfo=UTC)
     assert add_months(datetime(2026, 12, 5, tzinfo=UTC)) == datetime(2027, 1, 5, tzinfo=UTC)
+
+
+def test_the_listed_plans_are_the_ones_the_migrations_leave_in_the_database(db, monkeypatch):
+    # Given a database migrated to the latest revision, and no container copy of its plans
+    monkeypatch.setattr(plans, "_cache", None)
+    # When the plans are listed (GET /v1/billing/plans reads the copy released with the layer, plans.json)
+    listed = published_plans.list_plans()
+    # Then they are the database's plans, in the same order
+    assert listed.items == list(plans.plan_catalogue().values())
 
 
 def test_the_plan_catalogue_is_cached_until_its_ttl_runs_out(sqlite_db, monkeypatch):

@@ -56,11 +56,12 @@ HEAVY: dict[str, tuple[set[str], str]] = {
     "sqlalchemy.dialects.postgresql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
     "sqlalchemy.dialects.mysql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
 }
-# Functions that need no database load no SQLAlchemy at all; health pings over a plain connection.
-NO_DATABASE = {"DocsFunction", "NotFoundFunction"}
+# Functions that need no database load no SQLAlchemy at all (the plans: their released copy, plans.json);
+# health pings over a plain connection.
+NO_DATABASE = {"DocsFunction", "NotFoundFunction", "ListPlansFunction"}
 NO_ORM = NO_DATABASE | {"HealthFunction", "MigrateFunction"}
 # Routes without parameters, body or token are not validated: Powertools' validation is not loaded.
-UNVALIDATED = NO_ORM
+UNVALIDATED = NO_ORM - {"ListPlansFunction"}
 VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
 
 # The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
@@ -87,7 +88,6 @@ MODELS: dict[str, set[str]] = {
     "GetSubscriptionFunction": _TOKENS,
     "GetUsageFunction": _TOKENS | {"signals"},
     "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
-    "ListPlansFunction": {"billing"},
     "ListSignalsFunction": _CALLER | {"signals"},
     "LoginFunction": _TOKENS,
     "LogoutFunction": _CALLER,

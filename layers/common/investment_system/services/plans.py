@@ -2,7 +2,8 @@
 
 Plans change only by migration, yet every quota check, usage read and rate-limit lookup needs
 them; a per-container copy refreshed every `PLAN_CACHE_TTL_SECONDS` saves that query on nearly
-every request, and bounds how long a container serves a changed price or quota.
+every request, and bounds how long a container serves a changed price or quota. The list that
+GET /v1/billing/plans answers is the released copy of the same rows (services/published_plans.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from investment_system.db import unit_of_work
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Plan
 from investment_system.repositories.billing import PlanRepository
-from investment_system.schemas.billing import PlanList, PlanOut, PlanQuotas
+from investment_system.schemas.billing import PlanOut, PlanQuotas
 
 PLAN_CACHE_TTL_SECONDS = 300.0
 
@@ -46,11 +47,6 @@ def plan_catalogue(session: Session | None = None) -> dict[str, PlanOut]:
                 return plan_catalogue(own_session)
         _cache = (now + PLAN_CACHE_TTL_SECONDS, {plan.code: plan_out(plan) for plan in PlanRepository(session).all()})
     return _cache[1]
-
-
-def list_plans() -> PlanList:
-    """The catalogue; on a warm container, without touching the database."""
-    return PlanList(items=list(plan_catalogue().values()))
 
 
 def get_plan(session: Session, code: str) -> PlanOut:
