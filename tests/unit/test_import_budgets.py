@@ -52,6 +52,14 @@ HEAVY: dict[str, tuple[set[str], str]] = {
     "boto3": (set(), "the AWS SDK: no function calls AWS in this configuration (no secrets ARN, no stream API)"),
     "redis": (set(), "the Redis client: the rate limiter's backend here is memory"),
     "aws_xray_sdk": (set(), "the X-Ray SDK: tracing is off"),
+    # What the packages investment_system.lazy_packages defers would load with their __init__.
+    "aws_lambda_powertools.event_handler.appsync": (set(), "another resolver (and asyncio): lazy_packages.py"),
+    "aws_lambda_powertools.event_handler.openapi.models": (
+        set(),
+        "the OpenAPI models (swagger_ui's OAuth2 page): the document is bundled, lazy_packages.py",
+    ),
+    "aws_lambda_powertools.utilities.data_classes.sqs_event": (set(), "another service's events: lazy_packages.py"),
+    "jwt.jwks_client": (set(), "PyJWT's JWKS client (urllib, http.client): lazy_packages.py"),
     # Alembic's DDL implementations import every dialect: the migrations may.
     "sqlalchemy.dialects.postgresql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
     "sqlalchemy.dialects.mysql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),

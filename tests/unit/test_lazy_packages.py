@@ -94,6 +94,6 @@ def test_the_layers_dependencies_are_deferred_once_the_layer_is_imported():
                                  "aws_lambda_powertools.utilities.data_classes.sqs_event") if m in sys.modules))
         """
     )
-    # Then the three gathering packages are deferred (an upgrade that changes their __init__ fails here)
+    # Then the gathering packages are deferred (an upgrade that changes their __init__ fails here)
     # and the resolvers, JWKS client and event classes no function uses are not loaded
     assert output.splitlines() == [str(list(lazy_packages.PACKAGES)), "[]"]

@@ -2,9 +2,11 @@
 
 Importing any module of a package runs the package's `__init__` first. Three of the layer's
 dependencies gather everything they have there: Powertools' `event_handler` imports every resolver
-(AppSync and with it asyncio, Bedrock, VPC Lattice...), its `utilities.data_classes` every event class
-of every AWS service, and PyJWT its JWKS client (urllib, http.client, the email package). None of that
-is used by a function here, and together it is ~40 ms of every cold start (docs/cold-start.md).
+(AppSync and with it asyncio, Bedrock, VPC Lattice...), its `openapi` the document merger, its
+`swagger_ui` the OAuth2 page and with it every OpenAPI model (~45 ms for the docs function), its
+`utilities.data_classes` every event class of every AWS service, and PyJWT its JWKS client (urllib,
+http.client, the email package). No function here uses any of it, and it is ~40 ms of every cold
+start (docs/cold-start.md).
 
 `defer_package_imports()` puts each of them in `sys.modules` as a module that knows, from its
 `__init__`'s own `from .x import y` statements, which submodule each name comes from, and imports
@@ -24,6 +26,8 @@ from typing import Any
 
 PACKAGES = (
     "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.event_handler.openapi",
+    "aws_lambda_powertools.event_handler.openapi.swagger_ui",
     "aws_lambda_powertools.utilities.data_classes",
     "jwt",
 )
