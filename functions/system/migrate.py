@@ -26,7 +26,9 @@ def migrate() -> dict[str, Any]:
 
 
 def _prime() -> None:
-    from investment_system.services import schema_migrations  # noqa: F401 (importing it is the priming)
+    from investment_system.services.schema_migrations import load_migration_environment
+
+    load_migration_environment()
 
 
 before_snapshot(_prime)

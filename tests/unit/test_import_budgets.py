@@ -67,9 +67,9 @@ HEAVY: dict[str, tuple[set[str], str]] = {
 # Functions that need no database load no SQLAlchemy at all (the plans: their released copy, plans.json);
 # health pings over a plain connection.
 NO_DATABASE = {"DocsFunction", "NotFoundFunction", "ListPlansFunction"}
-NO_ORM = NO_DATABASE | {"HealthFunction", "MigrateFunction"}
+NO_ORM = NO_DATABASE | {"HealthFunction"}
 # Routes without parameters, body or token are not validated: Powertools' validation is not loaded.
-UNVALIDATED = NO_ORM - {"ListPlansFunction"}
+UNVALIDATED = (NO_ORM | {"MigrateFunction"}) - {"ListPlansFunction"}
 VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
 
 # The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
@@ -97,6 +97,8 @@ MODELS: dict[str, set[str]] = {
     "GetUsageFunction": _TOKENS | {"signals"},
     "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
     "ListSignalsFunction": _CALLER | {"signals"},
+    # The migrations compare the schema with every table's model.
+    "MigrateFunction": _TOKENS | {"signals"},
     "LoginFunction": _TOKENS,
     "LogoutFunction": _CALLER,
     "PaymentWebhookFunction": _TOKENS,

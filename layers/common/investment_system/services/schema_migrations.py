@@ -6,6 +6,18 @@ from investment_system.db.migrate import current_revision, upgrade
 from investment_system.observability import logger, traced
 
 
+def load_migration_environment() -> None:
+    """What the first upgrade would import through the migrations' env.py: the ORM, every table's model
+    (the metadata it compares with) and Alembic's migration context. SnapStart priming of the migrate
+    function: the first deploy after a restore then runs the migrations, not these imports."""
+    import sqlalchemy.future  # noqa: F401 (Alembic's migration context imports it)
+
+    from investment_system import models
+
+    for name in models.__all__:
+        getattr(models, name)
+
+
 def apply_migrations() -> dict[str, str | None]:
     """Apply every pending migration; the revisions before and after."""
     with traced("migrations"):
