@@ -17,7 +17,8 @@ from investment_system.models import IdempotencyRecord, Plan, Subscription
 from investment_system.models.billing import Checkout, IdempotencyStatus
 from investment_system.services import plans, published_plans
 from investment_system.services.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
-from investment_system.services.subscriptions import add_months, change_plan, get_subscription
+from investment_system.services.plan_terms import add_months
+from investment_system.services.subscriptions import change_plan, get_subscription
 from investment_system.services.usage import consume_daily_signal_quota
 
 

@@ -16,9 +16,9 @@ from signal_support import make_investor
 
 from investment_system.db.engine import unit_of_work
 from investment_system.schemas.billing import PaymentEvent
+from investment_system.services.plan_terms import plan_of_user
 from investment_system.services.plans import plan_catalogue
 from investment_system.services.subscription_schedule import apply_due_changes
-from investment_system.services.subscriptions import plan_of_user
 from investment_system.services.webhooks import receive_payment_event
 
 PLANS = ["free", "pro", "enterprise"]

@@ -75,17 +75,19 @@ VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation
 # The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
 # Every authenticated function reads the user and the token's session (services/revocation.py).
 _CALLER = {"users", "sessions", "refresh_tokens"}
-# Issuing tokens reads the plan in force (services/subscriptions.py), whose changes are audited and streamed.
-_TOKENS = _CALLER | {"billing", "audit", "stream"}
+# Issuing tokens reads the plan in force (services/plan_terms.py): the billing tables, nothing that changes them.
+_TOKENS = _CALLER | {"billing"}
+# Changing a subscription (services/subscriptions.py) writes its audit trail and stream event as well.
+_SUBSCRIPTION = _TOKENS | {"audit", "stream"}
 MODELS: dict[str, set[str]] = {
     "AdminListUsersFunction": _CALLER | {"audit"},
     "AdminUpdateUserFunction": _CALLER | {"audit"},
     "ApplySubscriptionChangesFunction": {"users", "billing", "audit", "stream"},
-    "CancelSubscriptionFunction": _TOKENS,
-    "ChangePasswordFunction": _TOKENS,
-    "ChangePlanFunction": _TOKENS,
+    "CancelSubscriptionFunction": _SUBSCRIPTION,
+    "ChangePasswordFunction": _TOKENS | {"audit"},
+    "ChangePlanFunction": _SUBSCRIPTION,
     "CloseSignalFunction": _CALLER | {"signals", "audit", "stream"},
-    "CreateSignalFunction": _TOKENS | {"signals"},
+    "CreateSignalFunction": _SUBSCRIPTION | {"signals"},
     "CreateStreamTicketFunction": _CALLER | {"stream"},
     "DeleteSignalFunction": _CALLER | {"signals", "audit", "stream"},
     "ExpireSignalsFunction": {"users", "signals", "audit", "stream"},
@@ -93,17 +95,17 @@ MODELS: dict[str, set[str]] = {
     "GetSignalAnalyticsFunction": _CALLER | {"signals"},
     "GetSignalFunction": _CALLER | {"signals"},
     "GetSignalHistoryFunction": _CALLER | {"signals", "audit", "stream"},
-    "GetSubscriptionFunction": _TOKENS,
-    "GetUsageFunction": _TOKENS | {"signals"},
+    "GetSubscriptionFunction": _SUBSCRIPTION,
+    "GetUsageFunction": _SUBSCRIPTION | {"signals"},
     "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
     "ListSignalsFunction": _CALLER | {"signals"},
     # The migrations compare the schema with every table's model.
-    "MigrateFunction": _TOKENS | {"signals"},
-    "LoginFunction": _TOKENS,
+    "MigrateFunction": _SUBSCRIPTION | {"signals"},
+    "LoginFunction": _TOKENS | {"audit"},
     "LogoutFunction": _CALLER,
-    "PaymentWebhookFunction": _TOKENS,
+    "PaymentWebhookFunction": _SUBSCRIPTION,
     "RefreshTokenFunction": _TOKENS,
-    "RegisterFunction": _TOKENS,
+    "RegisterFunction": _TOKENS | {"audit"},
     "StreamConnectFunction": {"users", "stream"},
     "StreamDeliveryFunction": {"users", "stream"},
     "StreamDisconnectFunction": {"users", "stream"},

@@ -248,7 +248,7 @@ def _alternating_password(event: Event, users: SampleUsers) -> EventSource:
 )
 def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
     from investment_system.db.base import utcnow
-    from investment_system.services.subscriptions import add_months
+    from investment_system.services.plan_terms import add_months
     from investment_system.services.webhooks import SIGNATURE_HEADER, sign
     from investment_system.settings import get_settings
 

@@ -20,7 +20,8 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.observability import logger
 from investment_system.repositories.billing import SubscriptionRepository
-from investment_system.services.subscriptions import catch_up, grace_period
+from investment_system.services.plan_terms import grace_period
+from investment_system.services.subscriptions import catch_up
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_BATCHES = 50

@@ -20,8 +20,8 @@ from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.billing import UsageRepository
 from investment_system.schemas.billing import UsageOut
 from investment_system.schemas.signals import SignalCreate, SignalOut
+from investment_system.services.plan_terms import plan_of_user
 from investment_system.services.signals import create_signal
-from investment_system.services.subscriptions import plan_of_user
 
 
 def utc_day_bounds(now: datetime) -> tuple[datetime, datetime]:
