@@ -23,8 +23,9 @@ from investment_system.models.billing import Checkout
 from investment_system.schemas.billing import ChangePlanRequest
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.signals import SignalCreate
+from investment_system.services.signal_quota import create_signal_within_quota
 from investment_system.services.subscriptions import change_plan
-from investment_system.services.usage import consume_daily_signal_quota, create_signal_within_quota
+from investment_system.services.usage import consume_daily_signal_quota
 from investment_system.services.webhooks import receive_payment_event
 
 

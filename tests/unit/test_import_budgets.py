@@ -75,16 +75,17 @@ VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation
 # The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
 # Every authenticated function reads the user and the token's session (services/revocation.py).
 _CALLER = {"users", "sessions", "refresh_tokens"}
-# Issuing tokens reads the plan in force (services/plan_terms.py): the billing tables, nothing that changes them.
-_TOKENS = _CALLER | {"billing"}
+# The plan in force (services/plan_terms.py: a token's rpm claim, the usage): the billing tables, nothing that
+# changes them.
+_PLAN = _CALLER | {"billing"}
 # Changing a subscription (services/subscriptions.py) writes its audit trail and stream event as well.
-_SUBSCRIPTION = _TOKENS | {"audit", "stream"}
+_SUBSCRIPTION = _PLAN | {"audit", "stream"}
 MODELS: dict[str, set[str]] = {
     "AdminListUsersFunction": _CALLER | {"audit"},
     "AdminUpdateUserFunction": _CALLER | {"audit"},
     "ApplySubscriptionChangesFunction": {"users", "billing", "audit", "stream"},
     "CancelSubscriptionFunction": _SUBSCRIPTION,
-    "ChangePasswordFunction": _TOKENS | {"audit"},
+    "ChangePasswordFunction": _PLAN | {"audit"},
     "ChangePlanFunction": _SUBSCRIPTION,
     "CloseSignalFunction": _CALLER | {"signals", "audit", "stream"},
     "CreateSignalFunction": _SUBSCRIPTION | {"signals"},
@@ -96,16 +97,16 @@ MODELS: dict[str, set[str]] = {
     "GetSignalFunction": _CALLER | {"signals"},
     "GetSignalHistoryFunction": _CALLER | {"signals", "audit", "stream"},
     "GetSubscriptionFunction": _SUBSCRIPTION,
-    "GetUsageFunction": _SUBSCRIPTION | {"signals"},
+    "GetUsageFunction": _PLAN,
     "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
     "ListSignalsFunction": _CALLER | {"signals"},
     # The migrations compare the schema with every table's model.
     "MigrateFunction": _SUBSCRIPTION | {"signals"},
-    "LoginFunction": _TOKENS | {"audit"},
+    "LoginFunction": _PLAN | {"audit"},
     "LogoutFunction": _CALLER,
     "PaymentWebhookFunction": _SUBSCRIPTION,
-    "RefreshTokenFunction": _TOKENS,
-    "RegisterFunction": _TOKENS | {"audit"},
+    "RefreshTokenFunction": _PLAN,
+    "RegisterFunction": _PLAN | {"audit"},
     "StreamConnectFunction": {"users", "stream"},
     "StreamDeliveryFunction": {"users", "stream"},
     "StreamDisconnectFunction": {"users", "stream"},

@@ -17,10 +17,11 @@ What changes the plan in force (docs/billing.md has the whole table):
 - the provider's `subscription.canceled`: CANCELED, on free, at once.
 
 The timed ones are `Transition`s, each due at a known moment. Reads never show one as pending once
-its moment has passed: the quota checks compute the terms in force (`terms_at`, services/plan_terms.py) without writing, and
-every locked read or write first applies what is due (`catch_up`), as does the scheduled job
-(services/subscription_schedule.py) for users who make no request. A transition takes effect at its
-moment, not when it is applied, so all three give the same subscription.
+its moment has passed: the quota checks compute the terms in force (`terms_at`,
+services/plan_terms.py) without writing, and every locked read or write first applies what is due
+(`catch_up`), as does the scheduled job (services/subscription_schedule.py) for users who make no
+request. A transition takes effect at its moment, not when it is applied, so all three give the same
+subscription.
 """
 
 from __future__ import annotations

@@ -19,9 +19,7 @@ from investment_system.errors import ErrorCode, RateLimited
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.billing import UsageRepository
 from investment_system.schemas.billing import UsageOut
-from investment_system.schemas.signals import SignalCreate, SignalOut
 from investment_system.services.plan_terms import plan_of_user
-from investment_system.services.signals import create_signal
 
 
 def utc_day_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -54,10 +52,3 @@ def usage_today(user_id: uuid.UUID) -> UsageOut:
             signals_per_day=plan.quotas.signals_per_day,
             requests_per_minute=plan.quotas.requests_per_minute,
         )
-
-
-def create_signal_within_quota(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:
-    """POST /v1/signals: `create_signal`, counted against the plan's daily quota in the same transaction
-    (429 QUOTA_EXCEEDED once it is used up; a create that fails rolls its count back)."""
-    consume_daily_signal_quota(session, user_id)
-    return create_signal(session, user_id, data)
