@@ -13,6 +13,7 @@ from support import function_module
 
 from invest_dev.events import LambdaContextStub
 from investment_system.db import engine as db_engine
+from investment_system.services import schema_migrations
 from investment_system.settings import DatabaseSettings
 
 
@@ -116,3 +117,17 @@ def test_a_direct_invocation_returns_the_revisions(empty_database):
     # Then it migrates and says from which revision to which
     assert result["from_revision"] is None
     assert result["to_revision"]
+
+
+def test_a_deploy_without_new_migrations_runs_none(empty_database, monkeypatch):
+    # Given a database already at the newest revision
+    first = _invoke({})
+
+    # When the function runs again, and running the migrations would fail
+    def no_upgrade() -> None:
+        raise AssertionError("the migrations ran although none was pending")
+
+    monkeypatch.setattr(schema_migrations, "upgrade", no_upgrade)
+    second = _invoke({})
+    # Then it reports the same revision without running them
+    assert second == {"from_revision": first["to_revision"], "to_revision": first["to_revision"]}

@@ -22,6 +22,13 @@ def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def head_revision() -> str | None:
+    """The newest revision of the migrations (read from their scripts, without a connection)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def current_revision(engine: Engine | None = None) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

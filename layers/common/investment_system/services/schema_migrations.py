@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from investment_system.db.migrate import current_revision, upgrade
+from investment_system.db.migrate import current_revision, head_revision, upgrade
 from investment_system.observability import logger, traced
 
 
@@ -22,7 +22,10 @@ def apply_migrations() -> dict[str, str | None]:
     """Apply every pending migration; the revisions before and after."""
     with traced("migrations"):
         before = current_revision()
-        upgrade()
+        # Most deploys bring no migration: then Alembic's environment, the ORM and every table's model
+        # (what env.py loads) stay unloaded, and the deploy waits for none of it.
+        if before != head_revision():
+            upgrade()
         after = current_revision()
     logger.info("Migrations applied", extra={"from_revision": before, "to_revision": after})
     return {"from_revision": before, "to_revision": after}
