@@ -29,10 +29,11 @@ def gathering_package(tmp_path: Path) -> Path:
     package = tmp_path / "gathering"
     package.mkdir()
     (package / "__init__.py").write_text(
-        '"""Gathers."""\nfrom .cheap import Cheap\nfrom .costly import Costly as Costly\n'
-        '__version__ = "1.0"\n__all__ = ["Cheap", "Costly"]\n'
+        '"""Gathers."""\nfrom .cheap import Cheap\nfrom .costly import Costly as Costly\nfrom .tool import tool\n'
+        '__version__ = "1.0"\n__all__ = ["Cheap", "Costly", "tool"]\n'
     )
     (package / "cheap.py").write_text("class Cheap: ...\n")
+    (package / "tool.py").write_text("def tool():\n    return 'the function'\n")
     (package / "costly.py").write_text("import sys\nsys.modules['__main__'].costly_loaded = True\nclass Costly: ...\n")
     return tmp_path
 
@@ -56,14 +57,45 @@ def test_a_deferred_package_loads_only_the_submodule_of_the_name_read(gathering_
     )
     assert output.splitlines() == [
         "['gathering'] 1.0 False",
-        "gathering.costly True ['Cheap', 'Costly']",
+        "gathering.costly True ['Cheap', 'Costly', 'tool']",
     ]
 
 
-def test_a_package_whose_init_does_more_than_gather_names_is_imported_as_usual(gathering_package):
-    # Given a package whose __init__ also calls something
+def test_a_deferred_package_keeps_the_names_submodules_and_star_import_of_its_init(gathering_package):
+    # Given the package deferred
+    output = _run(
+        """
+        from investment_system import lazy_packages
+        lazy_packages.PACKAGES = ("gathering",)
+        lazy_packages.defer_package_imports()
+        # When a submodule is imported before the name its __init__ takes from it, of the same name
+        import gathering.tool
+        from gathering import tool
+        print(tool())
+        # And a submodule is read as an attribute, and everything is star-imported
+        print(gathering.cheap.__name__)
+        namespace = {}
+        exec("from gathering import *", namespace)
+        print(sorted(name for name in namespace if not name.startswith("__")))
+        """,
+        gathering_package,
+    )
+    # Then the __init__'s name wins over the submodule, as in an eager import, and the rest resolve
+    assert output.splitlines() == ["the function", "gathering.cheap", "['Cheap', 'Costly', 'tool']"]
+
+
+@pytest.mark.parametrize(
+    ("more", "expected"),
+    [
+        ("print('side effect')\n", ["side effect", "[] 1.0"]),
+        ("__version__ = Cheap.__name__\n", ["[] Cheap"]),  # needs a name the imports bind
+    ],
+    ids=["a call", "an assignment of an imported name"],
+)
+def test_a_package_whose_init_does_more_than_gather_names_is_imported_as_usual(gathering_package, more, expected):
+    # Given a package whose __init__ does more than import names and assign constants
     init = gathering_package / "gathering" / "__init__.py"
-    init.write_text(init.read_text() + "print('side effect')\n")
+    init.write_text(init.read_text() + more)
     # When the layer defers it
     output = _run(
         """
@@ -71,12 +103,12 @@ def test_a_package_whose_init_does_more_than_gather_names_is_imported_as_usual(g
         lazy_packages.PACKAGES = ("gathering",)
         lazy_packages.defer_package_imports()
         import gathering
-        print(lazy_packages.deferred_packages(), gathering.Costly.__name__)
+        print(lazy_packages.deferred_packages(), gathering.__version__)
         """,
         gathering_package,
     )
-    # Then it was imported as usual: its side effect ran, and it is not deferred
-    assert output.splitlines() == ["side effect", "[] Costly"]
+    # Then it was imported as usual: what its __init__ does ran, and it is not deferred
+    assert output.splitlines() == expected
 
 
 def test_the_layers_dependencies_are_deferred_once_the_layer_is_imported():

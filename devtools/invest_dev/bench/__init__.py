@@ -20,7 +20,7 @@ Method (also written into docs/benchmarks.md):
   (no interpreter teardown). It sees only what Lambda would: the function's directory, the layer's
   source and its pinned requirements plus what the runtime ships (pyproject's `aws` extra),
   installed into `.local/bench-runtime/`, with `python -S` (no site-packages, no dev tools), all
-  with compiled bytecode as `make build` ships it (one unmeasured run first writes it). Wall time
+  with compiled bytecode as `make build` ships it (`compile_bytecode()` writes it first). Wall time
   from spawn to exit; import and first response are timed inside the child. CPU ms is the child's
   user + system time (RUSAGE_CHILDREN), which other work on the machine inflates less than wall
   time. Peak RSS is the child's VmHWM after the first response (`getrusage(RUSAGE_SELF).ru_maxrss`

@@ -39,13 +39,28 @@ class DeferredPackage(types.ModuleType):
     __deferred_names__: dict[str, tuple[str, str]]
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            module_name, attribute = self.__deferred_names__[name]
-        except KeyError:
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}") from None
-        value = getattr(importlib.import_module(module_name), attribute)
-        setattr(self, name, value)
-        return value
+        deferred = self.__deferred_names__.get(name)
+        if deferred is not None:
+            value = getattr(importlib.import_module(deferred[0]), deferred[1])
+            setattr(self, name, value)
+            return value
+        if not name.startswith("__"):
+            # A submodule, as the package's __init__ would have left it set after importing it.
+            submodule = f"{self.__name__}.{name}"
+            try:
+                return importlib.import_module(submodule)
+            except ModuleNotFoundError as missing:
+                if missing.name != submodule:
+                    raise
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Importing a submodule binds it on its package. When the __init__ imports a name of the same
+        # name from it (data_classes' `event_source`), the __init__'s binding is the one that holds.
+        deferred = self.__deferred_names__.get(name)
+        if deferred is not None and isinstance(value, types.ModuleType) and value.__name__ == f"{self.__name__}.{name}":
+            value = getattr(importlib.import_module(deferred[0]), deferred[1])
+        super().__setattr__(name, value)
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self.__deferred_names__})
@@ -88,16 +103,19 @@ def _defer(package: str) -> None:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.submodule_search_locations is None or not spec.origin:
         return
-    with open(spec.origin, encoding="utf-8") as init_file:
-        plan = _plan(package, init_file.read())
-    if plan is None:
-        return
-    names, assignments = plan
     module = importlib.util.module_from_spec(spec)
-    module.__class__ = DeferredPackage
-    module.__deferred_names__ = names  # type: ignore[attr-defined]
-    # __version__, __all__ and the like: the package's own statements, run as its import would run them.
-    exec(compile(ast.Module(body=assignments, type_ignores=[]), spec.origin, "exec"), module.__dict__)  # noqa: S102
+    try:
+        with open(spec.origin, encoding="utf-8") as init_file:
+            plan = _plan(package, init_file.read())
+        if plan is None:
+            return
+        names, assignments = plan
+        module.__dict__["__deferred_names__"] = names
+        module.__class__ = DeferredPackage
+        # __version__, __all__ and the like: the package's own statements, run as its import would run them.
+        exec(compile(ast.Module(body=assignments, type_ignores=[]), spec.origin, "exec"), module.__dict__)  # noqa: S102
+    except Exception:  # an __init__ this cannot read or whose assignments need more: imported as usual
+        return
     sys.modules[package] = module
     parent, _, child = package.rpartition(".")
     if parent:

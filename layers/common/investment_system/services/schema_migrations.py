@@ -22,8 +22,8 @@ def apply_migrations() -> dict[str, str | None]:
     """Apply every pending migration; the revisions before and after."""
     with traced("migrations"):
         before = current_revision()
-        # Most deploys bring no migration: then Alembic's environment, the ORM and every table's model
-        # (what env.py loads) stay unloaded, and the deploy waits for none of it.
+        # Most deploys bring no migration: then Alembic's environment does not run, and without SnapStart
+        # the ORM and every table's model (what env.py loads) are not even imported.
         if before != head_revision():
             upgrade()
         after = current_revision()
