@@ -5,6 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from investment_system.init_phase import end_of_init
 from investment_system.observability import logger, metrics, set_correlation_id
 from investment_system.services.stream_delivery import deliver
 
@@ -15,3 +16,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     set_correlation_id(context.aws_request_id)
     report = deliver(uuid.UUID(event["user_id"]), opened=event.get("opened"), evicted=event.get("evicted") or ())
     return {"pushed": report.pushed, "gone": len(report.gone), "failed": report.failed}
+
+
+end_of_init()  # the handler is made: the container's init ends here (init_phase.py)

@@ -10,6 +10,7 @@ the publication, which CloudFormation reports as well.
 from typing import Any
 
 from investment_system.custom_resource import is_custom_resource_event, run_custom_resource
+from investment_system.init_phase import end_of_init
 from investment_system.snapstart import before_snapshot
 
 
@@ -32,3 +33,4 @@ def _prime() -> None:
 
 
 before_snapshot(_prime)
+end_of_init()  # the handler is made: the container's init ends here (init_phase.py)

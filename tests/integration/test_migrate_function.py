@@ -13,6 +13,7 @@ from support import function_module
 
 from invest_dev.events import LambdaContextStub
 from investment_system.db import engine as db_engine
+from investment_system.db.migrate import head_revision, upgrade
 from investment_system.services import schema_migrations
 from investment_system.settings import DatabaseSettings
 
@@ -131,3 +132,13 @@ def test_a_deploy_without_new_migrations_runs_none(empty_database, monkeypatch):
     second = _invoke({})
     # Then it reports the same revision without running them
     assert second == {"from_revision": first["to_revision"], "to_revision": first["to_revision"]}
+
+
+def test_a_database_behind_the_newest_revision_is_brought_up_to_it(empty_database):
+    # Given a database migrated up to an older revision only
+    upgrade(empty_database, revision="0006")
+    # When the function runs
+    result = _invoke({})
+    # Then it applies the missing migrations
+    assert result == {"from_revision": "0006", "to_revision": head_revision()}
+    assert "stream_events" in inspect(empty_database).get_table_names()

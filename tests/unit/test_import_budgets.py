@@ -30,11 +30,13 @@ spec = importlib.util.spec_from_file_location("function_under_test", source)
 module = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = module
 spec.loader.exec_module(module)
+import gc
+collecting, frozen = gc.isenabled(), gc.get_freeze_count()
 from snapshot_restore_py import get_before_snapshot
 for hook, args, kwargs in get_before_snapshot():
     hook(*args, **kwargs)
 with open(result, "w") as handle:
-    json.dump(sorted(sys.modules), handle)
+    json.dump({"modules": sorted(sys.modules), "collecting": collecting, "frozen": frozen}, handle)
 """
 
 # Heavy modules, each with the functions that may load it and why the others must not.
@@ -125,12 +127,14 @@ def _probe(spec: FunctionSpec) -> tuple[str, dict[str, Any]]:
             "DATABASE_URL": f"sqlite:///{database}",
             "RATE_LIMIT_BACKEND": "memory",
             "TRACING_ENABLED": "false",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
         }
         result = Path(scratch, "modules.json")
         subprocess.run(
             [sys.executable, "-c", _PROBE, str(spec.source), str(result)], env=env, cwd=spec.code_uri, check=True
         )
-        return spec.name, {"modules": set(json.loads(result.read_text())), "connected": database.exists()}
+        probe = json.loads(result.read_text())
+        return spec.name, {**probe, "modules": set(probe["modules"]), "connected": database.exists()}
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +170,12 @@ def test_a_function_loads_only_its_slice(loaded, name):
     assert models == MODELS.get(name, set()), (
         f"{name} maps {sorted(models)}, its slice is {sorted(MODELS.get(name, set()))}"
     )
+
+
+@pytest.mark.parametrize("name", sorted(spec.name for spec in functions()))
+def test_a_functions_init_ends_with_its_objects_frozen_and_collection_back_on(loaded, name):
+    # Given the function imported in a fresh interpreter of a Lambda container (init_phase.py)
+    probe = loaded[name]
+    # Then once its module is loaded the collector runs again, and never scans what init made
+    assert probe["collecting"], f"{name}: garbage collection is still off after init (call end_of_init)"
+    assert probe["frozen"] > 10_000, f"{name}: init's objects were not frozen ({probe['frozen']})"

@@ -254,7 +254,13 @@ def _cold_start_once(
         *(str(program.source), program.module_name, program.name, program.handler_attribute),
         *(str(event_file), str(result_file), "1" if program.snapstart else "0"),
     )
-    env = {**os.environ, "PYTHONPATH": program.pythonpath, **COLD_START_ENVIRONMENT, **env_overrides}
+    env = {
+        **os.environ,
+        "PYTHONPATH": program.pythonpath,
+        "AWS_LAMBDA_FUNCTION_NAME": program.name,  # as Lambda sets it (investment_system/init_phase.py)
+        **COLD_START_ENVIRONMENT,
+        **env_overrides,
+    }
     wall, cpu = _timed_process(argv, env, program.cwd)
     child = json.loads(result_file.read_text(encoding="utf-8"))
     result.total_s.append(wall)

@@ -29,6 +29,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from investment_system.init_phase import end_of_init
 from investment_system.settings import get_settings
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def scheduled_handler(job: Callable[[Callable[[], bool]], dict[str, int]]) -> Ca
         set_correlation_id(str(event.get("id") or context.aws_request_id))
         return job(lambda: context.get_remaining_time_in_millis() > SCHEDULED_SAFETY_MARGIN_MS)
 
+    end_of_init()
     return handler
 
 

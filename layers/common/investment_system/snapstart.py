@@ -13,6 +13,7 @@ restore. Without SnapStart no before-snapshot hook runs: a first request builds 
 only that.
 """
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,8 @@ def _prime() -> None:
         hook()
     for hook in _priming_last:
         hook()
+    # What priming made joins what init made in the generation the collector never scans (init_phase.py).
+    gc.freeze()
 
 
 try:

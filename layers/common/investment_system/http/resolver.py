@@ -36,6 +36,7 @@ from investment_system.http.compat import (
 from investment_system.http.envelope import error_dict, error_response
 from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.http.request_body import json_body_parser, require_json_body
+from investment_system.init_phase import end_of_init
 from investment_system.observability import (
     MetricName,
     add_metric,
@@ -225,12 +226,14 @@ def lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
 
 def instrumented(handler: LambdaHandler) -> LambdaHandler:
     """`handler` as every API function runs it: the logger's Lambda context (state cleared per
-    invocation), metrics flushed after it, and traced when tracing is on."""
+    invocation), metrics flushed after it, and traced when tracing is on. Made last in a function's
+    module, it also ends the container's init (`init_phase.end_of_init`)."""
     wrapped = logger.inject_lambda_context(clear_state=True)(handler)
     wrapped = metrics.log_metrics(wrapped)
     tracer = get_tracer()
     if tracer is not None:
         wrapped = tracer.capture_lambda_handler(wrapped)
+    end_of_init()
     return wrapped
 
 
