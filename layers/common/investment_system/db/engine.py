@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Executable, create_engine, event, exc
+from sqlalchemy import Dialect, Engine, Executable, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from investment_system.db.compat import compile_into_cache
@@ -138,24 +138,31 @@ def _restored() -> None:
         _engine.dispose(close=False)
 
 
-def precompile(statements: Callable[[], Iterable[Executable]]) -> None:
-    """Have SnapStart's priming compile `statements()` into the engine's cache, as executing them would,
-    so that a restored container's first request finds their SQL compiled. Statements that differ only
-    in their bound values share a cache entry: any values will do. No connection is opened.
+def precompile(statements: Callable[[Dialect], Iterable[Executable]]) -> None:
+    """Have SnapStart's priming compile `statements(dialect)` into the engine's cache, as executing them
+    would, so that a restored container's first request finds their SQL compiled. Statements that differ
+    only in their bound values share a cache entry: any values will do. The engine's dialect is given to
+    the statements written per dialect (upserts, exact sums). No connection is opened."""
+    _primed_statements.append(statements)
+
+
+def compile_primed_statements(engine: Engine) -> None:
+    """Compile what `precompile` registered into `engine`'s cache (the last before-snapshot hook).
 
     SQLite and PostgreSQL only: MySQL's dialect learns at its first connection what changes the SQL it
-    compiles (ANSI_QUOTES, MariaDB), and a snapshot is taken before any connection."""
-
-    def compile_statements() -> None:
-        engine = get_engine()
-        if engine.dialect.name not in ("sqlite", "postgresql"):
-            return
-        for statement in statements():
+    compiles (ANSI_QUOTES, MariaDB), and a snapshot is taken before any connection. A statement runs
+    with what was compiled here only when executed as it is built: a SELECT through the session, an
+    INSERT, UPDATE or DELETE on its connection (`repositories.base.execute_dml`), since the ORM's
+    bulk DML adds its options to the statement."""
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        return
+    for statements in _primed_statements:
+        for statement in statements(engine.dialect):
             compile_into_cache(engine, statement)
 
-    before_snapshot(compile_statements, last=True)
 
-
+_primed_statements: list[Callable[[Dialect], Iterable[Executable]]] = []
+before_snapshot(lambda: compile_primed_statements(get_engine()), last=True)
 before_snapshot(get_engine)  # the engine and its dialect, without a connection
 after_restore(_restored)
 

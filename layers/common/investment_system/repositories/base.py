@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, Select, Update, and_, or_, select
+from sqlalchemy import CursorResult, Executable, Select, Update, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from investment_system.repositories.pagination import decode_cursor, encode_cursor
@@ -31,6 +31,15 @@ def page_statement(
             or_(created_at < after_created, and_(created_at == after_created, row_id < after_id)),
         )
     return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+
+
+def execute_dml(session: Session, statement: Executable) -> CursorResult[*tuple[Any, ...]]:
+    """Run an INSERT, UPDATE or DELETE written in SQL terms on the session's connection, in its transaction,
+    after flushing what the session holds (as its autoflush would). The session's loaded objects are not
+    synchronised: callers re-read what they need. Run as Core, the statement skips the ORM's bulk-DML
+    bookkeeping, and is the statement SnapStart priming compiled (`db.engine.precompile`)."""
+    session.flush()
+    return session.connection().execute(statement)
 
 
 class Repository[ModelT: Keyed]:
@@ -60,9 +69,7 @@ class Repository[ModelT: Keyed]:
 
     def execute_update(self, statement: Update) -> int:
         """Run a bulk UPDATE (a conditional one is atomic on every backend); the number of rows it matched."""
-        # The session's loaded objects are not synchronised: callers re-read what they need.
-        result = cast(CursorResult[Any], self.session.execute(statement.execution_options(synchronize_session=False)))
-        return result.rowcount
+        return execute_dml(self.session, statement).rowcount
 
     def select_where(self, **criteria: Any) -> Select[Any]:
         """A select of this model filtered by equality on every criterion that is not None (None: no filter)."""

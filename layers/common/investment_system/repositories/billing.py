@@ -18,12 +18,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Insert, Select, and_, delete, or_, select, update
+from sqlalchemy import Dialect, Executable, Insert, Select, Update, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from investment_system.db.base import Base
+from investment_system.db.base import Base, utcnow
 from investment_system.db.engine import precompile
 from investment_system.domain import SubscriptionStatus
 from investment_system.models.billing import (
@@ -36,34 +36,31 @@ from investment_system.models.billing import (
     Plan,
     Subscription,
 )
-from investment_system.repositories.base import Repository
+from investment_system.repositories.base import Repository, execute_dml
+
+_USAGE_KEY = ("user_id", "day")
 
 
 def insert_if_absent(session: Session, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> None:
     """Insert a row unless one with the same `key` (primary key or unique columns) exists."""
-    dialect = session.get_bind().dialect.name
-    statement: Insert
+    execute_dml(session, _insert_if_absent(session.get_bind().dialect.name, model, values, key))
+
+
+def _insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> Insert:
     # Each branch imports its own dialect's module: the engine has loaded it already, and the others
     # are ~60 ms of cold start.
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        statement = postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
-    elif dialect == "sqlite":
+        return postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    if dialect == "sqlite":
         from sqlalchemy.dialects import sqlite
 
-        statement = sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
-    else:
-        from sqlalchemy.dialects import mysql
+        return sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    from sqlalchemy.dialects import mysql
 
-        insert = mysql.insert(model).values(**values)
-        statement = insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
-    session.execute(statement)
-
-
-def _rowcount(session: Session, statement: Any) -> int:
-    result = cast(CursorResult[Any], session.execute(statement))
-    return result.rowcount
+    insert = mysql.insert(model).values(**values)
+    return insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
 
 
 def _catalogue() -> Select[Plan]:
@@ -74,11 +71,55 @@ def _subscription_of(user_id: uuid.UUID) -> Select[Subscription]:
     return select(Subscription).where(Subscription.user_id == user_id)
 
 
-# Compiled before a SnapStart snapshot: the plan catalogue and a user's subscription, which every quota
-# check, usage read and plan change starts from.
-precompile(
-    lambda: [_catalogue(), _subscription_of(uuid.UUID(int=0)), _subscription_of(uuid.UUID(int=0)).with_for_update()]
-)
+def _pending_checkout(user_id: uuid.UUID, now: datetime) -> Select[Checkout]:
+    """The user's PENDING checkout that has not expired (there is at most one PENDING)."""
+    return select(Checkout).where(
+        Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value, Checkout.expires_at > now
+    )
+
+
+def _complete_checkout(checkout_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> Update:
+    return (
+        update(Checkout)
+        .where(
+            Checkout.id == checkout_id,
+            Checkout.user_id == user_id,
+            Checkout.status == CheckoutStatus.PENDING.value,
+            Checkout.expires_at > now,
+        )
+        .values(status=CheckoutStatus.COMPLETED.value, completed_at=now)
+    )
+
+
+def _new_usage_day(dialect: str, user_id: uuid.UUID, day: date) -> Insert:
+    return _insert_if_absent(dialect, DailyUsage, {"user_id": user_id, "day": day, "signals_created": 0}, _USAGE_KEY)
+
+
+def _count_below(user_id: uuid.UUID, day: date, limit: int) -> Update:
+    return (
+        update(DailyUsage)
+        .where(DailyUsage.user_id == user_id, DailyUsage.day == day, DailyUsage.signals_created < limit)
+        .values(signals_created=DailyUsage.signals_created + 1)
+    )
+
+
+def _primed(dialect: Dialect) -> list[Executable]:
+    """The plan catalogue and a user's subscription, which every quota check, usage read and plan change
+    starts from; a signal's count against the daily quota; a checkout's completion by the webhook."""
+    nobody, now = uuid.UUID(int=0), utcnow()
+    return [
+        _catalogue(),
+        _subscription_of(nobody),
+        _subscription_of(nobody).with_for_update(),
+        _new_usage_day(dialect.name, nobody, now.date()),
+        _count_below(nobody, now.date(), 0),
+        _pending_checkout(nobody, now),
+        _complete_checkout(nobody, nobody, now),
+    ]
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile).
+precompile(_primed)
 
 
 class PlanRepository:
@@ -129,10 +170,7 @@ class CheckoutRepository(Repository[Checkout]):
 
     def pending_for(self, user_id: uuid.UUID, now: datetime) -> Checkout | None:
         """The user's PENDING checkout that has not expired (there is at most one PENDING)."""
-        statement = select(Checkout).where(
-            Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value, Checkout.expires_at > now
-        )
-        return self.session.scalars(statement).first()
+        return self.session.scalars(_pending_checkout(user_id, now)).first()
 
     def replace_pending(self, user_id: uuid.UUID) -> int:
         return self.execute_update(
@@ -143,17 +181,7 @@ class CheckoutRepository(Repository[Checkout]):
 
     def complete(self, checkout_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> bool:
         """PENDING -> COMPLETED when the checkout is the user's and unexpired; True when this call did it."""
-        statement = (
-            update(Checkout)
-            .where(
-                Checkout.id == checkout_id,
-                Checkout.user_id == user_id,
-                Checkout.status == CheckoutStatus.PENDING.value,
-                Checkout.expires_at > now,
-            )
-            .values(status=CheckoutStatus.COMPLETED.value, completed_at=now)
-        )
-        return self.execute_update(statement) == 1
+        return self.execute_update(_complete_checkout(checkout_id, user_id, now)) == 1
 
 
 class UsageRepository:
@@ -168,16 +196,8 @@ class UsageRepository:
 
     def increment_below(self, user_id: uuid.UUID, day: date, limit: int) -> bool:
         """Count one more signal for the day unless `limit` is reached; True when counted."""
-        insert_if_absent(
-            self.session, DailyUsage, {"user_id": user_id, "day": day, "signals_created": 0}, ["user_id", "day"]
-        )
-        statement = (
-            update(DailyUsage)
-            .where(DailyUsage.user_id == user_id, DailyUsage.day == day, DailyUsage.signals_created < limit)
-            .values(signals_created=DailyUsage.signals_created + 1)
-            .execution_options(synchronize_session=False)
-        )
-        return _rowcount(self.session, statement) == 1
+        execute_dml(self.session, _new_usage_day(self.session.get_bind().dialect.name, user_id, day))
+        return execute_dml(self.session, _count_below(user_id, day, limit)).rowcount == 1
 
 
 class PaymentEventRepository:
@@ -213,9 +233,8 @@ class IdempotencyRepository:
                 IdempotencyRecord.status == expected.status,
             )
             .values(**claim)
-            .execution_options(synchronize_session=False)
         )
-        return _rowcount(self.session, statement) == 1
+        return execute_dml(self.session, statement).rowcount == 1
 
     def complete(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, *, status: int, body: str) -> bool:
         """Store the response on our claim; False when the claim was lost (taken over after its lease)."""
@@ -228,17 +247,17 @@ class IdempotencyRepository:
                 IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
             )
             .values(status=IdempotencyStatus.COMPLETED.value, response_status=status, response_body=body)
-            .execution_options(synchronize_session=False)
         )
-        return _rowcount(self.session, statement) == 1
+        return execute_dml(self.session, statement).rowcount == 1
 
     def release(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID) -> None:
         """Drop our claim (the effect failed), so the key can be retried."""
-        self.session.execute(
+        execute_dml(
+            self.session,
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.user_id == user_id,
                 IdempotencyRecord.key_hash == key_hash,
                 IdempotencyRecord.claim_token == claim_token,
                 IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
-            )
+            ),
         )

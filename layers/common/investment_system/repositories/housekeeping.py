@@ -8,9 +8,8 @@ match. Selecting first keeps the delete bounded on every backend (MySQL takes no
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, delete, select, tuple_
+from sqlalchemy import ColumnElement, delete, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from investment_system.models.billing import Checkout, CheckoutStatus, Idempoten
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamEvent, StreamTicket
+from investment_system.repositories.base import execute_dml
 
 
 class HousekeepingRepository:
@@ -67,5 +67,4 @@ class HousekeepingRepository:
         if not rows:
             return 0
         chosen = key[0].in_([row[0] for row in rows]) if len(key) == 1 else tuple_(*key).in_([tuple(r) for r in rows])
-        result = cast(CursorResult[Any], self.session.execute(delete(model).where(chosen, *conditions)))
-        return result.rowcount
+        return execute_dml(self.session, delete(model).where(chosen, *conditions)).rowcount

@@ -18,7 +18,7 @@ def _by_hash(token_hash: str) -> Select[RefreshToken]:
 
 
 # Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with.
-precompile(lambda: [_by_hash("")])
+precompile(lambda _: [_by_hash("")])
 
 
 class RefreshTokenRepository(Repository[RefreshToken]):

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Date, Dialect, Executable, Select, Update, and_, case, func, or_, select, update
 
 from investment_system.db.base import utcnow
 from investment_system.db.decimals import ExactSum
@@ -89,17 +89,110 @@ def _scope(user_id: uuid.UUID, filters: SignalFilters) -> list[ColumnElement[boo
     return conditions
 
 
-def _primed_reads() -> list[Select[Signal]]:
-    """One signal (GET /v1/signals/{id}, its history) and the first page of a listing without filters."""
-    nobody, listing = uuid.UUID(int=0), SignalListQuery()
+def _by_id(signal_id: uuid.UUID) -> Select[Signal]:
+    """The row as stored now, loaded over what the session holds of it (deleted or not)."""
+    return select(Signal).where(Signal.id == signal_id).execution_options(populate_existing=True)
+
+
+def _update_if_open(signal_id: uuid.UUID, now: datetime, values: dict[str, Any]) -> Update:
+    return (
+        update(Signal)
+        .where(Signal.id == signal_id, Signal.deleted_at.is_(None), has_effective_status(SignalStatus.OPEN, now))
+        .values(**values)
+    )
+
+
+def closing_values(exit_price: Decimal, return_pct: Decimal, now: datetime) -> dict[str, Any]:
+    """What closing a signal changes (`SignalRepository.update_if_open`)."""
+    return {"status": _CLOSED, "exit_price": exit_price, "return_pct": return_pct, "closed_at": now, "updated_at": now}
+
+
+def _soft_delete(signal_id: uuid.UUID, now: datetime) -> Update:
+    return (
+        update(Signal).where(Signal.id == signal_id, Signal.deleted_at.is_(None)).values(deleted_at=now, updated_at=now)
+    )
+
+
+def _confidence_sum(dialect: Dialect) -> ExactSum:
+    return ExactSum(Signal.confidence, dialect, "confidence")
+
+
+def _return_sum(dialect: Dialect) -> ExactSum:
+    return ExactSum(Signal.return_pct, dialect, "return_sum")
+
+
+def _by_status_and_direction(
+    confidence: ExactSum, user_id: uuid.UUID, filters: SignalFilters, now: datetime
+) -> Select[Any]:
+    return (
+        select(
+            Signal.status,
+            Signal.direction,
+            func.count().label("n"),
+            # Comparing with `now` in an aggregate, not in GROUP BY: PostgreSQL would not see
+            # two bound parameters as the same expression.
+            _count_where(Signal.expires_at <= now).label("overdue"),
+            *confidence.columns,
+        )
+        .where(*_scope(user_id, filters))
+        .group_by(Signal.status, Signal.direction)
+    )
+
+
+def _by_symbol(returns: ExactSum, user_id: uuid.UUID, filters: SignalFilters) -> Select[Any]:
+    total = func.count().label("total")
+    return (
+        select(
+            Signal.symbol,
+            total,
+            func.count(Signal.return_pct).label("closed"),
+            _count_where(Signal.return_pct > 0).label("wins"),
+            _count_where(Signal.return_pct < 0).label("losses"),
+            *returns.columns,
+            func.max(Signal.return_pct).label("best"),
+            func.min(Signal.return_pct).label("worst"),
+        )
+        .where(*_scope(user_id, filters))
+        .group_by(Signal.symbol)
+        .order_by(total.desc(), Signal.symbol)
+    )
+
+
+def _per_day(user_id: uuid.UUID, filters: SignalFilters, column: Any) -> Select[date, int]:
+    # type_=Date: the driver's date on PostgreSQL and MariaDB, SQLite's 'YYYY-MM-DD' text parsed.
+    day = func.date(column, type_=Date).label("day")
+    return select(day, func.count().label("n")).where(*_scope(user_id, filters), column.is_not(None)).group_by(day)
+
+
+def _analytics(dialect: Dialect, user_id: uuid.UUID, filters: SignalFilters, now: datetime) -> list[Executable]:
     return [
-        _owned(nobody, nobody),
-        page_statement(Signal, _listing(nobody, listing, utcnow()), limit=listing.limit, cursor=None, scope=""),
+        _by_status_and_direction(_confidence_sum(dialect), user_id, filters, now),
+        _by_symbol(_return_sum(dialect), user_id, filters),
+        _per_day(user_id, filters, Signal.created_at),
+        _per_day(user_id, filters, Signal.closed_at),
     ]
 
 
-# Compiled before a SnapStart snapshot: what a first request to read signals runs.
-precompile(_primed_reads)
+def _primed(dialect: Dialect) -> list[Executable]:
+    """What a first request to a signal's function runs, with the values of none: one signal (its read,
+    its history) and the first page of a listing without filters; a change's read of the signal it
+    locks, its close or delete and the re-read after it; the analytics of all signals and of those
+    created since a date."""
+    nobody, now, listing = uuid.UUID(int=0), utcnow(), SignalListQuery()
+    return [
+        _owned(nobody, nobody),
+        page_statement(Signal, _listing(nobody, listing, now), limit=listing.limit, cursor=None, scope=""),
+        _owned(nobody, nobody).with_for_update(),
+        _update_if_open(nobody, now, closing_values(Decimal(0), Decimal(0), now)),
+        _soft_delete(nobody, now),
+        _by_id(nobody),
+        *_analytics(dialect, nobody, SignalFilters(), now),
+        *_analytics(dialect, nobody, SignalFilters(created_from=now), now),
+    ]
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile).
+precompile(_primed)
 
 
 class SignalRepository(Repository[Signal]):
@@ -118,12 +211,11 @@ class SignalRepository(Repository[Signal]):
 
     def update_if_open(self, signal_id: uuid.UUID, now: datetime, values: dict[str, Any]) -> bool:
         """Apply `values` if the signal is still OPEN (not overdue) and not deleted; whether it was."""
-        statement = (
-            update(Signal)
-            .where(Signal.id == signal_id, Signal.deleted_at.is_(None), has_effective_status(SignalStatus.OPEN, now))
-            .values(**values)
-        )
-        return self.execute_update(statement) == 1
+        return self.execute_update(_update_if_open(signal_id, now, values)) == 1
+
+    def reread(self, signal: Signal) -> Signal:
+        """`signal` as stored now: a conditional UPDATE leaves the session's copy as it was."""
+        return self.session.scalars(_by_id(signal.id)).one()
 
     def expire_if_overdue(self, signal_id: uuid.UUID, cutoff: datetime, now: datetime) -> bool:
         statement = (
@@ -134,12 +226,7 @@ class SignalRepository(Repository[Signal]):
         return self.execute_update(statement) == 1
 
     def soft_delete(self, signal_id: uuid.UUID, now: datetime) -> bool:
-        statement = (
-            update(Signal)
-            .where(Signal.id == signal_id, Signal.deleted_at.is_(None))
-            .values(deleted_at=now, updated_at=now)
-        )
-        return self.execute_update(statement) == 1
+        return self.execute_update(_soft_delete(signal_id, now)) == 1
 
     def page_of(self, user_id: uuid.UUID, query: SignalListQuery, now: datetime) -> tuple[Sequence[Signal], str | None]:
         statement = _listing(user_id, query, now)
@@ -148,20 +235,8 @@ class SignalRepository(Repository[Signal]):
     def count_by_status_and_direction(
         self, user_id: uuid.UUID, filters: SignalFilters, now: datetime
     ) -> list[StatusDirectionCount]:
-        confidence = ExactSum(Signal.confidence, self._dialect(), "confidence")
-        statement = (
-            select(
-                Signal.status,
-                Signal.direction,
-                func.count().label("n"),
-                # Comparing with `now` in an aggregate, not in GROUP BY: PostgreSQL would not see
-                # two bound parameters as the same expression.
-                _count_where(Signal.expires_at <= now).label("overdue"),
-                *confidence.columns,
-            )
-            .where(*_scope(user_id, filters))
-            .group_by(Signal.status, Signal.direction)
-        )
+        confidence = _confidence_sum(self._dialect())
+        statement = _by_status_and_direction(confidence, user_id, filters, now)
         return [
             StatusDirectionCount(
                 status=row.status,
@@ -175,23 +250,8 @@ class SignalRepository(Repository[Signal]):
 
     def aggregate_by_symbol(self, user_id: uuid.UUID, filters: SignalFilters) -> list[SymbolAggregate]:
         """Per symbol, most signals first; the closed-signal figures come from `return_pct`, set only on close."""
-        returns = ExactSum(Signal.return_pct, self._dialect(), "return_sum")
-        total = func.count().label("total")
-        statement = (
-            select(
-                Signal.symbol,
-                total,
-                func.count(Signal.return_pct).label("closed"),
-                _count_where(Signal.return_pct > 0).label("wins"),
-                _count_where(Signal.return_pct < 0).label("losses"),
-                *returns.columns,
-                func.max(Signal.return_pct).label("best"),
-                func.min(Signal.return_pct).label("worst"),
-            )
-            .where(*_scope(user_id, filters))
-            .group_by(Signal.symbol)
-            .order_by(total.desc(), Signal.symbol)
-        )
+        returns = _return_sum(self._dialect())
+        statement = _by_symbol(returns, user_id, filters)
         return [
             SymbolAggregate(
                 symbol=row.symbol,
@@ -208,11 +268,7 @@ class SignalRepository(Repository[Signal]):
 
     def count_per_day(self, user_id: uuid.UUID, filters: SignalFilters, column: Any) -> dict[date, int]:
         """How many of the user's signals have `column` (created_at or closed_at) on each UTC day."""
-        day = func.date(column, type_=Date).label("day")
-        statement = (
-            select(day, func.count().label("n")).where(*_scope(user_id, filters), column.is_not(None)).group_by(day)
-        )
-        # type_=Date: the driver's date on PostgreSQL and MariaDB, SQLite's 'YYYY-MM-DD' text parsed.
+        statement = _per_day(user_id, filters, column)
         return {row.day: int(row.n) for row in self.session.execute(statement)}
 
     def overdue_batch(self, now: datetime, limit: int) -> Sequence[Signal]:

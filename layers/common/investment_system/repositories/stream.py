@@ -17,17 +17,82 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import Dialect, Executable, Select, Update, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from investment_system.db.engine import precompile
 from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
+from investment_system.repositories.base import execute_dml
+
+_COUNTERS = (UserStream.last_event_id, UserStream.connections)
 
 
-def _rowcount(session: Session, statement: Any) -> int:
-    result = cast(CursorResult[Any], session.execute(statement))
-    return result.rowcount
+def _counter_upsert(dialect: str, user_id: uuid.UUID, *, events: int, connections: int) -> Executable:
+    """Add `events` to the user's counter and `connections` to their connections, creating the row when
+    needed. On PostgreSQL and SQLite it returns the counter and connections after; MySQL has no RETURNING."""
+    changes = {
+        "last_event_id": UserStream.last_event_id + events,
+        "connections": UserStream.connections + connections,
+    }
+    initial = {"user_id": user_id, "last_event_id": events, "connections": max(connections, 0)}
+    # Each branch imports its own dialect's module: the engine has loaded it already, and the others
+    # are ~60 ms of cold start.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        upsert = postgresql.insert(UserStream).values(**initial)
+        return upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*_COUNTERS)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        upsert_sqlite = sqlite.insert(UserStream).values(**initial)
+        return upsert_sqlite.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*_COUNTERS)
+    from sqlalchemy.dialects import mysql
+
+    return mysql.insert(UserStream).values(**initial).on_duplicate_key_update(changes)
+
+
+def _events_after(user_id: uuid.UUID, event_id: int, limit: int) -> Select[StreamEvent]:
+    return (
+        select(StreamEvent)
+        .where(StreamEvent.user_id == user_id, StreamEvent.id > event_id)
+        .order_by(StreamEvent.id)
+        .limit(limit)
+    )
+
+
+def _connections_of(user_id: uuid.UUID) -> Select[StreamConnection]:
+    return (
+        select(StreamConnection)
+        .where(StreamConnection.user_id == user_id)
+        .order_by(StreamConnection.connected_at, StreamConnection.id)
+        .with_for_update()
+    )
+
+
+def _write_lock_of_connections(user_id: uuid.UUID) -> Update:
+    """SQLite ignores FOR UPDATE: this no-op UPDATE of the user's connections takes its write lock."""
+    return (
+        update(StreamConnection)
+        .where(StreamConnection.user_id == user_id)
+        .values(last_event_id=StreamConnection.last_event_id)
+    )
+
+
+def _primed(dialect: Dialect) -> list[Executable]:
+    """Every change numbers its stream event; a delivery reads the user's connections and new events."""
+    nobody = uuid.UUID(int=0)
+    primed = [
+        _counter_upsert(dialect.name, nobody, events=1, connections=0),
+        _events_after(nobody, 0, 1),
+        _connections_of(nobody),
+    ]
+    return [*primed, _write_lock_of_connections(nobody)] if dialect.name == "sqlite" else primed
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile).
+precompile(_primed)
 
 
 class UserStreamRepository:
@@ -37,35 +102,16 @@ class UserStreamRepository:
     def _upsert(self, user_id: uuid.UUID, *, events: int, connections: int) -> tuple[int, int]:
         """Add `events` to the user's counter and `connections` to their connections, creating the
         row when needed; the row is locked until the transaction ends. The counter and connections after."""
-        changes = {
-            "last_event_id": UserStream.last_event_id + events,
-            "connections": UserStream.connections + connections,
-        }
-        initial = {"user_id": user_id, "last_event_id": events, "connections": max(connections, 0)}
-        after = (UserStream.last_event_id, UserStream.connections)
         dialect = self.session.get_bind().dialect.name
-        # Each branch imports its own dialect's module: the engine has loaded it already, and the others
-        # are ~60 ms of cold start.
-        if dialect == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            upsert = postgresql.insert(UserStream).values(**initial)
-            row = self.session.execute(
-                upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*after)
-            ).one()
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects import sqlite
-
-            upsert_sqlite = sqlite.insert(UserStream).values(**initial)
-            row = self.session.execute(
-                upsert_sqlite.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*after)
-            ).one()
+        upsert = _counter_upsert(dialect, user_id, events=events, connections=connections)
+        if dialect in ("postgresql", "sqlite"):
+            last_event_id, open_connections = execute_dml(self.session, upsert).one()
         else:
-            from sqlalchemy.dialects import mysql
-
-            self.session.execute(mysql.insert(UserStream).values(**initial).on_duplicate_key_update(changes))
-            row = self.session.execute(select(*after).where(UserStream.user_id == user_id)).one()
-        return int(row[0]), int(row[1])
+            execute_dml(self.session, upsert)
+            last_event_id, open_connections = self.session.execute(
+                select(*_COUNTERS).where(UserStream.user_id == user_id)
+            ).one()
+        return int(last_event_id), int(open_connections)
 
     def next_event_id(self, user_id: uuid.UUID) -> tuple[int, int]:
         """The id of the user's next event, and how many connections the user has open."""
@@ -90,13 +136,7 @@ class StreamEventRepository:
 
     def after(self, user_id: uuid.UUID, event_id: int, limit: int) -> Sequence[StreamEvent]:
         """The user's events after `event_id`, oldest first, at most `limit`."""
-        statement = (
-            select(StreamEvent)
-            .where(StreamEvent.user_id == user_id, StreamEvent.id > event_id)
-            .order_by(StreamEvent.id)
-            .limit(limit)
-        )
-        return self.session.scalars(statement).all()
+        return self.session.scalars(_events_after(user_id, event_id, limit)).all()
 
 
 class TicketRepository:
@@ -115,10 +155,10 @@ class TicketRepository:
         )
         if owner is None:
             return None
-        taken = _rowcount(
+        taken = execute_dml(
             self.session,
             delete(StreamTicket).where(StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now),
-        )
+        ).rowcount
         return owner if taken == 1 else None
 
 
@@ -132,23 +172,12 @@ class ConnectionRepository:
 
     def of_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
         """The user's connections, oldest first."""
-        statement = (
-            select(StreamConnection)
-            .where(StreamConnection.user_id == user_id)
-            .order_by(StreamConnection.connected_at, StreamConnection.id)
-            .with_for_update()
-        )
-        return self.session.scalars(statement).all()
+        return self.session.scalars(_connections_of(user_id)).all()
 
     def lock_for_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
         """The user's connections, oldest first, locked until the transaction ends (see the module docstring)."""
         if self.session.get_bind().dialect.name == "sqlite":
-            self.session.execute(
-                update(StreamConnection)
-                .where(StreamConnection.user_id == user_id)
-                .values(last_event_id=StreamConnection.last_event_id)
-                .execution_options(synchronize_session=False)
-            )
+            execute_dml(self.session, _write_lock_of_connections(user_id))
         return self.of_user(user_id)
 
     def user_of(self, connection_id: str) -> uuid.UUID | None:
@@ -158,7 +187,8 @@ class ConnectionRepository:
         """Delete these connections; how many there were."""
         if not connection_ids:
             return 0
-        return _rowcount(self.session, delete(StreamConnection).where(StreamConnection.id.in_(connection_ids)))
+        statement = delete(StreamConnection).where(StreamConnection.id.in_(connection_ids))
+        return execute_dml(self.session, statement).rowcount
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(StreamConnection)) or 0)

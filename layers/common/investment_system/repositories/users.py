@@ -27,7 +27,7 @@ def _user_with_session(user_id: uuid.UUID, session_id: uuid.UUID) -> Select[User
 
 
 # Every authenticated request runs it first: compiled before a SnapStart snapshot.
-precompile(lambda: [_user_with_session(uuid.UUID(int=0), uuid.UUID(int=0))])
+precompile(lambda _: [_user_with_session(uuid.UUID(int=0), uuid.UUID(int=0))])
 
 
 class UserRepository(Repository[User]):

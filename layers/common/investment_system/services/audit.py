@@ -55,4 +55,4 @@ def _history(entity_type: str, entity_id: uuid.UUID) -> Select[AuditEvent]:
     )
 
 
-precompile(lambda: [_history("", uuid.UUID(int=0))])  # before a SnapStart snapshot: a history's read
+precompile(lambda _: [_history("", uuid.UUID(int=0))])  # before a SnapStart snapshot: a history's read

@@ -23,7 +23,7 @@ from investment_system.domain import RETURN_DIGITS, RETURN_SCALE, Direction, Sig
 from investment_system.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from investment_system.models.signals import Signal
 from investment_system.observability import MetricName, add_metric
-from investment_system.repositories.signals import SignalRepository
+from investment_system.repositories.signals import SignalRepository, closing_values
 from investment_system.schemas.signals import (
     HistoryEntry,
     SignalClose,
@@ -188,14 +188,7 @@ def close_signal(user_id: uuid.UUID, signal_id: str, data: SignalClose) -> Signa
                     }
                 ],
             )
-        values = {
-            "status": SignalStatus.CLOSED.value,
-            "exit_price": data.exit_price,
-            "return_pct": return_pct,
-            "closed_at": now,
-            "updated_at": now,
-        }
-        _change(session, signal, now, "closed", user_id, values)
+        _change(session, signal, now, "closed", user_id, closing_values(data.exit_price, return_pct, now))
         add_metric(_CLOSED_METRIC[direction])
         return signal_out(signal, now)
 
@@ -206,9 +199,10 @@ def delete_signal(user_id: uuid.UUID, signal_id: str) -> None:
         now = utcnow()
         signal = owned_signal(session, user_id, signal_id, for_update=True)
         before = audit_values(signal)
-        if not SignalRepository(session).soft_delete(signal.id, now):
+        repository = SignalRepository(session)
+        if not repository.soft_delete(signal.id, now):
             raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
-        session.refresh(signal)
+        signal = repository.reread(signal)
         _record(session, signal, "deleted", user_id, before)
 
 
@@ -246,11 +240,11 @@ def _change(
 ) -> None:
     """Apply `values` to a signal that must still be OPEN when written, and record the change."""
     before = audit_values(signal)
-    if not SignalRepository(session).update_if_open(signal.id, now, values):
+    repository = SignalRepository(session)
+    if not repository.update_if_open(signal.id, now, values):
         # Closed, expired or deleted by a concurrent request since it was read.
         raise Conflict(ErrorCode.SIGNAL_NOT_OPEN)
-    session.refresh(signal)
-    _record(session, signal, action, actor_id, before)
+    _record(session, repository.reread(signal), action, actor_id, before)
 
 
 def _check_levels(direction: Direction, entry: Decimal, target: Decimal | None, stop: Decimal | None) -> None:
