@@ -11,6 +11,7 @@ from signal_support import make_investor
 from investment_system.db.engine import compile_primed_statements, unit_of_work
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalFilters
 from investment_system.services import signals as signal_changes
+from investment_system.services.idempotency import fingerprint, run_idempotently
 from investment_system.services.signal_analytics import signal_analytics
 from investment_system.services.signal_quota import create_signal_within_quota
 
@@ -19,6 +20,22 @@ BUY = {"symbol": "AAPL", "direction": "BUY", "confidence": "0.6", "entry_price":
 
 def _compiled_statements(engine) -> int:
     return len(engine._compiled_cache)
+
+
+def _primed_container(db) -> int:
+    """The engine of a restored container: what priming compiled, nothing else. How many statements."""
+    db.engine.clear_compiled_cache()
+    compile_primed_statements(db.engine)
+    return _compiled_statements(db.engine)
+
+
+def _assert_requests_compiled_nothing_more(db, primed: int) -> None:
+    if db.backend == "mysql":
+        # MySQL's dialect learns what its SQL looks like at its first connection: priming compiles none
+        assert primed == 0
+    else:
+        assert primed > 0
+        assert _compiled_statements(db.engine) == primed
 
 
 def _change_signals_as_requests_do(user_id) -> None:
@@ -35,18 +52,27 @@ def _change_signals_as_requests_do(user_id) -> None:
 
 
 def test_changes_and_analytics_of_signals_run_the_sql_that_priming_compiled(db):
-    # Given an investor, and the container's engine with nothing compiled
+    # Given an investor, and a restored container whose engine holds what priming compiled
     investor = make_investor()
-    engine = db.engine
-    engine.clear_compiled_cache()
-    # When priming runs before the snapshot, then the restored container changes and reads signals
-    compile_primed_statements(engine)
-    primed = _compiled_statements(engine)
+    primed = _primed_container(db)
+    # When the container changes and reads signals
     _change_signals_as_requests_do(investor.user_id)
-    # Then on SQLite and PostgreSQL those requests compiled no statement of the engine's: priming had
-    if db.backend != "mysql":
-        assert primed > 0
-        assert _compiled_statements(engine) == primed
-    # and on MySQL, whose dialect learns what its SQL looks like at its first connection, priming compiled none
-    else:
-        assert primed == 0
+    # Then those requests compiled no statement of the engine's (SQLite, PostgreSQL): priming had
+    _assert_requests_compiled_nothing_more(db, primed)
+
+
+def test_a_request_with_an_idempotency_key_and_its_retry_run_the_sql_that_priming_compiled(db):
+    # Given an investor, and a restored container whose engine holds what priming compiled
+    investor = make_investor()
+    primed = _primed_container(db)
+    request = fingerprint("POST /v1/things", "{}")
+
+    def perform(_session) -> tuple[int, str]:
+        return 201, '{"done": true}'
+
+    # When a request with an Idempotency-Key is answered, then retried
+    first = run_idempotently(investor.user_id, "key-1", request, perform)
+    retry = run_idempotently(investor.user_id, "key-1", request, perform)
+    # Then the retry replays the answer, and neither compiled a statement of the engine's (SQLite, PostgreSQL)
+    assert (first.replayed, retry.replayed, retry.body) == (False, True, '{"done": true}')
+    _assert_requests_compiled_nothing_more(db, primed)

@@ -103,9 +103,27 @@ def _count_below(user_id: uuid.UUID, day: date, limit: int) -> Update:
     )
 
 
+def _idempotency_record(user_id: uuid.UUID, key_hash: str) -> Select[IdempotencyRecord]:
+    return select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key_hash == key_hash)
+
+
+def _complete_claim(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, status: int, body: str) -> Update:
+    return (
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.user_id == user_id,
+            IdempotencyRecord.key_hash == key_hash,
+            IdempotencyRecord.claim_token == claim_token,
+            IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
+        )
+        .values(status=IdempotencyStatus.COMPLETED.value, response_status=status, response_body=body)
+    )
+
+
 def _primed(dialect: Dialect) -> list[Executable]:
     """The plan catalogue and a user's subscription, which every quota check, usage read and plan change
-    starts from; a signal's count against the daily quota; a checkout's completion by the webhook."""
+    starts from; a signal's count against the daily quota; a checkout's completion by the webhook; an
+    Idempotency-Key's record read (a retry) and its response stored (every first request with a key)."""
     nobody, now = uuid.UUID(int=0), utcnow()
     return [
         _catalogue(),
@@ -115,6 +133,8 @@ def _primed(dialect: Dialect) -> list[Executable]:
         _count_below(nobody, now.date(), 0),
         _pending_checkout(nobody, now),
         _complete_checkout(nobody, nobody, now),
+        _idempotency_record(nobody, ""),
+        _complete_claim(nobody, "", nobody, 0, ""),
     ]
 
 
@@ -220,7 +240,7 @@ class IdempotencyRepository:
         self.session.flush()
 
     def get(self, user_id: uuid.UUID, key_hash: str) -> IdempotencyRecord | None:
-        return self.session.get(IdempotencyRecord, (user_id, key_hash))
+        return self.session.scalars(_idempotency_record(user_id, key_hash)).first()
 
     def take_over(self, user_id: uuid.UUID, key_hash: str, *, expected: IdempotencyRecord, **claim: Any) -> bool:
         """Re-claim an expired or abandoned record, unless someone changed it since it was read."""
@@ -238,16 +258,7 @@ class IdempotencyRepository:
 
     def complete(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, *, status: int, body: str) -> bool:
         """Store the response on our claim; False when the claim was lost (taken over after its lease)."""
-        statement = (
-            update(IdempotencyRecord)
-            .where(
-                IdempotencyRecord.user_id == user_id,
-                IdempotencyRecord.key_hash == key_hash,
-                IdempotencyRecord.claim_token == claim_token,
-                IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
-            )
-            .values(status=IdempotencyStatus.COMPLETED.value, response_status=status, response_body=body)
-        )
+        statement = _complete_claim(user_id, key_hash, claim_token, status, body)
         return execute_dml(self.session, statement).rowcount == 1
 
     def release(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID) -> None:
