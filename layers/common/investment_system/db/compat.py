@@ -6,12 +6,22 @@ connection. SQLAlchemy has no public call for that: executing a statement compil
 engine's `_compiled_cache`. `compile_into_cache` makes the same call, with the arguments a statement
 executed without parameters gets, so that its execution later finds the entry. If an upgrade changes
 them, priming only misses (the first request compiles, as without it): the SnapStart test notices.
+
+A flush compiles the INSERT of a new row into its mapper's own cache (orm/persistence.py,
+`_emit_insert_statements`), with the row's parameter names as the statement's columns: which
+attributes are set, and which the ORM sends as NULL. `compile_flush_insert` asks the ORM's
+`_collect_insert_commands` for those parameters, as the flush does, and compiles the same statement.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Executable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Dialect, Engine, Executable, inspect
 from sqlalchemy.sql import compiler
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import registry
 
 
 def compile_into_cache(engine: Engine, statement: Executable) -> None:
@@ -23,3 +33,53 @@ def compile_into_cache(engine: Engine, statement: Executable) -> None:
         schema_translate_map=None,
         linting=engine.dialect.compiler_linting | compiler.WARN_LINTING,
     )
+
+
+class _DialectOf:
+    """What `_collect_insert_commands` reads of the connection a flush would use: its dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+
+def compile_flush_insert(engine: Engine, row: Any) -> None:
+    """Compile the INSERT a flush of `row` (a new object, not yet added) emits, into its mapper's cache.
+
+    Only the single-row INSERT the flush runs as it is: a row whose mapper has no version counter, no
+    SQL expression among its values and nothing the database fills in that the ORM would fetch back
+    (RETURNING added to the statement) is primed; any other is left to its first flush."""
+    from sqlalchemy.orm import persistence  # the ORM is loaded: `row` is a mapped object
+
+    state = inspect(row)
+    mapper = state.mapper
+    table = mapper.local_table
+    flushed = [(state, state.dict, mapper, _DialectOf(engine.dialect))]
+    commands = persistence._collect_insert_commands(table, flushed)  # type: ignore[no-untyped-call]
+    (_, _, params, _, _, value_params, _, has_all_defaults) = next(iter(commands))
+    if value_params or not has_all_defaults or mapper.version_id_col is not None:
+        return
+    base = mapper.base_mapper
+    statement = base._memo(("insert", table), table.insert)
+    statement._compile_w_cache(
+        dialect=engine.dialect,
+        compiled_cache=base._compiled_cache,
+        column_keys=sorted(params),
+        for_executemany=False,
+        schema_translate_map=None,
+        linting=engine.dialect.compiler_linting | compiler.WARN_LINTING,
+    )
+
+
+def compiled_statement_count(engine: Engine, mappings: registry) -> int:
+    """How many statements `engine` and the flushes of `mappings`' classes hold compiled for its dialect."""
+    flushes = sum(
+        1 for mapper in mappings.mappers for key in mapper._compiled_cache if key and key[0] is engine.dialect
+    )
+    return len(engine._compiled_cache or {}) + flushes
+
+
+def forget_compiled_statements(engine: Engine, mappings: registry) -> None:
+    """Empty the caches `compiled_statement_count` counts, as in a new container."""
+    engine.clear_compiled_cache()
+    for mapper in mappings.mappers:
+        mapper._compiled_cache.clear()

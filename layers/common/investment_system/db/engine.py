@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Dialect, Engine, Executable, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
-from investment_system.db.compat import compile_into_cache
+from investment_system.db.compat import compile_flush_insert, compile_into_cache
 from investment_system.db.errors import mark_disconnects, outage_of
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.observability import MetricName, add_metric, logger, timed, traced
@@ -146,6 +146,12 @@ def precompile(statements: Callable[[Dialect], Iterable[Executable]]) -> None:
     _primed_statements.append(statements)
 
 
+def precompile_inserts(rows: Callable[[], Iterable[Any]]) -> None:
+    """Have SnapStart's priming compile the INSERT a flush emits for each of `rows()`: new objects made
+    as the code that adds them makes them (which attributes are set decides the statement's columns)."""
+    _primed_inserts.append(rows)
+
+
 def compile_primed_statements(engine: Engine) -> None:
     """Compile what `precompile` registered into `engine`'s cache (the last before-snapshot hook).
 
@@ -159,9 +165,13 @@ def compile_primed_statements(engine: Engine) -> None:
     for statements in _primed_statements:
         for statement in statements(engine.dialect):
             compile_into_cache(engine, statement)
+    for rows in _primed_inserts:
+        for row in rows():
+            compile_flush_insert(engine, row)
 
 
 _primed_statements: list[Callable[[Dialect], Iterable[Executable]]] = []
+_primed_inserts: list[Callable[[], Iterable[Any]]] = []
 before_snapshot(lambda: compile_primed_statements(get_engine()), last=True)
 before_snapshot(get_engine)  # the engine and its dialect, without a connection
 after_restore(_restored)

@@ -24,7 +24,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
+from investment_system.db.engine import precompile_inserts
 from investment_system.errors import Conflict, ErrorCode, RequestError, ValidationFailed
 from investment_system.models.billing import IdempotencyRecord, IdempotencyStatus
 from investment_system.observability import MetricName, add_metric, logger
@@ -82,20 +83,31 @@ def run_idempotently(
     return IdempotentResult(status, body, replayed=False)
 
 
+def _claim_values(request_hash: str, claim_token: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """A claim of a key, new or taken over: in progress, leased for CLAIM_LEASE, no response yet."""
+    return {
+        "request_hash": request_hash,
+        "status": IdempotencyStatus.IN_PROGRESS.value,
+        "claim_token": claim_token,
+        "locked_until": now + CLAIM_LEASE,
+        "expires_at": now + RECORD_TTL,
+        "response_status": None,
+        "response_body": None,
+        "created_at": now,
+    }
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): the claim of every new key.
+precompile_inserts(
+    lambda: [IdempotencyRecord(user_id=uuid.UUID(int=0), key_hash="", **_claim_values("", uuid.UUID(int=0), utcnow()))]
+)
+
+
 def _claim(user_id: uuid.UUID, key_hash: str, request_hash: str) -> uuid.UUID | IdempotentResult:
     for _ in range(_CLAIM_ATTEMPTS):
         now = utcnow()
         token = uuid.uuid4()
-        fresh: dict[str, Any] = {
-            "request_hash": request_hash,
-            "status": IdempotencyStatus.IN_PROGRESS.value,
-            "claim_token": token,
-            "locked_until": now + CLAIM_LEASE,
-            "expires_at": now + RECORD_TTL,
-            "response_status": None,
-            "response_body": None,
-            "created_at": now,
-        }
+        fresh = _claim_values(request_hash, token, now)
         try:
             with unit_of_work() as session:
                 IdempotencyRepository(session).add(IdempotencyRecord(user_id=user_id, key_hash=key_hash, **fresh))

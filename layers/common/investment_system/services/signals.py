@@ -122,29 +122,32 @@ def audit_values(signal: Signal) -> dict[str, Any]:
 # --- Operations ------------------------------------------------------------------------------------
 
 
+def new_signal(user_id: uuid.UUID, data: SignalCreate, now: datetime) -> Signal:
+    """The row a signal's creation adds."""
+    return Signal(
+        user_id=user_id,
+        symbol=data.symbol,
+        direction=data.direction.value,
+        confidence=data.confidence,
+        entry_price=data.entry_price,
+        target_price=data.target_price,
+        stop_loss=data.stop_loss,
+        timeframe=data.timeframe.value,
+        strategy=data.strategy,
+        notes=data.notes,
+        status=SignalStatus.OPEN.value,
+        expires_at=data.expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:
     """Create an OPEN signal for the user, with its "created" audit row (one transaction: the caller's)."""
     now = utcnow()
     _check_expiry(data.expires_at, now)
     _check_levels(data.direction, data.entry_price, data.target_price, data.stop_loss)
-    signal = SignalRepository(session).add(
-        Signal(
-            user_id=user_id,
-            symbol=data.symbol,
-            direction=data.direction.value,
-            confidence=data.confidence,
-            entry_price=data.entry_price,
-            target_price=data.target_price,
-            stop_loss=data.stop_loss,
-            timeframe=data.timeframe.value,
-            strategy=data.strategy,
-            notes=data.notes,
-            status=SignalStatus.OPEN.value,
-            expires_at=data.expires_at,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    signal = SignalRepository(session).add(new_signal(user_id, data, now))
     _record(session, signal, "created", user_id, {})
     add_metric(_CREATED_METRIC[data.direction])
     return signal_out(signal, now)

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import utcnow
+from investment_system.db.engine import precompile_inserts
 from investment_system.models.stream import StreamEvent
 from investment_system.repositories.stream import StreamEventRepository, UserStreamRepository
 from investment_system.schemas.stream import StreamEventType
@@ -29,18 +30,18 @@ _LISTENING_USERS = "stream_listening_users"
 def record_event(session: Session, user_id: uuid.UUID, event_type: StreamEventType, data: BaseModel) -> int:
     """Add the user's next event to the outbox, in the caller's transaction; its id."""
     event_id, connections = UserStreamRepository(session).next_event_id(user_id)
-    StreamEventRepository(session).add(
-        StreamEvent(
-            user_id=user_id,
-            id=event_id,
-            type=event_type.value,
-            data=data.model_dump(mode="json"),
-            at=utcnow(),
-        )
-    )
+    StreamEventRepository(session).add(_stream_event(user_id, event_id, event_type.value, data.model_dump(mode="json")))
     if connections:
         _deliver_after_commit(session, user_id)
     return event_id
+
+
+def _stream_event(user_id: uuid.UUID, event_id: int, event_type: str, data: dict[str, Any]) -> StreamEvent:
+    return StreamEvent(user_id=user_id, id=event_id, type=event_type, data=data, at=utcnow())
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): every change adds an event.
+precompile_inserts(lambda: [_stream_event(uuid.UUID(int=0), 0, "", {})])
 
 
 def _deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
