@@ -23,6 +23,7 @@ from investment_system.db.engine import precompile_inserts
 from investment_system.models.stream import StreamEvent
 from investment_system.repositories.stream import StreamEventRepository, UserStreamRepository
 from investment_system.schemas.stream import StreamEventType
+from investment_system.snapstart import before_snapshot
 
 _LISTENING_USERS = "stream_listening_users"
 
@@ -50,6 +51,16 @@ def _deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
         users = session.info[_LISTENING_USERS] = {}  # an ordered set
         event.listen(session, "after_commit", _request_deliveries)
     users[user_id] = None
+
+
+def _prime_delivery_requests() -> None:
+    """Before a SnapStart snapshot: a change of a user who listens asks for a delivery once committed."""
+    from investment_system.services.stream_delivery import prime_clients
+
+    prime_clients()
+
+
+before_snapshot(_prime_delivery_requests)
 
 
 def _request_deliveries(session: Session) -> None:
