@@ -3,10 +3,8 @@
 import uuid
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from investment_system.init_phase import end_of_init
-from investment_system.observability import logger, metrics, set_correlation_id
+from investment_system.observability import LambdaContext, logger, metrics, set_correlation_id
 from investment_system.services.stream_delivery import deliver
 
 

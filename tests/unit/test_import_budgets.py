@@ -62,6 +62,7 @@ HEAVY: dict[str, tuple[set[str], str]] = {
     ),
     "aws_lambda_powertools.utilities.data_classes.sqs_event": (set(), "another service's events: lazy_packages.py"),
     "jwt.jwks_client": (set(), "PyJWT's JWKS client (urllib, http.client): lazy_packages.py"),
+    "jmespath": (set(), "Powertools' JMESPath envelopes (a correlation ID path): lazy_packages.py"),
     # Alembic's DDL implementations import every dialect: the migrations may.
     "sqlalchemy.dialects.postgresql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
     "sqlalchemy.dialects.mysql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),

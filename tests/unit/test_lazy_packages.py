@@ -129,3 +129,28 @@ def test_the_layers_dependencies_are_deferred_once_the_layer_is_imported():
     # Then the gathering packages are deferred (an upgrade that changes their __init__ fails here)
     # and the resolvers, JWKS client and event classes no function uses are not loaded
     assert output.splitlines() == [str(list(lazy_packages.PACKAGES)), "[]"]
+
+
+def test_a_module_kept_at_hand_runs_when_one_of_its_names_is_first_read():
+    # Given a fresh interpreter with the layer imported, then Powertools' logger (which imports jmespath_utils)
+    # When the logger is made, then a name of jmespath_utils is read
+    output = _run(
+        """
+        import sys
+        import investment_system
+        from investment_system.lazy_packages import deferred_modules
+        from aws_lambda_powertools import Logger
+        Logger(service="probe")
+        print(deferred_modules(), "jmespath" in sys.modules)
+        from aws_lambda_powertools.utilities import jmespath_utils
+        import aws_lambda_powertools.utilities.jmespath_utils as imported
+        print(jmespath_utils.query(envelope="a.b", data={"a": {"b": 3}}), imported is jmespath_utils)
+        print(deferred_modules(), type(jmespath_utils).__name__)
+        """
+    )
+    # Then until that read the module had not run (nor loaded jmespath), and from it on it is the module
+    assert output.splitlines() == [
+        "['aws_lambda_powertools.utilities.jmespath_utils'] False",
+        "3 True",
+        "[] module",
+    ]

@@ -13,15 +13,24 @@ start (docs/cold-start.md).
 that submodule when the name is first read. Names, submodules and `from package import name` behave
 as before. A package whose `__init__` does anything else (a call, a loop, a conditional) is imported
 as usual: `deferred_packages()` says which were deferred, and a test fails when an upgrade changes one.
+
+A module that is imported only to be kept at hand is deferred whole (`DeferredModule`): Powertools'
+logger imports `utilities.jmespath_utils` (jmespath, gzip, ~4 ms) for
+`inject_lambda_context(correlation_id_path=...)`, which the layer does not use (the correlation ID
+comes from the request's header). The module runs when one of its names is first read. (The standard
+library's `importlib.util.LazyLoader` runs it as soon as the import system reads its `__spec__`,
+which `from package import module` does.)
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 PACKAGES = (
@@ -31,6 +40,8 @@ PACKAGES = (
     "aws_lambda_powertools.utilities.data_classes",
     "jwt",
 )
+# (package, module): the module is made lazy before its package, which imports it, is imported.
+MODULES = (("aws_lambda_powertools.utilities", "jmespath_utils"),)
 
 
 class DeferredPackage(types.ModuleType):
@@ -64,6 +75,20 @@ class DeferredPackage(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self.__deferred_names__})
+
+
+class DeferredModule(types.ModuleType):
+    """A module whose code runs when one of its names is first read; its dunders are there before."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        loader = self.__spec__.loader if self.__spec__ else None
+        if loader is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        self.__class__ = types.ModuleType  # type: ignore[assignment]  # plain from here on, as an import makes it
+        loader.exec_module(self)
+        return getattr(self, name)
 
 
 def _plan(package: str, source: str) -> tuple[dict[str, tuple[str, str]], list[ast.stmt]] | None:
@@ -122,8 +147,27 @@ def _defer(package: str) -> None:
         setattr(sys.modules[parent], child, module)
 
 
+def _defer_whole(package: str, name: str) -> None:
+    module_name = f"{package}.{name}"
+    top = importlib.util.find_spec(package.partition(".")[0])  # finds without importing
+    if module_name in sys.modules or top is None or not top.submodule_search_locations:
+        return
+    # Found without importing its packages: Powertools' __init__ imports the logger, which imports it.
+    directories = [str(Path(location, *package.split(".")[1:])) for location in top.submodule_search_locations]
+    spec = importlib.machinery.PathFinder.find_spec(module_name, directories)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = DeferredModule
+    sys.modules[module_name] = module
+    setattr(importlib.import_module(package), name, module)
+
+
 def defer_package_imports() -> None:
-    """Defer the `__init__` of each package of PACKAGES not imported yet (at most once per process)."""
+    """Defer the `__init__` of each package of PACKAGES, and each module of MODULES, not imported yet
+    (at most once per process)."""
+    for package, name in MODULES:
+        _defer_whole(package, name)
     for package in PACKAGES:
         _defer(package)
 
@@ -131,3 +175,9 @@ def defer_package_imports() -> None:
 def deferred_packages() -> list[str]:
     """The packages of PACKAGES that are deferred in this process."""
     return [package for package in PACKAGES if isinstance(sys.modules.get(package), DeferredPackage)]
+
+
+def deferred_modules() -> list[str]:
+    """The modules of MODULES that are deferred and not loaded yet in this process."""
+    modules = {name: sys.modules.get(name) for name in (f"{package}.{name}" for package, name in MODULES)}
+    return [name for name, module in modules.items() if isinstance(module, DeferredModule)]

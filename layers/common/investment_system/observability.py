@@ -28,6 +28,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.utilities.typing import LambdaContext as LambdaContext  # for handlers: the layer first
 
 from investment_system.init_phase import end_of_init
 from investment_system.settings import get_settings
