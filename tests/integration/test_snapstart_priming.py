@@ -5,15 +5,17 @@ cost that request the compilation priming was for; these tests count the compile
 engine's, and the INSERTs the flushes keep in their mappers' caches.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from signal_support import make_investor
 
-from investment_system.db.base import Base
+from investment_system.db.base import Base, utcnow
 from investment_system.db.compat import compiled_statement_count, forget_compiled_statements
 from investment_system.db.engine import compile_primed_statements, unit_of_work
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalFilters
 from investment_system.services import signals as signal_changes
+from investment_system.services.housekeeping import purge_expired_records
 from investment_system.services.idempotency import fingerprint, run_idempotently
 from investment_system.services.signal_analytics import signal_analytics
 from investment_system.services.signal_quota import create_signal_within_quota
@@ -79,4 +81,17 @@ def test_a_request_with_an_idempotency_key_and_its_retry_run_the_sql_that_primin
     retry = run_idempotently(investor.user_id, "key-1", request, perform)
     # Then the retry replays the answer, and neither compiled a statement of the engine's (SQLite, PostgreSQL)
     assert (first.replayed, retry.replayed, retry.body) == (False, True, '{"done": true}')
+    _assert_requests_compiled_nothing_more(db, primed)
+
+
+def test_a_housekeeping_run_runs_the_sql_that_priming_compiled(db):
+    # Given an investor signed in (a session, a refresh token) who sent a request with an Idempotency-Key,
+    # and a restored container whose engine holds what priming compiled
+    investor = make_investor()
+    run_idempotently(investor.user_id, "key-1", fingerprint("POST /v1/things", "{}"), lambda _: (201, "{}"))
+    primed = _primed_container(db)
+    # When housekeeping runs long after all of it expired
+    removed = purge_expired_records(now=utcnow() + timedelta(days=400))
+    # Then it purged them, with statements priming had compiled (SQLite, PostgreSQL)
+    assert (removed["idempotency_records"], removed["refresh_tokens"], removed["user_sessions"]) == (1, 1, 1)
     _assert_requests_compiled_nothing_more(db, primed)

@@ -7,18 +7,82 @@ match. Selecting first keeps the delete bounded on every backend (MySQL takes no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, tuple_
+from sqlalchemy import ColumnElement, Delete, Dialect, Executable, Select, delete, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from investment_system.db.base import Base
+from investment_system.db.base import Base, utcnow
+from investment_system.db.engine import precompile
 from investment_system.models.billing import Checkout, CheckoutStatus, IdempotencyRecord, PaymentEvent
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamEvent, StreamTicket
 from investment_system.repositories.base import execute_dml
+
+# What each kind of batch deletes: its model, and the conditions of its rows at a time.
+_Batch = tuple[type[Base], tuple[ColumnElement[bool], ...]]
+
+
+def _unpaid_checkouts(now: datetime) -> _Batch:
+    return Checkout, (Checkout.status != CheckoutStatus.COMPLETED.value, Checkout.expires_at <= now)
+
+
+def _idempotency_records(now: datetime) -> _Batch:
+    return IdempotencyRecord, (IdempotencyRecord.expires_at <= now,)
+
+
+def _payment_events(received_before: datetime) -> _Batch:
+    return PaymentEvent, (PaymentEvent.received_at < received_before,)
+
+
+def _refresh_tokens(now: datetime) -> _Batch:
+    return RefreshToken, (RefreshToken.expires_at <= now,)
+
+
+def _sessions(now: datetime) -> _Batch:
+    return UserSession, (UserSession.expires_at <= now,)
+
+
+def _stream_events(before: datetime) -> _Batch:
+    return StreamEvent, (StreamEvent.at < before,)
+
+
+def _stream_tickets(now: datetime) -> _Batch:
+    return StreamTicket, (StreamTicket.expires_at <= now,)
+
+
+def _keys_of(batch: _Batch, limit: int) -> Select[Any]:
+    """Up to `limit` primary keys of the batch's rows, locked; rows another run holds are skipped."""
+    model, conditions = batch
+    return select(*sa_inspect(model).primary_key).where(*conditions).limit(limit).with_for_update(skip_locked=True)
+
+
+def _delete_of(batch: _Batch, keys: Sequence[Sequence[Any]]) -> Delete:
+    """Delete the rows of these primary keys that still match the batch's conditions."""
+    model, conditions = batch
+    key = list(sa_inspect(model).primary_key)
+    chosen = key[0].in_([row[0] for row in keys]) if len(key) == 1 else tuple_(*key).in_([tuple(r) for r in keys])
+    return delete(model).where(chosen, *conditions)
+
+
+def _primed(_: Dialect) -> list[Executable]:
+    """Each kind's select of keys and its delete (whatever the number of keys: one statement)."""
+    now = utcnow()
+    batches = [kind(now) for kind in (_unpaid_checkouts, _idempotency_records, _payment_events, _refresh_tokens)]
+    batches += [kind(now) for kind in (_sessions, _stream_events, _stream_tickets)]
+    statements: list[Executable] = []
+    for batch in batches:
+        placeholder = tuple(None for _ in sa_inspect(batch[0]).primary_key)
+        statements += [_keys_of(batch, 1), _delete_of(batch, [placeholder])]
+    return statements
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile).
+precompile(_primed)
 
 
 class HousekeepingRepository:
@@ -27,44 +91,35 @@ class HousekeepingRepository:
 
     def delete_unpaid_checkouts(self, now: datetime, limit: int) -> int:
         """Checkouts that expired, or were replaced, without being paid."""
-        return self._delete(
-            Checkout, Checkout.status != CheckoutStatus.COMPLETED.value, Checkout.expires_at <= now, limit
-        )
+        return self._delete(_unpaid_checkouts(now), limit)
 
     def delete_idempotency_records(self, now: datetime, limit: int) -> int:
         """Idempotency records past their 24 hours (a later request with the key starts afresh anyway)."""
-        return self._delete(IdempotencyRecord, IdempotencyRecord.expires_at <= now, None, limit)
+        return self._delete(_idempotency_records(now), limit)
 
     def delete_payment_events(self, received_before: datetime, limit: int) -> int:
-        return self._delete(PaymentEvent, PaymentEvent.received_at < received_before, None, limit)
+        return self._delete(_payment_events(received_before), limit)
 
     def delete_refresh_tokens(self, now: datetime, limit: int) -> int:
         """Refresh tokens past their expiry, revoked or not. A revoked one that has not expired is kept:
         presenting it again must still be recognised as reuse (401 TOKEN_REVOKED, its session ended)."""
-        return self._delete(RefreshToken, RefreshToken.expires_at <= now, None, limit)
+        return self._delete(_refresh_tokens(now), limit)
 
     def delete_sessions(self, now: datetime, limit: int) -> int:
         """Sessions past their end: no token outlives its session, so none of theirs is valid any more
         (their refresh tokens, expired too, go with them)."""
-        return self._delete(UserSession, UserSession.expires_at <= now, None, limit)
+        return self._delete(_sessions(now), limit)
 
     def delete_stream_events(self, before: datetime, limit: int) -> int:
         """Stream events older than the replay window (STREAM_EVENT_RETENTION_HOURS)."""
-        return self._delete(StreamEvent, StreamEvent.at < before, None, limit)
+        return self._delete(_stream_events(before), limit)
 
     def delete_stream_tickets(self, now: datetime, limit: int) -> int:
         """Stream tickets past their 60 seconds (a used one is deleted as it is used)."""
-        return self._delete(StreamTicket, StreamTicket.expires_at <= now, None, limit)
+        return self._delete(_stream_tickets(now), limit)
 
-    def _delete(
-        self, model: type[Base], condition: ColumnElement[bool], extra: ColumnElement[bool] | None, limit: int
-    ) -> int:
-        conditions = [condition] if extra is None else [condition, extra]
-        key = list(sa_inspect(model).primary_key)
-        rows = self.session.execute(
-            select(*key).where(*conditions).limit(limit).with_for_update(skip_locked=True)
-        ).all()
-        if not rows:
+    def _delete(self, batch: _Batch, limit: int) -> int:
+        keys = self.session.execute(_keys_of(batch, limit)).all()
+        if not keys:
             return 0
-        chosen = key[0].in_([row[0] for row in rows]) if len(key) == 1 else tuple_(*key).in_([tuple(r) for r in rows])
-        return execute_dml(self.session, delete(model).where(chosen, *conditions)).rowcount
+        return execute_dml(self.session, _delete_of(batch, keys)).rowcount
