@@ -5,6 +5,7 @@ cost that request the compilation priming was for; these tests count the compile
 engine's, and the INSERTs the flushes keep in their mappers' caches.
 """
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,12 +14,15 @@ from signal_support import make_investor
 from investment_system.db.base import Base, utcnow
 from investment_system.db.compat import compiled_statement_count, forget_compiled_statements
 from investment_system.db.engine import compile_primed_statements, unit_of_work
+from investment_system.schemas.billing import PaymentEvent
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalFilters
 from investment_system.services import signals as signal_changes
 from investment_system.services.housekeeping import purge_expired_records
 from investment_system.services.idempotency import fingerprint, run_idempotently
 from investment_system.services.signal_analytics import signal_analytics
 from investment_system.services.signal_quota import create_signal_within_quota
+from investment_system.services.subscriptions import change_plan
+from investment_system.services.webhooks import receive_payment_event
 
 BUY = {"symbol": "AAPL", "direction": "BUY", "confidence": "0.6", "entry_price": "100", "timeframe": "1h"}
 
@@ -95,3 +99,20 @@ def test_a_housekeeping_run_runs_the_sql_that_priming_compiled(db):
     # Then it purged them, with statements priming had compiled (SQLite, PostgreSQL)
     assert (removed["idempotency_records"], removed["refresh_tokens"], removed["user_sessions"]) == (1, 1, 1)
     _assert_requests_compiled_nothing_more(db, primed)
+
+
+def test_a_paid_invoice_runs_the_sql_that_priming_compiled_but_the_updates_its_flush_writes(db):
+    # Given an investor who started a checkout for a dearer plan, and a restored, primed container
+    investor = make_investor()
+    with unit_of_work() as session:
+        started = change_plan(session, investor.user_id, "pro")
+    primed = _primed_container(db)
+    # When the provider's invoice.paid for the checkout arrives
+    data = {"user_id": str(investor.user_id), "checkout_id": str(started.checkout.id)}
+    receive_payment_event(PaymentEvent(id=f"evt_{uuid.uuid4().hex}", type="invoice.paid", data=data))
+    # Then it compiled two statements only: the UPDATEs its flush writes (the event's outcome, the
+    # subscription's plan), whose columns are the attributes changed, which priming does not compile
+    if db.backend == "mysql":
+        assert primed == 0  # as above: priming compiles nothing there
+    else:
+        assert _compiled_statements(db.engine) == primed + 2

@@ -33,6 +33,15 @@ def page_statement(
     return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
 
 
+def by_id[ModelT: Keyed](model: type[ModelT], row_id: uuid.UUID) -> Select[ModelT]:
+    """The row of `model` whose id is `row_id` (`Repository.get`)."""
+    return select(model).where(model.id == row_id)
+
+
+def row_by_id[ModelT: Keyed](session: Session, model: type[ModelT], row_id: uuid.UUID) -> ModelT | None:
+    return session.scalars(by_id(model, row_id)).first()
+
+
 def execute_dml(session: Session, statement: Executable) -> CursorResult[*tuple[Any, ...]]:
     """Run an INSERT, UPDATE or DELETE written in SQL terms on the session's connection, in its transaction,
     after flushing what the session holds (as its autoflush would). The session's loaded objects are not
@@ -51,10 +60,9 @@ class Repository[ModelT: Keyed]:
         self.session = session
 
     def get(self, row_id: uuid.UUID, *, for_update: bool = False) -> ModelT | None:
-        statement = select(self.model).where(self._column("id") == row_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return self.session.scalars(statement).first()
+        if not for_update:
+            return row_by_id(self.session, self.model, row_id)
+        return self.session.scalars(by_id(self.model, row_id).with_for_update()).first()
 
     def add(self, row: ModelT) -> ModelT:
         self.session.add(row)

@@ -36,17 +36,13 @@ from investment_system.models.billing import (
     Plan,
     Subscription,
 )
-from investment_system.repositories.base import Repository, execute_dml
+from investment_system.repositories.base import Repository, by_id, execute_dml
 
 _USAGE_KEY = ("user_id", "day")
 
 
-def insert_if_absent(session: Session, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> None:
-    """Insert a row unless one with the same `key` (primary key or unique columns) exists."""
-    execute_dml(session, _insert_if_absent(session.get_bind().dialect.name, model, values, key))
-
-
 def _insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> Insert:
+    """Insert a row unless one with the same `key` (primary key or unique columns) exists."""
     # Each branch imports its own dialect's module: the engine has loaded it already, and the others
     # are ~60 ms of cold start.
     if dialect == "postgresql":
@@ -61,6 +57,11 @@ def _insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any]
 
     insert = mysql.insert(model).values(**values)
     return insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
+
+
+def subscription_if_absent(dialect: str, values: Mapping[str, Any]) -> Insert:
+    """A user's subscription row, unless the user has one (`SubscriptionRepository.insert_if_absent`)."""
+    return _insert_if_absent(dialect, Subscription, values, ("user_id",))
 
 
 def _catalogue() -> Select[Plan]:
@@ -122,7 +123,8 @@ def _complete_claim(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, s
 
 def _primed(dialect: Dialect) -> list[Executable]:
     """The plan catalogue and a user's subscription, which every quota check, usage read and plan change
-    starts from; a signal's count against the daily quota; a checkout's completion by the webhook; an
+    starts from; a signal's count against the daily quota; a checkout's completion by the webhook (and
+    its read after); an
     Idempotency-Key's record read (a retry) and its response stored (every first request with a key)."""
     nobody, now = uuid.UUID(int=0), utcnow()
     return [
@@ -133,6 +135,7 @@ def _primed(dialect: Dialect) -> list[Executable]:
         _count_below(nobody, now.date(), 0),
         _pending_checkout(nobody, now),
         _complete_checkout(nobody, nobody, now),
+        by_id(Checkout, nobody),
         _idempotency_record(nobody, ""),
         _complete_claim(nobody, "", nobody, 0, ""),
     ]
@@ -162,7 +165,7 @@ class SubscriptionRepository(Repository[Subscription]):
         return self.session.scalars(statement).first()
 
     def insert_if_absent(self, values: Mapping[str, Any]) -> None:
-        insert_if_absent(self.session, Subscription, values, ["user_id"])
+        execute_dml(self.session, subscription_if_absent(self.session.get_bind().dialect.name, values))
 
     def due_batch(self, now: datetime, past_due_before: datetime, limit: int) -> Sequence[Subscription]:
         """Up to `limit` subscriptions with a change due by `now` (a period ended with a cancellation or a

@@ -30,16 +30,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Dialect, Executable
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import new_id, utcnow
+from investment_system.db.engine import precompile
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Subscription
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.billing import SubscriptionRepository
+from investment_system.repositories.base import by_id, row_by_id
+from investment_system.repositories.billing import SubscriptionRepository, subscription_if_absent
 from investment_system.schemas.billing import (
     CheckoutStarted,
     PaymentEventData,
@@ -185,13 +188,10 @@ def record_cancellation(session: Session, subscription: Subscription, now: datet
     _record(session, subscription, "canceled", before, actor_id=None)
 
 
-def _create_free(
-    session: Session, repository: SubscriptionRepository, user_id: uuid.UUID, now: datetime
-) -> Subscription:
-    if session.get(User, user_id) is None:
-        raise NotFound(ErrorCode.USER_NOT_FOUND)
+def _free_subscription(user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """A user's first subscription: free, active, a month from now (to the second)."""
     start = now.replace(microsecond=0)
-    values: dict[str, Any] = {
+    return {
         "id": new_id(),
         "user_id": user_id,
         "plan_code": FREE_PLAN,
@@ -200,6 +200,24 @@ def _create_free(
         "current_period_end": add_months(start),
         "cancel_at_period_end": False,
     }
+
+
+def _primed(dialect: Dialect) -> list[Executable]:
+    """A user looked up by id (a payment event's, a first subscription's), and a first subscription."""
+    nobody = uuid.UUID(int=0)
+    return [by_id(User, nobody), subscription_if_absent(dialect.name, _free_subscription(nobody, utcnow()))]
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile).
+precompile(_primed)
+
+
+def _create_free(
+    session: Session, repository: SubscriptionRepository, user_id: uuid.UUID, now: datetime
+) -> Subscription:
+    if row_by_id(session, User, user_id) is None:
+        raise NotFound(ErrorCode.USER_NOT_FOUND)
+    values = _free_subscription(user_id, now)
     repository.insert_if_absent(values)
     subscription = repository.for_user(user_id, for_update=True)
     assert subscription is not None  # inserted by us or by a concurrent first use

@@ -20,18 +20,22 @@ import hmac
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
+from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
 from investment_system.models.billing import PaymentEvent as PaymentEventRow
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
+from investment_system.repositories.base import row_by_id
 from investment_system.repositories.billing import PaymentEventRepository
 from investment_system.schemas.billing import PaymentEvent, PaymentEventData, WebhookReceipt
 from investment_system.services.subscriptions import (
@@ -133,21 +137,24 @@ def _rejections_counted() -> Iterator[None]:
         raise
 
 
+def _stored_event(event_id: str, event_type: str, user_id: uuid.UUID | None, payload: Any) -> PaymentEventRow:
+    """The event's row as it is first stored: "ignored" until applied."""
+    return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome="ignored", payload=payload)
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): every event's row.
+precompile_inserts(lambda: [_stored_event("", "", None, {})])
+
+
 def _store_and_apply(session: Session, event: PaymentEvent) -> str:
     data = _event_data(event) if event.type in APPLIED_TYPES else None
-    row = PaymentEventRow(
-        id=event.id,
-        type=event.type,
-        user_id=data.user_id if data else None,
-        outcome="ignored",
-        payload=json.loads(event.model_dump_json()),
-    )
+    row = _stored_event(event.id, event.type, data.user_id if data else None, json.loads(event.model_dump_json()))
     # The insert comes first: it is what serialises two deliveries of one event.
     try:
         PaymentEventRepository(session).add(row)
     except IntegrityError:
         raise _DuplicateEvent from None
-    if data is None or session.get(User, data.user_id) is None:
+    if data is None or row_by_id(session, User, data.user_id) is None:
         reason = "unknown event type" if data is None else "unknown user"
         logger.warning("Payment event not applied", extra={"event_type": event.type, "reason": reason})
         return row.outcome
