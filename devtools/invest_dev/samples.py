@@ -120,7 +120,7 @@ def session_tokens(user_id: uuid.UUID) -> TokenPair:
     from investment_system.db.base import utcnow
     from investment_system.repositories.users import UserRepository
     from investment_system.services.sessions import start_session
-    from investment_system.services.users import existing_user
+    from investment_system.services.user_reads import existing_user
 
     with unit_of_work() as session:
         return start_session(session, existing_user(UserRepository(session), user_id), now=utcnow())

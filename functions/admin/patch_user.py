@@ -5,7 +5,7 @@ import uuid
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas.users import AdminUserUpdate, UserOut
-from investment_system.services.users import update_user_as_admin
+from investment_system.services.user_admin import update_user_as_admin
 
 app = create_app()
 

@@ -242,12 +242,12 @@ def test_authentication_needed_by_another_dependency_also_comes_first(sqlite_db)
 
 
 def test_the_token_is_verified_once_per_request(sqlite_db, monkeypatch):
-    from investment_system.services import revocation
+    from investment_system.services import live_sessions
 
     _, tokens = signed_up("ada@example.com")
     lookups = []
-    real = revocation.caller_role
-    monkeypatch.setattr(revocation, "caller_role", lambda *token: lookups.append(token) or real(*token))
+    real = live_sessions.caller_role
+    monkeypatch.setattr(live_sessions, "caller_role", lambda *token: lookups.append(token) or real(*token))
     assert get_me(tokens["access_token"]).status == 200
     assert len(lookups) == 1
 

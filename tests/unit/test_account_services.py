@@ -16,7 +16,7 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models import AuditEvent, RefreshToken, User
 from investment_system.schemas.auth import Credentials, Registration
 from investment_system.schemas.users import AdminUserUpdate, PasswordChange, ProfileUpdate
-from investment_system.services import accounts, revocation, sessions, users
+from investment_system.services import accounts, live_sessions, revocation, sessions, user_admin, user_reads, users
 from investment_system.services.audit import history
 from investment_system.services.tokens import verify_access_token, verify_refresh_token
 from investment_system.settings import get_settings
@@ -59,7 +59,7 @@ def _audit(user_id: uuid.UUID) -> list[AuditEvent]:
 def _caller_role(pair) -> str:
     """What an authenticated request with the pair's access token finds: the caller's role, or an error."""
     claims = verify_access_token(pair.access_token)
-    return revocation.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
+    return live_sessions.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
 
 
 def _session_id(pair) -> uuid.UUID:
@@ -222,7 +222,7 @@ def test_login_upgrades_a_hash_made_with_weaker_parameters(sqlite_db):
 def test_a_deactivated_user_cannot_log_in_but_a_wrong_password_reveals_nothing(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
-    users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
     assert _code(lambda: _login(password="Wrong-Password-000")) is ErrorCode.INVALID_CREDENTIALS
     assert _code(_login) is ErrorCode.ACCOUNT_DISABLED
 
@@ -370,14 +370,14 @@ def test_profile_update_sets_and_clears_the_name_with_an_audit_record(sqlite_db)
 def test_admin_changes_role_and_activation_of_others_only(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
-    assert _code(lambda: users.update_user_as_admin(admin_id, admin_id, AdminUserUpdate(role="user"))) is (
+    assert _code(lambda: user_admin.update_user_as_admin(admin_id, admin_id, AdminUserUpdate(role="user"))) is (
         ErrorCode.CANNOT_MODIFY_SELF
     )
-    assert _code(lambda: users.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
+    assert _code(lambda: user_admin.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
         ErrorCode.USER_NOT_FOUND
     )
     before = _login()
-    promoted = users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
+    promoted = user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
     assert promoted.role == "admin"
     # Tokens issued under the old role end; the next login's carry the new one
     assert _code(lambda: _caller_role(before)) is ErrorCode.TOKEN_REVOKED
@@ -394,12 +394,12 @@ def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
     pair = _login()
-    users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
     assert _live_refresh_tokens(user_id) == 0
     assert _code(lambda: _caller_role(pair)) is ErrorCode.ACCOUNT_DISABLED
     assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.ACCOUNT_DISABLED
     # And reactivation does not bring them back: they were issued before the deactivation
-    users.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=True))
+    user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=True))
     assert _code(lambda: _caller_role(pair)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _caller_role(_login()) == "user"
@@ -408,17 +408,18 @@ def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
 def test_user_listing_pages_newest_first_with_filters(sqlite_db):
     ids = [_register(f"user{n:02d}@example.com") for n in range(25)]
     admin_id = _register_admin()
-    users.update_user_as_admin(admin_id, ids[0], AdminUserUpdate(is_active=False))
+    user_admin.update_user_as_admin(admin_id, ids[0], AdminUserUpdate(is_active=False))
     seen, cursor = [], None
     while True:
-        page = users.list_users(role="user", is_active=None, limit=10, cursor=cursor)
+        page = user_reads.list_users(role="user", is_active=None, limit=10, cursor=cursor)
         seen += [item.id for item in page.items]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     assert seen == list(reversed(ids))
-    assert [u.id for u in users.list_users(role="admin", is_active=None, limit=10, cursor=None).items] == [admin_id]
-    assert [u.id for u in users.list_users(role=None, is_active=False, limit=10, cursor=None).items] == [ids[0]]
-    assert _code(lambda: users.list_users(role=None, is_active=None, limit=10, cursor="forged.cursor")) is (
+    admins = user_reads.list_users(role="admin", is_active=None, limit=10, cursor=None).items
+    assert [u.id for u in admins] == [admin_id]
+    assert [u.id for u in user_reads.list_users(role=None, is_active=False, limit=10, cursor=None).items] == [ids[0]]
+    assert _code(lambda: user_reads.list_users(role=None, is_active=None, limit=10, cursor="forged.cursor")) is (
         ErrorCode.INVALID_CURSOR
     )

@@ -76,26 +76,28 @@ UNVALIDATED = (NO_ORM | {"MigrateFunction"}) - {"ListPlansFunction"}
 VALIDATION = "aws_lambda_powertools.event_handler.middlewares.openapi_validation"
 
 # The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
-# Every authenticated function reads the user and the token's session (services/revocation.py).
-_CALLER = {"users", "sessions", "refresh_tokens"}
+# Every authenticated function reads the user and the token's session (services/live_sessions.py).
+_CALLER = {"users", "sessions"}
 # The plan in force (services/plan_terms.py: a token's rpm claim, the usage): the billing tables, nothing that
 # changes them.
 _PLAN = _CALLER | {"billing"}
 # Changing a subscription (services/subscriptions.py) writes its audit trail and stream event as well.
 _SUBSCRIPTION = _PLAN | {"audit", "stream"}
+# Issuing, rotating and ending refresh tokens (services/sessions.py, services/revocation.py).
+_TOKENS = {"refresh_tokens"}
 MODELS: dict[str, set[str]] = {
-    "AdminListUsersFunction": _CALLER | {"audit"},
-    "AdminUpdateUserFunction": _CALLER | {"audit"},
+    "AdminListUsersFunction": _CALLER,
+    "AdminUpdateUserFunction": _CALLER | _TOKENS | {"audit"},
     "ApplySubscriptionChangesFunction": {"users", "billing", "audit", "stream"},
     "CancelSubscriptionFunction": _SUBSCRIPTION,
-    "ChangePasswordFunction": _PLAN | {"audit"},
+    "ChangePasswordFunction": _PLAN | _TOKENS | {"audit"},
     "ChangePlanFunction": _SUBSCRIPTION,
     "CloseSignalFunction": _CALLER | {"signals", "audit", "stream"},
     "CreateSignalFunction": _SUBSCRIPTION | {"signals"},
     "CreateStreamTicketFunction": _CALLER | {"stream"},
     "DeleteSignalFunction": _CALLER | {"signals", "audit", "stream"},
     "ExpireSignalsFunction": {"users", "signals", "audit", "stream"},
-    "GetMeFunction": _CALLER | {"audit"},
+    "GetMeFunction": _CALLER,
     "GetSignalAnalyticsFunction": _CALLER | {"signals"},
     "GetSignalFunction": _CALLER | {"signals"},
     "GetSignalHistoryFunction": _CALLER | {"signals", "audit", "stream"},
@@ -104,12 +106,12 @@ MODELS: dict[str, set[str]] = {
     "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
     "ListSignalsFunction": _CALLER | {"signals"},
     # The migrations compare the schema with every table's model.
-    "MigrateFunction": _SUBSCRIPTION | {"signals"},
-    "LoginFunction": _PLAN | {"audit"},
-    "LogoutFunction": _CALLER,
+    "MigrateFunction": _SUBSCRIPTION | _TOKENS | {"signals"},
+    "LoginFunction": _PLAN | _TOKENS | {"audit"},
+    "LogoutFunction": _CALLER | _TOKENS,
     "PaymentWebhookFunction": _SUBSCRIPTION,
-    "RefreshTokenFunction": _PLAN,
-    "RegisterFunction": _PLAN | {"audit"},
+    "RefreshTokenFunction": _PLAN | _TOKENS,
+    "RegisterFunction": _PLAN | _TOKENS | {"audit"},
     "StreamConnectFunction": {"users", "stream"},
     "StreamDeliveryFunction": {"users", "stream"},
     "StreamDisconnectFunction": {"users", "stream"},

@@ -41,7 +41,7 @@ def _minimal_handlers() -> dict[str, Callable[[Any, Any], Any]]:
         SymbolParam,
     )
     from investment_system.services.health import check_health
-    from investment_system.services.revocation import caller_role
+    from investment_system.services.live_sessions import caller_role
     from investment_system.services.signal_reads import get_signal, list_signals
     from investment_system.services.tokens import verify_access_token
 

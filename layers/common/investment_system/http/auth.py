@@ -73,7 +73,7 @@ def bearer_token(request: Request) -> str:
 @authentication
 def authenticated(request: Request) -> Principal:
     """The caller, from a live access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
-    from investment_system.services.revocation import caller_role
+    from investment_system.services.live_sessions import caller_role
     from investment_system.services.tokens import verify_access_token
 
     claims = verify_access_token(bearer_token(request))
@@ -109,7 +109,7 @@ def prime_authentication(route: Route) -> None:
     """Before a SnapStart snapshot: the route's authentication, and the service it calls (imported
     on first use, so that functions without a protected route never load it)."""
     if _authentication_of(route).dependencies:
-        from investment_system.services import revocation  # noqa: F401 (importing it is the priming)
+        from investment_system.services import live_sessions  # noqa: F401 (importing it is the priming)
 
 
 def _authentication_nodes(tree: DependencyTree) -> list[Any]:

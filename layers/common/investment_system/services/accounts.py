@@ -47,7 +47,8 @@ from investment_system.services.passwords import (
 )
 from investment_system.services.revocation import end_every_session
 from investment_system.services.sessions import start_session
-from investment_system.services.users import audit_snapshot, existing_user, get_profile
+from investment_system.services.user_reads import existing_user, get_profile
+from investment_system.services.users import audit_snapshot
 from investment_system.settings import get_settings
 from investment_system.snapstart import before_snapshot
 

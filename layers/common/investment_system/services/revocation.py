@@ -1,10 +1,10 @@
-"""What ends tokens before they expire, and the check every authenticated request makes.
+"""What ends tokens before they expire.
 
 A token stops working before its expiry when its session ended (logout, reuse of a rotated refresh
 token) or when the user's token epoch moved past the one it carries (password change, deactivation,
-role change: every session of the user ends). `caller_role` reads both with the user, in one query,
-on every authenticated request; it is all of this that the authenticated functions import (issuing
-tokens, which reads the plan in force, is services/sessions.py). `logout` ends sessions and issues none.
+role change: every session of the user ends). The check every authenticated request makes is
+services/live_sessions.py; issuing tokens, which reads the plan in force, is services/sessions.py.
+`logout` ends sessions and issues none.
 """
 
 from __future__ import annotations
@@ -17,34 +17,11 @@ from sqlalchemy.orm import Session
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
-from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.repositories.refresh_tokens import RefreshTokenRepository
 from investment_system.repositories.sessions import SessionRepository
 from investment_system.repositories.users import UserRepository
 from investment_system.services.tokens import verify_refresh_token
-
-
-def caller_role(user_id: uuid.UUID, session_id: uuid.UUID, epoch: int) -> str:
-    """The role of the holder of a verified access token, read now: 403 ACCOUNT_DISABLED for a
-    deactivated user, 401 TOKEN_REVOKED once the token's session or epoch has ended. So a
-    deactivation, a logout or a password change stops access tokens at once, and a role change
-    takes effect at once."""
-    with unit_of_work() as session:
-        user, _ = live_session(UserRepository(session).with_session(user_id, session_id), epoch)
-        return user.role
-
-
-def live_session(found: tuple[User, UserSession | None] | None, epoch: int) -> tuple[User, UserSession]:
-    """The user and session a token names, when the token may still be used."""
-    if found is None:  # the user is gone
-        raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-    user, user_session = found
-    if not user.is_active:
-        raise PermissionDenied(ErrorCode.ACCOUNT_DISABLED)
-    if user.token_epoch != epoch or user_session is None or user_session.revoked_at is not None:
-        raise AuthenticationError(ErrorCode.TOKEN_REVOKED)
-    return user, user_session
 
 
 def end_session(session: Session, session_id: uuid.UUID, *, now: datetime) -> int:

@@ -1,0 +1,39 @@
+"""An administrator's change of another user: role, activation; ending their tokens when it must."""
+
+from __future__ import annotations
+
+import uuid
+
+from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
+from investment_system.errors import Conflict, ErrorCode
+from investment_system.repositories.users import UserRepository
+from investment_system.schemas.users import AdminUserUpdate, UserOut
+from investment_system.services.audit import record_change
+from investment_system.services.revocation import end_every_session
+from investment_system.services.user_reads import existing_user
+from investment_system.services.users import audit_snapshot
+
+
+def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminUserUpdate) -> UserOut:
+    """Change another user's role or activation; a deactivation or a new role ends every token issued
+    to them before (they sign in again, with the new role)."""
+    if user_id == admin_id:
+        raise Conflict(ErrorCode.CANNOT_MODIFY_SELF)
+    with unit_of_work() as session:
+        users = UserRepository(session)
+        user = existing_user(users, user_id, for_update=True)
+        before = audit_snapshot(user)
+        users.update(user, **update.model_dump(exclude_none=True))
+        if (before["is_active"] and not user.is_active) or before["role"] != user.role:
+            end_every_session(session, user, now=utcnow())
+        record_change(
+            session,
+            entity_type="user",
+            entity_id=user.id,
+            action="updated_by_admin",
+            actor_id=admin_id,
+            before=before,
+            after=audit_snapshot(user),
+        )
+        return UserOut.model_validate(user)
