@@ -15,6 +15,7 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models.signals import Direction, SignalStatus
 from investment_system.observability import set_correlation_id
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalListQuery, SignalUpdate
+from investment_system.services import signal_history as history_service
 from investment_system.services import signal_reads as reads
 from investment_system.services import signals as service
 from investment_system.services.signal_expiry import expire_overdue_signals
@@ -52,7 +53,7 @@ def test_created_signal_is_open_with_exact_prices_and_a_history_row(sqlite_db):
     assert fetched.status is SignalStatus.OPEN
     assert (fetched.entry_price, fetched.target_price, fetched.stop_loss) == ("0.1", "0.30000001", "0.00000001")
     # And the history has one "created" row by the investor with the request's correlation ID
-    entries = service.signal_history(investor.user_id, str(created.id)).items
+    entries = history_service.signal_history(investor.user_id, str(created.id)).items
     assert [(e.action, e.actor_id, e.correlation_id) for e in entries] == [
         ("created", investor.user_id, "create-signal-0001")
     ]
@@ -107,7 +108,7 @@ def test_update_rechecks_levels_against_the_stored_ones(sqlite_db):
     )
     # Then only those fields changed, and the history records exactly them
     assert (updated.target_price, updated.stop_loss, updated.notes) == (None, "95", "trailing")
-    last = service.signal_history(investor.user_id, signal_id).items[-1]
+    last = history_service.signal_history(investor.user_id, signal_id).items[-1]
     assert last.action == "updated"
     assert last.changes == {"target_price": {"from": "110", "to": None}, "notes": {"from": None, "to": "trailing"}}
 
@@ -140,7 +141,7 @@ def test_another_users_signal_is_indistinguishable_from_a_missing_one(sqlite_db)
     signal_id = str(_create(owner.user_id).id)
     calls = [
         lambda sid: reads.get_signal(stranger.user_id, sid),
-        lambda sid: service.signal_history(stranger.user_id, sid),
+        lambda sid: history_service.signal_history(stranger.user_id, sid),
         lambda sid: service.update_signal(stranger.user_id, sid, SignalUpdate(notes="x")),
         lambda sid: service.close_signal(stranger.user_id, sid, SignalClose(exit_price=Decimal(1))),
         lambda sid: service.delete_signal(stranger.user_id, sid),
@@ -207,7 +208,7 @@ def test_expiry_job_stores_expired_in_bounded_batches_with_history(sqlite_db):
     assert [stored_status(s) for s in overdue] == ["EXPIRED"] * 5
     assert [stored_status(s) for s in (not_due, no_expiry, closed)] == ["OPEN", "OPEN", "CLOSED"]
     # And each has an "expired" history row by the system (no actor), with the run's correlation ID
-    entry = service.signal_history(investor.user_id, overdue[0]).items[-1]
+    entry = history_service.signal_history(investor.user_id, overdue[0]).items[-1]
     assert (entry.action, entry.actor_id, entry.correlation_id) == ("expired", None, "expiry-run-0001")
     assert entry.changes == {"status": {"from": "OPEN", "to": "EXPIRED"}}
     # And a run with nothing to do changes nothing

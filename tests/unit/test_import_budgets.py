@@ -100,7 +100,7 @@ MODELS: dict[str, set[str]] = {
     "GetMeFunction": _CALLER,
     "GetSignalAnalyticsFunction": _CALLER | {"signals"},
     "GetSignalFunction": _CALLER | {"signals"},
-    "GetSignalHistoryFunction": _CALLER | {"signals", "audit", "stream"},
+    "GetSignalHistoryFunction": _CALLER | {"signals", "audit"},
     "GetSubscriptionFunction": _SUBSCRIPTION,
     "GetUsageFunction": _PLAN,
     "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},

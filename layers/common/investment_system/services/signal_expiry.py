@@ -20,8 +20,8 @@ from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.signals import SignalRepository
 from investment_system.schemas.stream import StreamEventType
 from investment_system.services.audit import record_change
-from investment_system.services.signal_reads import signal_out
-from investment_system.services.signals import ENTITY_TYPE, audit_values
+from investment_system.services.signal_reads import ENTITY_TYPE, signal_out
+from investment_system.services.signals import audit_values
 from investment_system.services.stream_events import record_event
 
 DEFAULT_BATCH_SIZE = 500

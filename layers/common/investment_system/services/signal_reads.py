@@ -24,6 +24,8 @@ from investment_system.schemas.signals import SignalListQuery, SignalOut, Signal
 
 RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_SCALE)
 
+ENTITY_TYPE = "signal"  # a signal's rows in the audit trail
+
 
 def round_half_up(value: Fraction, places: int) -> Decimal:
     """`value` rounded half-up (ties away from zero) to `places` fractional digits, exactly."""

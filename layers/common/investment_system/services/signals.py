@@ -25,16 +25,15 @@ from investment_system.models.signals import Signal
 from investment_system.observability import MetricName, add_metric
 from investment_system.repositories.signals import SignalRepository, closing_values
 from investment_system.schemas.signals import (
-    HistoryEntry,
     SignalClose,
     SignalCreate,
-    SignalHistory,
     SignalOut,
     SignalUpdate,
 )
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services.audit import history, record_change
+from investment_system.services.audit import record_change
 from investment_system.services.signal_reads import (
+    ENTITY_TYPE,
     decimal_text,
     effective_status,
     owned_signal,
@@ -44,7 +43,6 @@ from investment_system.services.signal_reads import (
 )
 from investment_system.services.stream_events import record_event
 
-ENTITY_TYPE = "signal"
 # The largest |return_pct| the column holds (NUMERIC(18, 4)).
 MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - Decimal(1).scaleb(-RETURN_SCALE)
 
@@ -207,24 +205,6 @@ def delete_signal(user_id: uuid.UUID, signal_id: str) -> None:
             raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
         signal = repository.reread(signal)
         _record(session, signal, "deleted", user_id, before)
-
-
-def signal_history(user_id: uuid.UUID, signal_id: str) -> SignalHistory:
-    with unit_of_work() as session:
-        signal = owned_signal(session, user_id, signal_id)
-        events = history(session, entity_type=ENTITY_TYPE, entity_id=signal.id)
-        return SignalHistory(
-            items=[
-                HistoryEntry(
-                    action=event.action,
-                    changes=event.changes,
-                    actor_id=event.actor_id,
-                    correlation_id=event.correlation_id,
-                    at=event.at,
-                )
-                for event in events
-            ]
-        )
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
