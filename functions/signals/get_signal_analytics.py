@@ -2,10 +2,10 @@
 
 from investment_system.http import create_app, error_responses, lambda_handler
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.schemas.signal_analytics import SignalAnalytics
 from investment_system.schemas.signals import (
     CreatedFromParam,
     CreatedToParam,
-    SignalAnalytics,
     SignalFilters,
     StrategyParam,
     SymbolParam,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
@@ -27,7 +27,7 @@ from investment_system.domain import (
     SignalStatus,
     Timeframe,
 )
-from investment_system.schemas import ALWAYS_SENT, DEFAULT_LIMIT, MAX_LIMIT, ApiModel
+from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT, ApiModel
 
 ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
@@ -198,52 +198,3 @@ class HistoryEntry(ApiModel):
 
 class SignalHistory(ApiModel):
     items: list[HistoryEntry]
-
-
-class StatusCounts(ApiModel):
-    model_config = ALWAYS_SENT
-
-    OPEN: int = 0
-    CLOSED: int = 0
-    EXPIRED: int = 0
-
-
-class DirectionCounts(ApiModel):
-    model_config = ALWAYS_SENT
-
-    BUY: int = 0
-    SELL: int = 0
-
-
-class ClosedStats(ApiModel):
-    count: int
-    wins: int = Field(description="Closed with return_pct > 0.")
-    losses: int = Field(description="Closed with return_pct < 0.")
-    win_rate: float | None = Field(description="wins / count, 0 to 1, 4 fractional digits; null when none closed.")
-    average_return_pct: ReturnPct | None
-    best_return_pct: ReturnPct | None
-    worst_return_pct: ReturnPct | None
-
-
-class SymbolStats(ApiModel):
-    symbol: str
-    total: int
-    closed: int
-    win_rate: float | None
-    average_return_pct: ReturnPct | None
-
-
-class DailyCounts(ApiModel):
-    date: date
-    created: int = Field(description="Signals created that UTC day.")
-    closed: int = Field(description="Of the signals in scope, those closed that UTC day.")
-
-
-class SignalAnalytics(ApiModel):
-    total: int
-    by_status: StatusCounts
-    by_direction: DirectionCounts
-    average_confidence: float | None
-    closed: ClosedStats
-    by_symbol: list[SymbolStats] = Field(description="Most signals first.")
-    daily: list[DailyCounts] = Field(description="Oldest day first; days with no activity are left out.")
