@@ -13,7 +13,8 @@ from sqlalchemy import select
 from support import Reply
 
 from investment_system.db.engine import unit_of_work
-from investment_system.models.billing import Checkout, Subscription
+from investment_system.models.billing import Subscription
+from investment_system.models.checkouts import Checkout
 from investment_system.observability import metrics
 from investment_system.schemas.billing import CheckoutStarted, PaymentEvent
 from investment_system.services.subscriptions import change_plan

@@ -27,7 +27,7 @@ def released_plans() -> tuple[Path, str]:
     from investment_system.db.engine import build_engine
     from investment_system.db.migrate import upgrade
     from investment_system.repositories.billing import PlanRepository
-    from investment_system.schemas.billing import PlanList
+    from investment_system.schemas.plans import PlanList
     from investment_system.services.plans import plan_out
     from investment_system.services.published_plans import PLANS_FILE
     from investment_system.settings import DatabaseSettings

@@ -1,7 +1,7 @@
 """GET /v1/billing/plans: the plan catalogue (no authentication)."""
 
 from investment_system.http import create_app, error_responses, lambda_handler
-from investment_system.schemas.billing import PlanList
+from investment_system.schemas.plans import PlanList
 from investment_system.services.published_plans import list_plans
 
 app = create_app()

@@ -19,7 +19,7 @@ from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError
 from investment_system.http.idempotency import idempotent_response
 from investment_system.models import AuditEvent, DailyUsage, PaymentEvent, Signal
-from investment_system.models.billing import Checkout
+from investment_system.models.checkouts import Checkout
 from investment_system.schemas.billing import ChangePlanRequest
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.signals import SignalCreate

@@ -24,7 +24,8 @@ from invest_dev.events import LambdaContextStub
 from invest_dev.template import ROOT
 from investment_system.db.engine import unit_of_work
 from investment_system.models import AuditEvent, IdempotencyRecord, PaymentEvent, RefreshToken, UserSession
-from investment_system.models.billing import Checkout, CheckoutStatus, IdempotencyStatus
+from investment_system.models.checkouts import Checkout, CheckoutStatus
+from investment_system.models.idempotency import IdempotencyStatus
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.services.housekeeping import purge_expired_records
 from investment_system.services.subscription_schedule import apply_due_changes

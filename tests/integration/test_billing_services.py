@@ -14,7 +14,8 @@ from invest_dev.template import load_template
 from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import IdempotencyRecord, Plan, Subscription
-from investment_system.models.billing import Checkout, IdempotencyStatus
+from investment_system.models.checkouts import Checkout
+from investment_system.models.idempotency import IdempotencyStatus
 from investment_system.services import plans, published_plans
 from investment_system.services.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
 from investment_system.services.plan_terms import add_months

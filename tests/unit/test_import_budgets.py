@@ -81,19 +81,20 @@ _CALLER = {"users", "sessions"}
 # The plan in force (services/plan_terms.py: a token's rpm claim, the usage): the billing tables, nothing that
 # changes them.
 _PLAN = _CALLER | {"billing"}
-# Changing a subscription (services/subscriptions.py) writes its audit trail and stream event as well.
-_SUBSCRIPTION = _PLAN | {"audit", "stream"}
+# A subscription's read or change (services/subscriptions.py): its checkouts, and for a change its audit
+# trail and stream event.
+_SUBSCRIPTION = _PLAN | {"checkouts", "audit", "stream"}
 # Issuing, rotating and ending refresh tokens (services/sessions.py, services/revocation.py).
 _TOKENS = {"refresh_tokens"}
 MODELS: dict[str, set[str]] = {
     "AdminListUsersFunction": _CALLER,
     "AdminUpdateUserFunction": _CALLER | _TOKENS | {"audit"},
-    "ApplySubscriptionChangesFunction": {"users", "billing", "audit", "stream"},
+    "ApplySubscriptionChangesFunction": {"users", "billing", "checkouts", "audit", "stream"},
     "CancelSubscriptionFunction": _SUBSCRIPTION,
     "ChangePasswordFunction": _PLAN | _TOKENS | {"audit"},
-    "ChangePlanFunction": _SUBSCRIPTION,
+    "ChangePlanFunction": _SUBSCRIPTION | {"idempotency"},
     "CloseSignalFunction": _CALLER | {"signals", "audit", "stream"},
-    "CreateSignalFunction": _SUBSCRIPTION | {"signals"},
+    "CreateSignalFunction": _PLAN | {"signals", "usage", "audit", "stream", "idempotency"},
     "CreateStreamTicketFunction": _CALLER | {"stream"},
     "DeleteSignalFunction": _CALLER | {"signals", "audit", "stream"},
     "ExpireSignalsFunction": {"users", "signals", "audit", "stream"},
@@ -102,14 +103,14 @@ MODELS: dict[str, set[str]] = {
     "GetSignalFunction": _CALLER | {"signals"},
     "GetSignalHistoryFunction": _CALLER | {"signals", "audit"},
     "GetSubscriptionFunction": _SUBSCRIPTION,
-    "GetUsageFunction": _PLAN,
-    "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "billing", "stream"},
+    "GetUsageFunction": _PLAN | {"usage"},
+    "HousekeepingFunction": {"users", "sessions", "refresh_tokens", "checkouts", "idempotency", "payments", "stream"},
     "ListSignalsFunction": _CALLER | {"signals"},
     # The migrations compare the schema with every table's model.
-    "MigrateFunction": _SUBSCRIPTION | _TOKENS | {"signals"},
+    "MigrateFunction": _SUBSCRIPTION | _TOKENS | {"signals", "usage", "payments", "idempotency"},
     "LoginFunction": _PLAN | _TOKENS | {"audit"},
     "LogoutFunction": _CALLER | _TOKENS,
-    "PaymentWebhookFunction": _SUBSCRIPTION,
+    "PaymentWebhookFunction": _SUBSCRIPTION | {"payments"},
     "RefreshTokenFunction": _PLAN | _TOKENS,
     "RegisterFunction": _PLAN | _TOKENS | {"audit"},
     "StreamConnectFunction": {"users", "stream"},

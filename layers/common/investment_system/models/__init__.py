@@ -13,18 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from investment_system.models.audit import AuditEvent
-    from investment_system.models.billing import DailyUsage, IdempotencyRecord, PaymentEvent, Plan, Subscription
+    from investment_system.models.billing import Plan, Subscription
+    from investment_system.models.checkouts import Checkout
+    from investment_system.models.idempotency import IdempotencyRecord
+    from investment_system.models.payments import PaymentEvent
     from investment_system.models.refresh_tokens import RefreshToken
     from investment_system.models.sessions import UserSession
     from investment_system.models.signals import Signal
     from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
+    from investment_system.models.usage import DailyUsage
     from investment_system.models.users import User
 
 _MODULES = {
     "AuditEvent": "audit",
-    "DailyUsage": "billing",
-    "IdempotencyRecord": "billing",
-    "PaymentEvent": "billing",
+    "Checkout": "checkouts",
+    "DailyUsage": "usage",
+    "IdempotencyRecord": "idempotency",
+    "PaymentEvent": "payments",
     "Plan": "billing",
     "Subscription": "billing",
     "RefreshToken": "refresh_tokens",
@@ -38,6 +43,7 @@ _MODULES = {
 }
 __all__ = [
     "AuditEvent",
+    "Checkout",
     "DailyUsage",
     "IdempotencyRecord",
     "PaymentEvent",

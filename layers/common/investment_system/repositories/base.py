@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, Executable, Select, Update, and_, or_, select
+from sqlalchemy import CursorResult, Executable, Insert, Select, Update, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from investment_system.db.base import Base
 from investment_system.repositories.pagination import decode_cursor, encode_cursor
 
 
@@ -40,6 +41,27 @@ def by_id[ModelT: Keyed](model: type[ModelT], row_id: uuid.UUID) -> Select[Model
 
 def row_by_id[ModelT: Keyed](session: Session, model: type[ModelT], row_id: uuid.UUID) -> ModelT | None:
     return session.scalars(by_id(model, row_id)).first()
+
+
+def insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> Insert:
+    """Insert a row unless one with the same `key` (primary key or unique columns) exists: PostgreSQL and
+    SQLite `ON CONFLICT DO NOTHING`; MySQL `ON DUPLICATE KEY UPDATE` of the key onto itself, which,
+    unlike `INSERT IGNORE`, still reports foreign-key errors and takes the row's exclusive lock at once,
+    so two transactions never both hold a shared lock they then both try to upgrade."""
+    # Each branch imports its own dialect's module: the engine has loaded it already, and the others
+    # are ~60 ms of cold start.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
+    from sqlalchemy.dialects import mysql
+
+    insert = mysql.insert(model).values(**values)
+    return insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
 
 
 def execute_dml(session: Session, statement: Executable) -> CursorResult[*tuple[Any, ...]]:

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base, utcnow
 from investment_system.db.engine import precompile
-from investment_system.models.billing import Checkout, CheckoutStatus, IdempotencyRecord, PaymentEvent
+from investment_system.models.checkouts import Checkout, CheckoutStatus
+from investment_system.models.idempotency import IdempotencyRecord
+from investment_system.models.payments import PaymentEvent
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamEvent, StreamTicket

@@ -1,4 +1,5 @@
-"""Request and response models of the billing API and of the payment provider's webhook."""
+"""Request and response models of the billing API (but the plans': schemas/plans.py) and of the payment
+provider's webhook."""
 
 from __future__ import annotations
 
@@ -10,29 +11,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, WithJs
 
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.schemas import ALWAYS_SENT, ApiModel
-
-
-class PlanQuotas(ApiModel):
-    model_config = ConfigDict(frozen=True)
-
-    signals_per_day: int = Field(description="Signals a user may create per UTC day.")
-    requests_per_minute: int = Field(description="Requests a user may make per minute, on every authenticated route.")
-
-
-class PlanOut(ApiModel):
-    model_config = ConfigDict(frozen=True)
-
-    code: PlanCode
-    name: str
-    price_cents: int
-    currency: str = Field(examples=["USD"])
-    interval: str = Field(examples=["month"])
-    quotas: PlanQuotas
-    features: list[str]
-
-
-class PlanList(ApiModel):
-    items: list[PlanOut]
+from investment_system.schemas.plans import PlanOut
 
 
 class ScheduledChange(ApiModel):

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from investment_system.db.base import new_id
 from investment_system.domain import PlanCode
-from investment_system.models.billing import Checkout, CheckoutStatus
+from investment_system.models.checkouts import Checkout, CheckoutStatus
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.billing import CheckoutRepository
-from investment_system.schemas.billing import CheckoutOut, PlanOut
+from investment_system.repositories.checkouts import CheckoutRepository
+from investment_system.schemas.billing import CheckoutOut
+from investment_system.schemas.plans import PlanOut
 
 CHECKOUT_TTL = timedelta(hours=24)
 

@@ -20,7 +20,7 @@ from investment_system.db.base import utcnow
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.models.billing import Subscription
 from investment_system.repositories.billing import SubscriptionRepository
-from investment_system.schemas.billing import PlanOut
+from investment_system.schemas.plans import PlanOut
 from investment_system.services.plans import plan_catalogue
 from investment_system.settings import get_settings
 

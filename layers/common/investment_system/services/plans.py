@@ -16,7 +16,7 @@ from investment_system.db import unit_of_work
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Plan
 from investment_system.repositories.billing import PlanRepository
-from investment_system.schemas.billing import PlanOut, PlanQuotas
+from investment_system.schemas.plans import PlanOut, PlanQuotas
 
 PLAN_CACHE_TTL_SECONDS = 300.0
 

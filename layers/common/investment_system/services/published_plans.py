@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from investment_system.schemas.billing import PlanList
+from investment_system.schemas.plans import PlanList
 from investment_system.snapstart import before_snapshot
 
 PLANS_FILE = Path(__file__).resolve().parents[1] / "plans.json"

@@ -17,7 +17,7 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import ErrorCode, RateLimited
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.billing import UsageRepository
+from investment_system.repositories.usage import UsageRepository
 from investment_system.schemas.billing import UsageOut
 from investment_system.services.plan_terms import plan_of_user
 

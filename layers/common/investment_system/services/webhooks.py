@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session
 from investment_system.db import unit_of_work
 from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
-from investment_system.models.billing import PaymentEvent as PaymentEventRow
+from investment_system.models.payments import PaymentEvent as PaymentEventRow
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.base import row_by_id
-from investment_system.repositories.billing import PaymentEventRepository
+from investment_system.repositories.payments import PaymentEventRepository
 from investment_system.schemas.billing import PaymentEvent, PaymentEventData, WebhookReceipt
 from investment_system.services.subscriptions import (
     current_subscription,

@@ -1,0 +1,84 @@
+"""Data access for idempotency records: a key's claim, its response, its release."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, Update, delete, select, update
+from sqlalchemy.orm import Session
+
+from investment_system.db.engine import precompile
+from investment_system.models.idempotency import IdempotencyRecord, IdempotencyStatus
+from investment_system.repositories.base import execute_dml
+
+
+def _idempotency_record(user_id: uuid.UUID, key_hash: str) -> Select[IdempotencyRecord]:
+    return select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key_hash == key_hash)
+
+
+def _complete_claim(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, status: int, body: str) -> Update:
+    return (
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.user_id == user_id,
+            IdempotencyRecord.key_hash == key_hash,
+            IdempotencyRecord.claim_token == claim_token,
+            IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
+        )
+        .values(status=IdempotencyStatus.COMPLETED.value, response_status=status, response_body=body)
+    )
+
+
+# Compiled before a SnapStart snapshot: a key's record read (a retry) and its response stored (every
+# first request with a key).
+precompile(
+    lambda _: [
+        _idempotency_record(uuid.UUID(int=0), ""),
+        _complete_claim(uuid.UUID(int=0), "", uuid.UUID(int=0), 0, ""),
+    ]
+)
+
+
+class IdempotencyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, record: IdempotencyRecord) -> None:
+        """Insert a claim; IntegrityError when the user's key exists."""
+        self.session.add(record)
+        self.session.flush()
+
+    def get(self, user_id: uuid.UUID, key_hash: str) -> IdempotencyRecord | None:
+        return self.session.scalars(_idempotency_record(user_id, key_hash)).first()
+
+    def take_over(self, user_id: uuid.UUID, key_hash: str, *, expected: IdempotencyRecord, **claim: Any) -> bool:
+        """Re-claim an expired or abandoned record, unless someone changed it since it was read."""
+        statement = (
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.key_hash == key_hash,
+                IdempotencyRecord.claim_token == expected.claim_token,
+                IdempotencyRecord.status == expected.status,
+            )
+            .values(**claim)
+        )
+        return execute_dml(self.session, statement).rowcount == 1
+
+    def complete(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, *, status: int, body: str) -> bool:
+        """Store the response on our claim; False when the claim was lost (taken over after its lease)."""
+        statement = _complete_claim(user_id, key_hash, claim_token, status, body)
+        return execute_dml(self.session, statement).rowcount == 1
+
+    def release(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID) -> None:
+        """Drop our claim (the effect failed), so the key can be retried."""
+        execute_dml(
+            self.session,
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id,
+                IdempotencyRecord.key_hash == key_hash,
+                IdempotencyRecord.claim_token == claim_token,
+                IdempotencyRecord.status == IdempotencyStatus.IN_PROGRESS.value,
+            ),
+        )

@@ -1,0 +1,31 @@
+"""The plan catalogue's models: what a token issuer, a quota check and the plans' listing read of a plan."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from investment_system.domain import PlanCode
+from investment_system.schemas import ApiModel
+
+
+class PlanQuotas(ApiModel):
+    model_config = ConfigDict(frozen=True)
+
+    signals_per_day: int = Field(description="Signals a user may create per UTC day.")
+    requests_per_minute: int = Field(description="Requests a user may make per minute, on every authenticated route.")
+
+
+class PlanOut(ApiModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: PlanCode
+    name: str
+    price_cents: int
+    currency: str = Field(examples=["USD"])
+    interval: str = Field(examples=["month"])
+    quotas: PlanQuotas
+    features: list[str]
+
+
+class PlanList(ApiModel):
+    items: list[PlanOut]
