@@ -98,3 +98,22 @@ def test_priming_makes_no_stream_client_where_no_stream_is_configured(settings_e
     # Then no client is made (and boto3 is not needed)
     assert stream_delivery._lambda_client.cache_info().currsize == 0
     assert stream_delivery._management_client.cache_info().currsize == 0
+
+
+def test_priming_compiles_a_statement_built_once_as_its_executions_with_values_find_it(sqlite_db):
+    # Given a statement built once, whose values each execution binds (bindparam), on an empty cache
+    from sqlalchemy import bindparam, select
+
+    from investment_system.db.compat import compile_into_cache
+    from investment_system.models.users import User
+
+    engine = sqlite_db.engine
+    engine.clear_compiled_cache()
+    by_email = select(User).where(User.email == bindparam("email"))
+    # When it is compiled before the snapshot
+    compile_into_cache(engine, by_email)
+    assert len(engine._compiled_cache) == 1
+    # Then executing it with its values, as a request does, compiles nothing more
+    with Session(engine) as session:
+        session.execute(by_email, {"email": "ada@example.com"}).all()
+    assert len(engine._compiled_cache) == 1

@@ -15,20 +15,24 @@ attributes are set, and which the ORM sends as NULL. `compile_flush_insert` asks
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Dialect, Engine, Executable, inspect
-from sqlalchemy.sql import compiler
+from sqlalchemy import BindParameter, Dialect, Engine, Executable, inspect
+from sqlalchemy.sql import ClauseElement, compiler, visitors
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import registry
 
 
 def compile_into_cache(engine: Engine, statement: Executable) -> None:
+    """Compile `statement` as its execution will: with no parameters when its values are in it, or with
+    the values of its unbound parameters (`bindparam("name")`), which name the cache entry's columns."""
+    nodes = visitors.iterate(cast(ClauseElement, statement))
+    unbound = {node.key for node in nodes if isinstance(node, BindParameter) and node.required}
     statement._compile_w_cache(
         dialect=engine.dialect,
         compiled_cache=engine._compiled_cache,
-        column_keys=[],
+        column_keys=sorted(unbound),
         for_executemany=False,
         schema_translate_map=None,
         linting=engine.dialect.compiler_linting | compiler.WARN_LINTING,

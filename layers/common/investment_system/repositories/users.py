@@ -6,28 +6,29 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import bindparam, select, update
 
 from investment_system.db.engine import precompile
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
-from investment_system.repositories.base import Repository
+from investment_system.repositories.base import Repository, by_id
 
 LISTING_SCOPE = "admin-users"
 # Login bookkeeping is not a change to the user's profile: updated_at stays as it was.
 _KEEP_UPDATED_AT = {"updated_at": User.updated_at}
 
 
-def _user_with_session(user_id: uuid.UUID, session_id: uuid.UUID) -> Select[User, UserSession]:
-    return (
-        select(User, UserSession)
-        .outerjoin(UserSession, (UserSession.id == session_id) & (UserSession.user_id == User.id))
-        .where(User.id == user_id)
-    )
+# What every authenticated request runs first, built once: its values are bound when it is executed,
+# so a request pays neither for building the statement nor for working out its cache key.
+_USER_WITH_SESSION = (
+    select(User, UserSession)
+    .outerjoin(UserSession, (UserSession.id == bindparam("session_id")) & (UserSession.user_id == User.id))
+    .where(User.id == bindparam("user_id"))
+)
 
-
-# Every authenticated request runs it first: compiled before a SnapStart snapshot.
-precompile(lambda _: [_user_with_session(uuid.UUID(int=0), uuid.UUID(int=0))])
+# Compiled before a SnapStart snapshot (db.engine.precompile), with a user read by id (a profile, an
+# administrator's change, a payment event's user).
+precompile(lambda _: [_USER_WITH_SESSION, by_id(User, uuid.UUID(int=0))])
 
 
 class UserRepository(Repository[User]):
@@ -39,7 +40,7 @@ class UserRepository(Repository[User]):
     def with_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[User, UserSession | None] | None:
         """The user and one of their sessions (None when it is not theirs or does not exist), in one query:
         what each authenticated request and each refresh check."""
-        row = self.session.execute(_user_with_session(user_id, session_id)).first()
+        row = self.session.execute(_USER_WITH_SESSION, {"user_id": user_id, "session_id": session_id}).first()
         return None if row is None else (row[0], row[1])
 
     def list_page(

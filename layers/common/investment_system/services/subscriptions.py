@@ -203,7 +203,8 @@ def _free_subscription(user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
 
 
 def _primed(dialect: Dialect) -> list[Executable]:
-    """A user looked up by id (a payment event's, a first subscription's), and a first subscription."""
+    """A user read by id (a payment event's, a first subscription's; also primed where repositories/users.py
+    is loaded, which this module does not load), and a first subscription."""
     nobody = uuid.UUID(int=0)
     return [by_id(User, nobody), subscription_if_absent(dialect.name, _free_subscription(nobody, utcnow()))]
 
