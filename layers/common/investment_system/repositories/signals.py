@@ -9,7 +9,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Dialect, Executable, Select, Update, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Dialect,
+    Executable,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from investment_system.db.base import utcnow
 from investment_system.db.decimals import ExactSum
@@ -56,8 +70,12 @@ class SymbolAggregate:
     worst_return: Decimal | None
 
 
-def _owned(user_id: uuid.UUID, signal_id: uuid.UUID) -> Select[Signal]:
-    return select(Signal).where(Signal.id == signal_id, Signal.user_id == user_id, Signal.deleted_at.is_(None))
+# A user's signal, unless deleted (a read, and a change's read of the row it locks): built once, its
+# values bound when executed, as every request of a signal's own runs it.
+_OWNED = select(Signal).where(
+    Signal.id == bindparam("signal_id"), Signal.user_id == bindparam("user_id"), Signal.deleted_at.is_(None)
+)
+_OWNED_FOR_UPDATE = _OWNED.with_for_update()
 
 
 def _listing(user_id: uuid.UUID, query: SignalListQuery, now: datetime) -> Select[Signal]:
@@ -180,9 +198,9 @@ def _primed(dialect: Dialect) -> list[Executable]:
     created since a date."""
     nobody, now, listing = uuid.UUID(int=0), utcnow(), SignalListQuery()
     return [
-        _owned(nobody, nobody),
+        _OWNED,
         page_statement(Signal, _listing(nobody, listing, now), limit=listing.limit, cursor=None, scope=""),
-        _owned(nobody, nobody).with_for_update(),
+        _OWNED_FOR_UPDATE,
         _update_if_open(nobody, now, closing_values(Decimal(0), Decimal(0), now)),
         _soft_delete(nobody, now),
         _by_id(nobody),
@@ -200,10 +218,8 @@ class SignalRepository(Repository[Signal]):
 
     def owned(self, user_id: uuid.UUID, signal_id: uuid.UUID, *, for_update: bool = False) -> Signal | None:
         """The user's signal, unless deleted; None for a missing id and for another user's alike."""
-        statement = _owned(user_id, signal_id)
-        if for_update:
-            statement = statement.with_for_update()
-        return self.session.scalars(statement).first()
+        statement = _OWNED_FOR_UPDATE if for_update else _OWNED
+        return self.session.scalars(statement, {"user_id": user_id, "signal_id": signal_id}).first()
 
     # Every change is a conditional UPDATE: its WHERE is checked again at write time, so two writers
     # cannot both close, expire or delete one signal. PostgreSQL and MariaDB also lock the row when
