@@ -15,6 +15,7 @@ attributes are set, and which the ORM sends as NULL. `compile_flush_insert` asks
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BindParameter, Dialect, Engine, Executable, inspect
@@ -29,10 +30,16 @@ def compile_into_cache(engine: Engine, statement: Executable) -> None:
     the values of its unbound parameters (`bindparam("name")`), which name the cache entry's columns."""
     nodes = visitors.iterate(cast(ClauseElement, statement))
     unbound = {node.key for node in nodes if isinstance(node, BindParameter) and node.required}
+    _compile(engine, statement, engine._compiled_cache, unbound)
+
+
+def _compile(engine: Engine, statement: Any, cache: Any, parameter_names: Iterable[str]) -> None:
+    """What `Connection._execute_clauseelement` does with a statement executed once with parameters of
+    these names (none: its values are in it), into `cache`: the engine's, or a mapper's for its flushes."""
     statement._compile_w_cache(
         dialect=engine.dialect,
-        compiled_cache=engine._compiled_cache,
-        column_keys=sorted(unbound),
+        compiled_cache=cache,
+        column_keys=sorted(parameter_names),
         for_executemany=False,
         schema_translate_map=None,
         linting=engine.dialect.compiler_linting | compiler.WARN_LINTING,
@@ -63,15 +70,7 @@ def compile_flush_insert(engine: Engine, row: Any) -> None:
     if value_params or not has_all_defaults or mapper.version_id_col is not None:
         return
     base = mapper.base_mapper
-    statement = base._memo(("insert", table), table.insert)
-    statement._compile_w_cache(
-        dialect=engine.dialect,
-        compiled_cache=base._compiled_cache,
-        column_keys=sorted(params),
-        for_executemany=False,
-        schema_translate_map=None,
-        linting=engine.dialect.compiler_linting | compiler.WARN_LINTING,
-    )
+    _compile(engine, base._memo(("insert", table), table.insert), base._compiled_cache, params)
 
 
 def compiled_statement_count(engine: Engine, mappings: registry) -> int:
