@@ -73,23 +73,31 @@ def execute_dml(session: Session, statement: Executable) -> CursorResult[*tuple[
     return session.connection().execute(statement)
 
 
-class Repository[ModelT: Keyed]:
-    """Data access for one model inside a unit of work's session."""
-
-    model: type[ModelT]
+class SessionBoundRepository:
+    """Data access inside a unit of work's session."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+
+class RowRepository[RowT](SessionBoundRepository):
+    """Data access for rows of one model: adding one flushes it (an IntegrityError shows at once)."""
+
+    def add(self, row: RowT) -> RowT:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+
+class Repository[ModelT: Keyed](RowRepository[ModelT]):
+    """Data access for one model with an id and a creation time: by id, pages, updates."""
+
+    model: type[ModelT]
 
     def get(self, row_id: uuid.UUID, *, for_update: bool = False) -> ModelT | None:
         if not for_update:
             return row_by_id(self.session, self.model, row_id)
         return self.session.scalars(by_id(self.model, row_id).with_for_update()).first()
-
-    def add(self, row: ModelT) -> ModelT:
-        self.session.add(row)
-        self.session.flush()
-        return row
 
     def update(self, row: ModelT, **changes: Any) -> ModelT:
         for name, value in changes.items():

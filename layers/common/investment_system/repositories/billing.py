@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, Select, and_, or_, select
-from sqlalchemy.orm import Session
 
 from investment_system.db.engine import precompile
 from investment_system.domain import SubscriptionStatus
 from investment_system.models.billing import Plan, Subscription
-from investment_system.repositories.base import Repository, execute_dml, insert_if_absent
+from investment_system.repositories.base import Repository, SessionBoundRepository, execute_dml, insert_if_absent
 
 
 def subscription_if_absent(dialect: str, values: Mapping[str, Any]) -> Insert:
@@ -37,10 +36,7 @@ precompile(
 )
 
 
-class PlanRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class PlanRepository(SessionBoundRepository):
     def all(self) -> Sequence[Plan]:
         """Every plan, cheapest first."""
         return self.session.scalars(_catalogue()).all()

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Delete, Dialect, Executable, Select, delete, select, tuple_
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base, utcnow
 from investment_system.db.engine import precompile
@@ -23,7 +22,7 @@ from investment_system.models.payments import PaymentEvent
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamEvent, StreamTicket
-from investment_system.repositories.base import execute_dml
+from investment_system.repositories.base import SessionBoundRepository, execute_dml
 
 # What each kind of batch deletes: its model, and the conditions of its rows at a time.
 _Batch = tuple[type[Base], tuple[ColumnElement[bool], ...]]
@@ -87,10 +86,7 @@ def _primed(_: Dialect) -> list[Executable]:
 precompile(_primed)
 
 
-class HousekeepingRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class HousekeepingRepository(SessionBoundRepository):
     def delete_unpaid_checkouts(self, now: datetime, limit: int) -> int:
         """Checkouts that expired, or were replaced, without being paid."""
         return self._delete(_unpaid_checkouts(now), limit)

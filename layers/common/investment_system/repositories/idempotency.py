@@ -6,11 +6,10 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, Update, delete, select, update
-from sqlalchemy.orm import Session
 
 from investment_system.db.engine import precompile
 from investment_system.models.idempotency import IdempotencyRecord, IdempotencyStatus
-from investment_system.repositories.base import execute_dml
+from investment_system.repositories.base import RowRepository, execute_dml
 
 
 def _idempotency_record(user_id: uuid.UUID, key_hash: str) -> Select[IdempotencyRecord]:
@@ -40,14 +39,8 @@ precompile(
 )
 
 
-class IdempotencyRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, record: IdempotencyRecord) -> None:
-        """Insert a claim; IntegrityError when the user's key exists."""
-        self.session.add(record)
-        self.session.flush()
+class IdempotencyRepository(RowRepository[IdempotencyRecord]):
+    """`add` inserts a claim: IntegrityError when the user's key exists."""
 
     def get(self, user_id: uuid.UUID, key_hash: str) -> IdempotencyRecord | None:
         return self.session.scalars(_idempotency_record(user_id, key_hash)).first()

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Dialect, Executable, Select, Update, delete, func, select, update
-from sqlalchemy.orm import Session
 
 from investment_system.db.engine import precompile
 from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
-from investment_system.repositories.base import execute_dml
+from investment_system.repositories.base import RowRepository, SessionBoundRepository, execute_dml
 
 _COUNTERS = (UserStream.last_event_id, UserStream.connections)
 
@@ -95,10 +94,7 @@ def _primed(dialect: Dialect) -> list[Executable]:
 precompile(_primed)
 
 
-class UserStreamRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class UserStreamRepository(SessionBoundRepository):
     def _upsert(self, user_id: uuid.UUID, *, events: int, connections: int) -> tuple[int, int]:
         """Add `events` to the user's counter and `connections` to their connections, creating the
         row when needed; the row is locked until the transaction ends. The counter and connections after."""
@@ -126,27 +122,13 @@ class UserStreamRepository:
         self._upsert(user_id, events=0, connections=change)
 
 
-class StreamEventRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, event: StreamEvent) -> None:
-        self.session.add(event)
-        self.session.flush()
-
+class StreamEventRepository(RowRepository[StreamEvent]):
     def after(self, user_id: uuid.UUID, event_id: int, limit: int) -> Sequence[StreamEvent]:
         """The user's events after `event_id`, oldest first, at most `limit`."""
         return self.session.scalars(_events_after(user_id, event_id, limit)).all()
 
 
-class TicketRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, ticket: StreamTicket) -> None:
-        self.session.add(ticket)
-        self.session.flush()
-
+class TicketRepository(RowRepository[StreamTicket]):
     def consume(self, token_hash: str, now: datetime) -> uuid.UUID | None:
         """The owner of an unexpired ticket, which this call deletes; None for an unknown, expired or
         already consumed one. Of two calls racing for one ticket, only one gets its owner."""
@@ -162,14 +144,7 @@ class TicketRepository:
         return owner if taken == 1 else None
 
 
-class ConnectionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, connection: StreamConnection) -> None:
-        self.session.add(connection)
-        self.session.flush()
-
+class ConnectionRepository(RowRepository[StreamConnection]):
     def of_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
         """The user's connections, oldest first."""
         return self.session.scalars(_connections_of(user_id)).all()

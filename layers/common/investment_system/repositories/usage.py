@@ -12,12 +12,11 @@ import uuid
 from datetime import date
 
 from sqlalchemy import Dialect, Executable, Insert, Update, select, update
-from sqlalchemy.orm import Session
 
 from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
 from investment_system.models.usage import DailyUsage
-from investment_system.repositories.base import execute_dml, insert_if_absent
+from investment_system.repositories.base import SessionBoundRepository, execute_dml, insert_if_absent
 
 _USAGE_KEY = ("user_id", "day")
 
@@ -43,10 +42,7 @@ def _primed(dialect: Dialect) -> list[Executable]:
 precompile(_primed)
 
 
-class UsageRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class UsageRepository(SessionBoundRepository):
     def signals_created(self, user_id: uuid.UUID, day: date) -> int:
         count = self.session.scalar(
             select(DailyUsage.signals_created).where(DailyUsage.user_id == user_id, DailyUsage.day == day)
