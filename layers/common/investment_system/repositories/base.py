@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import CursorResult, Executable, Insert, Select, Update, and_, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base
 from investment_system.repositories.pagination import decode_cursor, encode_cursor
@@ -124,7 +124,3 @@ class Repository[ModelT: Keyed](RowRepository[ModelT]):
             return rows, None
         last = rows[limit - 1]
         return rows[:limit], encode_cursor(last.created_at, last.id, scope)
-
-    def _column(self, name: str) -> InstrumentedAttribute[Any]:
-        column: InstrumentedAttribute[Any] = getattr(self.model, name)
-        return column
