@@ -61,8 +61,10 @@ def test_the_plan_in_force_is_always_free_or_paid_for(sqlite_db, settings_env, s
             data = {"checkout_id": named["id"]} if named else {}
             data |= {"plan": step[2]} if step[2] else {}
             _provider("invoice.paid", investor.user_id, **data)
-            # What the provider was paid for: the plan it names, or the checkout it completes
-            paid = step[2] or (named["plan"] if named and named == pending else None)
+            # What the provider was paid for: the plan it names, or the checkout it completes (the one still
+            # pending, by id: time passing moves its times, not what it is)
+            completes = named is not None and pending is not None and named["id"] == pending["id"]
+            paid = step[2] or (named["plan"] if completes else None)
             paid_up_to = max(paid_up_to, PRICES[paid] if paid else 0)
         elif step[0] == "failed":
             _provider("invoice.payment_failed", investor.user_id)
