@@ -252,3 +252,39 @@ def test_every_answer_varies_with_the_origin(settings_env):
         assert headers["Vary"] == "Origin"
     preflight = send("OPTIONS", "https://app.example.com", **{"access-control-request-method": "GET"})
     assert (preflight["Vary"], preflight["Access-Control-Max-Age"]) == ("Origin", "900")
+
+
+def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypatch):
+    # Given a route with a dependency, in an app of the layer's factory
+    import typing
+    from typing import Annotated
+
+    from aws_lambda_powertools.event_handler import Depends
+
+    deps_app = create_app()
+
+    def tenant() -> str:
+        return "acme"
+
+    @deps_app.get("/v1/tenants/current")
+    def current_tenant(name: Annotated[str, Depends(tenant)]) -> dict[str, str]:
+        return {"tenant": name}
+
+    deps_handler = lambda_handler(deps_app)
+    read_hints = []
+    get_type_hints = typing.get_type_hints
+
+    def counting_get_type_hints(obj, *args, **kwargs):
+        read_hints.append(obj)
+        return get_type_hints(obj, *args, **kwargs)
+
+    monkeypatch.setattr(typing, "get_type_hints", counting_get_type_hints)
+    # When it answers a first request, then two more
+    answers = [deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub())]
+    read_by_the_first = list(read_hints)
+    answers += [deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub()) for _ in range(2)]
+    # Then each answer has the dependency's value; the hints were read for the first request only
+    assert [json.loads(answer["body"]) for answer in answers] == [{"tenant": "acme"}] * 3
+    assert current_tenant in read_by_the_first
+    assert tenant in read_by_the_first
+    assert read_hints == read_by_the_first

@@ -20,8 +20,8 @@ one of those when `@authentication` marks it (the payment webhook's signature ch
 http/webhooks.py).
 """
 
-# No `from __future__ import annotations`: Powertools reads the dependencies' type hints on every
-# request (typing.get_type_hints), and string annotations would be evaluated, compiled, each time.
+# No `from __future__ import annotations`: Powertools reads the dependencies' type hints
+# (typing.get_type_hints, once per function: http/compat.py), which needs them as objects anyway.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass

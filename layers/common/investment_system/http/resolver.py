@@ -32,6 +32,7 @@ from investment_system.http.compat import (
     prime_validation,
     query_parameter_names,
     registered_routes,
+    remember_dependency_analysis,
 )
 from investment_system.http.envelope import error_dict, error_response
 from investment_system.http.rate_limit import rate_limit_guard
@@ -102,6 +103,7 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: b
         enable_validation=validation,
         json_body_deserializer=json_body_parser(exact_decimals=exact_decimals),
     )
+    remember_dependency_analysis()
     if validation:
         authenticate_before_validation(app)
     app.use(middlewares=[_reject_unknown_query_parameters])
