@@ -5,14 +5,12 @@ table of variable names does here. `ENV_VARS` maps each variable to its place in
 settings table of docs/settings.md lists the same names.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -157,7 +155,7 @@ class Settings(BaseModel):
         return self.environment in (Environment.DEV, Environment.TEST)
 
     @model_validator(mode="after")
-    def _enforce_production_safety(self) -> Settings:
+    def _enforce_production_safety(self) -> Self:
         if self.is_development:
             return self
         env = self.environment.value

@@ -1,7 +1,5 @@
 """Declarative base and the column types every table shares, portable across SQLite, PostgreSQL and MySQL."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum

@@ -1,7 +1,5 @@
 """The contract's error envelope: its models and the one function that renders it."""
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

@@ -9,8 +9,6 @@ delivery is 401 WEBHOOK_SIGNATURE_INVALID whatever it contains. `SignatureHeader
 for the OpenAPI document; by the time Powertools validates it, the check above has passed.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Depends, Request

@@ -6,8 +6,6 @@ their module on first use, and `from investment_system.models import *` register
 `Base.metadata` (the migrations' environment, the tests).
 """
 
-from __future__ import annotations
-
 import importlib
 from typing import TYPE_CHECKING, Any
 

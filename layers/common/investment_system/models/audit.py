@@ -1,7 +1,5 @@
 """The audit trail: one row per change to a user, a signal or a subscription."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from typing import Any

@@ -1,8 +1,6 @@
 """The plan in force: the plan catalogue and the users' subscriptions. (Checkouts, daily usage, payment
 events and idempotency records have modules of their own: reading a user's plan loads none of them.)"""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

@@ -1,7 +1,5 @@
 """Checkouts: a purchase of a plan, until the payment provider reports it paid or it expires."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from enum import StrEnum

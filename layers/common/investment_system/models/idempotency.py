@@ -1,7 +1,5 @@
 """Idempotency records: a user's Idempotency-Key, its claim and the response it keeps."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from enum import StrEnum

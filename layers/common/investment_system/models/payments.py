@@ -1,7 +1,5 @@
 """Payment-provider events, each stored once."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from typing import Any

@@ -1,7 +1,5 @@
 """Refresh tokens: stored hashed, grouped in families (one family per login: its session)."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

@@ -1,7 +1,5 @@
 """Sessions: one per login. Its id is the tokens' `sid` claim and the family of its refresh tokens."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

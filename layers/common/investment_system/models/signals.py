@@ -1,7 +1,5 @@
 """The signals table: a user's trading signals, soft-deleted so the audit trail keeps them."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from decimal import Decimal

@@ -12,8 +12,6 @@
   more than 100 leaves out.
 """
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from typing import Any

@@ -1,7 +1,5 @@
 """Daily usage counters: the rows a plan's daily quota of signals is enforced on."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import date
 

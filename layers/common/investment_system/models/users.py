@@ -1,7 +1,5 @@
 """The users table."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 

@@ -1,7 +1,5 @@
 """Request and response models of the auth API."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field

@@ -1,8 +1,6 @@
 """Request and response models of the billing API (but the plans': schemas/plans.py) and of the payment
 provider's webhook."""
 
-from __future__ import annotations
-
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -1,7 +1,5 @@
 """GET /v1/health response."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

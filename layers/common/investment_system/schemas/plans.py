@@ -1,7 +1,5 @@
 """The plan catalogue's models: what a token issuer, a quota check and the plans' listing read of a plan."""
 
-from __future__ import annotations
-
 from pydantic import ConfigDict, Field
 
 from investment_system.domain import PlanCode

@@ -1,7 +1,5 @@
 """GET /v1/signals/analytics's response: apart from the other signal schemas, which no analytics need."""
 
-from __future__ import annotations
-
 from datetime import date
 
 from pydantic import Field

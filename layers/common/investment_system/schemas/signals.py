@@ -4,14 +4,12 @@ Prices arrive as JSON numbers or decimal strings with at most 8 fractional digit
 decimal strings; `return_pct` leaves with exactly 4 fractional digits.
 """
 
-from __future__ import annotations
-
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Self, TypedDict
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
@@ -109,7 +107,7 @@ class SignalUpdate(_Request):
     expires_at: UtcDatetime | None = None
 
     @model_validator(mode="after")
-    def _something_to_change(self) -> SignalUpdate:
+    def _something_to_change(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("send at least one of target_price, stop_loss, notes, expires_at")
         return self

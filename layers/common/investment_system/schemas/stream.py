@@ -1,7 +1,5 @@
 """The real-time stream's models: the connection ticket, and the frames the server sends."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 
 from pydantic import Field

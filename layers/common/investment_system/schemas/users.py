@@ -1,12 +1,10 @@
 """Request and response models of the users and admin APIs."""
 
-from __future__ import annotations
-
 import unicodedata
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
@@ -112,7 +110,7 @@ class AdminUserUpdate(_Request):
     is_active: bool | None = Field(default=None, description="false deactivates: the user's tokens stop working.")
 
     @model_validator(mode="after")
-    def _changes_something(self) -> AdminUserUpdate:
+    def _changes_something(self) -> Self:
         if self.role is None and self.is_active is None:
             raise ValueError("give role or is_active")
         return self
