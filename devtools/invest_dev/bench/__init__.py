@@ -36,6 +36,13 @@ Method (also written into docs/benchmarks.md):
   order, so that whatever else the machine does weighs on both; the ratio is the median over the runs
   of function / reference in the same run, and the targets are ratios: absolute times do not carry
   from one machine to another, ratios measured together do.
+- Floors: `invest_dev/bench/floor_app.py` holds the least a function of this API can load, the
+  libraries it uses and nothing of its own: Powertools' resolver with one route and a fixed answer,
+  its Logger and Metrics, one pydantic model validated at import (the settings are one); and the
+  same plus SQLAlchemy's engine and `SELECT 1` on a connection (what GET /v1/health does). They run
+  with the functions' method, packages and event (GET /v1/health), each paired with the reference
+  as the functions they bound are (docs, not-found and plans; health). A floor at or above a
+  target means that slicing the layer cannot reach it: the notes under the table say so.
 - Cold start with SnapStart: in a third fresh process per run, init (the import, then the
   before-snapshot hooks that prime what the first request would build: investment_system/snapstart.py)
   is timed apart from the after-restore hooks and from the first invocation after them, which is
@@ -69,7 +76,8 @@ database of its own on a server (installed as the container's engine inside the 
 TRACING_ENABLED=true). `measure_prepared` times calls whose argument is prepared untimed before each.
 
 Modules: `measure` (cold starts, paired with the reference's, warm latencies), `reference_app` (the
-reference), `environment` (settings, scratch databases, sample events), `prepare` (what makes each
-sample event succeed), `scenarios` (the extra scenarios and their registry), `sizes` (the build's
-sizes), `report` (the tables and docs/benchmarks.md), `run` (the command line).
+reference), `floor_app` (the floors), `environment` (settings, scratch databases, sample events),
+`prepare` (what makes each sample event succeed), `scenarios` (the extra scenarios and their
+registry), `sizes` (the build's sizes), `report` (the tables and docs/benchmarks.md), `run` (the
+command line).
 """

@@ -30,6 +30,7 @@ LAYER = ROOT / "layers" / "common"
 RUNTIME_PACKAGES = ROOT / ".local" / "bench-runtime"
 REFERENCE_PACKAGES = ROOT / ".local" / "bench-reference"
 REFERENCE_APP = Path(__file__).with_name("reference_app.py")
+FLOOR_APP = Path(__file__).with_name("floor_app.py")
 
 # Runs in each fresh process: import the module, answer one event, report, exit at once. Under SnapStart
 # ("snapstart" argument 1) it runs, between the import and the event, what Lambda runs around the
@@ -197,6 +198,7 @@ def compile_bytecode() -> None:
     for tree in (LAYER, ROOT / "functions"):
         compileall.compile_dir(tree, quiet=1, workers=0)
     compileall.compile_file(REFERENCE_APP, quiet=1)
+    compileall.compile_file(FLOOR_APP, quiet=1)
 
 
 def _timed_process(argv: list[str], env: Mapping[str, str], cwd: Path) -> tuple[float, float]:
@@ -307,16 +309,39 @@ def paired_cold_start(
     """`runs` rounds of three fresh processes: the function, the reference app (in alternating order, so
     that what else the machine does weighs on both alike), then the function under SnapStart. One
     unmeasured round first (bytecode, page cache)."""
-    programs = (Program.function(spec), Program.reference(), Program.function(spec, snapstart=True))
-    results = (ColdStart(), ColdStart(), ColdStart())
+    function, reference, snapstart = _alternating(
+        (Program.function(spec), Program.reference(), Program.function(spec, snapstart=True)),
+        (next_event, next_reference_event, next_event),
+        runs,
+    )
+    return PairedColdStart(function=function, snapstart=snapstart, reference=reference)
+
+
+def paired_floor_cold_start(
+    handler_attribute: str, next_event: Callable[[], Any], next_reference_event: Callable[[], Any], runs: int
+) -> tuple[ColdStart, ColdStart]:
+    """A handler of floor_app.py and the reference app, cold, in alternating order as for a function."""
+    floor = Program(
+        f"Floor-{handler_attribute}", FLOOR_APP, "floor_app", handler_attribute, FLOOR_APP.parent, lambda_path()
+    )
+    floor_result, reference = _alternating((floor, Program.reference()), (next_event, next_reference_event), runs)
+    return floor_result, reference
+
+
+def _alternating(
+    programs: tuple[Program, ...], events: tuple[Callable[[], Any], ...], runs: int
+) -> tuple[ColdStart, ...]:
+    """`runs` rounds of a fresh process per program, each answering an event of its own source; the
+    first two swap places every other round. One unmeasured round first (bytecode, page cache)."""
+    results = tuple(ColdStart() for _ in programs)
     with tempfile.TemporaryDirectory(prefix="invest-cold-") as scratch:
         for run in range(runs + 1):
-            order = (0, 1, 2) if run % 2 else (1, 0, 2)
+            order = list(range(len(programs)))
+            if not run % 2:
+                order[0], order[1] = order[1], order[0]
             for index in order:
-                event = next_reference_event() if index == 1 else next_event()
-                _cold_start_once(programs[index], event, {}, Path(scratch), results[index])
-    function, reference, snapstart = (result.without_first() for result in results)
-    return PairedColdStart(function=function, snapstart=snapstart, reference=reference)
+                _cold_start_once(programs[index], events[index](), {}, Path(scratch), results[index])
+    return tuple(result.without_first() for result in results)
 
 
 def import_profile(program: Program, env: Mapping[str, str], top: int = 25) -> str:

@@ -47,6 +47,14 @@ SNAPSTART_P50_FACTOR = 2
 SNAPSTART_SLACK_MS = 5.0
 
 
+# The floors (invest_dev/bench/floor_app.py): its handler, what it holds, the function whose reference
+# route it is paired with, and the target it bounds from below.
+FLOORS = (
+    ("handler", "floor: Powertools + pydantic", DEFAULT_REFERENCE, NO_DATABASE_RATIO),
+    ("database_handler", "floor: Powertools + pydantic + SQLAlchemy, SELECT 1", HEALTH_FUNCTION, HEALTH_RATIO),
+)
+
+
 # The functions that hash or verify a password are paired with the reference's login, which verifies one.
 PASSWORD_FUNCTIONS = {"RegisterFunction", "ChangePasswordFunction"}
 
@@ -80,6 +88,36 @@ class FunctionResult:
         return self.cold.snapstart.median_ms("first_response_s")
 
 
+@dataclass
+class FloorResult:
+    label: str
+    reference_function: str
+    bounded_target: float
+    floor: ColdStart
+    reference: ColdStart
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(f / r for f, r in zip(self.floor.total_s, self.reference.total_s, strict=True))
+
+
+@dataclass
+class Baselines:
+    """What the cold starts are read against besides the reference app: `python -S -c pass`, and the floors."""
+
+    python_pass: ColdStart
+    floors: list[FloorResult]
+
+
+def floor_findings(floors: list[FloorResult]) -> list[str]:
+    """Each floor at or above the target it bounds: that target cannot hold with these libraries."""
+    return [
+        f"{f.label} starts in {f.ratio:.2f}x the reference, the target it bounds is {f.bounded_target:.2f}x"
+        for f in floors
+        if f.ratio >= f.bounded_target
+    ]
+
+
 def missed_targets(results: list[FunctionResult]) -> list[str]:
     """Each target that did not hold, said in a line."""
     missed = [
@@ -111,17 +149,26 @@ def _verdict(holds: bool) -> str:
     return "" if holds else " **missed**"
 
 
-def cold_start_table(results: list[FunctionResult], python_pass: ColdStart) -> str:
+def cold_start_table(results: list[FunctionResult], baselines: Baselines) -> str:
     """Without SnapStart: fresh process to first response, beside the reference app in the same runs."""
     header = (
         "| function | cold start ms | reference ms (route) | ratio | target | import ms | first response ms "
         "| CPU ms | peak RSS MiB | statuses |\n"
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n"
     )
+    python_pass = baselines.python_pass
     rows = [
         f"| `python -S -c pass` | {ms(python_pass.median_s)} | | | | | | "
         f"{ms(statistics.median(python_pass.cpu_s))} | | |"
     ]
+    for f in baselines.floors:
+        rows.append(
+            f"| _{f.label}_ | {ms(f.floor.median_s)} | {ms(f.reference.median_s)} "
+            f"({REFERENCE_ROUTES[f.reference_function]}) | {f.ratio:.2f} | (bounds {f.bounded_target:.2f}) "
+            f"| {f.floor.median_ms('import_s'):.0f} | {f.floor.median_ms('first_response_s'):.0f} "
+            f"| {ms(statistics.median(f.floor.cpu_s))} | {max(f.floor.max_rss_kib) / 1024:.0f} "
+            f"| {_statuses(f.floor.statuses)}; reference {_statuses(f.reference.statuses)} |"
+        )
     for r in results:
         cold, reference = r.cold.function, r.cold.reference
         rows.append(
@@ -161,14 +208,15 @@ def snapstart_table(results: list[FunctionResult]) -> str:
     return header + "\n".join(rows) + "\n"
 
 
-def function_tables(results: list[FunctionResult], python_pass: ColdStart, unmeasured: list[str]) -> str:
+def function_tables(results: list[FunctionResult], baselines: Baselines, unmeasured: list[str]) -> str:
     from invest_dev.bench.prepare import NOTES
 
     notes = [f"- {r.spec.name}: {NOTES[r.spec.name]}" for r in results if r.spec.name in NOTES]
     notes += [f"- {name}: no sample event in events/, not measured" for name in unmeasured]
+    notes += [f"- The {finding}: no slicing of the layer reaches it." for finding in floor_findings(baselines.floors)]
     return (
         "### Cold start without SnapStart, beside the reference app\n\n"
-        f"{cold_start_table(results, python_pass)}\n"
+        f"{cold_start_table(results, baselines)}\n"
         "### With SnapStart, and warm\n\n"
         f"{snapstart_table(results)}" + ("\nNotes:\n\n" + "\n".join(notes) + "\n" if notes else "")
     )
@@ -214,7 +262,7 @@ def render_report(
     sizes: Sizes | None,
     unmeasured: list[str],
     scenario_results: list[ScenarioResult],
-    python_pass: ColdStart,
+    baselines: Baselines,
     runs: int,
     n: int,
     load_before: str,
@@ -234,7 +282,7 @@ def render_report(
         f"the median function at most {MEDIAN_RATIO}, none above {MAX_RATIO}. Under SnapStart, the first "
         f"invocation after a restore at most {SNAPSTART_P50_FACTOR} x the function's warm p50 + "
         f"{SNAPSTART_SLACK_MS:.0f} ms.\n\n"
-        f"{function_tables(results, python_pass, unmeasured)}\n"
+        f"{function_tables(results, baselines, unmeasured)}\n"
         "## Package sizes\n\n"
         "Lambda downloads and unpacks a function's code and its layer on a cold start.\n\n"
         f"{size_table(sizes)}\n"

@@ -21,14 +21,20 @@ from invest_dev.bench.measure import (
     compile_bytecode,
     import_profile,
     paired_cold_start,
+    paired_floor_cold_start,
     percentile,
     warm_latencies,
 )
 from invest_dev.bench.report import (
     DOCS,
+    FLOORS,
+    HEALTH_FUNCTION,
     OVERVIEW,
     REFERENCE_ROUTES,
+    Baselines,
+    FloorResult,
     FunctionResult,
+    floor_findings,
     function_tables,
     load_average,
     missed_targets,
@@ -88,6 +94,17 @@ def main(argv: list[str] | None = None) -> int:
             for spec in functions()
             if spec.name in REFERENCE_ROUTES
         }
+        floors = []
+        # The floors answer GET /v1/health's sample event (their one route).
+        health = next(spec for spec in functions() if spec.name == HEALTH_FUNCTION)
+        floor_event = event_source(health.name, sample_event(health, ctx.users), ctx.users)
+        for handler_attribute, label, reference_function, bounded_target in FLOORS:
+            floor, reference = paired_floor_cold_start(
+                handler_attribute, floor_event, reference_events[reference_function], args.runs
+            )
+            floors.append(FloorResult(label, reference_function, bounded_target, floor, reference))
+            print(f"{label}: cold {ms(floor.median_s)} ms ({floors[-1].ratio:.2f}x the reference's)", flush=True)
+        baselines = Baselines(python_pass, floors)
         results = []
         unmeasured = [spec.name for spec in specs if not has_sample_event(spec)]
         for spec in specs:
@@ -120,13 +137,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = build_sizes([spec.name for spec in specs])
     report = render_report(
-        results, sizes, unmeasured, scenario_results, python_pass, args.runs, args.iterations, load_before
+        results, sizes, unmeasured, scenario_results, baselines, args.runs, args.iterations, load_before
     )
-    print("\n" + function_tables(results, python_pass, unmeasured) + "\n" + size_table(sizes))
+    print("\n" + function_tables(results, baselines, unmeasured) + "\n" + size_table(sizes))
     print(scenario_table(scenario_results))
     if not args.no_write:
         DOCS.write_text(report, encoding="utf-8")
         print(f"wrote {DOCS.relative_to(ROOT)}")
     for missed in missed_targets(results):
         print(f"target missed: {missed}", file=sys.stderr)
+    for finding in floor_findings(baselines.floors):
+        print(f"out of reach: the {finding}", file=sys.stderr)
     return 1 if unmeasured else 0
