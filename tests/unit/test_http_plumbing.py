@@ -254,9 +254,7 @@ def test_every_answer_varies_with_the_origin(settings_env):
     assert (preflight["Vary"], preflight["Access-Control-Max-Age"]) == ("Origin", "900")
 
 
-def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypatch):
-    # Given a route with a dependency, in an app of the layer's factory
-    import typing
+def _app_with_a_dependency():
     from typing import Annotated
 
     from aws_lambda_powertools.event_handler import Depends
@@ -270,7 +268,12 @@ def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypa
     def current_tenant(name: Annotated[str, Depends(tenant)]) -> dict[str, str]:
         return {"tenant": name}
 
-    deps_handler = lambda_handler(deps_app)
+    return deps_app, lambda_handler(deps_app), current_tenant, tenant
+
+
+def _count_type_hint_reads(monkeypatch):
+    import typing
+
     read_hints = []
     get_type_hints = typing.get_type_hints
 
@@ -279,6 +282,13 @@ def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypa
         return get_type_hints(obj, *args, **kwargs)
 
     monkeypatch.setattr(typing, "get_type_hints", counting_get_type_hints)
+    return read_hints
+
+
+def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypatch):
+    # Given a route with a dependency, in an app of the layer's factory
+    _, deps_handler, current_tenant, tenant = _app_with_a_dependency()
+    read_hints = _count_type_hint_reads(monkeypatch)
     # When it answers a first request, then two more
     answers = [deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub())]
     read_by_the_first = list(read_hints)
@@ -288,3 +298,19 @@ def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypa
     assert current_tenant in read_by_the_first
     assert tenant in read_by_the_first
     assert read_hints == read_by_the_first
+
+
+def test_snapstart_priming_works_out_the_dependencies_before_the_first_request(monkeypatch):
+    # Given a route with a dependency, primed as before a SnapStart snapshot
+    from investment_system.http.resolver import prime
+
+    deps_app, deps_handler, current_tenant, tenant = _app_with_a_dependency()
+    prime(deps_app)
+    read_hints = _count_type_hint_reads(monkeypatch)
+    # When the first request after the restore comes
+    answer = deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub())
+    # Then it is answered without working out the dependency again (Powertools still looks once, per
+    # route, for a Request parameter of the route itself)
+    assert json.loads(answer["body"]) == {"tenant": "acme"}
+    assert tenant not in read_hints
+    assert read_hints.count(current_tenant) <= 1

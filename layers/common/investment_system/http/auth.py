@@ -34,8 +34,8 @@ from investment_system.errors import AuthenticationError, ErrorCode, PermissionD
 from investment_system.http.compat import (
     DependencyTree,
     Route,
-    build_dependency_tree,
     current_route,
+    dependency_tree,
     solve_route_dependencies,
     wrap_request_validation,
 )
@@ -100,7 +100,7 @@ def _authentication_of(route: Route) -> DependencyTree:
     of the route needs one), without its other dependencies; worked out once per route."""
     cached = _authentication_by_route.get(route)
     if cached is None:
-        cached = DependencyTree(dependencies=_authentication_nodes(build_dependency_tree(route.func)))
+        cached = DependencyTree(dependencies=_authentication_nodes(dependency_tree(route.func)))
         _authentication_by_route[route] = cached
     return cached
 

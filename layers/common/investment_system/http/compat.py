@@ -15,7 +15,8 @@ three things this layer needs, so they are reached here and nowhere else (a test
   hints of the route and of each dependency (`typing.get_type_hints`, three times for a route with
   `CurrentUser`: ~50 µs of every authenticated request). A function's hints do not change once it is
   defined, so `remember_dependency_analysis()` gives Powertools' dependency module a
-  `build_dependency_tree` and a `get_type_hints` that work them out once per function.
+  `build_dependency_tree` and a `get_type_hints` that work them out once per function, and
+  `prime_dependencies()` works them out before a SnapStart snapshot.
 
 `compatibility_problems()` checks each assumption against the installed Powertools; the test suite
 runs it, so an upgrade that changes them fails with a message naming this module.
@@ -37,10 +38,11 @@ from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependan
 __all__ = [
     "DependencyTree",
     "Route",
-    "build_dependency_tree",
     "compatibility_problems",
     "current_route",
+    "dependency_tree",
     "is_registered_route",
+    "prime_dependencies",
     "prime_validation",
     "query_parameter_names",
     "registered_routes",
@@ -112,13 +114,26 @@ def _remembered_type_hints(
     return dict(hints)
 
 
-_remembered_dependency_tree = cache(build_dependency_tree)
+dependency_tree = cache(build_dependency_tree)
+"""A function's dependency tree (`Depends` parameters, recursively), worked out once per function."""
 
 
 def remember_dependency_analysis() -> None:
     """Make Powertools work out each function's dependency tree and type hints once, not on every request."""
     depends.get_type_hints = _remembered_type_hints  # type: ignore[assignment,attr-defined]
-    depends.build_dependency_tree = _remembered_dependency_tree
+    depends.build_dependency_tree = dependency_tree
+
+
+def prime_dependencies(route: Route) -> None:
+    """Before a SnapStart snapshot: what the route's first request would work out of its dependencies (their
+    tree, and the type hints Powertools reads to resolve each)."""
+    _prime_hints(dependency_tree(route.func))
+
+
+def _prime_hints(tree: DependencyTree) -> None:
+    for node in tree.dependencies:
+        _remembered_type_hints(node.depends.dependency)
+        _prime_hints(node.dependant)
 
 
 Wrapper = Callable[[BaseMiddlewareHandler[APIGatewayHttpResolver]], BaseMiddlewareHandler[APIGatewayHttpResolver]]
@@ -142,7 +157,7 @@ def compatibility_problems() -> list[str]:
         problems.append("APIGatewayHttpResolver._enable_validation no longer says whether routes are validated")
     if getattr(depends, "get_type_hints", None) not in (typing.get_type_hints, _remembered_type_hints):
         problems.append("event_handler.depends no longer reads type hints through its own get_type_hints name")
-    if getattr(depends, "build_dependency_tree", None) not in (build_dependency_tree, _remembered_dependency_tree):
+    if getattr(depends, "build_dependency_tree", None) not in (build_dependency_tree, dependency_tree):
         problems.append("event_handler.depends.build_dependency_tree is no longer the function routes call")
     if not isinstance(_DEPENDS_CACHE_KEY, str):
         problems.append("api_gateway._DEPENDS_CACHE_KEY is no longer the context key of the dependency cache")

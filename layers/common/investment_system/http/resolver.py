@@ -29,6 +29,7 @@ from investment_system.http.auth import authenticate_before_validation, prime_au
 from investment_system.http.compat import (
     current_route,
     is_registered_route,
+    prime_dependencies,
     prime_validation,
     query_parameter_names,
     registered_routes,
@@ -241,10 +242,11 @@ def instrumented(handler: LambdaHandler) -> LambdaHandler:
 
 def prime(app: APIGatewayHttpResolver) -> None:
     """Before a SnapStart snapshot: what the app's first request would build or import (the settings,
-    each route's validators and authentication, the rate limiter), so that it is in the snapshot."""
+    each route's validators, dependencies and authentication, the rate limiter), so that it is in the snapshot."""
     get_settings()
     for route in registered_routes(app):
         prime_validation(app, route)
+        prime_dependencies(route)
         prime_authentication(route)
     get_rate_limiter()
 
