@@ -289,6 +289,11 @@ def cold_start(
     return result.without_first()
 
 
+def paired_ratio(cold: ColdStart, reference: ColdStart) -> float:
+    """The median, over the runs, of a cold start over the reference's in the same run."""
+    return statistics.median(c / r for c, r in zip(cold.total_s, reference.total_s, strict=True))
+
+
 @dataclass
 class PairedColdStart:
     """A function's cold starts, without and with SnapStart, run by run beside the reference app's."""
@@ -299,8 +304,7 @@ class PairedColdStart:
 
     @property
     def ratio(self) -> float:
-        """The median, over the runs, of the function's cold start over the reference's in the same run."""
-        return statistics.median(f / r for f, r in zip(self.function.total_s, self.reference.total_s, strict=True))
+        return paired_ratio(self.function, self.reference)
 
 
 def paired_cold_start(

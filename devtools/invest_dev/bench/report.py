@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import invest_dev.bench
-from invest_dev.bench.measure import ColdStart, PairedColdStart, percentile
+from invest_dev.bench.measure import ColdStart, PairedColdStart, paired_ratio, percentile
 from invest_dev.bench.scenarios import ScenarioResult
 from invest_dev.bench.sizes import Sizes, size_table
 from invest_dev.template import ROOT, FunctionSpec
@@ -98,7 +98,7 @@ class FloorResult:
 
     @property
     def ratio(self) -> float:
-        return statistics.median(f / r for f, r in zip(self.floor.total_s, self.reference.total_s, strict=True))
+        return paired_ratio(self.floor, self.reference)
 
 
 @dataclass
