@@ -20,8 +20,8 @@ one of those when `@authentication` marks it (the payment webhook's signature ch
 http/webhooks.py).
 """
 
-# No `from __future__ import annotations`: Powertools reads the dependencies' type hints
-# (typing.get_type_hints, once per function: http/compat.py), which needs them as objects anyway.
+# No `from __future__ import annotations`: Powertools reads the dependencies' type hints (once per
+# function: http/compat.py), and postponed ones would be strings it compiles first.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
