@@ -14,12 +14,26 @@ def test_unknown_path_is_404_route_not_found():
 
 
 @pytest.mark.parametrize(
+    "path", ["/v1/signals/", "/v1/signals//close", "/v1/signals/abc/close/more", "/v1/users/me/", "/v1/users"]
+)
+def test_a_path_no_route_has_is_404_whatever_its_likeness_to_one(path):
+    # Given a path a route's template would take but for an empty, an extra or a missing segment
+    # When the catch-all answers it
+    reply = invoke("NotFoundFunction", "DELETE", path, route="$default")
+    # Then it is not found, not a 405 with some route's methods
+    assert reply.status == 404
+    assert reply.error_code == "ROUTE_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
         ("POST", "/v1/health", "GET"),
         ("DELETE", "/v1/signals", "GET, POST"),
         ("PUT", "/v1/signals/0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10", "DELETE, GET, PATCH"),
         ("TRACE", "/v1/users/me", "GET, PATCH"),
+        ("GET", "/v1/signals/0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10/close", "POST"),
+        ("PUT", "/v1/signals/analytics", "DELETE, GET, PATCH"),  # also the path of a signal named "analytics"
     ],
 )
 def test_known_path_with_another_method_is_405_with_allow(method, path, allowed):

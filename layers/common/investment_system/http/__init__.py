@@ -2,15 +2,21 @@
 
 It also re-exports what handlers use of Powertools' event handler, so that a handler's first import is
 the layer's and `investment_system.lazy_packages` is in place before Powertools' packages load.
+`Query` comes from Powertools' OpenAPI parameter module, which an app without validation (health,
+docs, the catch-all) never needs: it loads when a handler first imports it.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from investment_system.http.openapi import error_responses
 from investment_system.http.resolver import create_app, lambda_handler
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.params import Query
 
 __all__ = [
     "NotFoundError",
@@ -22,3 +28,11 @@ __all__ = [
     "error_responses",
     "lambda_handler",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Query":
+        from aws_lambda_powertools.event_handler.openapi.params import Query
+
+        return Query
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

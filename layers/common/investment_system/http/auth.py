@@ -25,6 +25,7 @@ http/webhooks.py).
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response
@@ -36,9 +37,11 @@ from investment_system.http.compat import (
     Route,
     current_route,
     dependency_tree,
+    registered_routes,
     solve_route_dependencies,
     wrap_request_validation,
 )
+from investment_system.snapstart import before_snapshot
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -105,13 +108,6 @@ def _authentication_of(route: Route) -> DependencyTree:
     return cached
 
 
-def prime_authentication(route: Route) -> None:
-    """Before a SnapStart snapshot: the route's authentication, and the service it calls (imported
-    on first use, so that functions without a protected route never load it)."""
-    if _authentication_of(route).dependencies:
-        from investment_system.services import live_sessions  # noqa: F401 (importing it is the priming)
-
-
 def _authentication_nodes(tree: DependencyTree) -> list[Any]:
     found = []
     for node in tree.dependencies:
@@ -142,5 +138,15 @@ class AuthenticateBeforeValidation(BaseMiddlewareHandler[APIGatewayHttpResolver]
 
 
 def authenticate_before_validation(app: APIGatewayHttpResolver) -> None:
-    """Make `app` authenticate protected routes before it validates their requests."""
+    """Make `app` authenticate protected routes before it validates their requests, and prime their
+    authentication before a SnapStart snapshot."""
     wrap_request_validation(app, AuthenticateBeforeValidation)
+    before_snapshot(partial(_prime_authentication, app))
+
+
+def _prime_authentication(app: APIGatewayHttpResolver) -> None:
+    """Before a SnapStart snapshot: each route's authentication, and the service it calls (imported on
+    first use, so that functions without a protected route never load it)."""
+    protected = [route for route in registered_routes(app) if _authentication_of(route).dependencies]
+    if protected:
+        from investment_system.services import live_sessions  # noqa: F401 (importing it is the priming)

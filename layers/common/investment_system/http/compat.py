@@ -33,7 +33,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, depends
 from aws_lambda_powertools.event_handler.api_gateway import _DEPENDS_CACHE_KEY, Route
 from aws_lambda_powertools.event_handler.depends import DependencyTree, build_dependency_tree, solve_dependencies
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler
-from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
 
 __all__ = [
     "DependencyTree",
@@ -76,14 +75,22 @@ def prime_validation(app: APIGatewayHttpResolver, route: Route) -> None:
     parameters' and response's pydantic validators) and its body's model field."""
     validated = app._enable_validation if route.enable_validation is None else route.enable_validation
     if validated:
-        get_flat_dependant(route.dependant)
+        _flat_dependant(route)
         route.body_field  # noqa: B018 (a property that builds and caches the body's field)
 
 
 @cache
 def query_parameter_names(route: Route) -> frozenset[str]:
     """The query parameters the route declares, by their names on the wire (worked out once per route)."""
-    return frozenset(field.alias for field in get_flat_dependant(route.dependant).query_params)
+    return frozenset(field.alias for field in _flat_dependant(route).query_params)
+
+
+def _flat_dependant(route: Route) -> Any:
+    """The route's parameters and body, as Powertools' validation sees them. Its OpenAPI parameter module
+    is imported here, on first use: apps without validation (health, docs, the catch-all) never load it."""
+    from aws_lambda_powertools.event_handler.openapi.params import get_flat_dependant
+
+    return get_flat_dependant(route.dependant)
 
 
 def solve_route_dependencies(app: APIGatewayHttpResolver, dependencies: DependencyTree) -> None:

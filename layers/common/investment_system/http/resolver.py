@@ -25,7 +25,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
-from investment_system.http.auth import authenticate_before_validation, prime_authentication
 from investment_system.http.compat import (
     current_route,
     is_registered_route,
@@ -106,6 +105,9 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: b
     )
     remember_dependency_analysis()
     if validation:
+        # Only an app that validates has routes taking a token; the others never load authentication.
+        from investment_system.http.auth import authenticate_before_validation
+
         authenticate_before_validation(app)
     app.use(middlewares=[_reject_unknown_query_parameters])
     add_request_guard(rate_limit_guard)
@@ -242,12 +244,12 @@ def instrumented(handler: LambdaHandler) -> LambdaHandler:
 
 def prime(app: APIGatewayHttpResolver) -> None:
     """Before a SnapStart snapshot: what the app's first request would build or import (the settings,
-    each route's validators, dependencies and authentication, the rate limiter), so that it is in the snapshot."""
+    each route's validators and dependencies, the rate limiter), so that it is in the snapshot; an app that
+    authenticates primes that too (http/auth.py)."""
     get_settings()
     for route in registered_routes(app):
         prime_validation(app, route)
         prime_dependencies(route)
-        prime_authentication(route)
     get_rate_limiter()
 
 

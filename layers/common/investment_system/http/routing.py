@@ -7,9 +7,8 @@ The routes come from the OpenAPI document bundled with the layer (generated from
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -24,26 +23,35 @@ _DOCS_ROUTES = {"/v1/openapi.json": {"GET"}, "/v1/docs": {"GET"}}
 
 def openapi_document() -> str:
     """The bundled OpenAPI document, as JSON text."""
-    return resources.files("investment_system").joinpath("openapi.json").read_text(encoding="utf-8")
+    return Path(__file__).parent.parent.joinpath("openapi.json").read_text(encoding="utf-8")
+
+
+# A path template split at "/": "/v1/signals/{id}" is ("", "v1", "signals", "{id}").
+PathTemplate = tuple[str, ...]
 
 
 @cache
-def _route_table() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+def _route_table() -> list[tuple[PathTemplate, frozenset[str]]]:
     paths = json.loads(openapi_document()).get("paths", {})
-    table = [
-        (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$"), frozenset(m.upper() for m in ops))
-        for p, ops in paths.items()
-    ]
-    table += [(re.compile("^" + re.escape(p) + "$"), frozenset(m)) for p, m in _DOCS_ROUTES.items()]
+    table = [(tuple(p.split("/")), frozenset(m.upper() for m in ops)) for p, ops in paths.items()]
+    table += [(tuple(p.split("/")), frozenset(m)) for p, m in _DOCS_ROUTES.items()]
     return table
 
 
-before_snapshot(_route_table)  # the document's ~5 ms of parsing, in the snapshot rather than a first 404
+def _matches(template: PathTemplate, path: str) -> bool:
+    """Whether `path` is one of the template's: its segments equal, a `{parameter}` taking any non-empty one."""
+    segments = path.split("/")
+    if len(segments) != len(template):
+        return False
+    return all(s == part or (part.startswith("{") and s != "") for part, s in zip(template, segments, strict=True))
+
+
+before_snapshot(_route_table)  # the document's parsing, in the snapshot rather than a first 404
 
 
 def allowed_methods(path: str) -> list[str]:
     """The methods some function serves on `path` (empty for an unknown path)."""
-    return sorted({m for pattern, methods in _route_table() if pattern.match(path) for m in methods})
+    return sorted({m for template, methods in _route_table() if _matches(template, path) for m in methods})
 
 
 def unmatched_route_error(method: str, path: str) -> AppError:
