@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,8 +15,9 @@ from sqlalchemy import inspect
 from support import function_module
 
 from invest_dev.events import LambdaContextStub
+from invest_dev.template import functions
 from investment_system.db import engine as db_engine
-from investment_system.db.migrate import head_revision, upgrade
+from investment_system.db.migrate import HEAD_REVISION, upgrade
 from investment_system.services import schema_migrations
 from investment_system.settings import DatabaseSettings
 
@@ -140,5 +144,31 @@ def test_a_database_behind_the_newest_revision_is_brought_up_to_it(empty_databas
     # When the function runs
     result = _invoke({})
     # Then it applies the missing migrations
-    assert result == {"from_revision": "0006", "to_revision": head_revision()}
+    assert result == {"from_revision": "0006", "to_revision": HEAD_REVISION}
     assert "stream_events" in inspect(empty_database).get_table_names()
+
+
+def test_a_cold_start_without_pending_migrations_does_not_load_alembic(tmp_path):
+    # Given a database at the newest revision
+    database = tmp_path / "migrated.db"
+    engine = db_engine.build_engine(DatabaseSettings(url=f"sqlite:///{database}"))
+    upgrade(engine)
+    engine.dispose()
+    spec = next(spec for spec in functions() if spec.name == "MigrateFunction")
+    probe = (
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('migrate', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(json.dumps({'result': module.handler({}, None), 'alembic': 'alembic' in sys.modules}))\n"
+    )
+    # When a fresh container (no SnapStart) runs the function
+    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": f"sqlite:///{database}", "TRACING_ENABLED": "false"}
+    completed = subprocess.run(
+        [sys.executable, "-c", probe, str(spec.source)], env=env, cwd=spec.code_uri, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
+    answer = json.loads(completed.stdout.splitlines()[-1])
+    # Then it reports the database up to date without importing Alembic (or its scripts)
+    assert answer["result"] == {"from_revision": HEAD_REVISION, "to_revision": HEAD_REVISION}
+    assert answer["alembic"] is False

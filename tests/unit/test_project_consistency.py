@@ -93,3 +93,14 @@ def test_mypy_checks_every_function_the_template_deploys():
     # Then every function's handler module lies under one of them
     unchecked = [spec.source for spec in functions() if not any(spec.source.is_relative_to(p) for p in checked)]
     assert not unchecked
+
+
+def test_the_migrate_functions_head_revision_is_the_newest_migration():
+    # Given the migration scripts, as Alembic reads them
+    from alembic.script import ScriptDirectory
+
+    from investment_system.db.migrate import HEAD_REVISION, MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    # Then the revision the migrate function compares the database's with is their head
+    assert head == HEAD_REVISION, f"a new migration: set HEAD_REVISION = {head!r} in investment_system/db/migrate.py"

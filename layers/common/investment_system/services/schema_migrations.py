@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from investment_system.db.migrate import current_revision, head_revision, upgrade
+from investment_system.db.migrate import HEAD_REVISION, current_revision, upgrade
 from investment_system.observability import logger, traced
 
 
@@ -22,9 +22,9 @@ def apply_migrations() -> dict[str, str | None]:
     """Apply every pending migration; the revisions before and after."""
     with traced("migrations"):
         before = current_revision()
-        # Most deploys bring no migration: then Alembic's environment does not run, and without SnapStart
-        # the ORM and every table's model (what env.py loads) are not even imported.
-        if before != head_revision():
+        # Most deploys bring no migration: then Alembic is not even imported, nor, without SnapStart, the
+        # ORM and every table's model (what env.py loads).
+        if before != HEAD_REVISION:
             upgrade()
         after = current_revision()
     logger.info("Migrations applied", extra={"from_revision": before, "to_revision": after})
