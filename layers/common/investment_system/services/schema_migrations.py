@@ -11,6 +11,8 @@ def load_migration_environment() -> None:
     (the metadata it compares with) and Alembic's migration context. SnapStart priming of the migrate
     function: the first deploy after a restore then runs the migrations, not these imports."""
     import sqlalchemy.future  # noqa: F401 (Alembic's migration context imports it)
+    from alembic import command  # noqa: F401 (what upgrade() imports when there are migrations to run)
+    from alembic.runtime import migration  # noqa: F401
 
     from investment_system import models
 
