@@ -314,3 +314,43 @@ def test_snapstart_priming_works_out_the_dependencies_before_the_first_request(m
     assert json.loads(answer["body"]) == {"tenant": "acme"}
     assert tenant not in read_hints
     assert read_hints.count(current_tenant) <= 1
+
+
+def test_snapstart_priming_builds_the_validators_of_a_routes_body_and_response(monkeypatch):
+    # Given a route taking and returning models that build their validators on first use, primed as
+    # before a SnapStart snapshot
+    from pydantic import TypeAdapter
+
+    from investment_system.http.resolver import prime
+    from investment_system.schemas import ApiModel
+
+    class Note(ApiModel):
+        text: str = Field(max_length=20)
+
+    class Noted(ApiModel):
+        text: str
+        length: int
+
+    notes_app = create_app()
+
+    @notes_app.post("/v1/notes")
+    def add_note(note: Note) -> Noted:
+        return Noted(text=note.text, length=len(note.text))
+
+    notes_handler = lambda_handler(notes_app)
+    prime(notes_app)
+    built_after_priming = []
+    rebuild = TypeAdapter.rebuild
+
+    def recording_rebuild(adapter, *args, **kwargs):
+        built_after_priming.append(adapter)
+        return rebuild(adapter, *args, **kwargs)
+
+    monkeypatch.setattr(TypeAdapter, "rebuild", recording_rebuild)
+    # When the first request after the restore comes, and one the body model refuses
+    ok = notes_handler(http_event("POST", "/v1/notes", body=json.dumps({"text": "buy"})), LambdaContextStub())
+    refused = notes_handler(http_event("POST", "/v1/notes", body=json.dumps({"text": "x" * 21})), LambdaContextStub())
+    # Then both are answered by validators priming built: none is built while a user waits
+    assert (ok["statusCode"], json.loads(ok["body"])) == (200, {"text": "buy", "length": 3})
+    assert refused["statusCode"] == 422
+    assert built_after_priming == []

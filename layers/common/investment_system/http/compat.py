@@ -10,7 +10,8 @@ three things this layer needs, so they are reached here and nowhere else (a test
 - the per-request dependency cache (`_DEPENDS_CACHE_KEY`), so a principal resolved before validation
   is the one the route gets;
 - the routes the app registered, whose validators (built on a route's first request) SnapStart
-  priming builds before the snapshot;
+  priming builds before the snapshot, and each field's `TypeAdapter` (`ModelField._type_adapter`),
+  which builds its validator on first use when its model defers its build;
 - the dependency tree of a route, which Powertools works out again on every request from the type
   hints of the route and of each dependency (`typing.get_type_hints`, three times for a route with
   `CurrentUser`: ~50 µs of every authenticated request). A function's hints do not change once it is
@@ -72,11 +73,15 @@ def is_registered_route(app: APIGatewayHttpResolver, route: Route) -> bool:
 
 def prime_validation(app: APIGatewayHttpResolver, route: Route) -> None:
     """Build what Powertools builds on a route's first request to validate it: the route's dependant (its
-    parameters' and response's pydantic validators) and its body's model field."""
+    parameters' and response's fields) and its body's field, and each field's pydantic validator. A field's
+    `TypeAdapter` of a model that defers its build (`schemas.ApiModel`) would build it on first use."""
     validated = app._enable_validation if route.enable_validation is None else route.enable_validation
     if validated:
-        _flat_dependant(route)
-        route.body_field  # noqa: B018 (a property that builds and caches the body's field)
+        flat = _flat_dependant(route)
+        fields = [*flat.path_params, *flat.query_params, *flat.header_params, *flat.cookie_params]
+        fields += [field for field in (route.body_field, route.dependant.return_param) if field is not None]
+        for field in fields:
+            field._type_adapter.rebuild()
 
 
 @cache
@@ -175,6 +180,7 @@ def compatibility_problems() -> list[str]:
         seen["route"] = route
         seen["registered"] = route is not None and is_registered_route(app, route)
         seen["query"] = query_parameter_names(route) if route is not None else set()
+        seen["fields"] = [*_flat_dependant(route).query_params, route.dependant.return_param] if route else []
         return next_middleware(app)
 
     @app.get("/probe", middlewares=[look])
@@ -194,4 +200,6 @@ def compatibility_problems() -> list[str]:
         problems.append(f'app.context["{_ROUTE_KEY}"] no longer holds the registered route during a request')
     elif seen["query"] != {"q"}:
         problems.append("get_flat_dependant(route.dependant).query_params no longer lists a route's query parameters")
+    elif not all(callable(getattr(getattr(f, "_type_adapter", None), "rebuild", None)) for f in seen["fields"]):
+        problems.append("a route's ModelField no longer validates through a pydantic TypeAdapter in _type_adapter")
     return [f"investment_system/http/compat.py: {problem}" for problem in problems]
