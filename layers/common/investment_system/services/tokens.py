@@ -8,15 +8,19 @@ requests per minute when it was issued, which the rate-limit guard counts agains
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Literal
 
 import jwt  # its modules load on first use (investment_system/lazy_packages.py)
 
 from investment_system.errors import AuthenticationError, ErrorCode
-from investment_system.settings import get_settings
-from investment_system.snapstart import before_snapshot
+from investment_system.settings import SecuritySettings, get_settings
+from investment_system.snapstart import after_restore, before_snapshot
 
 REQUIRED_CLAIMS = ["sub", "role", "type", "sid", "epoch", "iat", "exp", "iss", "aud", "jti"]
 TokenType = Literal["access", "refresh"]
@@ -68,8 +72,21 @@ def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
     name its user and session as UUIDs and its epoch as an integer, and not claim a longer life
     (`exp - iat`) than the configured lifetime of its type: a token valid until the year 9999 was
     not made here, or was made with settings that no longer hold.
+
+    A token that passed is remembered with the settings it was checked under (`_checked_claims`):
+    a request checks its token twice (the rate-limit guard, then authentication) and a client
+    sends the same one for its lifetime, and all that can change of the verdict is the expiry.
     """
     security = get_settings().security
+    claims = _checked_claims(token, expected_type, security)
+    if claims["exp"] <= time.time() - security.jwt_leeway_seconds:  # expired, as PyJWT tells it
+        raise AuthenticationError(ErrorCode.TOKEN_EXPIRED)
+    return dict(claims)
+
+
+@lru_cache(maxsize=256)
+def _checked_claims(token: str, expected_type: TokenType, security: SecuritySettings) -> Mapping[str, Any]:
+    """A token's claims, decoded and checked under `security`; a refused token raises (and is not remembered)."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -89,11 +106,11 @@ def verify_token(token: str, expected_type: TokenType) -> dict[str, Any]:
         or not _is_uuid(claims["sub"])
         or not _is_uuid(claims["sid"])
         or type(claims["epoch"]) is not int
-        or not all(type(claims[time]) in (int, float) for time in ("iat", "exp"))  # PyJWT takes "1795…" too
+        or not all(type(claims[claim]) in (int, float) for claim in ("iat", "exp"))  # PyJWT takes "1795…" too
         or claims["exp"] - claims["iat"] > token_lifetime(expected_type).total_seconds()
     ):
         raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-    return claims
+    return MappingProxyType(claims)
 
 
 def verify_access_token(token: str) -> dict[str, Any]:
@@ -114,3 +131,5 @@ def _is_uuid(value: Any) -> bool:
 
 # A request without a token needs none of PyJWT; under SnapStart its modules are loaded in the snapshot.
 before_snapshot(lambda: (jwt.encode, jwt.decode, jwt.ExpiredSignatureError, jwt.PyJWTError))
+# The settings are read again after a restore (settings.py): what was checked under the old ones goes.
+after_restore(_checked_claims.cache_clear)
