@@ -58,3 +58,16 @@ def invoke(
         body=body,
     )
     return Reply(function_module(logical_id).handler(event, LambdaContextStub(function_name=logical_id)))
+
+
+def record_calls(monkeypatch: Any, owner: Any, name: str) -> list[Any]:
+    """The first argument of every call of `owner.<name>` from now on (the calls still happen)."""
+    calls: list[Any] = []
+    original = getattr(owner, name)
+
+    def recording(first: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(first)
+        return original(first, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+    return calls

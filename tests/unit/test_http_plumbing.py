@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, ConfigDict, Field
+from support import record_calls
 
 from invest_dev.events import LambdaContextStub, http_event
 from investment_system.errors import AppError, ErrorCode
@@ -274,15 +275,7 @@ def _app_with_a_dependency():
 def _count_type_hint_reads(monkeypatch):
     import typing
 
-    read_hints = []
-    get_type_hints = typing.get_type_hints
-
-    def counting_get_type_hints(obj, *args, **kwargs):
-        read_hints.append(obj)
-        return get_type_hints(obj, *args, **kwargs)
-
-    monkeypatch.setattr(typing, "get_type_hints", counting_get_type_hints)
-    return read_hints
+    return record_calls(monkeypatch, typing, "get_type_hints")
 
 
 def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypatch):
@@ -339,14 +332,7 @@ def test_snapstart_priming_builds_the_validators_of_a_routes_body_and_response(m
 
     notes_handler = lambda_handler(notes_app)
     prime(notes_app)
-    built_after_priming = []
-    rebuild = TypeAdapter.rebuild
-
-    def recording_rebuild(adapter, *args, **kwargs):
-        built_after_priming.append(adapter)
-        return rebuild(adapter, *args, **kwargs)
-
-    monkeypatch.setattr(TypeAdapter, "rebuild", recording_rebuild)
+    built_after_priming = record_calls(monkeypatch, TypeAdapter, "rebuild")
     # When the first request after the restore comes, and one the body model refuses
     ok = notes_handler(http_event("POST", "/v1/notes", body=json.dumps({"text": "buy"})), LambdaContextStub())
     refused = notes_handler(http_event("POST", "/v1/notes", body=json.dumps({"text": "x" * 21})), LambdaContextStub())

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from support import record_calls
 
 from investment_system.errors import AuthenticationError, ErrorCode
 from investment_system.services import tokens
@@ -27,15 +28,7 @@ def _refusal(token: str) -> ErrorCode:
 @pytest.fixture
 def decodes(monkeypatch):
     """The tokens PyJWT decodes from here on."""
-    decoded = []
-    decode = tokens.jwt.decode
-
-    def counting_decode(token, *args, **kwargs):
-        decoded.append(token)
-        return decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
-    return decoded
+    return record_calls(monkeypatch, tokens.jwt, "decode")
 
 
 def test_a_token_presented_again_is_not_decoded_again(settings_env, decodes):
