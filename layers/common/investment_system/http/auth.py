@@ -147,6 +147,7 @@ def authenticate_before_validation(app: APIGatewayHttpResolver) -> None:
 def _prime_authentication(app: APIGatewayHttpResolver) -> None:
     """Before a SnapStart snapshot: each route's authentication, and the service it calls (imported on
     first use, so that functions without a protected route never load it)."""
+    # Working out each route's authentication (kept per route) is the priming; the service follows.
     protected = [route for route in registered_routes(app) if _authentication_of(route).dependencies]
     if protected:
         from investment_system.services import live_sessions  # noqa: F401 (importing it is the priming)
