@@ -82,6 +82,37 @@ def test_docs_page_works_offline_with_its_own_csp():
     assert "SwaggerUIBundle" in asset.text
 
 
+def test_the_docs_are_read_from_the_layer_once_per_container(monkeypatch):
+    # Given the docs function, its page, document and script served once
+    from importlib import resources
+    from pathlib import Path
+
+    def docs_asset():
+        return invoke(
+            "DocsFunction",
+            "GET",
+            "/v1/docs/swagger-ui-bundle.min.js",
+            route="/v1/docs/{asset}",
+            path_parameters={"asset": "swagger-ui-bundle.min.js"},
+        )
+
+    def served():
+        return [invoke("DocsFunction", "GET", path) for path in ("/v1/docs", "/v1/openapi.json")] + [docs_asset()]
+
+    first = served()
+
+    # When they are asked for again, with the layer's files out of reach
+    def unreadable(*args, **kwargs):
+        raise AssertionError("a file of the layer was read again")
+
+    monkeypatch.setattr(Path, "read_text", unreadable)
+    monkeypatch.setattr(resources, "files", unreadable)
+    again = served()
+    # Then each is answered as before, from memory (the script alone is 1.5 MB)
+    assert [reply.status for reply in again] == [200, 200, 200]
+    assert [reply.text for reply in again] == [reply.text for reply in first]
+
+
 def test_openapi_document_is_served():
     reply = invoke("DocsFunction", "GET", "/v1/openapi.json")
     assert reply.status == 200

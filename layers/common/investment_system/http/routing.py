@@ -21,8 +21,9 @@ from investment_system.snapstart import before_snapshot
 _DOCS_ROUTES = {"/v1/openapi.json": {"GET"}, "/v1/docs": {"GET"}}
 
 
+@cache
 def openapi_document() -> str:
-    """The bundled OpenAPI document, as JSON text."""
+    """The bundled OpenAPI document, as JSON text (released with the layer: read once per container)."""
     return Path(__file__).parent.parent.joinpath("openapi.json").read_text(encoding="utf-8")
 
 
