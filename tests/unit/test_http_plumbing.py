@@ -148,6 +148,18 @@ def test_log_lines_are_json_with_correlation_id_and_passwords_redacted(json_logs
     assert password not in json.dumps(logs)
 
 
+def test_each_request_logs_its_own_correlation_id(json_logs):
+    # Given one container answering requests in turn, two with their own correlation IDs and one without
+    body = json.dumps({"email": "a@b.c", "password": "long-enough-pw"})
+    call("POST", "/v1/auth/echo", body=body, headers={"X-Correlation-ID": "req-first-0001"})
+    call("POST", "/v1/auth/echo", body=body, headers={"X-Correlation-ID": "req-second-0002"})
+    third, _ = call("POST", "/v1/auth/echo", body=body)
+
+    # When their log lines are read / Then each carries its own request's ID, never an earlier one's
+    logged = [entry["correlation_id"] for entry in json_logs() if entry["message"] == "login attempt"]
+    assert logged == ["req-first-0001", "req-second-0002", third["headers"]["X-Correlation-ID"]]
+
+
 def test_cors_allows_only_the_configured_origins(settings_env):
     # Given an API configured for one browser origin
     settings_env.setenv("CORS_ALLOWED_ORIGINS", "https://app.example.com")
