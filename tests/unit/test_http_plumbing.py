@@ -148,6 +148,22 @@ def test_log_lines_are_json_with_correlation_id_and_passwords_redacted(json_logs
     assert password not in json.dumps(logs)
 
 
+@pytest.mark.parametrize("spelling", ["x-correlation-id", "X-Correlation-ID", "X-CORRELATION-ID"])
+def test_request_headers_are_read_whatever_their_case(spelling):
+    # Given an event whose header names are spelled as the client sent them (API Gateway lower-cases them,
+    # other sources of events may not)
+    event = http_event("POST", "/v1/auth/echo", body="email=a")
+    event["headers"] = {spelling: "req-case-0001", "Content-TYPE": "text/plain"}
+
+    # When it is answered
+    response = handler(event, LambdaContextStub())
+    body = json.loads(response["body"])
+
+    # Then its correlation ID and its content type were both found
+    assert response["headers"]["X-Correlation-ID"] == "req-case-0001"
+    assert body["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
 def test_each_request_logs_its_own_correlation_id(json_logs):
     # Given one container answering requests in turn, two with their own correlation IDs and one without
     body = json.dumps({"email": "a@b.c", "password": "long-enough-pw"})

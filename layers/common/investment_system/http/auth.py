@@ -41,6 +41,7 @@ from investment_system.http.compat import (
     solve_route_dependencies,
     wrap_request_validation,
 )
+from investment_system.http.headers import bearer_token_from
 from investment_system.snapstart import before_snapshot
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -66,11 +67,10 @@ class Principal:
 
 
 def bearer_token(request: Request) -> str:
-    header = next((v for k, v in request.headers.items() if k.lower() == "authorization"), "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token_from(request.headers)
+    if token is None:
         raise AuthenticationError(ErrorCode.AUTHENTICATION_REQUIRED)
-    return token.strip()
+    return token
 
 
 @authentication

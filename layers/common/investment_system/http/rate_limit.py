@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from investment_system.errors import AuthenticationError
+from investment_system.http.headers import bearer_token_from
 from investment_system.services.rate_limit import get_rate_limiter
 from investment_system.services.tokens import verify_access_token
 from investment_system.settings import get_settings
@@ -40,18 +41,13 @@ EXEMPT_ROUTES = frozenset(
 PER_IP_ROUTES = frozenset({"POST /v1/auth/login", "POST /v1/auth/register", "POST /v1/auth/refresh"})
 
 
-def _header(event: Mapping[str, Any], name: str) -> str:
-    headers = event.get("headers") or {}
-    return next((str(value) for key, value in headers.items() if key.lower() == name), "")
-
-
 def _token_user(event: Mapping[str, Any]) -> tuple[uuid.UUID, int] | None:
     """The user a valid access token names, and the requests per minute it allows."""
-    scheme, _, token = _header(event, "authorization").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token_from(event.get("headers"))
+    if token is None:
         return None
     try:
-        claims = verify_access_token(token.strip())
+        claims = verify_access_token(token)
     except AuthenticationError:
         return None  # the route answers 401; until then the caller counts as anonymous
     limit = claims.get("rpm")

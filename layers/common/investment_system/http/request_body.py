@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from investment_system.errors import ErrorCode, RequestError, ValidationFailed
+from investment_system.http.headers import header
 from investment_system.settings import get_settings
 
 _NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")  # json.loads joins valid surrogate pairs, so these are unpaired
@@ -42,8 +43,7 @@ def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str
     body = event.get("body")
     if not body:
         return {}
-    headers = event.get("headers") or {}
-    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    content_type = header(event.get("headers"), "content-type")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)

@@ -35,6 +35,7 @@ from investment_system.http.compat import (
     remember_dependency_analysis,
 )
 from investment_system.http.envelope import error_dict, error_response
+from investment_system.http.headers import header
 from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.http.request_body import json_body_parser, require_json_body
 from investment_system.init_phase import end_of_init
@@ -172,9 +173,8 @@ def _register_error_handlers(app: APIGatewayHttpResolver) -> None:
 
 def correlation_id_for(event: Mapping[str, Any]) -> str:
     """The caller's X-Correlation-ID when well-formed, else a new one."""
-    headers = event.get("headers") or {}
-    candidate = next((v for k, v in headers.items() if k.lower() == "x-correlation-id"), None)
-    if isinstance(candidate, str) and _CORRELATION_ID.match(candidate):
+    candidate = header(event.get("headers"), "x-correlation-id")
+    if _CORRELATION_ID.match(candidate):
         return candidate
     return str(uuid.uuid4())
 
