@@ -202,12 +202,16 @@ class MetricName(StrEnum):
     SIGNAL_ANALYTICS_LATENCY = "SignalAnalyticsLatency"
 
 
+_UNITS = {name: MetricUnit.Milliseconds if name.endswith("Latency") else MetricUnit.Count for name in MetricName}
+
+
 def unit_of(name: MetricName) -> MetricUnit:
-    return MetricUnit.Milliseconds if name.value.endswith("Latency") else MetricUnit.Count
+    return _UNITS[name]
 
 
 def add_metric(name: MetricName, value: float = 1) -> None:
-    metrics.add_metric(name=name.value, unit=unit_of(name), value=value)
+    # A MetricName is a str: neither its `.value` nor its unit is worked out again on each call.
+    metrics.add_metric(name=name, unit=_UNITS[name], value=value)
 
 
 def start_request_metrics(function_name: str, route: str) -> None:
