@@ -14,14 +14,23 @@ from signal_support import make_investor
 from investment_system.db.base import Base, utcnow
 from investment_system.db.compat import compiled_statement_count, forget_compiled_statements
 from investment_system.db.engine import compile_primed_statements, unit_of_work
+from investment_system.domain import Direction, SignalStatus
+from investment_system.schemas.auth import Credentials, Registration
 from investment_system.schemas.billing import PaymentEvent
-from investment_system.schemas.signals import SignalClose, SignalCreate, SignalFilters
+from investment_system.schemas.signals import SignalClose, SignalCreate, SignalFilters, SignalListQuery
+from investment_system.schemas.users import PasswordChange
 from investment_system.services import signals as signal_changes
+from investment_system.services.accounts import change_password, login, register
 from investment_system.services.housekeeping import purge_expired_records
 from investment_system.services.idempotency import fingerprint, run_idempotently
+from investment_system.services.revocation import logout
+from investment_system.services.sessions import rotate
 from investment_system.services.signal_analytics import signal_analytics
 from investment_system.services.signal_quota import create_signal_within_quota
+from investment_system.services.signal_reads import list_signals
 from investment_system.services.subscriptions import change_plan
+from investment_system.services.tokens import verify_access_token
+from investment_system.services.usage import usage_today
 from investment_system.services.webhooks import receive_payment_event
 
 BUY = {"symbol": "AAPL", "direction": "BUY", "confidence": "0.6", "entry_price": "100", "timeframe": "1h"}
@@ -85,6 +94,36 @@ def test_a_request_with_an_idempotency_key_and_its_retry_run_the_sql_that_primin
     retry = run_idempotently(investor.user_id, "key-1", request, perform)
     # Then the retry replays the answer, and neither compiled a statement of the engine's (SQLite, PostgreSQL)
     assert (first.replayed, retry.replayed, retry.body) == (False, True, '{"done": true}')
+    _assert_requests_compiled_nothing_more(db, primed)
+
+
+def test_sign_in_refresh_logout_and_password_change_run_the_sql_priming_compiled_but_the_flushed_updates(db):
+    # Given a registered account, and a restored container whose engine holds what priming compiled
+    email, password, new_password = "primed@example.com", "Correct-Horse-42!", "Battery-Staple-43?"
+    user = register(Registration(email=email, password=password))
+    primed = _primed_container(db)
+    # When the account signs in, refreshes its tokens, signs out, signs in again and changes its password
+    pair = rotate(login(Credentials(email=email, password=password)).refresh_token)
+    logout(user.id, uuid.UUID(verify_access_token(pair.access_token)["sid"]), pair.refresh_token)
+    login(Credentials(email=email, password=password))
+    change_password(user.id, PasswordChange(current_password=password, new_password=new_password))
+    # Then it compiled two statements only: the UPDATEs the password change's flush writes (the new hash,
+    # the new token epoch), which priming does not compile
+    if db.backend == "mysql":
+        assert primed == 0  # as above: priming compiles nothing there
+    else:
+        assert _compiled_statements(db.engine) == primed + 2
+
+
+def test_filtered_listings_and_the_usage_run_the_sql_that_priming_compiled(db):
+    # Given an investor, and a restored container whose engine holds what priming compiled
+    investor = make_investor()
+    primed = _primed_container(db)
+    # When the investor lists their signals by a symbol and a status, by a direction, and reads the usage
+    list_signals(investor.user_id, SignalListQuery(symbol="AAPL", status=SignalStatus.OPEN))
+    list_signals(investor.user_id, SignalListQuery(direction=Direction.SELL))
+    usage_today(investor.user_id)
+    # Then none of it compiled a statement of the engine's (SQLite, PostgreSQL): priming had
     _assert_requests_compiled_nothing_more(db, primed)
 
 

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Update, select, update
 
+from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.repositories.base import Repository
@@ -17,8 +18,28 @@ def _by_hash(token_hash: str) -> Select[RefreshToken]:
     return select(RefreshToken).where(RefreshToken.token_hash == token_hash)
 
 
-# Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with.
-precompile(lambda _: [_by_hash("")])
+def _revoke_one(token_id: uuid.UUID, now: datetime, replaced_by: uuid.UUID | None) -> Update:
+    return (
+        update(RefreshToken)
+        .where(RefreshToken.id == token_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now, replaced_by=replaced_by)
+    )
+
+
+def _revoke_where(condition: Any, now: datetime) -> Update:
+    return update(RefreshToken).where(condition, RefreshToken.revoked_at.is_(None)).values(revoked_at=now)
+
+
+# Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with, a rotation's
+# revocation of the token it replaces, a logout's of the token's family, a password change's of all.
+precompile(
+    lambda _: [
+        _by_hash(""),
+        _revoke_one(uuid.UUID(int=0), utcnow(), uuid.UUID(int=0)),
+        _revoke_where(RefreshToken.family_id == uuid.UUID(int=0), utcnow()),
+        _revoke_where(RefreshToken.user_id == uuid.UUID(int=0), utcnow()),
+    ]
+)
 
 
 class RefreshTokenRepository(Repository[RefreshToken]):
@@ -30,12 +51,7 @@ class RefreshTokenRepository(Repository[RefreshToken]):
     def revoke(self, token: RefreshToken, *, now: datetime, replaced_by: uuid.UUID | None = None) -> bool:
         """Revoke one token unless it already is; True when this call revoked it (atomic on every backend,
         so of two requests rotating the same token only one wins)."""
-        statement = (
-            update(RefreshToken)
-            .where(RefreshToken.id == token.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now, replaced_by=replaced_by)
-        )
-        return self.execute_update(statement) == 1
+        return self.execute_update(_revoke_one(token.id, now, replaced_by)) == 1
 
     def current(self, token_id: uuid.UUID) -> RefreshToken:
         """The token as committed now, locked: after a conditional update lost a race, what the winner did
@@ -55,5 +71,4 @@ class RefreshTokenRepository(Repository[RefreshToken]):
         return self._revoke_where(RefreshToken.user_id == user_id, now=now)
 
     def _revoke_where(self, condition: Any, *, now: datetime) -> int:
-        statement = update(RefreshToken).where(condition, RefreshToken.revoked_at.is_(None)).values(revoked_at=now)
-        return self.execute_update(statement)
+        return self.execute_update(_revoke_where(condition, now))

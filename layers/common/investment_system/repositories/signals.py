@@ -28,7 +28,7 @@ from sqlalchemy import (
 from investment_system.db.base import utcnow
 from investment_system.db.decimals import ExactSum
 from investment_system.db.engine import precompile
-from investment_system.domain import SignalStatus
+from investment_system.domain import Direction, SignalStatus
 from investment_system.models.signals import Signal
 from investment_system.repositories.base import Repository, page_statement
 from investment_system.schemas.signals import SignalFilters, SignalListQuery
@@ -191,15 +191,34 @@ def _analytics(dialect: Dialect, user_id: uuid.UUID, filters: SignalFilters, now
     ]
 
 
+def _primed_listings(now: datetime) -> list[SignalListQuery]:
+    """Each combination of filters is a statement of its own. Those compiled before a snapshot (of 128):
+    none, each alone, and a symbol with a status or a direction."""
+    return [
+        SignalListQuery(),
+        SignalListQuery(symbol="X"),
+        SignalListQuery(strategy="x"),
+        SignalListQuery(created_from=now),
+        SignalListQuery(created_to=now),
+        SignalListQuery(direction=Direction.BUY),
+        *(SignalListQuery(status=status) for status in SignalStatus),
+        *(SignalListQuery(symbol="X", status=status) for status in SignalStatus),
+        SignalListQuery(symbol="X", direction=Direction.BUY),
+    ]
+
+
 def _primed(dialect: Dialect) -> list[Executable]:
     """What a first request to a signal's function runs, with the values of none: one signal (its read,
-    its history) and the first page of a listing without filters; a change's read of the signal it
-    locks, its close or delete and the re-read after it; the analytics of all signals and of those
+    its history) and the first page of the listings of `_primed_listings`; a change's read of the signal
+    it locks, its close or delete and the re-read after it; the analytics of all signals and of those
     created since a date."""
-    nobody, now, listing = uuid.UUID(int=0), utcnow(), SignalListQuery()
+    nobody, now = uuid.UUID(int=0), utcnow()
     return [
         _OWNED,
-        page_statement(Signal, _listing(nobody, listing, now), limit=listing.limit, cursor=None, scope=""),
+        *(
+            page_statement(Signal, _listing(nobody, listing, now), limit=listing.limit, cursor=None, scope="")
+            for listing in _primed_listings(now)
+        ),
         _OWNED_FOR_UPDATE,
         _update_if_open(nobody, now, closing_values(Decimal(0), Decimal(0), now)),
         _soft_delete(nobody, now),

@@ -79,13 +79,23 @@ def _write_lock_of_connections(user_id: uuid.UUID) -> Update:
     )
 
 
+def _user_of(connection_id: str) -> Select[uuid.UUID]:
+    return select(StreamConnection.user_id).where(StreamConnection.id == connection_id)
+
+
+_CONNECTION_COUNT = select(func.count()).select_from(StreamConnection)
+
+
 def _primed(dialect: Dialect) -> list[Executable]:
-    """Every change numbers its stream event; a delivery reads the user's connections and new events."""
+    """Every change numbers its stream event; a delivery reads the user's connections and new events; a
+    disconnect reads whose connection it was, and counts those left."""
     nobody = uuid.UUID(int=0)
     primed = [
         _counter_upsert(dialect.name, nobody, events=1, connections=0),
         _events_after(nobody, 0, 1),
         _connections_of(nobody),
+        _user_of(""),
+        _CONNECTION_COUNT,
     ]
     return [*primed, _write_lock_of_connections(nobody)] if dialect.name == "sqlite" else primed
 
@@ -156,7 +166,7 @@ class ConnectionRepository(RowRepository[StreamConnection]):
         return self.of_user(user_id)
 
     def user_of(self, connection_id: str) -> uuid.UUID | None:
-        return self.session.scalar(select(StreamConnection.user_id).where(StreamConnection.id == connection_id))
+        return self.session.scalar(_user_of(connection_id))
 
     def delete(self, connection_ids: Sequence[str]) -> int:
         """Delete these connections; how many there were."""
@@ -166,4 +176,4 @@ class ConnectionRepository(RowRepository[StreamConnection]):
         return execute_dml(self.session, statement).rowcount
 
     def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(StreamConnection)) or 0)
+        return int(self.session.scalar(_CONNECTION_COUNT) or 0)

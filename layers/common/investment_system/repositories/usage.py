@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import Dialect, Executable, Insert, Update, select, update
+from sqlalchemy import Dialect, Executable, Insert, Select, Update, select, update
 
 from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
@@ -33,10 +33,19 @@ def _count_below(user_id: uuid.UUID, day: date, limit: int) -> Update:
     )
 
 
+def _signals_created(user_id: uuid.UUID, day: date) -> Select[int]:
+    return select(DailyUsage.signals_created).where(DailyUsage.user_id == user_id, DailyUsage.day == day)
+
+
 def _primed(dialect: Dialect) -> list[Executable]:
-    """A signal's count against the daily quota (compiled before a SnapStart snapshot)."""
+    """A signal's count against the daily quota, and the usage's read of it (compiled before a SnapStart
+    snapshot)."""
     nobody, today = uuid.UUID(int=0), utcnow().date()
-    return [_new_usage_day(dialect.name, nobody, today), _count_below(nobody, today, 0)]
+    return [
+        _new_usage_day(dialect.name, nobody, today),
+        _count_below(nobody, today, 0),
+        _signals_created(nobody, today),
+    ]
 
 
 precompile(_primed)
@@ -44,10 +53,7 @@ precompile(_primed)
 
 class UsageRepository(SessionBoundRepository):
     def signals_created(self, user_id: uuid.UUID, day: date) -> int:
-        count = self.session.scalar(
-            select(DailyUsage.signals_created).where(DailyUsage.user_id == user_id, DailyUsage.day == day)
-        )
-        return count or 0
+        return self.session.scalar(_signals_created(user_id, day)) or 0
 
     def increment_below(self, user_id: uuid.UUID, day: date, limit: int) -> bool:
         """Count one more signal for the day unless `limit` is reached; True when counted."""

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, Update, bindparam, select, update
 
+from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
@@ -26,16 +27,47 @@ _USER_WITH_SESSION = (
     .where(User.id == bindparam("user_id"))
 )
 
+
+def _by_email(email: str) -> Select[User]:
+    return select(User).where(User.email == email)
+
+
+def _claim_login_attempt(email: str, threshold: int, now: datetime) -> Update:
+    return (
+        update(User)
+        .where(
+            User.email == email,
+            User.failed_login_count < threshold,
+            (User.locked_until.is_(None)) | (User.locked_until <= now),
+        )
+        .values(failed_login_count=User.failed_login_count + 1, **_KEEP_UPDATED_AT)
+    )
+
+
+def _clear_failed_logins(user_id: uuid.UUID) -> Update:
+    return update(User).where(User.id == user_id).values(failed_login_count=0, locked_until=None, **_KEEP_UPDATED_AT)
+
+
 # Compiled before a SnapStart snapshot (db.engine.precompile), with a user read by id (a profile, an
-# administrator's change, a payment event's user).
-precompile(lambda _: [_USER_WITH_SESSION, by_id(User, uuid.UUID(int=0))])
+# administrator's change, a payment event's user) and its locked read (a profile or password change),
+# and what a login and a password change run: the read by email, the attempt's claim and its release.
+precompile(
+    lambda _: [
+        _USER_WITH_SESSION,
+        by_id(User, uuid.UUID(int=0)),
+        by_id(User, uuid.UUID(int=0)).with_for_update(),
+        _by_email(""),
+        _claim_login_attempt("", 1, utcnow()),
+        _clear_failed_logins(uuid.UUID(int=0)),
+    ]
+)
 
 
 class UserRepository(Repository[User]):
     model = User
 
     def by_email(self, email: str) -> User | None:
-        return self.session.scalars(select(User).where(User.email == email)).first()
+        return self.session.scalars(_by_email(email)).first()
 
     def with_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[User, UserSession | None] | None:
         """The user and one of their sessions (None when it is not theirs or does not exist), in one query:
@@ -58,16 +90,7 @@ class UserRepository(Repository[User]):
         claimed, and parallel guesses cannot get more than `threshold` passwords checked.
         False when the account is locked (or does not exist).
         """
-        statement = (
-            update(User)
-            .where(
-                User.email == email,
-                User.failed_login_count < threshold,
-                (User.locked_until.is_(None)) | (User.locked_until <= now),
-            )
-            .values(failed_login_count=User.failed_login_count + 1, **_KEEP_UPDATED_AT)
-        )
-        return self.execute_update(statement) == 1
+        return self.execute_update(_claim_login_attempt(email, threshold, now)) == 1
 
     def lock_if_exhausted(self, user: User, *, threshold: int, until: datetime) -> bool:
         """Lock the account when its failed attempts reached `threshold`; True when this call locked it."""
@@ -79,7 +102,4 @@ class UserRepository(Repository[User]):
         return self.execute_update(statement) == 1
 
     def clear_failed_logins(self, user: User) -> None:
-        statement = (
-            update(User).where(User.id == user.id).values(failed_login_count=0, locked_until=None, **_KEEP_UPDATED_AT)
-        )
-        self.execute_update(statement)
+        self.execute_update(_clear_failed_logins(user.id))

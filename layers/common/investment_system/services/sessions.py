@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
+from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AuthenticationError, ErrorCode
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
@@ -44,12 +45,32 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _new_session(user_id: uuid.UUID, expires_at: datetime) -> UserSession:
+    return UserSession(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
+
+
+def _new_refresh_token(
+    token_id: uuid.UUID, session_id: uuid.UUID, user_id: uuid.UUID, token_hash: str, expires_at: datetime
+) -> RefreshToken:
+    return RefreshToken(
+        id=token_id, family_id=session_id, user_id=user_id, token_hash=token_hash, expires_at=expires_at
+    )
+
+
+# A login's session and every login's and refresh's refresh token: their INSERTs are compiled before a
+# SnapStart snapshot (db.engine.precompile_inserts).
+precompile_inserts(
+    lambda: [
+        _new_session(uuid.UUID(int=0), utcnow()),
+        _new_refresh_token(uuid.UUID(int=0), uuid.UUID(int=0), uuid.UUID(int=0), "", utcnow()),
+    ]
+)
+
+
 def start_session(session: Session, user: User, *, now: datetime) -> TokenPair:
     """A new session for a fresh login, and its first token pair."""
     max_age = timedelta(seconds=get_settings().security.refresh_family_max_age_seconds)
-    user_session = SessionRepository(session).add(
-        UserSession(id=uuid.uuid4(), user_id=user.id, expires_at=now + max_age)
-    )
+    user_session = SessionRepository(session).add(_new_session(user.id, now + max_age))
     return _issue_pair(session, user, user_session, jti=uuid.uuid4(), now=now)
 
 
@@ -112,13 +133,7 @@ def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti:
     access_expires_at = min(now + token_lifetime("access"), user_session.expires_at)
     refresh_token = token("refresh", refresh_expires_at, jti)
     RefreshTokenRepository(session).add(
-        RefreshToken(
-            id=jti,
-            family_id=user_session.id,
-            user_id=user.id,
-            token_hash=token_digest(refresh_token),
-            expires_at=refresh_expires_at,
-        )
+        _new_refresh_token(jti, user_session.id, user.id, token_digest(refresh_token), refresh_expires_at)
     )
     return TokenPair(
         access_token=token("access", access_expires_at, rate=requests_per_minute),
