@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from invest_dev.bench.environment import (
     bench_environment,
@@ -30,7 +32,6 @@ from invest_dev.bench.report import (
     FLOORS,
     HEALTH_FUNCTION,
     OVERVIEW,
-    REFERENCE_ROUTES,
     Baselines,
     FloorResult,
     FunctionResult,
@@ -89,18 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         python_pass = baseline(args.runs)
         print(f"python -S -c pass: {ms(python_pass.median_s)} ms (median of {args.runs})", flush=True)
 
-        reference_events = {
-            spec.name: event_source(spec.name, sample_event(spec, ctx.users), ctx.users)
-            for spec in functions()
-            if spec.name in REFERENCE_ROUTES
-        }
+        def reference_events(function_name: str) -> Callable[[], Any]:
+            # Made when needed, with a token minted now: one made at the start would expire (its lifetime
+            # is 15 minutes) before a slow machine's run ends, and the reference would answer 401.
+            spec = next(spec for spec in functions() if spec.name == function_name)
+            return event_source(spec.name, sample_event(spec, ctx.users), ctx.users)
+
         floors = []
         # The floors answer GET /v1/health's sample event (their one route).
         health = next(spec for spec in functions() if spec.name == HEALTH_FUNCTION)
         floor_event = event_source(health.name, sample_event(health, ctx.users), ctx.users)
         for handler_attribute, label, reference_function, bounded_target in FLOORS:
             floor, reference = paired_floor_cold_start(
-                handler_attribute, floor_event, reference_events[reference_function], args.runs
+                handler_attribute, floor_event, reference_events(reference_function), args.runs
             )
             floors.append(FloorResult(label, reference_function, bounded_target, floor, reference))
             print(f"{label}: cold {ms(floor.median_s)} ms ({floors[-1].ratio:.2f}x the reference's)", flush=True)
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{spec.name}: no sample event in events/, not measured", file=sys.stderr)
                 continue
             next_event = event_source(spec.name, sample_event(spec, ctx.users), ctx.users)
-            reference_event = reference_events[reference_route(spec.name)]
+            reference_event = reference_events(reference_route(spec.name))
             cold = paired_cold_start(spec, next_event, reference_event, args.runs)
             with stdout_to_devnull():
                 warm_ms, warm_statuses = warm_latencies(ctx, spec, next_event)
