@@ -286,5 +286,13 @@ def _new_ticket(event: Event, users: SampleUsers) -> EventSource:
     "(pushing is timed in the stream scenario)",
 )
 def _sample_user_delivery(event: Event, users: SampleUsers) -> EventSource:
+    from investment_system.db import unit_of_work
+    from investment_system.repositories.stream import ConnectionRepository
+
+    # The connect function's runs left the sample user's connections open: closed, so that the delivery
+    # does what this says, whatever was measured before it.
+    with unit_of_work() as session:
+        connections = ConnectionRepository(session)
+        connections.delete([connection.id for connection in connections.of_user(users.user_id)])
     prepared = {**event, "user_id": str(users.user_id)}
     return lambda: prepared
