@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, Executable, Insert, Select, Update, and_, or_, select
+from sqlalchemy import CursorResult, Executable, Insert, Select, Update, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base
@@ -41,6 +42,12 @@ def by_id[ModelT: Keyed](model: type[ModelT], row_id: uuid.UUID) -> Select[Model
 
 def row_by_id[ModelT: Keyed](session: Session, model: type[ModelT], row_id: uuid.UUID) -> ModelT | None:
     return session.scalars(by_id(model, row_id)).first()
+
+
+def revocation(model: type[Base], condition: Any, now: datetime) -> Update:
+    """Revoke the rows of `model` (sessions, refresh tokens) matching `condition` that are not revoked yet."""
+    revoked_at = model.__table__.c.revoked_at
+    return update(model).where(condition, revoked_at.is_(None)).values(revoked_at=now)
 
 
 def insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> Insert:

@@ -11,7 +11,7 @@ from sqlalchemy import Select, Update, select, update
 from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
 from investment_system.models.refresh_tokens import RefreshToken
-from investment_system.repositories.base import Repository
+from investment_system.repositories.base import Repository, revocation
 
 
 def _by_hash(token_hash: str) -> Select[RefreshToken]:
@@ -26,18 +26,14 @@ def _revoke_one(token_id: uuid.UUID, now: datetime, replaced_by: uuid.UUID | Non
     )
 
 
-def _revoke_where(condition: Any, now: datetime) -> Update:
-    return update(RefreshToken).where(condition, RefreshToken.revoked_at.is_(None)).values(revoked_at=now)
-
-
 # Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with, a rotation's
 # revocation of the token it replaces, a logout's of the token's family, a password change's of all.
 precompile(
     lambda _: [
         _by_hash(""),
         _revoke_one(uuid.UUID(int=0), utcnow(), uuid.UUID(int=0)),
-        _revoke_where(RefreshToken.family_id == uuid.UUID(int=0), utcnow()),
-        _revoke_where(RefreshToken.user_id == uuid.UUID(int=0), utcnow()),
+        revocation(RefreshToken, RefreshToken.family_id == uuid.UUID(int=0), utcnow()),
+        revocation(RefreshToken, RefreshToken.user_id == uuid.UUID(int=0), utcnow()),
     ]
 )
 
@@ -71,4 +67,4 @@ class RefreshTokenRepository(Repository[RefreshToken]):
         return self._revoke_where(RefreshToken.user_id == user_id, now=now)
 
     def _revoke_where(self, condition: Any, *, now: datetime) -> int:
-        return self.execute_update(_revoke_where(condition, now))
+        return self.execute_update(revocation(RefreshToken, condition, now))

@@ -6,23 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, update
-
 from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
 from investment_system.models.sessions import UserSession
-from investment_system.repositories.base import Repository
-
-
-def _revoke_where(condition: Any, now: datetime) -> Update:
-    return update(UserSession).where(condition, UserSession.revoked_at.is_(None)).values(revoked_at=now)
-
+from investment_system.repositories.base import Repository, revocation
 
 # Compiled before a SnapStart snapshot: a logout's end of its session, a password change's of them all.
 precompile(
     lambda _: [
-        _revoke_where(UserSession.id == uuid.UUID(int=0), utcnow()),
-        _revoke_where(UserSession.user_id == uuid.UUID(int=0), utcnow()),
+        revocation(UserSession, UserSession.id == uuid.UUID(int=0), utcnow()),
+        revocation(UserSession, UserSession.user_id == uuid.UUID(int=0), utcnow()),
     ]
 )
 
@@ -37,4 +30,4 @@ class SessionRepository(Repository[UserSession]):
         return self._revoke_where(UserSession.user_id == user_id, now=now)
 
     def _revoke_where(self, condition: Any, *, now: datetime) -> int:
-        return self.execute_update(_revoke_where(condition, now))
+        return self.execute_update(revocation(UserSession, condition, now))
