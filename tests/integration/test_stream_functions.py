@@ -14,7 +14,9 @@ from support import Reply, function_module, invoke
 from invest_dev.events import LambdaContextStub, websocket_event
 from invest_dev.samples import event_path, load_event, seed_sample_users
 from invest_dev.template import FunctionSpec, functions, stream_functions
+from investment_system.errors import ErrorCode
 from investment_system.services import stream_delivery
+from investment_system.services.stream_delivery import error_frame
 
 STREAM_FUNCTIONS = [*stream_functions(), *(spec for spec in functions() if spec.name == "StreamDeliveryFunction")]
 
@@ -121,3 +123,15 @@ def _ticket_of(user_id) -> str:
     from investment_system.services.stream import issue_ticket
 
     return issue_ticket(user_id).ticket
+
+
+def test_request_close_makes_the_delivery_function_send_the_reason_and_close(db, api):
+    # Given an open connection
+    api.open.add("conn-9")
+    # When a function asks for it to be closed for too many messages
+    stream_delivery.request_close("conn-9", ErrorCode.RATE_LIMIT_EXCEEDED)
+    assert api.requested == [{"close": "conn-9", "code": "RATE_LIMIT_EXCEEDED"}]
+    # Then the delivery function, invoked with that request, sends the error frame and deletes the connection
+    assert _call("StreamDeliveryFunction", api.requested[0])["pushed"] == 0
+    assert api.frames["conn-9"] == [error_frame(ErrorCode.RATE_LIMIT_EXCEEDED)]
+    assert api.deleted == ["conn-9"]

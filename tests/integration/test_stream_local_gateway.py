@@ -20,13 +20,15 @@ from websockets.sync.client import connect
 pytestmark = pytest.mark.slow
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures/stream/template.yaml"
 IDLE_TIMEOUT_SECONDS = 1.5
+MAX_LIFETIME_SECONDS = 4.0
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     code = (
-        "import sys; from pathlib import Path; from invest_dev.gateway.server import serve; "
-        f"serve('127.0.0.1', 0, template=Path(sys.argv[1]), idle_timeout={IDLE_TIMEOUT_SECONDS})"
+        "import sys, functools; from pathlib import Path; from invest_dev.gateway import server; "
+        f"server.StreamGateway = functools.partial(server.StreamGateway, max_lifetime={MAX_LIFETIME_SECONDS}); "
+        f"server.serve('127.0.0.1', 0, template=Path(sys.argv[1]), idle_timeout={IDLE_TIMEOUT_SECONDS})"
     )
     metrics = tmp_path_factory.mktemp("stream-fixture") / "metrics.jsonl"
     env = {"PATH": "/usr/bin:/bin", "METRICS_FILE": str(metrics)}
@@ -79,6 +81,50 @@ def test_the_management_api_posts_describes_and_deletes_a_connection(gateway):
     with pytest.raises(ClientError) as gone:
         management.post_to_connection(ConnectionId=connection_id, Data=b"late")
     assert gone.value.response["Error"]["Code"] == "GoneException"
+
+
+@pytest.mark.parametrize(
+    ("reason", "close_code"),
+    [
+        ("TOKEN_REVOKED", 4001),
+        ("ACCOUNT_DISABLED", 4001),
+        ("CONNECTION_LIMIT_EXCEEDED", 4008),
+        ("RATE_LIMIT_EXCEEDED", 1008),
+    ],
+)
+def test_delete_connection_closes_with_the_code_of_the_last_error_frame(gateway, reason, close_code):
+    management = _management(gateway)
+    with _ws(gateway) as stream:
+        stream.send("whoami")
+        connection_id = stream.recv(timeout=30)
+        # When the backend sends an error frame, then deletes the connection
+        frame = f'{{"type":"error","code":"{reason}","message":"why"}}'
+        management.post_to_connection(ConnectionId=connection_id, Data=frame.encode())
+        management.delete_connection(ConnectionId=connection_id)
+        # Then the client gets the frame, then the close code that reason calls for
+        assert stream.recv(timeout=5) == frame
+        with pytest.raises(ConnectionClosed) as closed:
+            stream.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == close_code
+
+
+def test_a_connection_is_closed_at_its_maximum_lifetime_even_when_active(gateway):
+    # Given a connection whose client keeps talking (never idle)
+    started = time.monotonic()
+    with _ws(gateway) as stream, pytest.raises(ConnectionClosed) as closed:
+        _keep_talking(stream, until=started + MAX_LIFETIME_SECONDS + 10)
+    # Then the gateway closes it once it has lived its maximum lifetime (API Gateway's 2 h)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001
+    assert MAX_LIFETIME_SECONDS <= time.monotonic() - started < MAX_LIFETIME_SECONDS + 5
+
+
+def _keep_talking(stream: Any, until: float) -> None:
+    while time.monotonic() < until:
+        stream.send("ping")
+        assert stream.recv(timeout=5) == "ping"
+        time.sleep(0.3)
 
 
 def test_an_unsigned_management_call_is_forbidden(gateway):

@@ -6,7 +6,11 @@
 - Messages: each message of the client invokes `$default` with it as the body; the function's answer
   body goes back as a text frame (the route has a route response), in order.
 - Idle: a connection whose client sent nothing for IDLE_TIMEOUT_SECONDS (10 min, API Gateway's) is
-  closed with 1001. The Management API's DeleteConnection (invest_dev.gateway.aws) closes with 4008.
+  closed with 1001; one open for MAX_CONNECTION_SECONDS (2 h, API Gateway's) is closed with 1001 too.
+- The Management API's DeleteConnection (invest_dev.gateway.aws) closes with the code the last error
+  frame sent to the connection calls for (CLOSE_CODES: 4001 for an ended session, 4008 past the
+  per-user limit, 1008 for too many messages). In AWS the close code is API Gateway's own; the error
+  frame sent before it carries the reason, and clients go by that frame.
 - Whoever closes, `$disconnect` is invoked once the connection is gone.
 
 The framing, the handshake's checks, ping/pong and the closing handshake are the `websockets`
@@ -20,6 +24,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,8 +40,16 @@ from invest_dev.events import websocket_event
 from invest_dev.gateway.responses import GatewayError
 
 IDLE_TIMEOUT_SECONDS = 600.0
+MAX_CONNECTION_SECONDS = 7200.0
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
-CLOSED_BY_BACKEND = 4008  # DeleteConnection (the backend closes a connection only past the per-user limit)
+# DeleteConnection's close code, by the code of the last error frame the backend sent the connection.
+CLOSE_CODES = {
+    "TOKEN_REVOKED": 4001,
+    "ACCOUNT_DISABLED": 4001,
+    "CONNECTION_LIMIT_EXCEEDED": 4008,
+    "RATE_LIMIT_EXCEEDED": 1008,
+}
+CLOSED_BY_BACKEND = 4008  # DeleteConnection after no error frame, or another one
 GOING_AWAY = 1001
 
 Invoker = Callable[[str, dict[str, Any]], Any]
@@ -49,15 +62,23 @@ class _Open:
     user_agent: str
     connected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_active_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    close_code: int = CLOSED_BY_BACKEND  # what DeleteConnection closes it with (CLOSE_CODES)
 
 
 class StreamGateway:
     """The WebSocket routes ($connect, $disconnect, $default -> logical ID) and the open connections."""
 
-    def __init__(self, routes: dict[str, str], invoke: Invoker, idle_timeout: float = IDLE_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        routes: dict[str, str],
+        invoke: Invoker,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        max_lifetime: float = MAX_CONNECTION_SECONDS,
+    ) -> None:
         self.routes = routes
         self._invoke = invoke
         self.idle_timeout = idle_timeout
+        self.max_lifetime = max_lifetime
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()
 
@@ -71,6 +92,9 @@ class StreamGateway:
             found.connection.send(text)
         except ConnectionClosed:
             return False
+        code = _error_code(text)
+        if code is not None:
+            found.close_code = CLOSE_CODES.get(code, CLOSED_BY_BACKEND)
         return True
 
     def describe(self, connection_id: str) -> dict[str, Any] | None:
@@ -87,7 +111,7 @@ class StreamGateway:
         found = self._find(connection_id)
         if found is None:
             return False
-        found.connection.close(CLOSED_BY_BACKEND, "closed by the server")
+        found.connection.close(found.close_code, "closed by the server")
         return True
 
     def _find(self, connection_id: str) -> _Open | None:
@@ -135,11 +159,12 @@ class StreamGateway:
         return 101
 
     def _converse(self, connection_id: str, connection: Connection, source_ip: str) -> None:
+        end_of_life = time.monotonic() + self.max_lifetime
         while True:
             try:
-                message = connection.recv(timeout=self.idle_timeout)
+                message = connection.recv(timeout=min(self.idle_timeout, max(end_of_life - time.monotonic(), 0)))
             except TimeoutError:
-                connection.close(GOING_AWAY, "Going away")  # API Gateway's idle timeout
+                connection.close(GOING_AWAY, "Going away")  # API Gateway's idle timeout or connection lifetime
                 return
             except ConnectionClosed:
                 return
@@ -171,6 +196,18 @@ class StreamGateway:
         status = result.get("statusCode", 200)
         body = result.get("body") or ""
         return (status if isinstance(status, int) else 502), str(body)
+
+
+def _error_code(text: str) -> str | None:
+    """The code of an error frame (`{"type": "error", "code": ...}`); None for any other frame."""
+    if '"error"' not in text:
+        return None
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None
+    code = frame.get("code")
+    return code if isinstance(code, str) else None
 
 
 def _respond(sock: socket.socket, protocol: ServerProtocol, response: Any) -> int:

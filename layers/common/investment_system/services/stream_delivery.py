@@ -89,14 +89,25 @@ def _lambda_client() -> Any:
 def request_delivery(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[str] = ()) -> None:
     """Invoke the delivery function asynchronously for the user. Never raises: the events are in the
     outbox, and the next delivery, or a reconnect with last_event_id, sends them."""
-    function = get_settings().stream.delivery_function
-    if not function:
-        return  # no stream configured (a test, the benchmark): the outbox alone is kept
     payload: dict[str, Any] = {"user_id": str(user_id)}
     if opened:
         payload["opened"] = opened
     if evicted:
         payload["evicted"] = list(evicted)
+    _invoke_delivery(payload)
+
+
+def request_close(connection_id: str, code: ErrorCode) -> None:
+    """Invoke the delivery function asynchronously to close one connection: an error frame with `code`
+    (the reason; locally it also chooses the close code, see docs/stream.md), then DeleteConnection.
+    Never raises."""
+    _invoke_delivery({"close": connection_id, "code": code.value})
+
+
+def _invoke_delivery(payload: dict[str, Any]) -> None:
+    function = get_settings().stream.delivery_function
+    if not function:
+        return  # no stream configured (a test, the benchmark): the outbox alone is kept
     try:
         _lambda_client().invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(payload).encode())
     except Exception as error:
@@ -164,8 +175,7 @@ def post(connection_id: str, frame: dict[str, Any]) -> Push:
 def deliver(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[str] = ()) -> DeliveryReport:
     """Close the evicted connections, wait for the opened one, send every connection what it lacks."""
     for connection_id in evicted:
-        post(connection_id, error_frame(ErrorCode.CONNECTION_LIMIT_EXCEEDED))
-        _call("delete_connection", connection_id)
+        close(connection_id, ErrorCode.CONNECTION_LIMIT_EXCEEDED)
     if opened is not None and not _wait_until_open(opened):
         logger.info("A new stream connection never opened", extra={"connection_id": opened})
     report = _push_pending(user_id)
@@ -177,6 +187,13 @@ def deliver(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[
     if report.pushed:
         add_metric(MetricName.STREAM_EVENTS_PUSHED, report.pushed)
     return report
+
+
+def close(connection_id: str, code: ErrorCode) -> None:
+    """Close one connection: a last error frame saying why, then DeleteConnection ($disconnect then
+    forgets it)."""
+    post(connection_id, error_frame(code))
+    _call("delete_connection", connection_id)
 
 
 def remove_connection(connection_id: str) -> None:
