@@ -36,6 +36,12 @@ RETURN_DIGITS, RETURN_SCALE = 18, 4
 CONFIDENCE_DIGITS, CONFIDENCE_SCALE = 5, 4
 SYMBOL_MAX, STRATEGY_MAX, NOTES_MAX = 20, 64, 2000
 
+# Characters no text of a request may hold, as regular-expression character ranges: control characters
+# (C0, DEL, C1), and lone surrogates (no database stores them; valid pairs never reach Python as such).
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f\ud800-\udfff"
+# Bidirectional overrides and isolates, which make text display in another order than it reads.
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+
 
 class PlanCode(StrEnum):
     """The plans of the catalogue (the rows migration 0004 seeds)."""

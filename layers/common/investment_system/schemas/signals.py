@@ -4,15 +4,14 @@ Prices arrive as JSON numbers or decimal strings with at most 8 fractional digit
 decimal strings; `return_pct` leaves with exactly 4 fractional digits.
 """
 
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypedDict
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from investment_system.domain import (
     CONFIDENCE_SCALE,
@@ -25,26 +24,15 @@ from investment_system.domain import (
     SignalStatus,
     Timeframe,
 )
-from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT, ApiModel
+from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT, ApiModel, MultilineText, PlainText, UtcDatetime
 
-ISO_8601_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
 
 
-def _as_utc(value: datetime) -> datetime:
-    # ISO-8601 without an offset is read as UTC, the contract's time zone.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _iso_8601_only(value: Any) -> Any:
-    # pydantic would read numbers and numeric strings as Unix timestamps; the contract speaks ISO-8601.
-    if isinstance(value, int | float) or (isinstance(value, str) and not ISO_8601_START.match(value)):
-        raise ValueError("must be an ISO-8601 date-time, e.g. 2026-11-26T10:00:00Z")
-    return value
-
-
 def _normalise_symbol(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
+    # Only ASCII is upper-cased: str.upper() would map a letter of another alphabet onto ASCII ones ("ß" to
+    # "SS", the dotless i U+0131 to "I"), so that such a symbol passed for another; left as is, the pattern refuses it.
+    return value.strip(" \t\r\n").upper() if isinstance(value, str) and value.isascii() else value
 
 
 Price = Annotated[
@@ -62,9 +50,8 @@ Symbol = Annotated[
     BeforeValidator(_normalise_symbol),
     StringConstraints(pattern=SYMBOL_PATTERN),
 ]
-Strategy = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=STRATEGY_MAX)]
-Notes = Annotated[str, StringConstraints(max_length=NOTES_MAX)]
-UtcDatetime = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_as_utc)]
+Strategy = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=STRATEGY_MAX)]
+Notes = Annotated[MultilineText, StringConstraints(max_length=NOTES_MAX)]
 Confidence = Annotated[
     Decimal, Field(ge=0, le=1, decimal_places=CONFIDENCE_SCALE, description="0 to 1, at most 4 fractional digits.")
 ]

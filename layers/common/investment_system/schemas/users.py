@@ -8,7 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from investment_system.schemas import ApiModel
+from investment_system.schemas import ApiModel, PlainText
 
 
 class Role(StrEnum):
@@ -64,7 +64,7 @@ EmailAddress = Annotated[
     AfterValidator(normalize_email),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_INPUT_MAX, repr=False)]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=FULL_NAME_MAX)]
+FullName = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=FULL_NAME_MAX)]
 
 
 class _Request(ApiModel):
