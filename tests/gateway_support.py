@@ -16,6 +16,7 @@ import requests
 
 INVEST = Path(sys.executable).with_name("invest")
 _LISTENING = re.compile(r"^Listening on (http://\S+)")
+_AWS_APIS = re.compile(r"^  AWS APIs for the functions .*: (http://\S+)$")
 
 
 def invest_serve_command() -> list[str]:
@@ -56,6 +57,7 @@ class RunningGateway:
         self.stderr: list[str] = []
         self._listening = threading.Event()
         self.base_url = ""
+        self.aws_url = ""  # the listener of the emulated AWS APIs (127.0.0.1 only, SigV4-signed)
         for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr)):
             threading.Thread(target=self._collect, args=(stream, lines), daemon=True).start()
         if not self._listening.wait(start_timeout):
@@ -65,6 +67,9 @@ class RunningGateway:
     def _collect(self, stream: object, lines: list[str]) -> None:
         for line in stream:  # type: ignore[attr-defined]
             lines.append(line.rstrip("\n"))
+            aws_apis = _AWS_APIS.match(line.rstrip("\n"))
+            if aws_apis:
+                self.aws_url = aws_apis.group(1)
             match = _LISTENING.match(line)
             if match:
                 self.base_url = match.group(1)

@@ -203,6 +203,62 @@ def test_metrics_go_to_the_metrics_file_and_logs_to_stdout(api: RunningGateway) 
     assert not any('"_aws"' in line for line in api.stdout)
 
 
+# --- Only what API Gateway serves, on the public port ---------------------------------------------
+
+# What the emulated AWS APIs once took on the public port: any Authorization header of this form.
+AWS_AUTHORIZATION = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/lambda/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+    "X-Amz-Date": "20260101T000000Z",
+}
+
+
+def test_lambda_invoke_path_is_an_unknown_route_on_the_public_port(api: RunningGateway) -> None:
+    # Given a hand-made event of a health request
+    event = {"version": "2.0", "routeKey": "GET /v1/health", "rawPath": "/v1/health", "headers": {}}
+    event["requestContext"] = {"http": {"method": "GET", "path": "/v1/health", "sourceIp": "203.0.113.9"}}
+    # When a client posts it to Lambda's Invoke path of the health function, on the API's port
+    response = requests.post(
+        api.url("/2015-03-31/functions/HealthFunction/invocations"),
+        json=event,
+        headers=AWS_AUTHORIZATION,
+        timeout=30,
+    )
+    # Then the API answers as for any unknown route: the health function never runs it
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ROUTE_NOT_FOUND"
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+def test_management_api_path_is_an_unknown_route_on_the_public_port(api: RunningGateway, method: str) -> None:
+    # When a client calls the Management API's path of a connection, on the API's port
+    response = requests.request(
+        method, api.url("/v1/stream/@connections/abc%3D"), data=b'{"type":"x"}', headers=AWS_AUTHORIZATION, timeout=30
+    )
+    # Then the API answers as for any unknown route
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ROUTE_NOT_FOUND"
+
+
+def test_x_forwarded_for_does_not_dodge_the_per_ip_rate_limit(api: RunningGateway) -> None:
+    # Given a client at a loopback address no other test uses, so its per-IP window is its own
+    host, port = api.base_url.removeprefix("http://").split(":")
+
+    def remaining(forwarded_for: str) -> int:
+        connection = http.client.HTTPConnection(host, int(port), timeout=30, source_address=("127.0.0.57", 0))
+        connection.request("GET", "/v1/nowhere", headers={"X-Forwarded-For": forwarded_for})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == 404
+        return int(response.getheader("RateLimit-Remaining") or -1)
+
+    # When it sends two anonymous requests, each claiming another origin in X-Forwarded-For
+    first, second = remaining("198.51.100.1"), remaining("198.51.100.2")
+    # Then both count against its own address: the header names no one's window
+    assert second == first - 1
+
+
 # --- What a handler receives and what becomes of its answer --------------------------------------
 
 
@@ -244,6 +300,46 @@ def test_request_becomes_a_payload_2_event(fixture_api: RunningGateway) -> None:
     assert context["requestId"] == raw.getheader("apigw-requestid")
     assert abs(context["timeEpoch"] - time.time() * 1000) < 60_000
     assert context["routeKey"] == "GET /echo/{name}"
+
+
+def test_source_ip_is_the_tcp_peer_whatever_x_forwarded_for_says(fixture_api: RunningGateway) -> None:
+    # When a client at 127.0.0.58 claims another origin in X-Forwarded-For
+    host, port = fixture_api.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30, source_address=("127.0.0.58", 0))
+    connection.request("GET", "/echo/forwarded", headers={"X-Forwarded-For": "1.2.3.4"})
+    raw = connection.getresponse()
+    event = json.loads(raw.read())["event"]
+    connection.close()
+    # Then the event's sourceIp is the address the request came from; the header keeps the claim,
+    # followed by that address, as API Gateway appends it
+    assert raw.status == 200
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.58"
+    assert event["headers"]["x-forwarded-for"] == "1.2.3.4, 127.0.0.58"
+
+
+def test_a_hand_made_event_posted_to_lambda_invoke_is_just_a_request(fixture_api: RunningGateway) -> None:
+    # Given a hand-made event for the echo function, from a made-up source address
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /echo/{name}",
+        "rawPath": "/echo/spoofed",
+        "headers": {},
+        "requestContext": {"http": {"method": "GET", "path": "/echo/spoofed", "sourceIp": "1.2.3.4"}},
+    }
+    # When a client posts it to Lambda's Invoke path of that function, on the gateway's port
+    response = requests.post(
+        fixture_api.url("/2015-03-31/functions/EchoFunction/invocations"),
+        json=event,
+        headers=AWS_AUTHORIZATION,
+        timeout=30,
+    )
+    # Then it is an HTTP request like any other: the $default route's function gets it, from the
+    # address it came from, and the echo function never sees the made-up event
+    received, container = echoed(response)
+    assert container["function_name"] == "DefaultFunction"
+    assert received["routeKey"] == "$default"
+    assert received["rawPath"] == "/2015-03-31/functions/EchoFunction/invocations"
+    assert received["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
 
 
 def test_handler_runs_with_a_lambda_like_context(fixture_api: RunningGateway) -> None:

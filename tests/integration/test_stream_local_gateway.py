@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures/stream/template.yaml"
 IDLE_TIMEOUT_SECONDS = 1.5
 MAX_LIFETIME_SECONDS = 4.0
+AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
         f"server.serve('127.0.0.1', 0, template=Path(sys.argv[1]), idle_timeout={IDLE_TIMEOUT_SECONDS})"
     )
     metrics = tmp_path_factory.mktemp("stream-fixture") / "metrics.jsonl"
-    env = {"PATH": "/usr/bin:/bin", "METRICS_FILE": str(metrics)}
+    # The workers sign the AWS APIs' calls with these, and the gateway checks them against these.
+    env = {"PATH": "/usr/bin:/bin", "METRICS_FILE": str(metrics), **AWS_CREDENTIALS}
     running = RunningGateway([sys.executable, "-c", code, str(FIXTURE_TEMPLATE)], env)
     try:
         yield running
@@ -46,7 +48,7 @@ def _ws(gateway: RunningGateway, ticket: str = "ok") -> Any:
 def _management(gateway: RunningGateway) -> Any:
     return boto3.client(
         "apigatewaymanagementapi",
-        endpoint_url=gateway.url("/v1/stream"),
+        endpoint_url=gateway.aws_url + "/v1/stream",
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
@@ -128,7 +130,7 @@ def _keep_talking(stream: Any, until: float) -> None:
 
 
 def test_an_unsigned_management_call_is_forbidden(gateway):
-    reply = requests.post(gateway.url("/v1/stream/@connections/anything"), data=b"x", timeout=10)
+    reply = requests.post(gateway.aws_url + "/v1/stream/@connections/anything", data=b"x", timeout=10)
     assert reply.status_code == 403
 
 
@@ -146,10 +148,10 @@ def test_an_idle_connection_is_closed_with_1001(gateway):
 def test_invoking_an_unknown_function_is_resource_not_found(gateway):
     client = boto3.client(
         "lambda",
-        endpoint_url=gateway.base_url,
+        endpoint_url=gateway.aws_url,
         region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
     with pytest.raises(ClientError) as missing:
         client.invoke(FunctionName="NoSuchFunction", InvocationType="Event", Payload=b"{}")

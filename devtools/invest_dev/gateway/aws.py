@@ -2,19 +2,23 @@
 
 - The API Gateway Management API of the WebSocket API, at MANAGEMENT_PREFIX (the local stream URL):
   `POST @connections/{id}` (PostToConnection: one text frame), `GET` (GetConnection), `DELETE`
-  (DeleteConnection; the connection is closed with code 4008). An unknown or closed connection is
-  410 GoneException.
+  (DeleteConnection; the connection is closed with the code its last error frame calls for, else
+  4008: invest_dev.gateway.websocket). An unknown or closed connection is 410 GoneException.
 - Lambda's Invoke, at `/2015-03-31/functions/{name}/invocations`: `X-Amz-Invocation-Type: Event`
   answers 202 and runs the function in its pool in the background, as Lambda's asynchronous
   invocations do; otherwise the function's result comes back.
 
-Requests must be SigV4-signed (boto3 always signs; the signature is not checked): an unsigned one
+They are served on a listener of their own, on 127.0.0.1 only (server.py): the public port serves
+only the template's routes, as API Gateway does. Requests must be SigV4-signed with the credentials
+the workers were given (`local_credentials`), checked as AWS checks them (`sigv4`); anything else
 is 403, as AWS answers it. The workers are pointed here by `local_aws_environment`.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sys
 import threading
 import time
@@ -22,8 +26,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from botocore.credentials import Credentials
+
 from invest_dev.gateway.request import HttpRequest
 from invest_dev.gateway.responses import GatewayError, HttpResponse
+from invest_dev.gateway.sigv4 import signature_refusal
 
 STREAM_PATH = "/v1/stream"
 MANAGEMENT_PREFIX = f"{STREAM_PATH}/@connections/"
@@ -32,16 +39,24 @@ INVOKE_SUFFIX = "/invocations"
 DELIVERY_FUNCTION = "StreamDeliveryFunction"
 
 
-def local_aws_environment(base_url: str) -> dict[str, str]:
+def local_credentials() -> Credentials:
+    """The credentials the workers sign with: the developer's own when set (the workers inherit them),
+    else stand-ins with a secret made for this run, so that no one else can sign for them."""
+    return Credentials(
+        os.environ.get("AWS_ACCESS_KEY_ID", "local"), os.environ.get("AWS_SECRET_ACCESS_KEY", secrets.token_hex(32))
+    )
+
+
+def local_aws_environment(base_url: str, credentials: Credentials) -> dict[str, str]:
     """What the workers need to reach this gateway's AWS APIs with boto3: endpoints, a region and
-    stand-in credentials (the developer's own, when set, win: they only sign requests to this gateway)."""
+    the credentials `AwsApis` checks signatures against."""
     return {
         "STREAM_MANAGEMENT_ENDPOINT": base_url + STREAM_PATH,
         "STREAM_DELIVERY_FUNCTION": DELIVERY_FUNCTION,
         "AWS_ENDPOINT_URL_LAMBDA": base_url,
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
     }
 
 
@@ -59,19 +74,29 @@ Invoker = Callable[[str, dict[str, Any]], Any]
 
 
 class AwsApis:
-    def __init__(self, connections: StreamConnections, invoke: Invoker, functions: Mapping[str, float]) -> None:
+    """Answers the requests of the AWS APIs' listener: only SigV4-signed calls of the two APIs."""
+
+    def __init__(
+        self,
+        connections: StreamConnections,
+        invoke: Invoker,
+        functions: Mapping[str, float],
+        credentials: Credentials,
+    ) -> None:
         self._connections = connections
         self._invoke = invoke
         self._functions = functions  # logical ID -> timeout (s)
-
-    @staticmethod
-    def handles(path: str) -> bool:
-        return path.startswith(MANAGEMENT_PREFIX) or (path.startswith(INVOKE_PREFIX) and path.endswith(INVOKE_SUFFIX))
+        self.credentials = credentials
 
     def answer(self, request: HttpRequest) -> HttpResponse:
-        if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
-            return _error(403, "ForbiddenException", "Missing Authentication Token")
-        if request.path.startswith(MANAGEMENT_PREFIX):
+        service = _service(request.path)
+        if service is None:
+            return _error(404, "UnknownOperationException", "Unknown operation")
+        target = request.path + (f"?{request.query}" if request.query else "")
+        refusal = signature_refusal(self.credentials, service, request.method, target, request.headers, request.body)
+        if refusal is not None:
+            return _error(403, refusal.code, refusal.message)
+        if service == "execute-api":
             return self._management(request.method, unquote(request.path.removeprefix(MANAGEMENT_PREFIX)), request.body)
         name = unquote(request.path.removeprefix(INVOKE_PREFIX).removesuffix(INVOKE_SUFFIX))
         return self._lambda_invoke(name, request.headers.get("x-amz-invocation-type", "RequestResponse"), request.body)
@@ -92,7 +117,10 @@ class AwsApis:
         function = name.split(":")[6] if name.startswith("arn:") else name.split(":")[0]
         if function not in self._functions:
             return _error(404, "ResourceNotFoundException", f"Function not found: {name}")
-        event = json.loads(payload or b"{}")
+        try:
+            event = json.loads(payload or b"{}")
+        except ValueError:
+            return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
         if invocation_type == "Event":
             threading.Thread(target=self._run_async, args=(function, event), daemon=True).start()
             return HttpResponse(202)
@@ -111,6 +139,15 @@ class AwsApis:
                 file=sys.stderr,
                 flush=True,
             )
+
+
+def _service(path: str) -> str | None:
+    """The AWS service whose API the path belongs to, as its signatures are scoped."""
+    if path.startswith(MANAGEMENT_PREFIX):
+        return "execute-api"
+    if path.startswith(INVOKE_PREFIX) and path.endswith(INVOKE_SUFFIX):
+        return "lambda"
+    return None
 
 
 def invocation_deadline(timeout_seconds: float) -> float:

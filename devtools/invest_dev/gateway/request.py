@@ -11,12 +11,18 @@ from typing import Any
 from invest_dev.events import http_event
 
 
-def event_headers(received: Iterable[tuple[str, str]], client_ip: str, server_port: int) -> dict[str, str]:
-    """Request headers as API Gateway passes them: lower-case names, repeated ones joined by commas."""
+def joined_headers(received: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers with lower-case names, repeated ones joined by commas (cookies by semicolons)."""
     joined: dict[str, list[str]] = {}
     for name, value in received:
         joined.setdefault(name.lower(), []).append(value)
-    headers = {name: ("; " if name == "cookie" else ",").join(values) for name, values in joined.items()}
+    return {name: ("; " if name == "cookie" else ",").join(values) for name, values in joined.items()}
+
+
+def event_headers(received: Iterable[tuple[str, str]], client_ip: str, server_port: int) -> dict[str, str]:
+    """Request headers as API Gateway passes them: joined, with the client's address appended to
+    X-Forwarded-For (what a client sent there stays, but the event's sourceIp is the TCP peer's)."""
+    headers = joined_headers(received)
     forwarded = headers.get("x-forwarded-for")
     headers["x-forwarded-for"] = f"{forwarded}, {client_ip}" if forwarded else client_ip
     headers["x-forwarded-proto"] = "http"

@@ -3,6 +3,10 @@
 A request is matched to a route (`routing`), becomes a payload-2.0 event (`request`) and is invoked
 in one of the function's containers (`pool`); the function's answer becomes the HTTP response
 (`responses`). Access log lines go to stderr.
+
+That public port serves only what API Gateway would: the template's routes and the WebSocket API.
+The AWS APIs the functions call (`aws`) have a listener of their own on 127.0.0.1, on a port the OS
+picks, which only the containers are told about.
 """
 
 from __future__ import annotations
@@ -21,10 +25,17 @@ from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from invest_dev.gateway.aws import DELIVERY_FUNCTION, STREAM_PATH, AwsApis, invocation_deadline, local_aws_environment
+from invest_dev.gateway.aws import (
+    DELIVERY_FUNCTION,
+    STREAM_PATH,
+    AwsApis,
+    invocation_deadline,
+    local_aws_environment,
+    local_credentials,
+)
 from invest_dev.gateway.containers import WorkerOutput
 from invest_dev.gateway.pool import MAX_CONTAINERS_PER_FUNCTION, FunctionPool
-from invest_dev.gateway.request import HttpRequest, event_headers
+from invest_dev.gateway.request import HttpRequest, event_headers, joined_headers
 from invest_dev.gateway.responses import GatewayError, HttpResponse, http_response
 from invest_dev.gateway.routing import RouteTable
 from invest_dev.gateway.websocket import IDLE_TIMEOUT_SECONDS, StreamGateway, handshake_bytes
@@ -61,12 +72,13 @@ class Gateway:
         self.stream = StreamGateway(
             {route: spec.name for spec in stream_specs for route in spec.stream_routes}, self.invoke, idle_timeout
         )
-        self.aws = AwsApis(self.stream, self.invoke, {spec.name: spec.timeout_seconds for spec in specs})
+        timeouts = {spec.name: spec.timeout_seconds for spec in specs}
+        self.aws = AwsApis(self.stream, self.invoke, timeouts, local_credentials())
 
-    def listening_at(self, base_url: str) -> None:
-        """The gateway's URL, for the containers' boto3 clients (invest_dev.gateway.aws)."""
+    def aws_apis_at(self, base_url: str) -> None:
+        """The AWS APIs' listener, for the containers' boto3 clients (invest_dev.gateway.aws)."""
         for pool in self.pools.values():
-            pool.add_environment(local_aws_environment(base_url))
+            pool.add_environment(local_aws_environment(base_url, self.aws.credentials))
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         """The function's result for an event of the WebSocket API or of Lambda's Invoke."""
@@ -104,9 +116,6 @@ class Gateway:
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         request.integration_deadline = request.received + INTEGRATION_TIMEOUT_SECONDS
-        if self.aws.handles(request.path):
-            request.route_key = "aws"
-            return self.aws.answer(request)
         resolved = self.routes.resolve(request.method, request.path)
         if resolved is None:
             return HttpResponse.from_gateway_error(GatewayError(404, "Not Found"))
@@ -133,50 +142,44 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # in-flight requests must not hold up shutdown
     request_queue_size = 128  # bursts of parallel clients wait in the backlog, not in SYN retries
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+    def __init__(self, address: tuple[str, int], gateway: Gateway, handler: type[_RequestHandler]) -> None:
         self.gateway = gateway
-        super().__init__(address, _RequestHandler)
+        super().__init__(address, handler)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 as both listeners speak it; `_headers` and `_answer` say what a request gets."""
+
     protocol_version = "HTTP/1.1"  # keep-alive, like API Gateway
     server_version = "invest-local-gateway"
     timeout = 120  # idle keep-alive connections are dropped after this
 
+    def _headers(self, server: _Server) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _answer(self, gateway: Gateway, request: HttpRequest) -> HttpResponse:
+        raise NotImplementedError
+
     def _dispatch(self) -> None:
         server = cast(_Server, self.server)
         target = urlsplit(self.path)
-        if target.path == STREAM_PATH and self.headers.get("Upgrade", "").lower() == "websocket":
-            self._serve_websocket(server)
-            return
         request = HttpRequest(
             method=self.command,
             path=target.path or "/",
             query=target.query,
-            headers=event_headers(self.headers.items(), self.client_address[0], server.server_port),
+            headers=self._headers(server),
             body=b"",
             source_ip=self.client_address[0],
         )
         try:
             request.body = self._read_body()
-            response = server.gateway.dispatch(request)
+            response = self._answer(server.gateway, request)
         except _BadRequest as bad:
             self.close_connection = True  # the body may be unread: the connection is out of step
             response = HttpResponse.from_gateway_error(bad.error)
         response.headers.append(("apigw-requestid", request.request_id))
         self._write(response)
         sys.stderr.write(request.access_log(response.status) + "\n")
-        sys.stderr.flush()
-
-    def _serve_websocket(self, server: _Server) -> None:
-        """Hand the socket to the WebSocket API (invest_dev.gateway.websocket) for the connection's life."""
-        self.close_connection = True
-        received = time.monotonic()
-        raw = handshake_bytes(self.requestline, self.headers.items())
-        status = server.gateway.stream.serve(self.connection, raw, self.client_address[0])
-        latency_ms = round((time.monotonic() - received) * 1000, 1)
-        entry = {"ip": self.client_address[0], "path": STREAM_PATH, "status": status, "connectionMs": latency_ms}
-        sys.stderr.write(json.dumps(entry) + "\n")
         sys.stderr.flush()
 
     def __getattr__(self, name: str) -> Any:
@@ -236,6 +239,45 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Replaced by the JSON access log line of `_dispatch`."""
 
 
+class _ApiRequestHandler(_RequestHandler):
+    """The public port: the template's routes and the WebSocket API, as API Gateway serves them. The
+    event's sourceIp is the TCP peer's, whatever X-Forwarded-For says."""
+
+    def _dispatch(self) -> None:
+        if urlsplit(self.path).path == STREAM_PATH and self.headers.get("Upgrade", "").lower() == "websocket":
+            self._serve_websocket(cast(_Server, self.server))
+        else:
+            super()._dispatch()
+
+    def _headers(self, server: _Server) -> dict[str, str]:
+        return event_headers(self.headers.items(), self.client_address[0], server.server_port)
+
+    def _answer(self, gateway: Gateway, request: HttpRequest) -> HttpResponse:
+        return gateway.dispatch(request)
+
+    def _serve_websocket(self, server: _Server) -> None:
+        """Hand the socket to the WebSocket API (invest_dev.gateway.websocket) for the connection's life."""
+        self.close_connection = True
+        received = time.monotonic()
+        raw = handshake_bytes(self.requestline, self.headers.items())
+        status = server.gateway.stream.serve(self.connection, raw, self.client_address[0])
+        latency_ms = round((time.monotonic() - received) * 1000, 1)
+        entry = {"ip": self.client_address[0], "path": STREAM_PATH, "status": status, "connectionMs": latency_ms}
+        sys.stderr.write(json.dumps(entry) + "\n")
+        sys.stderr.flush()
+
+
+class _AwsRequestHandler(_RequestHandler):
+    """The AWS APIs' listener (invest_dev.gateway.aws): the headers as sent, for their signature."""
+
+    def _headers(self, server: _Server) -> dict[str, str]:
+        return joined_headers(self.headers.items())
+
+    def _answer(self, gateway: Gateway, request: HttpRequest) -> HttpResponse:
+        request.route_key = "aws"
+        return gateway.aws.answer(request)
+
+
 class _Stop(Exception):
     """SIGINT or SIGTERM: leave serve_forever and shut down cleanly."""
 
@@ -268,15 +310,20 @@ def serve(
     gateway = Gateway(template, output, max_containers, idle_timeout)
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     server: _Server | None = None
+    aws_server: _Server | None = None
+    aws_thread: threading.Thread | None = None
     try:
         try:
-            server = _Server((host, port), gateway)
+            server = _Server((host, port), gateway, _ApiRequestHandler)
         except OSError as error:
             raise SystemExit(f"invest serve: cannot listen on {host}:{port}: {error}") from None
-        bound_host, bound_port = str(server.server_address[0]), server.server_address[1]
-        gateway.listening_at(f"http://{'127.0.0.1' if bound_host == '0.0.0.0' else bound_host}:{bound_port}")
+        aws_server = _Server(("127.0.0.1", 0), gateway, _AwsRequestHandler)
+        aws_thread = threading.Thread(target=aws_server.serve_forever, name="aws-apis", daemon=True)
+        aws_thread.start()
+        aws_url = f"http://127.0.0.1:{aws_server.server_address[1]}"
+        gateway.aws_apis_at(aws_url)
         gateway.start_warming()
-        _print_banner(gateway, server, output)
+        _print_banner(gateway, server, output, aws_url)
         server.serve_forever()
     except _Stop as stop:
         print(f"invest serve: {stop}, stopping", file=sys.stderr, flush=True)
@@ -285,10 +332,14 @@ def serve(
             signal.signal(signum, handler)
         if server is not None:
             server.server_close()
+        if aws_server is not None:
+            if aws_thread is not None and aws_thread.is_alive():
+                aws_server.shutdown()  # would wait forever for a serve_forever never started
+            aws_server.server_close()
         gateway.close()
 
 
-def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput) -> None:
+def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput, aws_url: str) -> None:
     targets = [*gateway.routes.routes, *([gateway.routes.default] if gateway.routes.default else [])]
     width = max((len(target.route_key) for target in targets), default=0)
     lines = [f"invest serve: {len(gateway.pools)} functions of {gateway.template}"]
@@ -299,5 +350,6 @@ def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput) -> No
     host, port = server.server_address[:2]
     lines.append("  containers start in the background, one per function; requests are served meanwhile")
     lines.append(f"  stream: ws://{host!s}:{port}{STREAM_PATH}")
+    lines.append(f"  AWS APIs for the functions (SigV4-signed, this machine only): {aws_url}")
     lines.append(f"Listening on http://{host!s}:{port} (Ctrl-C to stop)")
     print("\n".join(lines), file=sys.stderr, flush=True)
