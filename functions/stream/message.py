@@ -1,13 +1,13 @@
-"""WebSocket $default: a client's message; `{"action": "ping"}` is answered `{"type": "pong"}`."""
+"""WebSocket $default: a client's message, answered as services/stream_messages.py says."""
 
 from typing import Any
 
 from investment_system.http.websocket import WebSocketRequest, websocket_handler
-from investment_system.services.stream import answer
+from investment_system.services.stream_messages import answer
 
 
 def on_message(request: WebSocketRequest) -> dict[str, Any]:
-    return answer(request.body)
+    return answer(request.connection_id, request.body)
 
 
 handler = websocket_handler(on_message)

@@ -149,10 +149,12 @@ def test_ping_gets_pong_and_anything_else_an_error_frame(gateway):
     with client.open() as stream:
         stream.send(json.dumps({"action": "ping"}))
         assert _next(stream) == {"type": "pong"}
-        stream.send("hello")
+        stream.send(json.dumps({"action": "shout"}))
         error = _next(stream)
         assert (error["type"], error["code"]) == ("error", "UNSUPPORTED_MESSAGE")
         assert error["message"]
+        stream.send("hello")
+        assert _next(stream)["code"] == "MALFORMED_MESSAGE"
 
 
 def test_a_created_signal_arrives_within_a_second(gateway):

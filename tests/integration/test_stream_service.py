@@ -25,7 +25,7 @@ from investment_system.services import stream_delivery
 from investment_system.services.signal_expiry import expire_overdue_signals
 from investment_system.services.signal_reads import get_signal
 from investment_system.services.signals import close_signal, create_signal, delete_signal, update_signal
-from investment_system.services.stream import answer, connect, issue_ticket
+from investment_system.services.stream import connect, issue_ticket
 from investment_system.services.stream_delivery import deliver, remove_connection
 from investment_system.services.stream_events import record_event
 from investment_system.services.subscriptions import cancel_at_period_end
@@ -246,13 +246,6 @@ def test_disconnect_forgets_the_connection_once(db, api):
     remove_connection("a")
     remove_connection("a")
     assert open_connections(investor.user_id) == 0
-
-
-def test_the_client_may_only_ping():
-    assert answer('{"action": "ping"}') == {"type": "pong"}
-    for other in ('{"action": "subscribe"}', "ping", "", None, "[]"):
-        assert answer(other)["type"] == "error"
-        assert answer(other)["code"] == "UNSUPPORTED_MESSAGE"
 
 
 WRITERS = 8

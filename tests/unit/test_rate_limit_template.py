@@ -15,8 +15,9 @@ def _is_rate_limited(spec) -> bool:
 
 def test_every_rate_limited_function_and_no_other_may_update_the_counters():
     # Given the HTTP functions of the template, the routes the limiter exempts, and the WebSocket $connect
+    # (per client IP) and $default (per connection)
     limited = {spec.name for spec in http_functions() if _is_rate_limited(spec)}
-    limited |= {spec.name for spec in stream_functions() if "$connect" in spec.stream_routes}
+    limited |= {spec.name for spec in stream_functions() if {"$connect", "$default"} & set(spec.stream_routes)}
     # Then the counter policy lists the limited functions' roles, and only those
     assert _roles("RateLimitCounterAccess") == limited
     assert {"HealthFunction", "DocsFunction", "PaymentWebhookFunction"}.isdisjoint(limited)

@@ -56,7 +56,7 @@ def test_the_functions_that_write_events_may_ask_for_a_delivery_of_the_delivery_
     roles = {role["Ref"].removesuffix("Role") for role in RESOURCES["StreamDeliveryRequests"]["Properties"]["Roles"]}
     writers = {spec.name for spec in functions() if spec.code_uri.name == "signals" and spec.name not in READERS}
     assert writers <= roles
-    assert roles - writers == BILLING_WRITERS | {"StreamConnectFunction"}
+    assert roles - writers == BILLING_WRITERS | {"StreamConnectFunction", "StreamMessageFunction"}
 
 
 READERS = {"ListSignalsFunction", "GetSignalFunction", "GetSignalAnalyticsFunction", "GetSignalHistoryFunction"}

@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     INVALID_QUERY_PARAMETER = "INVALID_QUERY_PARAMETER"
     INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
     UNSUPPORTED_MESSAGE = "UNSUPPORTED_MESSAGE"
+    MALFORMED_MESSAGE = "MALFORMED_MESSAGE"
     # Validation
     VALIDATION_ERROR = "VALIDATION_ERROR"
     PASSWORD_TOO_WEAK = "PASSWORD_TOO_WEAK"
@@ -117,6 +118,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.INVALID_IDEMPOTENCY_KEY: ErrorSpec(_C.REQUEST, 400, "Idempotency-Key must be 1 to 255 characters."),
     ErrorCode.UNSUPPORTED_MESSAGE: ErrorSpec(
         _C.REQUEST, 400, 'The stream understands one message: {"action": "ping"}.'
+    ),
+    ErrorCode.MALFORMED_MESSAGE: ErrorSpec(
+        _C.REQUEST, 400, "A message must be one JSON object of at most 4 KiB, its values neither objects nor arrays."
     ),
     ErrorCode.VALIDATION_ERROR: ErrorSpec(_C.VALIDATION, 422, "The request is invalid."),
     ErrorCode.PASSWORD_TOO_WEAK: ErrorSpec(_C.VALIDATION, 422, "The password does not meet the password policy."),

@@ -1,4 +1,4 @@
-"""The real-time stream's use cases: tickets, opening and closing connections, the client's messages.
+"""The real-time stream's use cases: tickets, opening and closing connections.
 
 - A ticket (`issue_ticket`) is 32 random bytes, URL-safe, stored as its SHA-256 hash, valid for
   60 s and for one connection: `connect` deletes it as it reads it, so a second use, an expired one
@@ -9,18 +9,15 @@
   most 5 connections: the oldest beyond that are evicted, closed by the delivery function with an
   error frame. When there is a replay to send or a connection to close, it asks for a delivery, which
   waits until API Gateway has opened the connection.
-- `answer` is the `$default` route: `{"action": "ping"}` gets `{"type": "pong"}`, anything else an
-  error frame. Nothing reaches the database.
+- The `$default` route's messages are services/stream_messages.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
@@ -29,7 +26,7 @@ from investment_system.models.stream import CONNECTION_ID_MAX, StreamConnection,
 from investment_system.observability import MetricName, add_metric
 from investment_system.repositories.stream import ConnectionRepository, TicketRepository, UserStreamRepository
 from investment_system.schemas.stream import StreamTicketOut
-from investment_system.services.stream_delivery import MAX_REPLAY, error_frame, request_delivery
+from investment_system.services.stream_delivery import MAX_REPLAY, request_delivery
 
 TICKET_TTL = timedelta(seconds=60)
 MAX_CONNECTIONS_PER_USER = 5
@@ -95,14 +92,3 @@ def _event_id(text: str | None) -> int | None:
     if not text.isascii() or not text.isdigit() or len(text) > _MAX_EVENT_ID_DIGITS:
         raise RequestError(ErrorCode.INVALID_QUERY_PARAMETER, "last_event_id must be an event id: 0, 1, 2...")
     return int(text)
-
-
-def answer(message: str | None) -> dict[str, Any]:
-    """The frame that answers a client's message."""
-    try:
-        parsed = json.loads(message or "")
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and parsed.get("action") == "ping":
-        return {"type": "pong"}
-    return error_frame(ErrorCode.UNSUPPORTED_MESSAGE)

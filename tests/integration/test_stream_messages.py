@@ -1,0 +1,189 @@
+"""The stream's `$default` route (services/stream_messages.py) through its function: one reader for every
+client message (MALFORMED_MESSAGE, never an internal error), ping, and the per-connection message limit
+that ends with the connection closed."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from billing_support import count_metrics_from_here, emitted_metrics
+from stream_support import FakeManagementApi
+from support import function_module
+
+from invest_dev.events import LambdaContextStub, websocket_event
+from investment_system.services import stream_delivery
+
+NOW = 1_900_000_000.25  # a quarter into a second: the frozen clock of the rate tests
+
+
+def _send(body: str | None, connection_id: str = "conn-1") -> dict:
+    """The frame StreamMessageFunction answers a client's message with (its reply's body)."""
+    reply = function_module("StreamMessageFunction").handler(
+        websocket_event("$default", connection_id, body=body), LambdaContextStub(function_name="StreamMessageFunction")
+    )
+    assert reply["statusCode"] == 200, reply
+    return dict(json.loads(reply["body"]))
+
+
+def _codes(frames: list[dict]) -> list[str]:
+    return [frame.get("code", frame["type"]) for frame in frames]
+
+
+@pytest.fixture
+def api(monkeypatch, settings_env):
+    """The fake Management API and Lambda Invoke; `api.requested` holds what the code asked the delivery
+    function to do."""
+    fake = FakeManagementApi()
+    settings_env.setenv("STREAM_DELIVERY_FUNCTION", "StreamDeliveryFunction")
+    monkeypatch.setattr(stream_delivery, "_management_client", lambda: fake)
+    monkeypatch.setattr(stream_delivery, "_lambda_client", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A frozen clock: `clock.now` is what time.time() returns; tests move it."""
+
+    class Clock:
+        now = NOW
+
+    monkeypatch.setattr(time, "time", lambda: Clock.now)
+    return Clock
+
+
+# --- One reader ------------------------------------------------------------------------------------------
+
+DEEP = 100_000  # the outside test's message: json.loads recursed out of the stack on it
+MALFORMED = {
+    "deeply nested": '{"action": ' + "[" * DEEP + "]" * DEEP + "}",
+    "nested within 4 KiB": '{"action": "ping", "a": ' + '{"b": ' * 500 + "1" + "}" * 500 + "}",
+    "a nested object": '{"action": "ping", "options": {"verbose": true}}',
+    "a nested array": '{"action": "ping", "ids": [1, 2]}',
+    "5 KiB": json.dumps({"action": "ping", "padding": "x" * 5 * 1024}),
+    "4 KiB of characters, more in bytes": json.dumps({"action": "ping", "padding": "é" * 2040}),
+    "an array": '[{"action": "ping"}]',
+    "a string": '"ping"',
+    "a number": "42",
+    "null": "null",
+    "not JSON": "ping",
+    "cut short": '{"action": "ping"',
+    "NaN": '{"action": "ping", "n": NaN}',
+    "empty": "",
+    "no body": None,
+    "an unpaired surrogate (not UTF-8)": '{"action": "ping\ud800"}',
+    "invalid UTF-8 as the local gateway decodes it": "\ufffd\ufffd",
+}
+
+
+@pytest.mark.parametrize("message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_message_that_is_not_a_small_flat_json_object_gets_malformed_message(message):
+    # Given a message over 4 KiB, not JSON, not one object, or with an object or an array as a value
+    # When a client sends it
+    frame = _send(message)
+    # Then the answer is a MALFORMED_MESSAGE error frame saying what is wrong, never an internal error
+    assert (frame["type"], frame["code"]) == ("error", "MALFORMED_MESSAGE")
+    assert frame["message"]
+
+
+def test_ping_gets_pong_up_to_4_kib_with_any_flat_fields():
+    # Given pings: the bare one, one with flat fields of every JSON scalar type, one of exactly 4096 bytes
+    flat = {"action": "ping", "id": 7, "at": 1.5, "note": "é", "urgent": False, "reply_to": None}
+    exactly_4_kib = json.dumps({"action": "ping", "padding": ""})
+    exactly_4_kib = json.dumps({"action": "ping", "padding": "x" * (4096 - len(exactly_4_kib))})
+    assert len(exactly_4_kib.encode()) == 4096
+    # When each is sent, Then each is answered with a pong
+    for message in ('{"action": "ping"}', json.dumps(flat), exactly_4_kib):
+        assert _send(message) == {"type": "pong"}
+
+
+@pytest.mark.parametrize("message", ['{"action": "subscribe"}', '{"action": 1}', "{}", '{"Action": "ping"}'])
+def test_a_flat_object_that_is_not_a_ping_gets_unsupported_message(message):
+    frame = _send(message)
+    assert (frame["type"], frame["code"]) == ("error", "UNSUPPORTED_MESSAGE")
+    assert frame["message"] == 'The stream understands one message: {"action": "ping"}.'
+
+
+# --- At most 10 messages a second per connection ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_more_than_10_messages_in_a_second_get_rate_limit_exceeded(api, clock, settings_env, capsys, backend):
+    # Given a connection, on each rate-limiter backend that runs here
+    settings_env.setenv("RATE_LIMIT_BACKEND", backend)
+    connection = f"conn-{uuid.uuid4().hex}"
+    count_metrics_from_here(capsys)
+    # When it sends 12 messages within one second
+    frames = [_send('{"action": "ping"}', connection) for _ in range(12)]
+    # Then the first 10 are answered and the 11th and 12th get RATE_LIMIT_EXCEEDED, unread
+    assert _codes(frames) == ["pong"] * 10 + ["RATE_LIMIT_EXCEEDED"] * 2
+    assert frames[-1]["message"] == "At most 10 messages a second on a connection."
+    assert emitted_metrics(capsys.readouterr().out).get("RateLimitExceeded") == 2
+    # And another connection is not affected, nor this one in the next second
+    assert _send('{"action": "ping"}', f"conn-{uuid.uuid4().hex}") == {"type": "pong"}
+    clock.now += 1
+    assert _send('{"action": "ping"}', connection) == {"type": "pong"}
+    # And nothing asked for the connection to be closed
+    assert api.requested == []
+
+
+def test_malformed_messages_count_against_the_limit_too(api, clock):
+    frames = [_send("[]") for _ in range(10)] + [_send('{"action": "ping"}')]
+    assert _codes(frames) == ["MALFORMED_MESSAGE"] * 10 + ["RATE_LIMIT_EXCEEDED"]
+
+
+def test_a_connection_flooding_past_10_refused_messages_is_asked_closed_with_rate_limit_exceeded(api, clock):
+    # Given an open connection
+    api.open.add("conn-1")
+    # When it sends 20 messages in one second: 10 answered, 10 refused
+    frames = [_send('{"action": "ping"}') for _ in range(20)]
+    assert _codes(frames) == ["pong"] * 10 + ["RATE_LIMIT_EXCEEDED"] * 10
+    # Then it is not closed yet
+    assert api.requested == []
+    # When it keeps on: the 11th refused message
+    assert _send('{"action": "ping"}')["code"] == "RATE_LIMIT_EXCEEDED"
+    # Then the delivery function is asked to close it with RATE_LIMIT_EXCEEDED
+    assert api.requested == [{"close": "conn-1", "code": "RATE_LIMIT_EXCEEDED"}]
+    # And that function, invoked with the request, sends the reason as a last frame and deletes the connection
+    deliver = function_module("StreamDeliveryFunction").handler
+    deliver(api.requested[0], LambdaContextStub(function_name="StreamDeliveryFunction"))
+    assert api.frames["conn-1"][-1]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert api.deleted == ["conn-1"]
+
+
+def test_a_connection_a_little_over_the_limit_for_long_is_closed_too(api, clock):
+    # Given a connection sending 11 messages every second: one refused each second
+    for second in range(10):
+        clock.now = NOW + second
+        assert _codes([_send('{"action": "ping"}') for _ in range(11)])[-1] == "RATE_LIMIT_EXCEEDED"
+    # Then 10 refusals within a minute close nothing
+    assert api.requested == []
+    # When it goes on in the 11th second, Then its 11th refusal within the minute asks for the close
+    clock.now = NOW + 10
+    [_send('{"action": "ping"}') for _ in range(11)]
+    assert api.requested == [{"close": "conn-1", "code": "RATE_LIMIT_EXCEEDED"}]
+
+
+def test_a_burst_then_calm_never_closes_the_connection(api, clock):
+    # Given a connection that once sent 20 messages in a second (10 refused)
+    [_send('{"action": "ping"}') for _ in range(20)]
+    # When it then sends one message a second for a minute and more
+    for second in range(1, 70):
+        clock.now = NOW + second
+        assert _send('{"action": "ping"}') == {"type": "pong"}
+    # Then it was never asked closed, and a second burst a minute later starts from no refusal
+    clock.now = NOW + 70
+    [_send('{"action": "ping"}') for _ in range(20)]
+    assert api.requested == []
+
+
+def test_a_limiter_down_and_failing_closed_is_an_error_frame_not_an_internal_error(api, settings_env):
+    # Given a Redis backend nobody listens on, and the limiter failing closed
+    settings_env.setenv("RATE_LIMIT_BACKEND", "redis")
+    settings_env.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    settings_env.setenv("RATE_LIMIT_FAIL_OPEN", "false")
+    # When a client pings, Then it gets the limiter's error as a frame
+    frame = _send('{"action": "ping"}')
+    assert (frame["type"], frame["code"]) == ("error", "RATE_LIMITER_UNAVAILABLE")
