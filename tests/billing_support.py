@@ -34,7 +34,12 @@ def put_on_plan(investor: Investor, plan: str) -> None:
     with unit_of_work() as session:
         started = change_plan(session, investor.user_id, plan)
     assert isinstance(started, CheckoutStarted)
-    pay(investor.user_id, checkout_id=str(started.checkout.id))
+    pay(investor.user_id, **paying(started.checkout.model_dump(mode="json")))
+
+
+def paying(checkout: dict[str, Any]) -> dict[str, Any]:
+    """The `data` of an invoice.paid that pays `checkout` (as the API answered it) in full."""
+    return {"checkout_id": checkout["id"], "amount_cents": checkout["amount_cents"], "currency": checkout["currency"]}
 
 
 def pay(user_id: uuid.UUID, **data: Any) -> None:

@@ -15,15 +15,19 @@ app = create_app()
     description=(
         "Called by the payment provider, not by users: no bearer token. The X-Signature header authenticates "
         "the raw body and is checked before the body is read (401 WEBHOOK_SIGNATURE_INVALID). "
-        "invoice.paid puts the user on the paid plan with a new period, and completes the pending checkout "
-        "data.checkout_id names (a plan no checkout asked for is applied too: the provider took the payment); "
-        "invoice.payment_failed makes the subscription PAST_DUE, and BILLING_GRACE_DAYS later it is back on "
-        "free; subscription.canceled makes it CANCELED, on free. An event id is applied once: "
-        "a redelivery, and an event of another type, is acknowledged and changes nothing. invoice.paid for a "
-        "plan the catalogue does not have is 404 PLAN_NOT_FOUND, so that the provider retries."
+        "invoice.paid puts the user on the paid plan with a new period (data.period_end: in the future, at most "
+        "400 days away, else 422 VALIDATION_ERROR). One naming a checkout (data.checkout_id) must carry the "
+        "checkout's data.amount_cents and data.currency, and no data.plan but the checkout's: it then completes "
+        "the checkout if still pending and grants its plan; one that does not is acknowledged with applied "
+        "false, changes nothing, and is logged and counted for an operator. A plan no checkout asked for is "
+        "applied too: the provider took the payment. invoice.payment_failed makes the subscription PAST_DUE, "
+        "and BILLING_GRACE_DAYS later it is back on free; subscription.canceled makes it CANCELED, on free. "
+        "An event id is applied once: a redelivery, and an event of another type, is acknowledged and changes "
+        "nothing (a redelivery answers as the first delivery did). invoice.paid for a plan the catalogue does "
+        "not have is 404 PLAN_NOT_FOUND, so that the provider retries."
     ),
     tags=["Billing"],
-    responses={200: {"description": "Received"}, **error_responses(401, 404)},
+    responses={200: {"description": "Received; applied says whether it took effect"}, **error_responses(401, 404)},
 )
 def post_payment_event(event: PaymentEvent, signature: SignatureHeader, _: SignedByPaymentProvider) -> WebhookReceipt:
     return receive_payment_event(event)

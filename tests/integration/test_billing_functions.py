@@ -12,6 +12,7 @@ from billing_support import (
     count_metrics_from_here,
     deliver,
     emitted_metrics,
+    paying,
     payment_event,
     put_on_plan,
     time_passes,
@@ -123,7 +124,7 @@ def test_paying_the_checkout_switches_plan_and_quotas_and_is_audited(db, capsys)
     count_metrics_from_here(capsys)
     # When the provider reports the checkout paid
     period_end = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
-    _pay(investor, checkout_id=checkout["id"], period_end=period_end.isoformat())
+    _pay(investor, **paying(checkout), period_end=period_end.isoformat())
     # Then the user is ACTIVE on pro for the period paid, with pro's quotas, and nothing pending
     subscription = _subscription(investor)
     assert (subscription["plan"]["code"], subscription["status"], subscription["pending_checkout"]) == (
@@ -152,11 +153,11 @@ def test_a_newer_checkout_replaces_the_pending_one(db):
     assert second["id"] != first["id"]
     assert _subscription(investor)["pending_checkout"] == second
     # And a payment naming the first cannot complete it: the plan stays free
-    _pay(investor, checkout_id=first["id"])
+    _pay(investor, **paying(first))
     assert (_subscription(investor)["plan"]["code"], _quotas(investor)) == ("free", (10, 60))
     assert _subscription(investor)["pending_checkout"] == second
     # While the second's completes it
-    _pay(investor, checkout_id=second["id"])
+    _pay(investor, **paying(second))
     assert (_subscription(investor)["plan"]["code"], _quotas(investor)) == ("enterprise", (10000, 3000))
 
 
@@ -168,7 +169,7 @@ def test_an_expired_checkout_is_not_pending_and_cannot_be_completed(db):
     # Then it is no longer shown as pending
     assert _subscription(investor)["pending_checkout"] is None
     # And a payment naming it leaves the user on free
-    _pay(investor, checkout_id=checkout["id"])
+    _pay(investor, **paying(checkout))
     assert _subscription(investor)["plan"]["code"] == "free"
 
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from billing_support import payment_event, signature, time_passes
+from billing_support import paying, payment_event, signature, time_passes
 from gateway_support import RunningGateway, invest_serve_command
 from signal_support import Investor, buy_body, make_investor
 
@@ -68,14 +68,14 @@ def test_a_plan_is_bought_with_a_checkout_and_a_signed_payment(api):
     other = _call(api, "PUT", "/v1/billing/subscription", investor, json={"plan": "enterprise"}, headers=key)
     assert (other.status_code, other.json()["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     # And a forged payment changes nothing
-    body = payment_event("invoice.paid", investor.user_id, checkout_id=checkout["id"])
+    body = payment_event("invoice.paid", investor.user_id, **paying(checkout))
     forged = _deliver(api, body, "t=1,v1=00")
     assert (forged.status_code, forged.json()["error"]["code"]) == (401, "WEBHOOK_SIGNATURE_INVALID")
     assert _quotas(api, investor) == (10, 60)
     # When the provider's signed invoice.paid names the checkout, delivered twice
     for _ in range(2):
         delivered = _deliver(api, body)
-        assert (delivered.status_code, delivered.json()) == (200, {"received": True})
+        assert (delivered.status_code, delivered.json()) == (200, {"received": True, "applied": True})
         assert "RateLimit-Limit" not in delivered.headers
     # Then the user is on pro, with its quotas, and nothing pending
     subscription = _call(api, "GET", "/v1/billing/subscription", investor).json()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from billing_support import payment_event, put_on_plan, stored_subscription
+from billing_support import paying, payment_event, put_on_plan, stored_subscription
 from signal_support import buy_body, make_investor
 from sqlalchemy import func, select
 
@@ -149,9 +149,10 @@ def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled
     assert len({reply.body["checkout"]["id"] for reply in replies if not isinstance(reply, AppError)}) == 1
 
 
-def _started_checkout(investor, plan: str) -> str:
+def _started_checkout(investor, plan: str) -> dict[str, Any]:
+    """The checkout the investor started for `plan`, as the API answers it."""
     with unit_of_work() as session:
-        return str(change_plan(session, investor.user_id, plan).checkout.id)
+        return change_plan(session, investor.user_id, plan).checkout.model_dump(mode="json")
 
 
 def _invoice_paid(investor, **data) -> Callable[[], Any]:
@@ -177,14 +178,12 @@ def test_racing_payments_naming_two_checkouts_complete_each_once(pooled):
     replaced = _started_checkout(investor, "pro")
     pending = _started_checkout(investor, "enterprise")
     # When 10 invoice.paid events naming them (5 each, every one with its own event id) race
-    replies = race_all(
-        [_invoice_paid(investor, checkout_id=pending), _invoice_paid(investor, checkout_id=replaced)] * 5
-    )
+    replies = race_all([_invoice_paid(investor, **paying(pending)), _invoice_paid(investor, **paying(replaced))] * 5)
     # Then each is acknowledged; the pending checkout was completed once, the replaced one never
     assert all(not isinstance(reply, AppError) and reply.received for reply in replies)
     with unit_of_work() as session:
         statuses = {str(row.id): row.status for row in session.scalars(select(Checkout))}
-    assert statuses == {pending: "COMPLETED", replaced: "REPLACED"}
+    assert statuses == {pending["id"]: "COMPLETED", replaced["id"]: "REPLACED"}
     # And the plan changed once, to the one paid for
     assert _plan_changes(investor) == 1
     assert stored_subscription(investor.user_id).plan_code == "enterprise"
@@ -220,7 +219,7 @@ def test_a_downgrade_racing_an_upgrades_payment_leaves_one_consistent_state(pool
             return change_plan(session, investor.user_id, "free")
 
     # When the downgrade to free and the checkout's payment race
-    outcomes = race_all([downgrade, _invoice_paid(investor, checkout_id=checkout)])
+    outcomes = race_all([downgrade, _invoice_paid(investor, **paying(checkout))])
     assert not [outcome for outcome in outcomes if isinstance(outcome, AppError)]
     # Then the user is on enterprise, paid for; the downgrade is scheduled after it, or dropped by it
     subscription = stored_subscription(investor.user_id)

@@ -9,7 +9,7 @@ the subscription the user reads against it.
 
 from datetime import UTC, datetime, timedelta
 
-from billing_support import CANCEL, CHANGE_PLAN, SUBSCRIPTION, USAGE, call, payment_event, time_passes
+from billing_support import CANCEL, CHANGE_PLAN, SUBSCRIPTION, USAGE, call, paying, payment_event, time_passes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from signal_support import make_investor
@@ -27,7 +27,7 @@ PRICES = {"free": 0, "pro": 2900, "enterprise": 19900}
 steps = st.one_of(
     st.tuples(st.just("put"), st.sampled_from(PLANS)),
     st.tuples(st.just("delete")),
-    # invoice.paid: naming the pending checkout, an earlier one, or none; with a plan or without
+    # invoice.paid: naming the pending checkout (paying its amount), an earlier one, or none; with a plan or without
     st.tuples(st.just("paid"), st.sampled_from(["pending", "earlier", None]), st.sampled_from([None, *PLANS])),
     st.tuples(st.just("failed")),
     st.tuples(st.just("canceled")),
@@ -58,13 +58,15 @@ def test_the_plan_in_force_is_always_free_or_paid_for(sqlite_db, settings_env, s
             assert call(CANCEL, investor).status == 200
         elif step[0] == "paid":
             named = pending if step[1] == "pending" else (checkouts[0] if step[1] == "earlier" and checkouts else None)
-            data = {"checkout_id": named["id"]} if named else {}
+            data = paying(named) if named else {}
             data |= {"plan": step[2]} if step[2] else {}
             _provider("invoice.paid", investor.user_id, **data)
-            # What the provider was paid for: the plan it names, or the checkout it completes (the one still
-            # pending, by id: time passing moves its times, not what it is)
+            # What the provider was paid for: nothing when it names a checkout and another plan (not applied);
+            # else the plan it names, or the checkout it completes (the one still pending, by id: time passing
+            # moves its times, not what it is)
+            mismatched = named is not None and step[2] is not None and step[2] != named["plan"]
             completes = named is not None and pending is not None and named["id"] == pending["id"]
-            paid = step[2] or (named["plan"] if completes else None)
+            paid = None if mismatched else step[2] or (named["plan"] if completes else None)
             paid_up_to = max(paid_up_to, PRICES[paid] if paid else 0)
         elif step[0] == "failed":
             _provider("invoice.payment_failed", investor.user_id)

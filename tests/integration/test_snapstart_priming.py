@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from billing_support import paying
 from signal_support import make_investor
 
 from investment_system.db.base import Base, utcnow
@@ -147,7 +148,7 @@ def test_a_paid_invoice_runs_the_sql_that_priming_compiled_but_the_updates_its_f
         started = change_plan(session, investor.user_id, "pro")
     primed = _primed_container(db)
     # When the provider's invoice.paid for the checkout arrives
-    data = {"user_id": str(investor.user_id), "checkout_id": str(started.checkout.id)}
+    data = {"user_id": str(investor.user_id), **paying(started.checkout.model_dump(mode="json"))}
     receive_payment_event(PaymentEvent(id=f"evt_{uuid.uuid4().hex}", type="invoice.paid", data=data))
     # Then it compiled two statements only: the UPDATEs its flush writes (the event's outcome, the
     # subscription's plan), whose columns are the attributes changed, which priming does not compile

@@ -77,7 +77,10 @@ def on_enterprise_plan(user_id: uuid.UUID) -> None:
     with unit_of_work() as session:
         started = change_plan(session, user_id, "enterprise")
     assert isinstance(started, CheckoutStarted)
-    data = {"user_id": str(user_id), "checkout_id": str(started.checkout.id)}
+    checkout = started.checkout
+    # Paid in full: the checkout's amount, in its currency.
+    data = {"user_id": str(user_id), "checkout_id": str(checkout.id)}
+    data |= {"amount_cents": checkout.amount_cents, "currency": checkout.currency}
     receive_payment_event(PaymentEvent(id=f"evt_bench_{uuid.uuid4().hex}", type="invoice.paid", data=data))
 
 

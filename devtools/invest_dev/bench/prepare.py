@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers, session_tokens
+from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers, session_tokens, stream_ticket
 
 Event = dict[str, Any]
 EventSource = Callable[[], Event]
@@ -243,8 +243,9 @@ def _alternating_password(event: Event, users: SampleUsers) -> EventSource:
 
 @prepares(
     "PaymentWebhookFunction",
-    "an `invoice.paid` for an account seeded once, applied each call: a new event id, period end and "
-    "signature (the configured secret, now) per call",
+    "an `invoice.paid` for an account seeded once, applied each call: a renewal of the sample's plan (its "
+    "checkout is not the account's), with a new event id, period end and signature (the configured secret, "
+    "now) per call",
 )
 def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
     from investment_system.db.base import utcnow
@@ -258,7 +259,8 @@ def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
     headers = {k: v for k, v in event["headers"].items() if k.lower() != SIGNATURE_HEADER.lower()}
 
     def delivery() -> Event:
-        data = {**payload["data"], "user_id": str(payer_id), "period_end": add_months(utcnow()).isoformat()}
+        data = {key: value for key, value in payload["data"].items() if key != "checkout_id"}
+        data |= {"user_id": str(payer_id), "period_end": add_months(utcnow()).isoformat()}
         body = json.dumps({**payload, "id": f"evt_bench_{uuid.uuid4().hex}", "data": data})
         timestamp = int(time.time())
         signed = {**headers, SIGNATURE_HEADER.lower(): f"t={timestamp},v1={sign(secret, timestamp, body.encode())}"}
@@ -269,11 +271,9 @@ def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
 
 @prepares("StreamConnectFunction", "opens a connection of the sample user with a new ticket each call")
 def _new_ticket(event: Event, users: SampleUsers) -> EventSource:
-    from investment_system.services.stream import issue_ticket
-
     def next_event() -> Event:
         changed = copy.deepcopy(event)
-        changed["queryStringParameters"] = {"ticket": issue_ticket(users.user_id).ticket}
+        changed["queryStringParameters"] = {"ticket": stream_ticket(users.user_id)}
         changed["requestContext"]["connectionId"] = f"bench-{uuid.uuid4().hex[:12]}="
         return changed
 

@@ -149,10 +149,13 @@ class DatabaseAudit:
                     select(AuditEvent.entity_id, AuditEvent.changes).where(AuditEvent.entity_type == "subscription")
                 )
             ]
+            # The provider's events that took effect (not those ignored or not matching their checkout).
             self.payments = [
                 (user_id, kind)
                 for user_id, kind in session.execute(
-                    select(PaymentEvent.user_id, PaymentEvent.type).where(PaymentEvent.user_id.in_(user_ids))
+                    select(PaymentEvent.user_id, PaymentEvent.type).where(
+                        PaymentEvent.user_id.in_(user_ids), PaymentEvent.outcome == "applied"
+                    )
                 )
             ]
             self.plans = {row.code: row for row in session.scalars(select(Plan))}
@@ -243,7 +246,7 @@ class DatabaseAudit:
         for row in self.subscriptions.values():
             if self.plans[row.plan_code].price_cents > 0 and row.user_id not in paid:
                 check.fail(f"user {row.user_id} is on {row.plan_code} without a paid invoice")
-        acknowledged = [p for p in self.facts.get("paid", []) if p["status"] == 200]
+        acknowledged = [p for p in self.facts.get("paid", []) if p["status"] == 200 and p["applied"]]
         for payment in acknowledged:
             subscription = self.subscriptions.get(uuid.UUID(payment["user_id"]))
             if subscription is None or subscription.plan_code != payment["plan"]:

@@ -9,7 +9,7 @@ Kinds of line (all with `t`, the wall-clock second it was written):
   `replayed` and, when acknowledged (201, or a replay), `signal` (the body the client got);
 - `close`: a signal closed (200): `user_id`, `signal_id`, `exit_price`;
 - `paid`: a plan bought: `user_id`, `plan`, `checkout_id` (null where the API granted the plan at
-  once), `status` of the signed `invoice.paid` webhook;
+  once), `status` of the signed `invoice.paid` webhook and whether it was `applied` (its answer's);
 - `fault`: written by the fault schedule: `what`, `down_at`, `up_at` (when the server answered again).
 """
 

@@ -10,7 +10,7 @@ to be replayed), pages through its signals with cursors, reads one, closes some,
 analytics and usage, refreshes its token, and logs in again now and then. On a free plan its daily
 quota (10) runs out; it then buys `pro`: the plan change answers 202 with a checkout, which the
 scenario completes as the payment provider would, with a signed `invoice.paid` naming the checkout
-(an API that grants the plan at once, 200, is accepted too). A create that got 503 with
+and paying its amount (an API that grants the plan at once, 200, is accepted too). A create that got 503 with
 Retry-After is sent again after it, with the same body (and key): that is what Retry-After promises
 is safe. Everything the clients were told goes to the ledger (`invest_dev.load.ledger`).
 
@@ -284,15 +284,18 @@ class Investor(HttpUser):
         )
         if response.status_code == 200:  # an API that grants the plan at once
             self.plan = "pro"
-            LEDGER.write("paid", user_id=self.user_id, plan="pro", checkout_id=None, status=200)
+            LEDGER.write("paid", user_id=self.user_id, plan="pro", checkout_id=None, status=200, applied=True)
         elif response.status_code == 202 and WEBHOOK_SECRET:
-            self.pay(response.json()["checkout"]["id"])
+            self.pay(response.json()["checkout"])
 
-    def pay(self, checkout_id: str) -> None:
+    def pay(self, checkout: dict[str, Any]) -> None:
+        """The provider's invoice.paid for the checkout, paid in full (its amount, in its currency)."""
+        checkout_id = checkout["id"]
+        paid = {"checkout_id": checkout_id, "amount_cents": checkout["amount_cents"], "currency": checkout["currency"]}
         event = {
             "id": f"evt_load_{uuid.uuid4().hex}",
             "type": "invoice.paid",
-            "data": {"user_id": self.user_id, "plan": "pro", "checkout_id": checkout_id},
+            "data": {"user_id": self.user_id, "plan": "pro", **paid},
         }
         body = json.dumps(event).encode()
         now = int(time.time())
@@ -303,6 +306,14 @@ class Investor(HttpUser):
             headers={"Content-Type": "application/json", "X-Signature": signature},
             name="POST /v1/billing/webhooks/payments",
         )
-        LEDGER.write("paid", user_id=self.user_id, plan="pro", checkout_id=checkout_id, status=response.status_code)
-        if response.status_code == 200:
+        applied = response.status_code == 200 and response.json()["applied"]
+        LEDGER.write(
+            "paid",
+            user_id=self.user_id,
+            plan="pro",
+            checkout_id=checkout_id,
+            status=response.status_code,
+            applied=applied,
+        )
+        if applied:
             self.plan = "pro"

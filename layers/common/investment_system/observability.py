@@ -173,6 +173,8 @@ class MetricName(StrEnum):
     CHECKOUTS_COMPLETED = "CheckoutsCompleted"
     CHECKOUTS_EXPIRED = "CheckoutsExpired"  # purged unpaid, expired or replaced (services/housekeeping.py)
     PAYMENTS_WITHOUT_CHECKOUT = "PaymentsWithoutCheckout"  # invoice.paid for a plan no pending checkout asked for
+    # invoice.paid whose amount, currency or plan is not the checkout's it names: not applied (an alarm watches it)
+    PAYMENTS_MISMATCHED = "PaymentsMismatched"
     DOWNGRADES_APPLIED = "DowngradesApplied"  # scheduled plan changes and cancellations taking effect
     DUNNING_DOWNGRADES = "DunningDowngrades"  # PAST_DUE past the grace period, back to free
     WEBHOOKS_RECEIVED = "WebhooksReceived"

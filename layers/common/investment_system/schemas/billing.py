@@ -2,13 +2,13 @@
 provider's webhook."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from investment_system.domain import PlanCode, SubscriptionStatus
-from investment_system.schemas import ALWAYS_SENT, ApiModel
+from investment_system.schemas import ALWAYS_SENT, ApiModel, UtcDatetime
 from investment_system.schemas.plans import PlanOut
 
 
@@ -61,13 +61,52 @@ class UsageOut(ApiModel):
     requests_per_minute: int
 
 
+# How far ahead a paid period may end: a year's plan, and a little more.
+PERIOD_END_MAX_DAYS = 400
+# The largest amount a checkout holds (its column is a 32-bit integer).
+MAX_AMOUNT_CENTS = 2**31 - 1
+
+
+def _period_end_in_bounds(value: datetime) -> datetime:
+    """A paid period's end (UTC, from UtcDatetime, which refuses the range's edges): in the future and at
+    most PERIOD_END_MAX_DAYS away."""
+    now = datetime.now(UTC)
+    if not now < value <= now + timedelta(days=PERIOD_END_MAX_DAYS):
+        raise ValueError(f"must be in the future and at most {PERIOD_END_MAX_DAYS} days away")
+    return value
+
+
 class PaymentEventData(ApiModel):
     """`data` of the event types this API applies."""
 
     user_id: uuid.UUID
-    plan: str | None = Field(default=None, min_length=1, max_length=32, description="invoice.paid: the plan paid for.")
+    plan: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="invoice.paid: the plan paid for; with checkout_id, the checkout's plan or absent.",
+    )
     checkout_id: uuid.UUID | None = Field(default=None, description="invoice.paid: the checkout it completes.")
-    period_end: AwareDatetime | None = Field(default=None, description="invoice.paid: the end of the period paid for.")
+    amount_cents: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_AMOUNT_CENTS,
+        description="invoice.paid: the amount paid; with checkout_id, required and equal to the checkout's.",
+        examples=[2900],
+    )
+    currency: str | None = Field(
+        default=None,
+        pattern="^[A-Za-z]{3}$",
+        description="invoice.paid: the ISO 4217 code of the amount paid, in either case; with checkout_id, "
+        "required and the checkout's.",
+        examples=["USD"],
+    )
+    period_end: Annotated[UtcDatetime, AfterValidator(_period_end_in_bounds)] | None = Field(
+        default=None,
+        description=f"invoice.paid: the end of the period paid for, in the future and at most "
+        f"{PERIOD_END_MAX_DAYS} days away.",
+    )
 
 
 class PaymentEvent(ApiModel):
@@ -88,6 +127,13 @@ class PaymentEvent(ApiModel):
 
 
 class WebhookReceipt(ApiModel):
+    """The acknowledgement of every event the API keeps: the provider must not deliver it again."""
+
     model_config = ALWAYS_SENT
 
     received: Literal[True] = True
+    applied: bool = Field(
+        description="Whether the event took effect. False for an invoice.paid that does not match the checkout "
+        "it names, an event about an unknown user, and an event of another type: each is kept, and changes "
+        "nothing. A redelivery answers as the first delivery of its id did."
+    )

@@ -2,9 +2,10 @@
 
 PUT /v1/billing/subscription to a dearer plan starts a checkout (PENDING, for 24 hours) and changes
 nothing else: plan, quotas and limits stay until the payment provider reports the payment with an
-`invoice.paid` naming the checkout (`data.checkout_id`). A user has at most one pending checkout: a
-newer one replaces it (REPLACED). The completion is a conditional UPDATE (PENDING, the user's, not
-expired), so two deliveries racing complete it once. Expired and replaced checkouts are deleted by
+`invoice.paid` naming the checkout (`data.checkout_id`), for its amount in its currency (a payment
+that is not is acknowledged and not applied: `payment_mismatch`). A user has at most one pending
+checkout: a newer one replaces it (REPLACED). The completion is a conditional UPDATE (PENDING, the
+user's, not expired), so two deliveries racing complete it once. Expired and replaced checkouts are deleted by
 the housekeeping job (services/housekeeping.py), which counts them as expired.
 """
 
@@ -20,7 +21,7 @@ from investment_system.domain import PlanCode
 from investment_system.models.checkouts import Checkout, CheckoutStatus
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.checkouts import CheckoutRepository
-from investment_system.schemas.billing import CheckoutOut
+from investment_system.schemas.billing import CheckoutOut, PaymentEventData
 from investment_system.schemas.plans import PlanOut
 
 CHECKOUT_TTL = timedelta(hours=24)
@@ -65,6 +66,25 @@ def pending_checkout(session: Session, user_id: uuid.UUID, now: datetime) -> Che
     return None if checkout is None else checkout_out(checkout)
 
 
+def payment_mismatch(session: Session, checkout_id: uuid.UUID, data: PaymentEventData) -> str | None:
+    """Why an invoice.paid naming `checkout_id` does not pay for that checkout, or None when it does: the
+    checkout is the payer's, the amount and the currency (in either case) are the checkout's, and the
+    plan, when the event names one, is the checkout's. A checkout's user, plan, amount and currency never
+    change, so the read needs no lock; whether it can still be completed is `complete_checkout`'s."""
+    checkout = CheckoutRepository(session).get(checkout_id)
+    if checkout is None or checkout.user_id != data.user_id:
+        return "unknown checkout"
+    if data.amount_cents is None or data.currency is None:
+        return "amount or currency missing"
+    if data.amount_cents != checkout.amount_cents:
+        return "amount differs"
+    if data.currency.upper() != checkout.currency:
+        return "currency differs"
+    if data.plan is not None and data.plan != checkout.plan_code:
+        return "plan differs"
+    return None
+
+
 def complete_checkout(session: Session, user_id: uuid.UUID, checkout_id: uuid.UUID, now: datetime) -> Checkout | None:
     """Complete the user's pending, unexpired checkout `checkout_id`; None (logged) when there is none."""
     repository = CheckoutRepository(session)
@@ -72,6 +92,8 @@ def complete_checkout(session: Session, user_id: uuid.UUID, checkout_id: uuid.UU
         add_metric(MetricName.CHECKOUTS_COMPLETED)
         return repository.get(checkout_id)
     found = repository.get(checkout_id)
+    if found is not None:
+        session.refresh(found)  # read before (payment_mismatch): its status may have changed since
     if found is None or found.user_id != user_id:
         reason = "unknown checkout"
     elif found.status != CheckoutStatus.PENDING:

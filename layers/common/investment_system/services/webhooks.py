@@ -9,6 +9,11 @@
   insert (waiting for the first to commit) and changes nothing.
 - Unknown event types, and events about users we do not know, are stored as `ignored`, logged and
   acknowledged: the provider must not retry what will never apply.
+- An `invoice.paid` naming a checkout must pay for it: the checkout's amount, currency and plan
+  (services/checkouts.payment_mismatch). One that does not is stored as `mismatched` (a redelivery is
+  a duplicate), changes nothing, and is acknowledged with `applied: false`, logged as a warning and
+  counted (PaymentsMismatched, which an alarm watches): an operator looks into it, a retry would not help.
+- Every acknowledgement says whether the event was applied; a redelivery answers as the first did.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.base import row_by_id
 from investment_system.repositories.payments import PaymentEventRepository
 from investment_system.schemas.billing import PaymentEvent, PaymentEventData, WebhookReceipt
+from investment_system.services.checkouts import payment_mismatch
 from investment_system.services.subscriptions import (
     current_subscription,
     record_cancellation,
@@ -51,6 +57,10 @@ INVOICE_PAID = "invoice.paid"
 INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
 SUBSCRIPTION_CANCELED = "subscription.canceled"
 APPLIED_TYPES = frozenset({INVOICE_PAID, INVOICE_PAYMENT_FAILED, SUBSCRIPTION_CANCELED})
+# A stored event's outcome
+APPLIED = "applied"
+IGNORED = "ignored"
+MISMATCHED = "mismatched"
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
@@ -121,10 +131,12 @@ def receive_payment_event(event: PaymentEvent) -> WebhookReceipt:
     except _DuplicateEvent:
         add_metric(MetricName.WEBHOOKS_DUPLICATE)
         logger.info("Duplicate payment event ignored", extra={"event_id": event.id, "event_type": event.type})
-        return WebhookReceipt()
-    add_metric(MetricName.WEBHOOKS_APPLIED if outcome == "applied" else MetricName.WEBHOOKS_IGNORED)
+        with unit_of_work() as session:
+            outcome = PaymentEventRepository(session).outcome_of(event.id)
+        return WebhookReceipt(applied=outcome == APPLIED)
+    add_metric(MetricName.WEBHOOKS_APPLIED if outcome == APPLIED else MetricName.WEBHOOKS_IGNORED)
     logger.info("Payment event received", extra={"event_id": event.id, "event_type": event.type, "outcome": outcome})
-    return WebhookReceipt()
+    return WebhookReceipt(applied=outcome == APPLIED)
 
 
 @contextmanager
@@ -138,8 +150,8 @@ def _rejections_counted() -> Iterator[None]:
 
 
 def _stored_event(event_id: str, event_type: str, user_id: uuid.UUID | None, payload: Any) -> PaymentEventRow:
-    """The event's row as it is first stored: "ignored" until applied."""
-    return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome="ignored", payload=payload)
+    """The event's row as it is first stored: ignored until applied."""
+    return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome=IGNORED, payload=payload)
 
 
 # Compiled before a SnapStart snapshot (db.engine.precompile_inserts): every event's row.
@@ -158,6 +170,23 @@ def _store_and_apply(session: Session, event: PaymentEvent) -> str:
         reason = "unknown event type" if data is None else "unknown user"
         logger.warning("Payment event not applied", extra={"event_type": event.type, "reason": reason})
         return row.outcome
+    if event.type == INVOICE_PAID and data.checkout_id is not None:
+        reason = payment_mismatch(session, data.checkout_id, data)
+        if reason is not None:
+            add_metric(MetricName.PAYMENTS_MISMATCHED)
+            logger.warning(
+                "Payment does not match the checkout it names; not applied",
+                extra={
+                    "event_id": event.id,
+                    "checkout_id": str(data.checkout_id),
+                    "reason": reason,
+                    "amount_cents": data.amount_cents,
+                    "currency": data.currency,
+                    "plan": data.plan,
+                },
+            )
+            row.outcome = MISMATCHED
+            return row.outcome
     now = row.received_at
     subscription = current_subscription(session, data.user_id, now)
     if event.type == INVOICE_PAID:
@@ -166,7 +195,7 @@ def _store_and_apply(session: Session, event: PaymentEvent) -> str:
         record_payment_failure(session, subscription, now)
     else:
         record_cancellation(session, subscription, now)
-    row.outcome = "applied"
+    row.outcome = APPLIED
     return row.outcome
 
 
