@@ -3,11 +3,11 @@
 `invest generate` writes monitoring/template.yaml, a nested stack of its own: the CloudWatch dashboard
 (per-endpoint latency percentiles and status classes, Lambda errors, throttles, duration and
 concurrency, cold starts, database latency, one graph per business metric) and the alarms (5xx rate,
-p99 latency, rejected webhooks, throttles of every function). It also writes the `Monitoring`
-resource of template.yaml, between the GENERATED markers, which passes the stack every function's
-name. A test keeps both current, so a new function or metric name shows up on the dashboard with the
-next regeneration. The local dashboard (`invest dashboard`) reads the dashboard back from
-monitoring/template.yaml: one definition.
+p99 latency, rejected webhooks, payments that do not match their checkout, throttles of every
+function). It also writes the `Monitoring` resource of template.yaml, between the GENERATED markers,
+which passes the stack every function's name. A test keeps both current, so a new function or metric
+name shows up on the dashboard with the next regeneration. The local dashboard (`invest dashboard`)
+reads the dashboard back from monitoring/template.yaml: one definition.
 """
 
 from __future__ import annotations
@@ -261,6 +261,21 @@ def _throttles_alarm(specs: tuple[FunctionSpec, ...]) -> dict[str, Any]:
     )
 
 
+def _any_count_alarm(ctx: _Context, name: MetricName, description: str) -> dict[str, Any]:
+    """An alarm as soon as the count `name` is one or more in a period."""
+    return _alarm(
+        description,
+        Namespace=ctx.namespace,
+        MetricName=name.value,
+        Dimensions=[{"Name": Dimension.SERVICE.value, "Value": ctx.service}],
+        Statistic="Sum",
+        Period=ALARM_PERIOD_SECONDS,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Threshold=1,
+        EvaluationPeriods=1,
+    )
+
+
 def alarms(ctx: _Context) -> dict[str, Any]:
     service = [{"Name": Dimension.SERVICE.value, "Value": ctx.service}]
     resources: dict[str, Any] = {
@@ -293,16 +308,16 @@ def alarms(ctx: _Context) -> dict[str, Any]:
             EvaluationPeriods=3,
             DatapointsToAlarm=2,
         ),
-        "WebhookFailuresAlarm": _alarm(
+        "WebhookFailuresAlarm": _any_count_alarm(
+            ctx,
+            MetricName.WEBHOOKS_REJECTED,
             "Payment webhooks rejected (bad signature or payload): the provider's events are not being applied",
-            Namespace=ctx.namespace,
-            MetricName=MetricName.WEBHOOKS_REJECTED.value,
-            Dimensions=service,
-            Statistic="Sum",
-            Period=ALARM_PERIOD_SECONDS,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-            Threshold=1,
-            EvaluationPeriods=1,
+        ),
+        "PaymentMismatchAlarm": _any_count_alarm(
+            ctx,
+            MetricName.PAYMENTS_MISMATCHED,
+            "An invoice.paid did not match the checkout it names (amount, currency or plan) and was not applied: "
+            "the webhook's warning log says why; settle it with the provider",
         ),
     }
     for number, start in enumerate(range(0, len(ctx.functions), MAX_ALARM_METRICS), start=1):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+import pytest
 from metrics_contract import emitted_metrics_file
 
 from invest_dev.monitoring import LAMBDA_NAMESPACE, MAX_ALARM_METRICS, MONITORING_TEMPLATE, STACK_ID, template_dashboard
@@ -27,6 +28,11 @@ MetricKey = tuple[str, frozenset[str]]
 @cache
 def _namespace() -> str:
     return str(load_template()["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"])
+
+
+@cache
+def _service() -> str:
+    return str(load_template()["Globals"]["Function"]["Environment"]["Variables"]["SERVICE_NAME"])
 
 
 def _dashboard_metrics() -> Iterator[tuple[str, MetricKey]]:
@@ -116,6 +122,32 @@ def test_a_throttle_of_any_function_sets_off_an_alarm_that_names_it():
         assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
     # And every function is watched by exactly one of them
     assert sorted(watched) == sorted(spec.name for spec in functions())
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric"),
+    [
+        ("WebhookFailuresAlarm", MetricName.WEBHOOKS_REJECTED),
+        ("PaymentMismatchAlarm", MetricName.PAYMENTS_MISMATCHED),
+    ],
+)
+def test_a_single_rejected_or_mismatched_payment_event_sets_off_an_alarm(alarm, metric):
+    # Given the alarm of the monitoring stack on a payment webhook's count
+    properties = load_template(MONITORING_TEMPLATE)["Resources"][alarm]["Properties"]
+    # Then it watches that metric of the service, summed over a period, and notifies the alarm topic
+    assert (properties["Namespace"], properties["MetricName"], properties["Statistic"]) == (
+        _namespace(),
+        metric.value,
+        "Sum",
+    )
+    assert properties["Dimensions"] == [{"Name": "service", "Value": _service()}]
+    assert properties["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+    # And one event in a period is enough
+    assert (properties["ComparisonOperator"], properties["Threshold"], properties["EvaluationPeriods"]) == (
+        "GreaterThanOrEqualToThreshold",
+        1,
+        1,
+    )
 
 
 def test_the_suite_made_the_code_emit_only_metrics_the_dashboard_shows():
