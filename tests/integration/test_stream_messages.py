@@ -7,14 +7,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 
+import boto3
 import pytest
+import requests
 from billing_support import count_metrics_from_here, emitted_metrics
+from gateway_support import RunningGateway, invest_serve_command, migrated_api_environment
+from moto import mock_aws
 from stream_support import FakeManagementApi
 from support import function_module
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from invest_dev.events import LambdaContextStub, websocket_event
 from investment_system.services import stream_delivery
+from investment_system.services.stream_messages import REFUSALS_BEFORE_CLOSE
 
 NOW = 1_900_000_000.25  # a quarter into a second: the frozen clock of the rate tests
 
@@ -109,10 +117,31 @@ def test_a_flat_object_that_is_not_a_ping_gets_unsupported_message(message):
 # --- At most 10 messages a second per connection ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_more_than_10_messages_in_a_second_get_rate_limit_exceeded(api, clock, settings_env, capsys, backend):
-    # Given a connection, on each rate-limiter backend that runs here
-    settings_env.setenv("RATE_LIMIT_BACKEND", backend)
+@pytest.fixture(
+    params=["memory", pytest.param("redis", marks=pytest.mark.redis), "dynamodb"],
+)
+def backend(request, settings_env, monkeypatch) -> Iterator[str]:
+    """The rate limiter on each backend (RATE_LIMIT_BACKEND): DynamoDB is moto's."""
+    settings_env.setenv("RATE_LIMIT_BACKEND", request.param)
+    if request.param != "dynamodb":
+        yield request.param
+        return
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    settings_env.setenv("RATE_LIMIT_TABLE", "stream-message-limits")
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName="stream-message-limits",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield request.param
+
+
+def test_more_than_10_messages_in_a_second_get_rate_limit_exceeded(api, clock, backend, capsys):
+    # Given a connection, on each rate-limiter backend
     connection = f"conn-{uuid.uuid4().hex}"
     count_metrics_from_here(capsys)
     # When it sends 12 messages within one second
@@ -187,3 +216,55 @@ def test_a_limiter_down_and_failing_closed_is_an_error_frame_not_an_internal_err
     # When a client pings, Then it gets the limiter's error as a frame
     frame = _send('{"action": "ping"}')
     assert (frame["type"], frame["code"]) == ("error", "RATE_LIMITER_UNAVAILABLE")
+
+
+# --- Through the local gateway: a real WebSocket ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    running = RunningGateway(invest_serve_command(), migrated_api_environment(tmp_path_factory.mktemp("messages")))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _open_stream(gateway: RunningGateway) -> ClientConnection:
+    """A WebSocket of a new investor, through `invest serve` (its first requests may wait for containers)."""
+    email = f"flood-{uuid.uuid4().hex[:10]}@example.com"
+    account = {"email": email, "password": "Plum-Orchard-Ledger-42x"}
+    assert requests.post(gateway.url("/v1/auth/register"), json=account, timeout=120).ok
+    token = requests.post(gateway.url("/v1/auth/login"), json=account, timeout=120).json()["access_token"]
+    ticket = requests.post(
+        gateway.url("/v1/stream/tickets"), headers={"Authorization": f"Bearer {token}"}, timeout=120
+    ).json()["ticket"]
+    return connect(gateway.base_url.replace("http://", "ws://") + f"/v1/stream?ticket={ticket}", open_timeout=120)
+
+
+@pytest.mark.slow
+def test_a_client_flooding_its_websocket_is_closed_with_1008(gateway):
+    # Given a WebSocket open through `invest serve`, its message function warm
+    with _open_stream(gateway) as stream:
+        stream.send('{"action": "ping"}')
+        assert json.loads(stream.recv(timeout=120)) == {"type": "pong"}
+        time.sleep(1)  # a second of its own for the flood
+        # When the client sends 100 messages as fast as it can, then reads what comes back
+        for _ in range(100):
+            stream.send('{"action": "ping"}')
+        frames, close_code = _until_closed(stream)
+    # Then it got pongs up to the limit, then RATE_LIMIT_EXCEEDED frames, and the gateway closed it with 1008
+    codes = _codes(frames)
+    assert 10 <= codes.count("pong") < 100
+    assert codes.count("RATE_LIMIT_EXCEEDED") > REFUSALS_BEFORE_CLOSE
+    assert close_code == 1008
+
+
+def _until_closed(stream: ClientConnection) -> tuple[list[dict], int | None]:
+    """The frames received until the server closed the connection, and its close code."""
+    frames: list[dict] = []
+    try:
+        while True:
+            frames.append(json.loads(stream.recv(timeout=30)))
+    except ConnectionClosed as closed:
+        return frames, closed.rcvd.code if closed.rcvd is not None else None
