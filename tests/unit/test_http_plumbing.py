@@ -362,8 +362,11 @@ def test_snapstart_priming_builds_the_validators_of_a_routes_body_and_response(m
     prime(notes_app)
     built_after_priming = record_calls(monkeypatch, TypeAdapter, "rebuild")
     # When the first request after the restore comes, and one the body model refuses
-    ok = notes_handler(http_event("POST", "/v1/notes", body=json.dumps({"text": "buy"})), LambdaContextStub())
-    refused = notes_handler(http_event("POST", "/v1/notes", body=json.dumps({"text": "x" * 21})), LambdaContextStub())
+    json_type = {"content-type": "application/json"}
+    ok = notes_handler(http_event("POST", "/v1/notes", headers=json_type, body='{"text": "buy"}'), LambdaContextStub())
+    refused = notes_handler(
+        http_event("POST", "/v1/notes", headers=json_type, body=json.dumps({"text": "x" * 21})), LambdaContextStub()
+    )
     # Then both are answered by validators priming built: none is built while a user waits
     assert (ok["statusCode"], json.loads(ok["body"])) == (200, {"text": "buy", "length": 3})
     assert refused["statusCode"] == 422

@@ -1,10 +1,20 @@
 """Request bodies: JSON text, one object, within limits; parsed once, here.
 
-Two steps, both before any route code runs:
+Its media type: JSON is `application/json` or `application/<anything>+json`, in any letter case, with
+or without parameters (`is_json_media_type`). Powertools itself reads a body as JSON only when the
+header starts with `application/json` exactly, and takes a request without one as JSON too, so:
 
-- `require_json_body`, a request guard (before routing), looks at the raw body: 415 for another media
-  type, 413 PAYLOAD_TOO_LARGE above `REQUEST_BODY_MAX_BYTES`, 400 MALFORMED_JSON for bytes that are
-  not UTF-8.
+- a route that takes a body answers any other or a missing `Content-Type` with 415
+  UNSUPPORTED_MEDIA_TYPE (`require_json_media_type`, run before the route's validation, after its
+  authentication: http/resolver.py), even when no body came;
+- `json_readable` hands Powertools an event whose JSON type it recognises (`Application/JSON`,
+  `application/merge-patch+json`), so that it never answers 415 to one itself.
+
+Then two steps, both before any route code runs:
+
+- `require_json_body`, a request guard (before routing), looks at the raw body: 415 for a media
+  type given that is not JSON, 413 PAYLOAD_TOO_LARGE above `REQUEST_BODY_MAX_BYTES`, 400
+  MALFORMED_JSON for bytes that are not UTF-8.
 - `parse_json_body` is every resolver's `json_body_deserializer`: Powertools calls it (once; the event
   caches the result) when the route declares a body. 400 MALFORMED_JSON for text that is not JSON,
   nests deeper than `REQUEST_JSON_MAX_DEPTH`, has a number literal longer than
@@ -35,17 +45,39 @@ from investment_system.http.headers import header
 from investment_system.settings import get_settings
 
 _NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")  # json.loads joins valid surrogate pairs, so these are unpaired
+_JSON_MEDIA_TYPE = re.compile(r"application/(?:json|[^/\s;]+\+json)", re.IGNORECASE)
+_POWERTOOLS_JSON = "application/json"  # the prefix Powertools' validation reads a body as JSON by
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type value names JSON: application/json or application/<anything>+json, any case,
+    parameters allowed."""
+    return _JSON_MEDIA_TYPE.fullmatch(content_type.split(";", 1)[0].strip()) is not None
+
+
+def require_json_media_type(event: Mapping[str, Any]) -> None:
+    """415 UNSUPPORTED_MEDIA_TYPE unless the request says its body is JSON (for a route that takes one)."""
+    if not is_json_media_type(header(event.get("headers"), "content-type")):
+        raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+
+
+def json_readable(event: dict[str, Any]) -> dict[str, Any]:
+    """`event`, or a copy whose Content-Type Powertools reads as JSON when it names JSON in another spelling."""
+    content_type = header(event.get("headers"), "content-type")
+    if content_type.startswith(_POWERTOOLS_JSON) or not is_json_media_type(content_type):
+        return event
+    headers = {name: value for name, value in event["headers"].items() if name.lower() != "content-type"}
+    return {**event, "headers": {**headers, "content-type": _POWERTOOLS_JSON}}
 
 
 def require_json_body(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
-    """415 for a body that is not JSON (the API speaks only JSON; Powertools would try to parse forms),
-    413 for one over the size limit, 400 MALFORMED_JSON for one that is not even UTF-8 text."""
+    """415 for a body whose media type is not JSON (the API speaks only JSON; Powertools would try to
+    parse forms), 413 for one over the size limit, 400 MALFORMED_JSON for one that is not even UTF-8 text."""
     body = event.get("body")
     if not body:
         return {}
     content_type = header(event.get("headers"), "content-type")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+    if content_type and not is_json_media_type(content_type):
         raise RequestError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
     limit = get_settings().requests.body_max_bytes
     if event.get("isBase64Encoded"):

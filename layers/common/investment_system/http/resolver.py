@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -33,11 +33,18 @@ from investment_system.http.compat import (
     query_parameter_names,
     registered_routes,
     remember_dependency_analysis,
+    wrap_request_validation,
 )
 from investment_system.http.envelope import error_dict, error_response
 from investment_system.http.headers import header
 from investment_system.http.rate_limit import rate_limit_guard
-from investment_system.http.request_body import json_body_parser, require_json_body
+from investment_system.http.request_body import (
+    json_body_parser,
+    json_readable,
+    require_json_body,
+    require_json_media_type,
+)
+from investment_system.http.request_parameters import refuse_control_characters
 from investment_system.init_phase import end_of_init
 from investment_system.observability import (
     MetricName,
@@ -106,7 +113,9 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: b
     )
     remember_dependency_analysis()
     if validation:
+        wrap_request_validation(app, CheckBeforeValidation)
         # Only an app that validates has routes taking a token; the others never load authentication.
+        # Wrapped last, it runs first: authentication, then the checks, then Powertools' validation.
         from investment_system.http.auth import authenticate_before_validation
 
         authenticate_before_validation(app)
@@ -127,6 +136,24 @@ def cors_config() -> CORSConfig:
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age=get_settings().cors.max_age_seconds,
     )
+
+
+class CheckBeforeValidation(BaseMiddlewareHandler[APIGatewayHttpResolver]):
+    """Powertools' request validation, preceded by what no route's model should have to say: no control
+    character in a query or path parameter (http/request_parameters.py), and a JSON Content-Type for a
+    route that takes a body, even when none came (http/request_body.py)."""
+
+    def __init__(self, validation: BaseMiddlewareHandler[APIGatewayHttpResolver]) -> None:
+        super().__init__()
+        self.validation = validation
+
+    def handler(self, app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        event = app.current_event.raw_event
+        refuse_control_characters(event)
+        route = current_route(app)
+        if route is not None and route.body_field is not None:
+            require_json_media_type(event)
+        return self.validation(app, next_middleware)
 
 
 def _reject_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -215,7 +242,7 @@ def lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
         try:
             for guard in _guards:
                 extra_headers.update(guard(event, route_key))
-            response = app.resolve(event, context)
+            response = app.resolve(json_readable(event), context)
         except AppError as error:
             extra_headers.update(error.headers)
             response = error_dict(error.code, error.message)
