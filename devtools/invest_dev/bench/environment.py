@@ -79,7 +79,7 @@ def on_enterprise_plan(user_id: uuid.UUID) -> None:
     assert isinstance(started, CheckoutStarted)
     checkout = started.checkout
     # Paid in full: the checkout's amount, in its currency.
-    data = {"user_id": str(user_id), "checkout_id": str(checkout.id)}
+    data: dict[str, Any] = {"user_id": str(user_id), "checkout_id": str(checkout.id)}
     data |= {"amount_cents": checkout.amount_cents, "currency": checkout.currency}
     receive_payment_event(PaymentEvent(id=f"evt_bench_{uuid.uuid4().hex}", type="invoice.paid", data=data))
 

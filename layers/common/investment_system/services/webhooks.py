@@ -132,8 +132,8 @@ def receive_payment_event(event: PaymentEvent) -> WebhookReceipt:
         add_metric(MetricName.WEBHOOKS_DUPLICATE)
         logger.info("Duplicate payment event ignored", extra={"event_id": event.id, "event_type": event.type})
         with unit_of_work() as session:
-            outcome = PaymentEventRepository(session).outcome_of(event.id)
-        return WebhookReceipt(applied=outcome == APPLIED)
+            first_outcome = PaymentEventRepository(session).outcome_of(event.id)
+        return WebhookReceipt(applied=first_outcome == APPLIED)
     add_metric(MetricName.WEBHOOKS_APPLIED if outcome == APPLIED else MetricName.WEBHOOKS_IGNORED)
     logger.info("Payment event received", extra={"event_id": event.id, "event_type": event.type, "outcome": outcome})
     return WebhookReceipt(applied=outcome == APPLIED)
@@ -171,15 +171,15 @@ def _store_and_apply(session: Session, event: PaymentEvent) -> str:
         logger.warning("Payment event not applied", extra={"event_type": event.type, "reason": reason})
         return row.outcome
     if event.type == INVOICE_PAID and data.checkout_id is not None:
-        reason = payment_mismatch(session, data.checkout_id, data)
-        if reason is not None:
+        mismatch = payment_mismatch(session, data.checkout_id, data)
+        if mismatch is not None:
             add_metric(MetricName.PAYMENTS_MISMATCHED)
             logger.warning(
                 "Payment does not match the checkout it names; not applied",
                 extra={
                     "event_id": event.id,
                     "checkout_id": str(data.checkout_id),
-                    "reason": reason,
+                    "reason": mismatch,
                     "amount_cents": data.amount_cents,
                     "currency": data.currency,
                     "plan": data.plan,
