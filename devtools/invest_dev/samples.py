@@ -126,6 +126,15 @@ def session_tokens(user_id: uuid.UUID) -> TokenPair:
         return start_session(session, existing_user(UserRepository(session), user_id), now=utcnow())
 
 
+def stream_ticket(user_id: uuid.UUID) -> str:
+    """A stream ticket of a new session of the user, as POST /v1/stream/tickets hands it out."""
+    from investment_system.services.stream import issue_ticket
+    from investment_system.services.tokens import verify_access_token
+
+    session_id = uuid.UUID(verify_access_token(session_tokens(user_id).access_token)["sid"])
+    return issue_ticket(user_id, session_id).ticket
+
+
 def with_fresh_token(event: dict[str, Any], users: SampleUsers) -> dict[str, Any]:
     """A copy of the event whose Authorization header (if it has one) carries a valid access token:
     the administrator's for /v1/admin routes, the sample user's otherwise."""

@@ -28,7 +28,7 @@ app = create_app()
     },
 )
 def post_ticket(user: CurrentUser) -> StreamTicketOut:
-    return issue_ticket(user.user_id)
+    return issue_ticket(user.user_id, user.session_id)
 
 
 handler = lambda_handler(app)

@@ -12,7 +12,7 @@ from stream_support import FakeManagementApi, connection_row, open_connections
 from support import Reply, function_module, invoke
 
 from invest_dev.events import LambdaContextStub, websocket_event
-from invest_dev.samples import event_path, load_event, seed_sample_users
+from invest_dev.samples import event_path, load_event, seed_sample_users, stream_ticket
 from invest_dev.template import FunctionSpec, functions, stream_functions
 from investment_system.errors import ErrorCode
 from investment_system.services import stream_delivery
@@ -120,9 +120,7 @@ def test_stream_function_serves_its_sample_event(spec: FunctionSpec, db, api):
 
 
 def _ticket_of(user_id) -> str:
-    from investment_system.services.stream import issue_ticket
-
-    return issue_ticket(user_id).ticket
+    return stream_ticket(user_id)
 
 
 def test_request_close_makes_the_delivery_function_send_the_reason_and_close(db, api):

@@ -14,6 +14,7 @@ import pytest
 from signal_support import make_investor, set_row
 from stream_support import FakeManagementApi, connection_row, open_connections, outbox
 
+from invest_dev.samples import stream_ticket
 from investment_system.db import engine as db_engine
 from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
@@ -29,6 +30,7 @@ from investment_system.services.stream import connect, issue_ticket
 from investment_system.services.stream_delivery import deliver, remove_connection
 from investment_system.services.stream_events import record_event
 from investment_system.services.subscriptions import cancel_at_period_end
+from investment_system.services.tokens import verify_access_token
 
 
 def _create(user_id, **overrides):
@@ -49,10 +51,14 @@ def api(monkeypatch, settings_env):
 
 def _open(api, user_id, connection_id, last_event_id=None):
     """A connection as API Gateway opens it: $connect, then the delivery $connect asked for, if any."""
-    connect(issue_ticket(user_id).ticket, connection_id, last_event_id)
+    connect(stream_ticket(user_id), connection_id, last_event_id)
     api.open.add(connection_id)
     if api.requested:  # a replay or an eviction
         _deliver_requested(api.requested.pop())
+
+
+def _session_of(investor) -> uuid.UUID:
+    return uuid.UUID(verify_access_token(investor.token)["sid"])
 
 
 def _deliver_requested(request):
@@ -118,11 +124,11 @@ def test_a_change_that_rolls_back_leaves_no_event(db):
 
 def test_a_ticket_opens_one_connection_once(db, api):
     investor = make_investor()
-    ticket = issue_ticket(investor.user_id)
+    ticket = issue_ticket(investor.user_id, _session_of(investor))
     assert (ticket.expires_in, len(ticket.ticket)) == (60, 43)
     assert connect(ticket.ticket, "conn-1", None) == investor.user_id
     # A used, forged, missing or expired ticket is refused
-    expired = issue_ticket(investor.user_id).ticket
+    expired = stream_ticket(investor.user_id)
     with unit_of_work() as session:
         for row in session.query(StreamTicket):
             row.expires_at = utcnow() - timedelta(seconds=1)
@@ -135,7 +141,7 @@ def test_a_ticket_opens_one_connection_once(db, api):
 
 def test_a_bad_last_event_id_is_refused_and_leaves_the_ticket_usable(db):
     investor = make_investor()
-    ticket = issue_ticket(investor.user_id).ticket
+    ticket = stream_ticket(investor.user_id)
     for bad in ("-1", "abc", "1.5", "9" * 19):
         with pytest.raises(RequestError):
             connect(ticket, "conn-1", bad)
@@ -209,7 +215,7 @@ def test_a_replay_stops_at_100_and_continues_with_what_follows_the_connection(db
 def test_a_connection_still_in_its_handshake_is_waited_for_then_sent_its_events(db, api):
     # Given a connection that $connect accepted but API Gateway has not opened yet
     investor = make_investor()
-    connect(issue_ticket(investor.user_id).ticket, "opening", None)
+    connect(stream_ticket(investor.user_id), "opening", None)
     api.opening.add("opening")
     # When an event's delivery finds it "gone", Then it waits for the handshake and sends it the event
     _create(investor.user_id)

@@ -20,6 +20,7 @@ from typing import Any
 
 from invest_dev.bench.measure import cold_start, measure
 from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
+from invest_dev.samples import stream_ticket
 
 CREATE = "CreateSignalFunction"
 DELIVERY = "StreamDeliveryFunction"
@@ -79,12 +80,12 @@ def _settings(values: dict[str, str]) -> Iterator[None]:
 
 def _listening(user_id: Any, listening: bool) -> None:
     """Open (or close) one connection of the user, as $connect (or $disconnect) would."""
-    from investment_system.services.stream import connect, issue_ticket
+    from investment_system.services.stream import connect
     from investment_system.services.stream_delivery import remove_connection
 
     remove_connection("bench-listener=")
     if listening:
-        connect(issue_ticket(user_id).ticket, "bench-listener=")
+        connect(stream_ticket(user_id), "bench-listener=")
 
 
 def _create_costs(ctx: BenchContext, aws: dict[str, str], who: str) -> list[ScenarioResult]:

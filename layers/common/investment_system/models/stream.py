@@ -4,22 +4,27 @@
   the user's events (1, 2, 3...); the writer of an event takes the row's lock, so a user's events
   commit in the order of their ids. `connections` counts the user's open connections, kept in the
   same transactions that add and remove them: a writer reads it under that lock and knows, race-free,
-  whether anyone is listening.
+  whether anyone is listening. `delivery_until` is the lease of the delivery run pushing the user's
+  events (one at a time, so they arrive in order), `delivery_pending` says another run was asked for
+  meanwhile (services/stream_delivery.py).
 - `stream_events`: the outbox. An event is written in the transaction of the change it reports.
-- `stream_tickets`: single-use, short-lived connection tickets, stored as SHA-256 hashes.
-- `stream_connections`: the open WebSocket connections (API Gateway's connection ids) and, for each,
-  the last event it was sent (`last_event_id`); `skip_from`/`skip_to` mark the events a replay of
-  more than 100 leaves out.
+- `stream_tickets`: single-use, short-lived connection tickets, stored as SHA-256 hashes, each with
+  the session (login) it was issued under.
+- `stream_connections`: the open WebSocket connections (API Gateway's connection ids), the session
+  each was opened under and, for each, the last event it was sent (`last_event_id`);
+  `skip_from`/`skip_to` mark the events a replay of more than 100 leaves out. `end_code` marks a
+  connection whose session ended: delivery sends it that error frame and closes it, and nothing else.
 """
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from investment_system.db.base import UUID_TYPE, Base, UTCDateTime
+from investment_system.models.sessions import UserSession
 
 # The column itself, not "users.id": a function that never loads the users model (the stream's) still
 # resolves the foreign key.
@@ -35,6 +40,8 @@ class UserStream(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(EVENT_ID, nullable=False, default=0)
     connections: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    delivery_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery_pending: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
 class StreamEvent(Base):
@@ -50,23 +57,36 @@ class StreamEvent(Base):
 
 class StreamTicket(Base):
     __tablename__ = "stream_tickets"
-    __table_args__ = (Index("ix_stream_tickets_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_stream_tickets_expires_at", "expires_at"),
+        Index("ix_stream_tickets_session_id", "session_id"),
+    )
 
     # SHA-256 of the ticket: a database leak yields no usable ticket.
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), nullable=False)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID_TYPE, ForeignKey(UserSession.id, ondelete="CASCADE"), nullable=False
+    )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class StreamConnection(Base):
     __tablename__ = "stream_connections"
-    __table_args__ = (Index("ix_stream_connections_user_connected", "user_id", "connected_at"),)
+    __table_args__ = (
+        Index("ix_stream_connections_user_connected", "user_id", "connected_at"),
+        Index("ix_stream_connections_session_id", "session_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(CONNECTION_ID_MAX), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(UUID_TYPE, ForeignKey(User.id, ondelete="CASCADE"), nullable=False)
+    # None for a connection opened before sessions were recorded (migration 0008): every-session endings end it.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(UUID_TYPE, ForeignKey(UserSession.id, ondelete="CASCADE"))
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     # The last event this connection was sent (or, before the first push, the replay's start).
     last_event_id: Mapped[int] = mapped_column(EVENT_ID, nullable=False)
     # A replay of more than 100 events: those after skip_from up to skip_to are not sent.
     skip_from: Mapped[int | None] = mapped_column(EVENT_ID)
     skip_to: Mapped[int | None] = mapped_column(EVENT_ID)
+    # The error code it is closed with, once its session ended (TOKEN_REVOKED, ACCOUNT_DISABLED).
+    end_code: Mapped[str | None] = mapped_column(String(32))

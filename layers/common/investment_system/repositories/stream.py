@@ -1,26 +1,33 @@
 """Data access for the real-time stream: the per-user counter, the outbox, tickets and connections.
 
-Two statements carry the stream's guarantees:
+Three kinds of statements carry the stream's guarantees:
 
 - `UserStreamRepository.next_event_id`: one upsert that numbers the user's next event and locks the
   user's row until the transaction ends (PostgreSQL and SQLite `ON CONFLICT DO UPDATE ... RETURNING`;
   MySQL `ON DUPLICATE KEY UPDATE`, then a read of the row it holds). A second writer of the same user
   waits for the first to commit, so a user's events commit in the order of their ids and a reader
-  that has seen event n has seen every event before it.
-- `ConnectionRepository.lock_for_user`: the user's connections, locked for a delivery. On SQLite,
-  which ignores FOR UPDATE, an UPDATE of the rows comes first: it takes the database's write lock,
-  so deliveries (and their cursor updates) run one at a time there too.
+  that has seen event n has seen every event before it. A delivery reads the user's connections and
+  events holding the same lock, so what it reads is one moment of the user's stream; the lease of
+  the user's deliveries (`take_delivery`, `continue_delivery`) is kept on that row.
+- `TicketRepository.session_is_live`: the ticket's session, read with a shared lock, which an ending
+  session's revocation (an exclusive lock) waits for or makes `$connect` wait for: a connection is
+  either refused or committed before the ending marks the session's connections.
+- `ConnectionRepository.end_of_session` / `end_of_user`: mark the connections of ended sessions.
+
+Transactions take the session rows first, then the user's stream row, then connection rows.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Dialect, Executable, Select, Update, delete, func, select, update
+from sqlalchemy import Delete, Dialect, Executable, Select, Update, delete, func, select, update
 
 from investment_system.db.engine import precompile
+from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
 from investment_system.repositories.base import RowRepository, SessionBoundRepository, execute_dml
 
@@ -70,15 +77,6 @@ def _connections_of(user_id: uuid.UUID) -> Select[StreamConnection]:
     )
 
 
-def _write_lock_of_connections(user_id: uuid.UUID) -> Update:
-    """SQLite ignores FOR UPDATE: this no-op UPDATE of the user's connections takes its write lock."""
-    return (
-        update(StreamConnection)
-        .where(StreamConnection.user_id == user_id)
-        .values(last_event_id=StreamConnection.last_event_id)
-    )
-
-
 def _user_of(connection_id: str) -> Select[uuid.UUID]:
     return select(StreamConnection.user_id).where(StreamConnection.id == connection_id)
 
@@ -86,18 +84,82 @@ def _user_of(connection_id: str) -> Select[uuid.UUID]:
 _CONNECTION_COUNT = select(func.count()).select_from(StreamConnection)
 
 
+def _lease_of(user_id: uuid.UUID) -> Select[datetime | None, bool]:
+    return select(UserStream.delivery_until, UserStream.delivery_pending).where(UserStream.user_id == user_id)
+
+
+def _set_lease(user_id: uuid.UUID, until: datetime | None, pending: bool) -> Update:
+    return (
+        update(UserStream).where(UserStream.user_id == user_id).values(delivery_until=until, delivery_pending=pending)
+    )
+
+
+def _ticket(token_hash: str, now: datetime) -> Select[uuid.UUID, uuid.UUID]:
+    return select(StreamTicket.user_id, StreamTicket.session_id).where(
+        StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now
+    )
+
+
+def _take_ticket(token_hash: str, now: datetime) -> Delete:
+    return delete(StreamTicket).where(StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now)
+
+
+def _live_session(session_id: uuid.UUID, now: datetime) -> Select[uuid.UUID]:
+    return (
+        select(UserSession.id)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None), UserSession.expires_at > now)
+        .with_for_update(read=True)
+    )
+
+
+def _tickets_where(condition: Any) -> Delete:
+    return delete(StreamTicket).where(condition)
+
+
+def _connections_of_session(session_id: uuid.UUID) -> Select[uuid.UUID]:
+    return (
+        select(StreamConnection.user_id)
+        .where(StreamConnection.session_id == session_id, StreamConnection.end_code.is_(None))
+        .with_for_update()
+    )
+
+
+def _ending(condition: Any, code: str) -> Update:
+    return update(StreamConnection).where(condition, StreamConnection.end_code.is_(None)).values(end_code=code)
+
+
+def _cursor_move(connection_id: str, last_event_id: int, skip_from: int | None, skip_to: int | None) -> Update:
+    return (
+        update(StreamConnection)
+        .where(StreamConnection.id == connection_id)
+        .values(last_event_id=last_event_id, skip_from=skip_from, skip_to=skip_to)
+    )
+
+
 def _primed(dialect: Dialect) -> list[Executable]:
-    """Every change numbers its stream event; a delivery reads the user's connections and new events; a
-    disconnect reads whose connection it was, and counts those left."""
-    nobody = uuid.UUID(int=0)
-    primed = [
+    """Every change numbers its stream event; a delivery takes its lease, reads the user's connections and
+    new events, moves their cursors; a disconnect reads whose connection it was, and counts those left;
+    $connect reads and takes its ticket and checks its session; an ending session ends its tickets and
+    connections."""
+    nobody, now = uuid.UUID(int=0), datetime.now(UTC)
+    return [
         _counter_upsert(dialect.name, nobody, events=1, connections=0),
         _events_after(nobody, 0, 1),
         _connections_of(nobody),
         _user_of(""),
         _CONNECTION_COUNT,
+        _lease_of(nobody),
+        _set_lease(nobody, now, False),
+        _cursor_move("", 0, None, None),
+        _ticket("", now),
+        _take_ticket("", now),
+        _live_session(nobody, now),
+        _tickets_where(StreamTicket.session_id == nobody),
+        _tickets_where(StreamTicket.user_id == nobody),
+        _connections_of_session(nobody),
+        _ending(StreamConnection.session_id == nobody, ""),
+        _ending(StreamConnection.user_id == nobody, ""),
     ]
-    return [*primed, _write_lock_of_connections(nobody)] if dialect.name == "sqlite" else primed
 
 
 # Compiled before a SnapStart snapshot (db.engine.precompile).
@@ -131,6 +193,30 @@ class UserStreamRepository(SessionBoundRepository):
         """Add `change` (+1 for a connection opened, -n for n closed) to the user's open connections."""
         self._upsert(user_id, events=0, connections=change)
 
+    def take_delivery(self, user_id: uuid.UUID, now: datetime, lease: timedelta) -> bool:
+        """Take the lease of the user's deliveries (True), or, while another run holds it, note that more
+        is pending, for that run to go round once more (False). The row stays locked."""
+        self.lock(user_id)
+        until, pending = self.session.execute(_lease_of(user_id)).one()
+        if until is not None and until > now:
+            if not pending:
+                execute_dml(self.session, _set_lease(user_id, until, True))
+            return False
+        execute_dml(self.session, _set_lease(user_id, now + lease, False))
+        return True
+
+    def continue_delivery(self, user_id: uuid.UUID, now: datetime, lease: timedelta, *, more: bool) -> bool:
+        """For the lease's holder, at the end of a round: keep the lease for another one (True) when the
+        round left `more` to do or another run was asked for meanwhile; release it otherwise."""
+        self.lock(user_id)
+        _, pending = self.session.execute(_lease_of(user_id)).one()
+        again = more or bool(pending)
+        execute_dml(self.session, _set_lease(user_id, now + lease if again else None, False))
+        return again
+
+    def release_delivery(self, user_id: uuid.UUID) -> None:
+        execute_dml(self.session, _set_lease(user_id, None, False))
+
 
 class StreamEventRepository(RowRepository[StreamEvent]):
     def after(self, user_id: uuid.UUID, event_id: int, limit: int) -> Sequence[StreamEvent]:
@@ -139,19 +225,25 @@ class StreamEventRepository(RowRepository[StreamEvent]):
 
 
 class TicketRepository(RowRepository[StreamTicket]):
-    def consume(self, token_hash: str, now: datetime) -> uuid.UUID | None:
-        """The owner of an unexpired ticket, which this call deletes; None for an unknown, expired or
-        already consumed one. Of two calls racing for one ticket, only one gets its owner."""
-        owner = self.session.scalar(
-            select(StreamTicket.user_id).where(StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now)
-        )
-        if owner is None:
-            return None
-        taken = execute_dml(
-            self.session,
-            delete(StreamTicket).where(StreamTicket.token_hash == token_hash, StreamTicket.expires_at > now),
-        ).rowcount
-        return owner if taken == 1 else None
+    def find(self, token_hash: str, now: datetime) -> tuple[uuid.UUID, uuid.UUID] | None:
+        """The owner and session of an unexpired ticket; None for an unknown, expired or consumed one."""
+        found = self.session.execute(_ticket(token_hash, now)).first()
+        return None if found is None else (found[0], found[1])
+
+    def take(self, token_hash: str, now: datetime) -> bool:
+        """Delete the unexpired ticket: True for the one call of those racing for it that deleted it."""
+        return execute_dml(self.session, _take_ticket(token_hash, now)).rowcount == 1
+
+    def session_is_live(self, session_id: uuid.UUID, now: datetime) -> bool:
+        """Whether the ticket's session has neither ended nor expired; its row share-locked until the
+        transaction ends (see the module docstring)."""
+        return self.session.scalar(_live_session(session_id, now)) is not None
+
+    def delete_of_session(self, session_id: uuid.UUID) -> None:
+        execute_dml(self.session, _tickets_where(StreamTicket.session_id == session_id))
+
+    def delete_of_user(self, user_id: uuid.UUID) -> None:
+        execute_dml(self.session, _tickets_where(StreamTicket.user_id == user_id))
 
 
 class ConnectionRepository(RowRepository[StreamConnection]):
@@ -159,11 +251,19 @@ class ConnectionRepository(RowRepository[StreamConnection]):
         """The user's connections, oldest first."""
         return self.session.scalars(_connections_of(user_id)).all()
 
-    def lock_for_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
-        """The user's connections, oldest first, locked until the transaction ends (see the module docstring)."""
-        if self.session.get_bind().dialect.name == "sqlite":
-            execute_dml(self.session, _write_lock_of_connections(user_id))
-        return self.of_user(user_id)
+    def end_of_session(self, session_id: uuid.UUID, code: str) -> set[uuid.UUID]:
+        """Mark the session's open connections ended, to be closed with `code`; whose they are."""
+        users = set(self.session.scalars(_connections_of_session(session_id)))
+        if users:
+            execute_dml(self.session, _ending(StreamConnection.session_id == session_id, code))
+        return users
+
+    def end_of_user(self, user_id: uuid.UUID, code: str) -> int:
+        """Mark the user's open connections ended, to be closed with `code`; how many."""
+        return execute_dml(self.session, _ending(StreamConnection.user_id == user_id, code)).rowcount
+
+    def move_cursor(self, connection_id: str, last_event_id: int, skip_from: int | None, skip_to: int | None) -> None:
+        execute_dml(self.session, _cursor_move(connection_id, last_event_id, skip_from, skip_to))
 
     def user_of(self, connection_id: str) -> uuid.UUID | None:
         return self.session.scalar(_user_of(connection_id))

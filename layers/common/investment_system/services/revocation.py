@@ -2,9 +2,10 @@
 
 A token stops working before its expiry when its session ended (logout, reuse of a rotated refresh
 token) or when the user's token epoch moved past the one it carries (password change, deactivation,
-role change: every session of the user ends). The check every authenticated request makes is
-services/live_sessions.py; issuing tokens, which reads the plan in force, is services/sessions.py.
-`logout` ends sessions and issues none.
+role change: every session of the user ends). A session's end is also its stream's: its unused
+tickets stop working and its open connections are closed (services/stream_events.py). The check
+every authenticated request makes is services/live_sessions.py; issuing tokens, which reads the plan
+in force, is services/sessions.py. `logout` ends sessions and issues none.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ from investment_system.models.users import User
 from investment_system.repositories.refresh_tokens import RefreshTokenRepository
 from investment_system.repositories.sessions import SessionRepository
 from investment_system.repositories.users import UserRepository
+from investment_system.services.stream_events import end_session_streams, end_user_streams
 from investment_system.services.tokens import verify_refresh_token
 
 
 def end_session(session: Session, session_id: uuid.UUID, *, now: datetime) -> int:
-    """End one session: its tokens stop working. How many of its refresh tokens were live."""
+    """End one session: its tokens stop working, its stream tickets too, and its stream connections are
+    closed. How many of its refresh tokens were live."""
     SessionRepository(session).revoke(session_id, now=now)
-    return RefreshTokenRepository(session).revoke_family(session_id, now=now)
+    revoked = RefreshTokenRepository(session).revoke_family(session_id, now=now)
+    end_session_streams(session, session_id)
+    return revoked
 
 
 def end_every_session(session: Session, user: User, *, now: datetime) -> int:
@@ -36,7 +41,9 @@ def end_every_session(session: Session, user: User, *, now: datetime) -> int:
     refresh tokens were live."""
     UserRepository(session).update(user, token_epoch=user.token_epoch + 1)
     SessionRepository(session).revoke_all_of_user(user.id, now=now)
-    return RefreshTokenRepository(session).revoke_all_of_user(user.id, now=now)
+    revoked = RefreshTokenRepository(session).revoke_all_of_user(user.id, now=now)
+    end_user_streams(session, user.id, ErrorCode.TOKEN_REVOKED if user.is_active else ErrorCode.ACCOUNT_DISABLED)
+    return revoked
 
 
 def logout(user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> None:

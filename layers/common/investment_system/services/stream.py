@@ -1,8 +1,11 @@
 """The real-time stream's use cases: tickets, opening and closing connections.
 
 - A ticket (`issue_ticket`) is 32 random bytes, URL-safe, stored as its SHA-256 hash, valid for
-  60 s and for one connection: `connect` deletes it as it reads it, so a second use, an expired one
-  and any string we did not issue all find nothing (401 at the handshake).
+  60 s, for one connection and while the session it was issued under lasts: `connect` deletes it as
+  it reads it, so a second use, an expired one, one whose session ended (logout, password change,
+  deactivation, role change, refresh-token reuse) and any string we did not issue are all refused
+  (401 at the handshake). The connection records that session: when it ends, the connection is closed
+  (services/stream_events.py, services/stream_delivery.py).
 - `connect` records the connection with its cursor: the user's last event, or `last_event_id` when
   the client asks for a replay (the events after it, at most 100, oldest first; more than 100 are
   cut, and the events between the 100th and the connection's opening are left out). A user keeps at
@@ -38,11 +41,17 @@ def _ticket_hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
-def issue_ticket(user_id: uuid.UUID) -> StreamTicketOut:
+def issue_ticket(user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicketOut:
+    """A ticket for the user, valid while the session (the caller's login) lasts."""
     ticket = secrets.token_urlsafe(_TICKET_BYTES)
     with unit_of_work() as session:
         TicketRepository(session).add(
-            StreamTicket(token_hash=_ticket_hash(ticket), user_id=user_id, expires_at=utcnow() + TICKET_TTL)
+            StreamTicket(
+                token_hash=_ticket_hash(ticket),
+                user_id=user_id,
+                session_id=session_id,
+                expires_at=utcnow() + TICKET_TTL,
+            )
         )
     return StreamTicketOut(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
 
@@ -55,11 +64,15 @@ def connect(ticket: str | None, connection_id: str, replay_after: str | None = N
     last_event_id = _event_id(replay_after)
     if not ticket or len(ticket) > 2 * _TICKET_BYTES or not connection_id or len(connection_id) > CONNECTION_ID_MAX:
         raise AuthenticationError(ErrorCode.STREAM_TICKET_INVALID)
+    token_hash = _ticket_hash(ticket)
     with unit_of_work() as session:
         now = utcnow()
-        user_id = TicketRepository(session).consume(_ticket_hash(ticket), now)
-        if user_id is None:
+        tickets = TicketRepository(session)
+        found = tickets.find(token_hash, now)
+        # The session is read (share-locked) before the ticket is taken, as an ending takes them.
+        if found is None or not tickets.session_is_live(found[1], now) or not tickets.take(token_hash, now):
             raise AuthenticationError(ErrorCode.STREAM_TICKET_INVALID)
+        user_id, session_id = found
         streams = UserStreamRepository(session)
         last, _ = streams.lock(user_id)
         start = last if last_event_id is None else min(last_event_id, last)
@@ -69,6 +82,7 @@ def connect(ticket: str | None, connection_id: str, replay_after: str | None = N
             StreamConnection(
                 id=connection_id,
                 user_id=user_id,
+                session_id=session_id,
                 connected_at=now,
                 last_event_id=start,
                 skip_from=start + MAX_REPLAY if cut else None,

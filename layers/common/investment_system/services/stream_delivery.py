@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -34,7 +34,7 @@ from typing import Any
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import CATALOGUE, ErrorCode
-from investment_system.models.stream import StreamConnection, StreamEvent
+from investment_system.models.stream import StreamEvent
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.stream import ConnectionRepository, StreamEventRepository, UserStreamRepository
 from investment_system.settings import get_settings
@@ -45,6 +45,10 @@ MAX_REPLAY = 100
 HANDSHAKE_GRACE = timedelta(seconds=10)
 OPEN_WAIT_SECONDS = 5.0
 OPEN_POLL_SECONDS = 0.05
+# A run holds the user's delivery lease at most this long: longer than the delivery function's timeout
+# (template.yaml, a test checks), so a run that died never holds up the user's deliveries for good.
+DELIVERY_LEASE = timedelta(seconds=45)
+MAX_ROUNDS = 10  # then the lease goes to another run
 
 
 class Push(Enum):
@@ -56,12 +60,8 @@ class Push(Enum):
 @dataclass
 class DeliveryReport:
     pushed: int = 0
-    gone: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # closed (their session ended), or reported gone
     failed: int = 0
-    opening: list[str] = field(default_factory=list)  # called gone, but younger than HANDSHAKE_GRACE
-
-    def plus(self, later: DeliveryReport) -> DeliveryReport:
-        return DeliveryReport(self.pushed + later.pushed, self.gone + later.gone, self.failed + later.failed)
 
 
 def event_frame(event: StreamEvent) -> dict[str, Any]:
@@ -172,33 +172,63 @@ def post(connection_id: str, frame: dict[str, Any]) -> Push:
 # --- The delivery function's use case ----------------------------------------------------------------
 
 
+@dataclass
+class _Cursor:
+    """A connection as a round read it: the events to send it, and where its cursor is after them."""
+
+    id: str
+    connected_at: datetime
+    last_event_id: int
+    skip_from: int | None
+    skip_to: int | None
+    end_code: str | None  # its session ended: it is sent this error and closed, nothing else
+    events: list[StreamEvent] = field(default_factory=list)
+    complete: bool = True  # the events read are all it lacks
+    read_as: tuple[int, int | None, int | None] = (0, None, None)
+
+    @property
+    def moved(self) -> bool:
+        return (self.last_event_id, self.skip_from, self.skip_to) != self.read_as
+
+
 def deliver(user_id: uuid.UUID, *, opened: str | None = None, evicted: Sequence[str] = ()) -> DeliveryReport:
-    """Close the evicted connections, wait for the opened one, send every connection what it lacks."""
+    """Close the evicted connections, wait for the opened one, then, holding the user's delivery lease,
+    send every connection what it lacks and close those whose session ended."""
     for connection_id in evicted:
         close(connection_id, ErrorCode.CONNECTION_LIMIT_EXCEEDED)
     if opened is not None and not _wait_until_open(opened):
         logger.info("A new stream connection never opened", extra={"connection_id": opened})
-    report = _push_pending(user_id)
-    # Connections still in their handshake: once they are open, they are sent theirs.
-    if [connection_id for connection_id in report.opening if _wait_until_open(connection_id)]:
-        report = report.plus(_push_pending(user_id))
-    for connection_id in report.gone:
-        remove_connection(connection_id)
+    report = DeliveryReport()
+    cursors = _read(user_id, take_lease=True)
+    rounds = 0
+    while cursors is not None:
+        removed: list[str] = []
+        more = _push(cursors, report, removed)
+        report.gone += removed
+        rounds += 1
+        if not _record(user_id, cursors, removed, more=more):
+            break
+        if rounds == MAX_ROUNDS:  # rounds enough for one run: the lease goes to another
+            with unit_of_work() as session:
+                UserStreamRepository(session).release_delivery(user_id)
+            request_delivery(user_id)
+            break
+        cursors = _read(user_id)
     if report.pushed:
         add_metric(MetricName.STREAM_EVENTS_PUSHED, report.pushed)
     return report
 
 
-def close(connection_id: str, code: ErrorCode) -> None:
+def close(connection_id: str, code: ErrorCode) -> Push:
     """Close one connection: a last error frame saying why, then DeleteConnection ($disconnect then
-    forgets it)."""
+    forgets it). How the DeleteConnection went."""
     post(connection_id, error_frame(code))
-    _call("delete_connection", connection_id)
+    return _call("delete_connection", connection_id)
 
 
 def remove_connection(connection_id: str) -> None:
-    """Forget a closed connection ($disconnect, or one API Gateway reports gone): its row, and its count
-    on the user's row (locked first: every transaction takes the user's row before connection rows)."""
+    """Forget a closed connection ($disconnect): its row, and its count on the user's row (locked first:
+    every transaction takes the user's row before connection rows)."""
     with unit_of_work() as session:
         connections = ConnectionRepository(session)
         user_id = connections.user_of(connection_id)
@@ -221,38 +251,84 @@ def _wait_until_open(connection_id: str) -> bool:
         time.sleep(OPEN_POLL_SECONDS)
 
 
-def _push_pending(user_id: uuid.UUID) -> DeliveryReport:
-    report = DeliveryReport()
+def _read(user_id: uuid.UUID, *, take_lease: bool = False) -> list[_Cursor] | None:
+    """One moment of the user's stream, in a short transaction: each connection, whether its session
+    ended, and the events it lacks (at most 100). The user's row is locked meanwhile, as every event's
+    writer locks it: an event read here was committed before each connection's state was read, so a
+    connection whose session ended before an event was committed is read ended. None when `take_lease`
+    finds another run holding the lease (that run goes round once more instead)."""
     with unit_of_work() as session:
+        streams = UserStreamRepository(session)
+        if take_lease:
+            if not streams.take_delivery(user_id, utcnow(), DELIVERY_LEASE):
+                return None
+        else:
+            streams.lock(user_id)
         events = StreamEventRepository(session)
-        young = utcnow() - HANDSHAKE_GRACE
-        for connection in ConnectionRepository(session).lock_for_user(user_id):
-            if _push_to(connection, events, report) is Push.GONE:
-                (report.gone if connection.connected_at < young else report.opening).append(connection.id)
-    return report
+        cursors = []
+        for connection in ConnectionRepository(session).of_user(user_id):
+            read_as = (connection.last_event_id, connection.skip_from, connection.skip_to)
+            cursor = _Cursor(connection.id, connection.connected_at, *read_as, connection.end_code, read_as=read_as)
+            if cursor.end_code is None:
+                _skip_if_replayed(cursor)
+                batch = events.after(user_id, cursor.last_event_id, MAX_REPLAY)
+                cursor.complete = len(batch) < MAX_REPLAY and cursor.skip_from is None
+                cursor.events = [event for event in batch if cursor.skip_from is None or event.id <= cursor.skip_from]
+            cursors.append(cursor)
+    return cursors
 
 
-def _push_to(connection: StreamConnection, events: StreamEventRepository, report: DeliveryReport) -> Push:
-    """Send the connection its events after its cursor, moving the cursor; how it ended."""
-    while True:
-        _skip_if_replayed(connection)
-        batch = events.after(connection.user_id, connection.last_event_id, MAX_REPLAY)
-        if connection.skip_from is not None:
-            batch = [event for event in batch if event.id <= connection.skip_from]
-        if not batch:
-            return Push.SENT
-        for event in batch:
-            outcome = post(connection.id, event_frame(event))
-            if outcome is not Push.SENT:
-                report.failed += outcome is Push.FAILED
-                return outcome
-            connection.last_event_id = event.id
-            report.pushed += 1
+def _push(cursors: list[_Cursor], report: DeliveryReport, removed: list[str]) -> bool:
+    """Outside any transaction: send each connection its events, or close it when its session ended,
+    adding to `removed` the connections closed or gone. Whether more is left to send."""
+    young = utcnow() - HANDSHAKE_GRACE
+    more = False
+    opening: list[str] = []
+    for cursor in cursors:
+        if cursor.end_code is not None:
+            if close(cursor.id, ErrorCode(cursor.end_code)) is not Push.FAILED:
+                removed.append(cursor.id)
+            continue
+        outcome = _send(cursor, report)
+        if outcome is Push.GONE:
+            (removed if cursor.connected_at < young else opening).append(cursor.id)
+        more = more or (outcome is Push.SENT and not cursor.complete)
+    # Connections still in their handshake: once they are open, they are sent theirs.
+    return more or bool([connection_id for connection_id in opening if _wait_until_open(connection_id)])
 
 
-def _skip_if_replayed(connection: StreamConnection) -> None:
+def _send(cursor: _Cursor, report: DeliveryReport) -> Push:
+    """Send the connection its events, oldest first, moving its cursor; how it ended."""
+    for event in cursor.events:
+        outcome = post(cursor.id, event_frame(event))
+        if outcome is not Push.SENT:
+            report.failed += outcome is Push.FAILED
+            return outcome
+        cursor.last_event_id = event.id
+        report.pushed += 1
+    _skip_if_replayed(cursor)
+    return Push.SENT
+
+
+def _record(user_id: uuid.UUID, cursors: list[_Cursor], removed: list[str], *, more: bool) -> bool:
+    """In a short transaction: move the cursors, forget the connections closed or gone (as $disconnect
+    would); whether the run goes round again, keeping its lease."""
+    with unit_of_work() as session:
+        streams = UserStreamRepository(session)
+        streams.lock(user_id)
+        connections = ConnectionRepository(session)
+        for cursor in cursors:
+            if cursor.moved and cursor.id not in removed:
+                connections.move_cursor(cursor.id, cursor.last_event_id, cursor.skip_from, cursor.skip_to)
+        if removed:
+            streams.count_connections(user_id, -connections.delete(removed))
+            add_metric(MetricName.STREAM_CONNECTIONS_OPEN, connections.count())
+        return streams.continue_delivery(user_id, utcnow(), DELIVERY_LEASE, more=more)
+
+
+def _skip_if_replayed(cursor: _Cursor) -> None:
     """Once a replay cut at 100 events is sent, continue after the events it left out."""
-    skip_from, skip_to = connection.skip_from, connection.skip_to
-    if skip_from is not None and skip_to is not None and connection.last_event_id >= skip_from:
-        connection.last_event_id = max(connection.last_event_id, skip_to)
-        connection.skip_from = connection.skip_to = None
+    skip_from, skip_to = cursor.skip_from, cursor.skip_to
+    if skip_from is not None and skip_to is not None and cursor.last_event_id >= skip_from:
+        cursor.last_event_id = max(cursor.last_event_id, skip_to)
+        cursor.skip_from = cursor.skip_to = None

@@ -1,4 +1,5 @@
-"""The stream's outbox: a change writes its event in the change's own transaction.
+"""The stream's outbox: a change writes its event in the change's own transaction; an ending session
+ends its streams in its own.
 
 `record_event` is a step of the use case making the change (it takes the session): the event is
 numbered by the user's counter row (repositories/stream.py), so a user's events commit in the order
@@ -7,6 +8,9 @@ a connection open, the user is noted on the session; once the transaction has co
 is asked for (`services.stream_delivery.request_delivery`: an asynchronous invocation of the delivery
 function). A user with no connection open costs the change one upsert and one insert, and no AWS
 call: boto3 is imported only when someone listens.
+
+A session that ends (services/revocation.py) deletes its unused tickets and marks its open connections
+ended in the same transaction; the delivery asked for once it committed closes them.
 """
 
 from __future__ import annotations
@@ -20,8 +24,14 @@ from sqlalchemy.orm import Session
 
 from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile_inserts
+from investment_system.errors import ErrorCode
 from investment_system.models.stream import StreamEvent
-from investment_system.repositories.stream import StreamEventRepository, UserStreamRepository
+from investment_system.repositories.stream import (
+    ConnectionRepository,
+    StreamEventRepository,
+    TicketRepository,
+    UserStreamRepository,
+)
 from investment_system.schemas.stream import StreamEventType
 from investment_system.snapstart import before_snapshot
 
@@ -33,7 +43,7 @@ def record_event(session: Session, user_id: uuid.UUID, event_type: StreamEventTy
     event_id, connections = UserStreamRepository(session).next_event_id(user_id)
     StreamEventRepository(session).add(_stream_event(user_id, event_id, event_type.value, data.model_dump(mode="json")))
     if connections:
-        _deliver_after_commit(session, user_id)
+        deliver_after_commit(session, user_id)
     return event_id
 
 
@@ -45,7 +55,25 @@ def _stream_event(user_id: uuid.UUID, event_id: int, event_type: str, data: dict
 precompile_inserts(lambda: [_stream_event(uuid.UUID(int=0), 0, "", {})])
 
 
-def _deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
+def end_session_streams(session: Session, session_id: uuid.UUID) -> None:
+    """A step of ending a session (services/revocation.py), after its revocation: its unused tickets are
+    deleted, its open connections marked to be closed with TOKEN_REVOKED, by the delivery asked for once
+    the transaction has committed."""
+    TicketRepository(session).delete_of_session(session_id)
+    for user_id in ConnectionRepository(session).end_of_session(session_id, ErrorCode.TOKEN_REVOKED.value):
+        deliver_after_commit(session, user_id)
+
+
+def end_user_streams(session: Session, user_id: uuid.UUID, code: ErrorCode) -> None:
+    """A step of ending every session of a user, after their revocation: as `end_session_streams` for
+    each of them, the connections closed with `code`."""
+    TicketRepository(session).delete_of_user(user_id)
+    if ConnectionRepository(session).end_of_user(user_id, code.value):
+        deliver_after_commit(session, user_id)
+
+
+def deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
+    """Ask for the user's delivery once the session's transaction has committed (never after a rollback)."""
     users: dict[uuid.UUID, None] | None = session.info.get(_LISTENING_USERS)
     if users is None:
         users = session.info[_LISTENING_USERS] = {}  # an ordered set
