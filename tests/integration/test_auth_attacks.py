@@ -209,18 +209,73 @@ def test_a_refresh_token_replayed_after_the_grace_period_ends_its_session(ada, m
     assert refresh(other["refresh_token"]).status == 200
 
 
+def _live_refresh_tokens(tokens: dict[str, Any]) -> list[uuid.UUID]:
+    """The ids (`jti`) of the refresh tokens of the pair's session that are not revoked."""
+    with unit_of_work() as session:
+        return list(
+            session.scalars(
+                select(RefreshToken.id).where(
+                    RefreshToken.family_id == uuid.UUID(_session_of(tokens)), RefreshToken.revoked_at.is_(None)
+                )
+            )
+        )
+
+
+def _jti(token: str) -> uuid.UUID:
+    return uuid.UUID(jwt.decode(token, options={"verify_signature": False})["jti"])
+
+
 def test_a_refresh_retried_within_the_grace_period_keeps_the_session(ada):
     # Given a refresh token that was just rotated, the answer lost on its way
     _, tokens = ada
     first = refresh(tokens["refresh_token"])
     # When the client sends it again
     retry = refresh(tokens["refresh_token"])
-    # Then it gets a pair too, of the same session, and both pairs work
+    # Then it gets a pair too, of the same session, and both access tokens work
     assert (first.status, retry.status) == (200, 200)
     assert _session_of(retry.json) == _session_of(first.json) == _session_of(tokens)
     for pair in (first.json, retry.json):
         assert get_me(pair["access_token"]).status == 200
-        assert refresh(pair["refresh_token"]).status == 200
+    # And the retry's refresh token replaced the first's: it is the session's one live refresh token
+    assert _live_refresh_tokens(tokens) == [_jti(retry.json["refresh_token"])]
+    assert refresh(retry.json["refresh_token"]).status == 200
+
+
+def test_a_stolen_refresh_token_presented_within_the_grace_period_never_forks_the_session(ada, monkeypatch):
+    # Given a refresh token the user has just rotated, and a thief holding a copy of it
+    _, stolen = ada
+    users = refresh(stolen["refresh_token"]).json
+    # When the thief presents the copy within the grace period
+    thiefs = refresh(stolen["refresh_token"])
+    # Then the thief's pair replaces the user's: one refresh token of the session is live, the thief's
+    assert thiefs.status == 200
+    assert _live_refresh_tokens(stolen) == [_jti(thiefs.json["refresh_token"])]
+    # And when the user presents theirs after the grace period, it is reuse: the session ends,
+    # the thief's tokens with it
+    after_the_refresh_grace(monkeypatch)
+    _assert_refused(refresh(users["refresh_token"]), "TOKEN_REVOKED")
+    _assert_refused(refresh(thiefs.json["refresh_token"]), "TOKEN_REVOKED")
+    _assert_refused(get_me(thiefs.json["access_token"]), "TOKEN_REVOKED")
+    assert _live_refresh_tokens(stolen) == []
+
+
+def test_repeats_within_the_grace_period_leave_one_chain_only_the_last_pair_rotates(ada, monkeypatch):
+    # Given a refresh token rotated, then presented five more times within the grace period
+    _, tokens = ada
+    pairs = [refresh(tokens["refresh_token"]) for _ in range(6)]
+    assert [pair.status for pair in pairs] == [200] * 6
+    # Then each repeat's pair replaced the one before it: the last refresh token is the only live one
+    *replaced, last = [pair.json for pair in pairs]
+    assert _live_refresh_tokens(tokens) == [_jti(last["refresh_token"])]
+    # And it rotates, whatever the time, while the session lives
+    after_the_refresh_grace(monkeypatch)
+    rotated = refresh(last["refresh_token"])
+    assert rotated.status == 200
+    assert _live_refresh_tokens(tokens) == [_jti(rotated.json["refresh_token"])]
+    # While a replaced one, presented after the grace period, ends the session: no second chain
+    _assert_refused(refresh(replaced[2]["refresh_token"]), "TOKEN_REVOKED")
+    _assert_refused(get_me(last["access_token"]), "TOKEN_REVOKED")
+    assert _live_refresh_tokens(tokens) == []
 
 
 def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(ada, monkeypatch):
@@ -238,25 +293,24 @@ def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(ada, mo
 PARALLEL_REFRESHES = 20
 
 
-def test_parallel_refreshes_of_one_token_all_succeed_in_one_session(db, ada):
-    # Given one refresh token, and an engine with a connection per client
-    _, tokens = ada
-    engine = db.make_engine(pool_size=PARALLEL_REFRESHES)
+def _rotate_at_once(db, refresh_tokens: list[str]) -> tuple[list[Any], list[BaseException]]:
+    """Each refresh token rotated in its own thread, all at once, each with its own connection: the pairs
+    issued, and what failed."""
+    engine = db.make_engine(pool_size=len(refresh_tokens))
     db_engine.use_engine(engine)
     pairs: list[Any] = []
     failures: list[BaseException] = []
-    start = threading.Barrier(PARALLEL_REFRESHES)
+    start = threading.Barrier(len(refresh_tokens))
 
-    def refresh_once() -> None:
+    def refresh_once(refresh_token: str) -> None:
         start.wait()
         try:
-            pairs.append(sessions.rotate(tokens["refresh_token"]))
-        except BaseException as error:  # reported below, with what it was
+            pairs.append(sessions.rotate(refresh_token))
+        except BaseException as error:  # reported by the caller, with what it was
             failures.append(error)
 
     try:
-        # When it is sent many times at once (a retrying client, many tabs)
-        threads = [threading.Thread(target=refresh_once) for _ in range(PARALLEL_REFRESHES)]
+        threads = [threading.Thread(target=refresh_once, args=(token,)) for token in refresh_tokens]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -264,18 +318,42 @@ def test_parallel_refreshes_of_one_token_all_succeed_in_one_session(db, ada):
     finally:
         db_engine.use_engine(db.engine)
         engine.dispose()
-    # Then every one gets a pair, all of the one session, and nothing is revoked but the token sent
+    return pairs, failures
+
+
+def test_parallel_refreshes_of_one_token_all_succeed_in_one_session_and_leave_one_live_token(db, ada, monkeypatch):
+    # Given one refresh token
+    _, tokens = ada
+    # When it is sent many times at once (a retrying client, many tabs)
+    pairs, failures = _rotate_at_once(db, [tokens["refresh_token"]] * PARALLEL_REFRESHES)
+    # Then every one gets a pair, all of the one session, whose access tokens work
     assert failures == []
     assert len(pairs) == PARALLEL_REFRESHES
     assert {_session_of(pair.model_dump()) for pair in pairs} == {_session_of(tokens)}
-    with unit_of_work() as session:
-        stored = session.scalars(select(RefreshToken).where(RefreshToken.family_id == uuid.UUID(_session_of(tokens))))
-        revoked = [token.id for token in stored if token.revoked_at is not None]
-    assert revoked == [uuid.UUID(jwt.decode(tokens["refresh_token"], options={"verify_signature": False})["jti"])]
-    # And every pair works
     for pair in pairs:
         assert get_me(pair.access_token).status == 200
-        assert refresh(pair.refresh_token).status == 200
+    # And each pair replaced the one issued before it: one refresh token of the session is live, one of theirs
+    [live] = _live_refresh_tokens(tokens)
+    [last] = [pair for pair in pairs if _jti(pair.refresh_token) == live]
+    # Which rotates, while any other presented after the grace period ends the session
+    assert refresh(last.refresh_token).status == 200
+    after_the_refresh_grace(monkeypatch)
+    _assert_refused(refresh(next(pair for pair in pairs if pair is not last).refresh_token), "TOKEN_REVOKED")
+    assert _live_refresh_tokens(tokens) == []
+
+
+def test_a_rotated_token_and_its_successor_sent_at_once_leave_one_live_token(db, ada):
+    # Given a refresh token rotated (the user holds its successor, a thief a copy of it)
+    _, tokens = ada
+    successor = refresh(tokens["refresh_token"]).json
+    # When both are sent many times at once, within the grace period
+    half = PARALLEL_REFRESHES // 2
+    pairs, failures = _rotate_at_once(db, [tokens["refresh_token"], successor["refresh_token"]] * half)
+    # Then every one gets a pair of the session, and one refresh token of it is live: the last issued
+    assert failures == []
+    assert len(pairs) == PARALLEL_REFRESHES
+    [live] = _live_refresh_tokens(tokens)
+    assert live in {_jti(pair.refresh_token) for pair in pairs}
 
 
 def test_logout_ends_the_sessions_access_tokens_at_once(ada):

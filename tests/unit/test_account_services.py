@@ -247,18 +247,23 @@ def test_refresh_rotates_within_the_session_and_a_late_reuse_ends_it(sqlite_db, 
     assert sessions.rotate(other_session.refresh_token).access_token
 
 
-def test_a_reuse_within_the_grace_period_is_a_retry_that_revokes_nothing(sqlite_db):
+def test_a_reuse_within_the_grace_period_is_a_retry_whose_pair_replaces_the_live_one(sqlite_db, after_the_grace):
     # Given a refresh token just rotated (the answer got lost, or another tab did it)
-    _register()
+    user_id = _register()
     first = _login()
     second = sessions.rotate(first.refresh_token)
     # When it is presented again at once
     retry = sessions.rotate(first.refresh_token)
-    # Then the retry gets a pair of the same session, and every pair handed out still works
+    # Then the retry gets a pair of the same session, whose tokens work, and the access tokens before it too
     assert _session_id(retry) == _session_id(first)
-    assert sessions.rotate(second.refresh_token).access_token
+    assert _caller_role(retry) == _caller_role(second) == "user"
+    # And its refresh token replaced the one issued before it: the session's one live refresh token
+    assert _live_refresh_tokens(user_id) == 1
     assert sessions.rotate(retry.refresh_token).access_token
-    assert _caller_role(retry) == "user"
+    # While the replaced one, presented after the grace period, is reuse: the session ends
+    after_the_grace()
+    assert _code(lambda: sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: _caller_role(retry)) is ErrorCode.TOKEN_REVOKED
 
 
 def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(sqlite_db, settings_env):

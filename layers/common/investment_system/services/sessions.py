@@ -2,11 +2,13 @@
 and what ends tokens before they expire.
 
 A login starts a session (its id is every token's `sid`, and the family of its refresh tokens). It
-lasts at most `REFRESH_FAMILY_MAX_AGE_SECONDS`: no token of it expires later. Each refresh revokes
-the presented token and issues its successor in the same session. A rotated token presented again
-within `REFRESH_REUSE_GRACE_SECONDS` is a retry (a lost answer, two tabs refreshing at once): it gets
-a pair of the same session and nothing is revoked. Later, it means the token was copied: the session
-ends (the thief's copy and the user's current token alike).
+lasts at most `REFRESH_FAMILY_MAX_AGE_SECONDS`: no token of it expires later. A session has one live
+refresh token, the last issued: each refresh revokes it and issues its successor in the same session.
+A replaced token presented again within `REFRESH_REUSE_GRACE_SECONDS` is a repeat (a lost answer, two
+tabs refreshing at once): it gets a pair of the same session, which replaces the live one, so a copy
+presented within the grace period never yields a second chain. Later, it means the token was copied:
+the session ends (the thief's copy and the user's current token alike). Refreshes of one session run
+one at a time (its row is locked), so parallel ones leave one live token too.
 
 A token stops working before its expiry when its session ended (logout, reuse) or when the user's
 token epoch moved past the one it carries (password change, deactivation, role change: every
@@ -75,33 +77,37 @@ def start_session(session: Session, user: User, *, now: datetime) -> TokenPair:
 
 
 def rotate(refresh_token: str) -> TokenPair:
-    """A new pair for a live refresh token, which is revoked. A rotated one presented again is
-    forgiven within the grace period, and ends its session after it (401 TOKEN_REVOKED)."""
+    """A new pair for the session's live refresh token, which it replaces. A replaced one presented again
+    within the grace period is a repeat: its new pair replaces the live one. Later, it ends the session
+    (401 TOKEN_REVOKED)."""
     claims = verify_refresh_token(refresh_token)
+    family_id = uuid.UUID(claims["sid"])
     now = utcnow()
     grace = timedelta(seconds=get_settings().security.refresh_reuse_grace_seconds)
     with unit_of_work() as session:
+        # A session's rotations run one at a time, each reading what the one before it committed: of
+        # many presentations at once, each replaces its predecessor's pair, and one pair stays live.
+        SessionRepository(session).lock(family_id)
         tokens = RefreshTokenRepository(session)
-        stored = _stored(tokens, refresh_token, claims["sub"])
+        stored = _stored(tokens, refresh_token, claims["sub"], family_id)
         user, user_session = live_session(
-            UserRepository(session).with_session(stored.user_id, stored.family_id), claims["epoch"]
+            UserRepository(session).with_session(stored.user_id, family_id), claims["epoch"]
         )
         if user_session.expires_at <= now:
             raise AuthenticationError(ErrorCode.TOKEN_EXPIRED)
-        successor, revoked = uuid.uuid4(), 0
-        # Conditional: of two requests presenting the same token, exactly one rotates it.
-        if tokens.revoke(stored, now=now, replaced_by=successor):
+        revoked = 0
+        if stored.revoked_at is None or _is_retry(stored, now=now, grace=grace):
+            successor = uuid.uuid4()
+            tokens.replace_live(family_id, now=now, successor=successor)
             pair: TokenPair | None = _issue_pair(session, user, user_session, jti=successor, now=now)
-        elif _is_retry(tokens.current(stored.id), now=now, grace=grace):
-            pair = _issue_pair(session, user, user_session, jti=uuid.uuid4(), now=now)
         else:
             pair = None
-            revoked = end_session(session, user_session.id, now=now)
+            revoked = end_session(session, family_id, now=now)
     if pair is None:
         add_metric(MetricName.REFRESH_TOKEN_REUSE)
         logger.warning(
             "Revoked refresh token presented again; its session is ended",
-            extra={"user_id": str(stored.user_id), "family_id": str(stored.family_id), "tokens_revoked": revoked},
+            extra={"user_id": str(stored.user_id), "family_id": str(family_id), "tokens_revoked": revoked},
         )
         raise AuthenticationError(ErrorCode.TOKEN_REVOKED)
     add_metric(MetricName.TOKEN_REFRESHES)
@@ -143,13 +149,14 @@ def _issue_pair(session: Session, user: User, user_session: UserSession, *, jti:
 
 
 def _is_retry(token: RefreshToken, *, now: datetime, grace: timedelta) -> bool:
-    """Whether a revoked token was rotated (not revoked with its session) no longer than `grace` ago."""
+    """Whether a revoked token was replaced (rotated, or retired by a repeat's pair; not revoked with its
+    session) no longer than `grace` ago."""
     return token.replaced_by is not None and token.revoked_at is not None and now - token.revoked_at <= grace
 
 
-def _stored(tokens: RefreshTokenRepository, refresh_token: str, subject: str) -> RefreshToken:
+def _stored(tokens: RefreshTokenRepository, refresh_token: str, subject: str, family_id: uuid.UUID) -> RefreshToken:
     stored = tokens.by_hash(token_digest(refresh_token))
-    # A well-signed token we never stored (or of another subject) is not one of ours.
-    if stored is None or str(stored.user_id) != subject:
+    # A well-signed token we never stored (or of another subject or session) is not one of ours.
+    if stored is None or str(stored.user_id) != subject or stored.family_id != family_id:
         raise AuthenticationError(ErrorCode.TOKEN_INVALID)
     return stored
