@@ -44,10 +44,12 @@ IMPORT_COLUMNS = ("email", "password_hash", "full_name")
 
 def _import_users(args: argparse.Namespace) -> int:
     """Accounts of the previous system, one per CSV row (email, password_hash as bcrypt, full_name
-    optional), each in its own transaction: a refused row is reported and the others still come in."""
+    optional), each in its own transaction: a refused row is reported by its line and the others still
+    come in. A report never quotes a row's values (a database error's message would give its hash)."""
     import csv
 
     from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
 
     from investment_system.errors import AppError, field_errors
     from investment_system.schemas.users import ImportedUser
@@ -56,25 +58,32 @@ def _import_users(args: argparse.Namespace) -> int:
     imported = refused = 0
     with open(args.file, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        columns = set(reader.fieldnames or ())
-        if not {"email", "password_hash"} <= columns or not columns <= set(IMPORT_COLUMNS):
-            print(
-                f"invest import-users: the columns must be {', '.join(IMPORT_COLUMNS)} (full_name optional)",
-                file=sys.stderr,
-            )
-            return 1
-        for line, row in enumerate(reader, start=2):
-            try:
-                import_user(ImportedUser.model_validate({name: value for name, value in row.items() if value}))
-            except ValidationError as error:
-                problems = "; ".join(f"{d['field']}: {d['message']}" for d in field_errors(error.errors()))
-                print(f"line {line}: {problems}", file=sys.stderr)
-                refused += 1
-            except AppError as error:
-                print(f"line {line}: {error.message}", file=sys.stderr)
-                refused += 1
-            else:
-                imported += 1
+        try:
+            columns = set(reader.fieldnames or ())
+            if not {"email", "password_hash"} <= columns or not columns <= set(IMPORT_COLUMNS):
+                print(
+                    f"invest import-users: the columns must be {', '.join(IMPORT_COLUMNS)} (full_name optional)",
+                    file=sys.stderr,
+                )
+                return 1
+            for line, row in enumerate(reader, start=2):
+                problem = None
+                try:
+                    import_user(ImportedUser.model_validate({name: value for name, value in row.items() if value}))
+                except ValidationError as error:
+                    problem = "; ".join(f"{d['field']}: {d['message']}" for d in field_errors(error.errors()))
+                except AppError as error:
+                    problem = error.message
+                except SQLAlchemyError as error:
+                    problem = f"the database refused it ({type(error).__name__})"
+                if problem is None:
+                    imported += 1
+                else:
+                    print(f"line {line}: {problem}", file=sys.stderr)
+                    refused += 1
+        except (csv.Error, UnicodeDecodeError) as error:  # the file itself: nothing further is read
+            print(f"after line {reader.line_num}: not CSV text in UTF-8 ({type(error).__name__})", file=sys.stderr)
+            refused += 1
     print(f"imported {imported} users, refused {refused}")
     return 1 if refused else 0
 

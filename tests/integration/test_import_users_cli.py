@@ -86,3 +86,103 @@ def test_rows_that_cannot_come_in_are_reported_and_the_rest_still_do(db, tmp_pat
     (tmp_path / "other.csv").write_text("mail,hash\nx@example.com,y\n", encoding="utf-8")
     assert main(["import-users", str(tmp_path / "other.csv")]) == 1
     assert "columns must be email, password_hash, full_name" in capsys.readouterr().err
+
+
+def test_a_row_with_a_nul_or_bidi_name_is_reported_by_line_without_its_hash_or_a_traceback(db, tmp_path, capsys):
+    # Given a CSV whose second and third rows hold a NUL and a bidirectional override in the name
+    # (PostgreSQL refuses a NUL as text: the row once aborted the import, its hash in the traceback)
+    hashes = [_bcrypt(PASSWORD) for _ in range(4)]
+    accounts = tmp_path / "users.csv"
+    accounts.write_text(
+        "email,password_hash,full_name\n"
+        f"ada@example.com,{hashes[0]},Ada\n"
+        f"nul@example.com,{hashes[1]},Nul\x00Name\n"
+        f"bidi@example.com,{hashes[2]},\u202eEvil\n"
+        f"grace@example.com,{hashes[3]},Grace\n",
+        encoding="utf-8",
+    )
+    # When it is imported
+    assert main(["import-users", str(accounts)]) == 1
+    out, err = capsys.readouterr()
+    # Then those rows are named by line and field, no hash is printed, and the rows around them come in
+    assert "imported 2 users, refused 2" in out
+    assert "line 3: full_name:" in err
+    assert "line 4: full_name:" in err
+    assert not any(h in out + err for h in hashes)
+    assert "Traceback" not in err
+    assert login("grace@example.com").status == 200
+
+
+def test_a_row_the_database_refuses_is_reported_by_line_without_its_values(db, tmp_path, capsys, monkeypatch):
+    # Given a database that refuses a row with an error quoting the row's values (as a driver's does)
+    from sqlalchemy.exc import DataError
+
+    from investment_system.services import accounts as accounts_service
+
+    secret_hash = _bcrypt(PASSWORD)
+
+    def refusing(imported):
+        raise DataError("INSERT INTO users ...", {"password_hash": imported.password_hash}, Exception("refused"))
+
+    monkeypatch.setattr(accounts_service, "import_user", refusing)
+    accounts = tmp_path / "users.csv"
+    accounts.write_text(f"email,password_hash\nada@example.com,{secret_hash}\n", encoding="utf-8")
+    # When it is imported
+    assert main(["import-users", str(accounts)]) == 1
+    out, err = capsys.readouterr()
+    # Then the row is reported by its line and the kind of error only
+    assert "line 2: the database refused it (DataError)" in err
+    assert secret_hash not in out + err
+
+
+def test_a_file_that_is_not_utf8_is_reported_not_a_traceback(sqlite_db, tmp_path, capsys):
+    accounts = tmp_path / "users.csv"
+    accounts.write_bytes(b"email,password_hash\nada@example.com,\xff\xfe\n")
+    assert main(["import-users", str(accounts)]) == 1
+    out, err = capsys.readouterr()
+    assert "not CSV text in UTF-8 (UnicodeDecodeError)" in err
+    assert "imported 0 users, refused 1" in out
+
+
+def test_only_hashes_bcrypt_can_verify_are_imported(db, tmp_path, capsys):
+    # Given hashes that look like bcrypt but that bcrypt refuses or that no password can match:
+    # a salt ending in a character that holds bits beyond its 16 bytes, a digest likewise, a cost of 03 or 17
+    good = _bcrypt(PASSWORD)
+    bad_salt = good[:28] + ("P" if good[28] != "P" else "Q") + good[29:]
+    bad_digest = good[:59] + "z"
+    accounts = tmp_path / "users.csv"
+    accounts.write_text(
+        "email,password_hash\n"
+        f"ada@example.com,{good}\n"
+        f"salt@example.com,{bad_salt}\n"
+        f"digest@example.com,{bad_digest}\n"
+        f"cheap@example.com,{good[:4]}03{good[6:]}\n"
+        f"dear@example.com,{good[:4]}17{good[6:]}\n",
+        encoding="utf-8",
+    )
+    # When the file is imported
+    assert main(["import-users", str(accounts)]) == 1
+    out, err = capsys.readouterr()
+    # Then only the verifiable hash comes in; the others are row errors on password_hash
+    assert "imported 1 users, refused 4" in out
+    for line in (3, 4, 5, 6):
+        assert f"line {line}: password_hash:" in err
+    assert login("ada@example.com").status == 200
+
+
+def test_the_import_pattern_accepts_exactly_the_salts_bcrypt_accepts():
+    # Given a bcrypt hash, and each character of bcrypt's alphabet in the salt's last place
+    import re
+
+    from investment_system.schemas.users import BCRYPT_HASH
+
+    good = _bcrypt("x")
+    for character in "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789":
+        candidate = good[:28] + character + good[29:]
+        try:
+            bcrypt.checkpw(b"x", candidate.encode())
+            verifiable = True
+        except ValueError:
+            verifiable = False
+        # Then the import's pattern takes it exactly when bcrypt can check a password against it
+        assert bool(re.fullmatch(BCRYPT_HASH, candidate)) == verifiable, candidate

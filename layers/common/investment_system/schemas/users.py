@@ -19,9 +19,12 @@ class Role(StrEnum):
 EMAIL_MAX = 320
 PASSWORD_INPUT_MAX = 1024  # the policy's own maximum is a setting; this only bounds the work per request
 FULL_NAME_MAX = 200
-# A bcrypt hash as the previous system stored it: $2a$, $2b$ or $2y$, the cost, 22 + 31 characters.
-# Costs above 16 (seconds a check) would make each login a denial of service, and are not imported.
-BCRYPT_HASH = r"\$2[aby]\$(0[4-9]|1[0-6])\$[./A-Za-z0-9]{53}"
+# A bcrypt hash as the previous system stored it: $2a$, $2b$ or $2y$, the cost, then in bcrypt's base64
+# (./A-Za-z0-9) a salt of 16 bytes in 22 characters and a digest of 23 bytes in 31. The last character of
+# each holds the final 2 or 4 bits of its bytes, so only some characters can end them: bcrypt refuses
+# any other salt ("Invalid salt"), and no password matches any other digest. Costs above 16 (seconds a
+# check) would make each login a denial of service, and are not imported.
+BCRYPT_HASH = r"\$2[aby]\$(0[4-9]|1[0-6])\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{30}[.CGKOSWaeimquy26]"
 
 
 def canonical_email(value: str) -> str:
@@ -33,18 +36,18 @@ def normalize_email(value: str) -> str:
     """An address fit to register, in its canonical form; ValueError saying why when it is not one.
 
     email-validator (the validator behind pydantic's EmailStr) judges the form: one @, a dot-atom
-    local part (no quoting), a domain of valid labels with a dot and not a special-use name (no
-    `localhost`, `.test`, IP literals), and no control, format (zero-width, bidirectional) or other
-    unsafe characters. Beyond that an address must be ASCII: letters of other scripts can pass for
-    Latin ones (a Cyrillic U+0430 for the a of admin@example.com), so that an account could look like
-    another's.
+    local part (no quoting) of at most 64 characters (`strict`, RFC 5321's limit), a domain of valid
+    labels with a dot and not a special-use name (no `localhost`, `.test`, IP literals), and no
+    control, format (zero-width, bidirectional) or other unsafe characters. Beyond that an address
+    must be ASCII: letters of other scripts can pass for Latin ones (a Cyrillic U+0430 for the a of
+    admin@example.com), so that an account could look like another's.
     An internationalised domain can be given in its ASCII form (`xn--…`).
     """
     from email_validator import EmailNotValidError, validate_email  # ~30 ms: only where addresses are registered
 
     email = canonical_email(value)
     try:
-        validate_email(email, check_deliverability=False, allow_smtputf8=False)
+        validate_email(email, check_deliverability=False, allow_smtputf8=False, strict=True)
     except EmailNotValidError as error:
         raise ValueError(str(error)) from None
     if not email.isascii():
