@@ -8,7 +8,7 @@ import json
 
 import pytest
 from signal_support import CREATE, buy_body, call, make_investor
-from stream_support import FakeManagementApi, connection_row, open_connections
+from stream_support import connection_row, install_fake_api, open_connections
 from support import Reply, function_module, invoke
 
 from invest_dev.events import LambdaContextStub, websocket_event
@@ -39,11 +39,7 @@ def _connect(ticket: str | None, connection_id: str = "conn-1", **query: str) ->
 
 @pytest.fixture
 def api(monkeypatch, settings_env):
-    fake = FakeManagementApi()
-    settings_env.setenv("STREAM_DELIVERY_FUNCTION", "StreamDeliveryFunction")
-    monkeypatch.setattr(stream_delivery, "_management_client", lambda: fake)
-    monkeypatch.setattr(stream_delivery, "_lambda_client", lambda: fake)
-    return fake
+    return install_fake_api(monkeypatch, settings_env)
 
 
 def test_a_ticket_needs_a_signed_in_caller(db):

@@ -12,22 +12,22 @@ from datetime import timedelta
 
 import pytest
 from signal_support import make_investor, set_row
-from stream_support import FakeManagementApi, connection_row, open_connections, outbox
+from stream_support import connection_row, install_fake_api, open_connections, outbox
 
 from invest_dev.samples import stream_ticket
+from invest_dev.template import functions
 from investment_system.db import engine as db_engine
 from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError, AuthenticationError, ErrorCode, RequestError
-from investment_system.models import StreamConnection, StreamTicket
+from investment_system.models import StreamConnection, StreamTicket, UserStream
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalUpdate
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services import stream_delivery
 from investment_system.services.signal_expiry import expire_overdue_signals
 from investment_system.services.signal_reads import get_signal
 from investment_system.services.signals import close_signal, create_signal, delete_signal, update_signal
 from investment_system.services.stream import connect, issue_ticket
-from investment_system.services.stream_delivery import deliver, remove_connection
+from investment_system.services.stream_delivery import DELIVERY_LEASE, deliver, remove_connection
 from investment_system.services.stream_events import record_event
 from investment_system.services.subscriptions import cancel_at_period_end
 from investment_system.services.tokens import verify_access_token
@@ -42,11 +42,7 @@ def _create(user_id, **overrides):
 @pytest.fixture
 def api(monkeypatch, settings_env):
     """The fake Management API; `api.requested` holds the deliveries the code asked for (Lambda Invoke)."""
-    fake = FakeManagementApi()
-    settings_env.setenv("STREAM_DELIVERY_FUNCTION", "StreamDeliveryFunction")
-    monkeypatch.setattr(stream_delivery, "_management_client", lambda: fake)
-    monkeypatch.setattr(stream_delivery, "_lambda_client", lambda: fake)
-    return fake
+    return install_fake_api(monkeypatch, settings_env)
 
 
 def _open(api, user_id, connection_id, last_event_id=None):
@@ -252,6 +248,63 @@ def test_disconnect_forgets_the_connection_once(db, api):
     remove_connection("a")
     remove_connection("a")
     assert open_connections(investor.user_id) == 0
+
+
+def test_a_push_that_hangs_holds_no_database_lock(db, api):
+    # Given alice listening on a connection whose client never reads: a push to it hangs
+    alice, bob = make_investor("alice"), make_investor("bob")
+    _open(api, alice.user_id, "stalled")
+    api.stalled.add("stalled")
+    _create(alice.user_id)
+    with ThreadPoolExecutor(2) as pool:
+        delivering = pool.submit(_deliver_requested, api.requested.pop())
+        try:
+            assert api.stalling.wait(10)
+            # When, while its push hangs, another user changes a signal, Then it commits at once (no 503
+            # DATABASE_UNAVAILABLE after SQLite's busy timeout)
+            pool.submit(_create, bob.user_id).result(timeout=3)
+            # And neither does alice wait, opening another connection and changing a signal
+            assert pool.submit(_connect_and_change, api, alice.user_id).result(timeout=3) == 0
+        finally:
+            api.unstall.set()
+        report = delivering.result(timeout=30)
+    # And the hung delivery, once its push went through, goes round again for what came meanwhile, in order
+    assert [f["id"] for f in api.events_sent("stalled")] == ["1", "2"]
+    assert [f["id"] for f in api.events_sent("fresh")] == ["2"]
+    assert report.pushed == 3
+
+
+def _connect_and_change(api, alice: uuid.UUID) -> int:
+    """Alice's new connection and change, and the delivery her change asks for: what that delivery
+    pushed (nothing: the hung one holds the lease, and goes round once more)."""
+    connect(stream_ticket(alice), "fresh", None)
+    api.open.add("fresh")
+    _create(alice)
+    return _deliver_requested(api.requested.pop()).pushed
+
+
+def test_a_lease_left_by_a_run_that_died_expires(db, api):
+    # Given a listening investor whose deliveries' lease a run that died still holds
+    investor = make_investor()
+    _open(api, investor.user_id, "a")
+    _create(investor.user_id)
+    _set_lease(investor.user_id, utcnow() + timedelta(seconds=30))
+    # When a delivery runs, Then it leaves the events to the holder
+    assert deliver(investor.user_id).pushed == 0
+    # And once the lease has expired, the next delivery takes it and sends them
+    _set_lease(investor.user_id, utcnow() - timedelta(seconds=1))
+    assert deliver(investor.user_id).pushed == 1
+    assert [f["id"] for f in api.events_sent("a")] == ["1"]
+
+
+def test_the_lease_outlasts_the_delivery_function():
+    spec = next(spec for spec in functions() if spec.name == "StreamDeliveryFunction")
+    assert timedelta(seconds=spec.timeout_seconds) < DELIVERY_LEASE
+
+
+def _set_lease(user_id: uuid.UUID, until) -> None:
+    with unit_of_work() as session:
+        session.get(UserStream, user_id).delivery_until = until
 
 
 WRITERS = 8
