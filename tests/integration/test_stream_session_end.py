@@ -33,9 +33,13 @@ from support import function_module, invoke
 
 from invest_dev.events import LambdaContextStub, websocket_event
 from investment_system.db import unit_of_work
+from investment_system.db.base import Base
+from investment_system.db.compat import compiled_statement_count, forget_compiled_statements
+from investment_system.db.engine import compile_primed_statements
 from investment_system.errors import ErrorCode
 from investment_system.models import StreamTicket
 from investment_system.schemas.signals import SignalCreate
+from investment_system.services.signal_quota import create_signal_within_quota
 from investment_system.services.signals import create_signal
 from investment_system.services.stream_delivery import error_frame
 
@@ -155,3 +159,26 @@ def test_a_ticket_minted_as_its_session_ends_is_refused(db, api):
     # When it is presented, Then the handshake is refused: its session is no longer live
     assert _connect(ticket, "late") == 401
     assert connection_row("late") is None
+
+
+def test_a_connection_its_deliveries_and_its_sessions_end_run_the_sql_priming_compiled(db, api):
+    # Given a signed-in investor with a ticket, and a restored container whose engine holds what priming compiled
+    user, tokens = signed_up(f"primed-{uuid.uuid4().hex[:8]}@example.com")
+    ticket = _ticket(tokens)
+    forget_compiled_statements(db.engine, Base.registry)
+    compile_primed_statements(db.engine)
+    primed = compiled_statement_count(db.engine, Base.registry)
+    # When the ticket opens a connection, a change is delivered to it, the session ends and the end is delivered
+    assert _connect(ticket, "primed") == 200
+    api.open.add("primed")
+    with unit_of_work() as session:
+        create_signal_within_quota(session, uuid.UUID(user["id"]), SignalCreate.model_validate(buy_body()))
+    _call("StreamDeliveryFunction", api.requested.pop())
+    assert logout(tokens["access_token"], tokens["refresh_token"]).status == 204
+    _call("StreamDeliveryFunction", api.requested.pop())
+    assert [frame["type"] for frame in api.frames["primed"]] == ["signal.created", "error"]
+    # Then they compiled no statement priming had not (SQLite, PostgreSQL; MySQL's priming compiles none)
+    if db.backend == "mysql":
+        assert primed == 0
+    else:
+        assert compiled_statement_count(db.engine, Base.registry) == primed

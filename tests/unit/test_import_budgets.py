@@ -89,12 +89,15 @@ _PLAN = _CALLER | {"billing"}
 # A subscription's read or change (services/subscriptions.py): its checkouts, and for a change its audit
 # trail and stream event.
 _SUBSCRIPTION = _PLAN | {"checkouts", "audit", "stream"}
-# Issuing, rotating and ending refresh tokens (services/sessions.py, services/revocation.py).
-_TOKENS = {"refresh_tokens"}
+# The stream's tables: its tickets and connections name the session they belong to.
+_STREAM = {"users", "sessions", "stream"}
+# Issuing, rotating and ending refresh tokens (services/sessions.py, services/revocation.py); a session's
+# end is its stream's too (its tickets and connections).
+_TOKENS = {"refresh_tokens", "stream"}
 MODELS: dict[str, set[str]] = {
     "AdminListUsersFunction": _CALLER,
     "AdminUpdateUserFunction": _CALLER | _TOKENS | {"audit"},
-    "ApplySubscriptionChangesFunction": {"users", "billing", "checkouts", "audit", "stream"},
+    "ApplySubscriptionChangesFunction": _STREAM | {"billing", "checkouts", "audit"},
     "CancelSubscriptionFunction": _SUBSCRIPTION,
     "ChangePasswordFunction": _PLAN | _TOKENS | {"audit"},
     "ChangePlanFunction": _SUBSCRIPTION | {"idempotency"},
@@ -102,7 +105,7 @@ MODELS: dict[str, set[str]] = {
     "CreateSignalFunction": _PLAN | {"signals", "usage", "audit", "stream", "idempotency"},
     "CreateStreamTicketFunction": _CALLER | {"stream"},
     "DeleteSignalFunction": _CALLER | {"signals", "audit", "stream"},
-    "ExpireSignalsFunction": {"users", "signals", "audit", "stream"},
+    "ExpireSignalsFunction": _STREAM | {"signals", "audit"},
     "GetMeFunction": _CALLER,
     "GetSignalAnalyticsFunction": _CALLER | {"signals"},
     "GetSignalFunction": _CALLER | {"signals"},
@@ -118,10 +121,10 @@ MODELS: dict[str, set[str]] = {
     "PaymentWebhookFunction": _SUBSCRIPTION | {"payments"},
     "RefreshTokenFunction": _PLAN | _TOKENS,
     "RegisterFunction": _PLAN | _TOKENS | {"audit"},
-    "StreamConnectFunction": {"users", "stream"},
-    "StreamDeliveryFunction": {"users", "stream"},
-    "StreamDisconnectFunction": {"users", "stream"},
-    "StreamMessageFunction": {"users", "stream"},
+    "StreamConnectFunction": _STREAM,
+    "StreamDeliveryFunction": _STREAM,
+    "StreamDisconnectFunction": _STREAM,
+    "StreamMessageFunction": _STREAM,
     "UpdateMeFunction": _CALLER | {"audit"},
     "UpdateSignalFunction": _CALLER | {"signals", "audit", "stream"},
 }

@@ -136,9 +136,14 @@ def _cursor_move(connection_id: str, last_event_id: int, skip_from: int | None, 
     )
 
 
+def _connections_deleted(connection_ids: Sequence[str]) -> Delete:
+    return delete(StreamConnection).where(StreamConnection.id.in_(connection_ids))
+
+
 def _primed(dialect: Dialect) -> list[Executable]:
     """Every change numbers its stream event; a delivery takes its lease, reads the user's connections and
-    new events, moves their cursors; a disconnect reads whose connection it was, and counts those left;
+    new events, moves their cursors, forgets those closed; a disconnect reads whose connection it was,
+    deletes it and counts those left;
     $connect reads and takes its ticket and checks its session; an ending session ends its tickets and
     connections."""
     nobody, now = uuid.UUID(int=0), datetime.now(UTC)
@@ -151,6 +156,7 @@ def _primed(dialect: Dialect) -> list[Executable]:
         _lease_of(nobody),
         _set_lease(nobody, now, False),
         _cursor_move("", 0, None, None),
+        _connections_deleted([""]),
         _ticket("", now),
         _take_ticket("", now),
         _live_session(nobody, now),
@@ -272,8 +278,7 @@ class ConnectionRepository(RowRepository[StreamConnection]):
         """Delete these connections; how many there were."""
         if not connection_ids:
             return 0
-        statement = delete(StreamConnection).where(StreamConnection.id.in_(connection_ids))
-        return execute_dml(self.session, statement).rowcount
+        return execute_dml(self.session, _connections_deleted(connection_ids)).rowcount
 
     def count(self) -> int:
         return int(self.session.scalar(_CONNECTION_COUNT) or 0)

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
+from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AuthenticationError, ErrorCode, RequestError
 from investment_system.models.stream import CONNECTION_ID_MAX, StreamConnection, StreamTicket
 from investment_system.observability import MetricName, add_metric
@@ -37,6 +38,32 @@ _TICKET_BYTES = 32
 _MAX_EVENT_ID_DIGITS = 18  # a BIGINT
 
 
+def _ticket(token_hash: str, user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicket:
+    return StreamTicket(token_hash=token_hash, user_id=user_id, session_id=session_id, expires_at=utcnow() + TICKET_TTL)
+
+
+def _connection(
+    connection_id: str, user_id: uuid.UUID, session_id: uuid.UUID, start: int, last: int
+) -> StreamConnection:
+    """A new connection whose cursor is at `start`; a replay of more than 100 events up to `last` is cut."""
+    cut = last - start > MAX_REPLAY
+    return StreamConnection(
+        id=connection_id,
+        user_id=user_id,
+        session_id=session_id,
+        connected_at=utcnow(),
+        last_event_id=start,
+        skip_from=start + MAX_REPLAY if cut else None,
+        skip_to=last if cut else None,
+    )
+
+
+# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): a ticket's and a connection's INSERT.
+precompile_inserts(
+    lambda: [_ticket("", uuid.UUID(int=0), uuid.UUID(int=0)), _connection("", uuid.UUID(int=0), uuid.UUID(int=0), 0, 0)]
+)
+
+
 def _ticket_hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
@@ -45,14 +72,7 @@ def issue_ticket(user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicketOut:
     """A ticket for the user, valid while the session (the caller's login) lasts."""
     ticket = secrets.token_urlsafe(_TICKET_BYTES)
     with unit_of_work() as session:
-        TicketRepository(session).add(
-            StreamTicket(
-                token_hash=_ticket_hash(ticket),
-                user_id=user_id,
-                session_id=session_id,
-                expires_at=utcnow() + TICKET_TTL,
-            )
-        )
+        TicketRepository(session).add(_ticket(_ticket_hash(ticket), user_id, session_id))
     return StreamTicketOut(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
 
 
@@ -76,19 +96,8 @@ def connect(ticket: str | None, connection_id: str, replay_after: str | None = N
         streams = UserStreamRepository(session)
         last, _ = streams.lock(user_id)
         start = last if last_event_id is None else min(last_event_id, last)
-        cut = last - start > MAX_REPLAY
         connections = ConnectionRepository(session)
-        connections.add(
-            StreamConnection(
-                id=connection_id,
-                user_id=user_id,
-                session_id=session_id,
-                connected_at=now,
-                last_event_id=start,
-                skip_from=start + MAX_REPLAY if cut else None,
-                skip_to=last if cut else None,
-            )
-        )
+        connections.add(_connection(connection_id, user_id, session_id, start, last))
         evicted = [c.id for c in connections.of_user(user_id)][:-MAX_CONNECTIONS_PER_USER]
         streams.count_connections(user_id, 1 - connections.delete(evicted))
         open_connections = connections.count()
