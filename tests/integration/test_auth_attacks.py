@@ -14,7 +14,9 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import jwt
@@ -41,10 +43,11 @@ from support import invoke
 
 from investment_system.db import engine as db_engine
 from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import RefreshToken, User
 from investment_system.schemas.auth import Credentials
-from investment_system.services import accounts, sessions
+from investment_system.services import accounts, revocation, sessions
 from investment_system.settings import get_settings
 
 
@@ -293,24 +296,24 @@ def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(ada, mo
 PARALLEL_REFRESHES = 20
 
 
-def _rotate_at_once(db, refresh_tokens: list[str]) -> tuple[list[Any], list[BaseException]]:
-    """Each refresh token rotated in its own thread, all at once, each with its own connection: the pairs
-    issued, and what failed."""
-    engine = db.make_engine(pool_size=len(refresh_tokens))
+def _at_once(db, calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
+    """Each call made in its own thread, all at once, each with its own connection: what they returned,
+    and what they raised."""
+    engine = db.make_engine(pool_size=len(calls))
     db_engine.use_engine(engine)
-    pairs: list[Any] = []
+    results: list[Any] = []
     failures: list[BaseException] = []
-    start = threading.Barrier(len(refresh_tokens))
+    start = threading.Barrier(len(calls))
 
-    def refresh_once(refresh_token: str) -> None:
+    def call_once(call: Callable[[], Any]) -> None:
         start.wait()
         try:
-            pairs.append(sessions.rotate(refresh_token))
+            results.append(call())
         except BaseException as error:  # reported by the caller, with what it was
             failures.append(error)
 
     try:
-        threads = [threading.Thread(target=refresh_once, args=(token,)) for token in refresh_tokens]
+        threads = [threading.Thread(target=call_once, args=(call,)) for call in calls]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -318,7 +321,12 @@ def _rotate_at_once(db, refresh_tokens: list[str]) -> tuple[list[Any], list[Base
     finally:
         db_engine.use_engine(db.engine)
         engine.dispose()
-    return pairs, failures
+    return results, failures
+
+
+def _rotate_at_once(db, refresh_tokens: list[str]) -> tuple[list[Any], list[BaseException]]:
+    """Each refresh token rotated in its own thread, all at once: the pairs issued, and what failed."""
+    return _at_once(db, [partial(sessions.rotate, token) for token in refresh_tokens])
 
 
 def test_parallel_refreshes_of_one_token_all_succeed_in_one_session_and_leave_one_live_token(db, ada, monkeypatch):
@@ -354,6 +362,43 @@ def test_a_rotated_token_and_its_successor_sent_at_once_leave_one_live_token(db,
     assert len(pairs) == PARALLEL_REFRESHES
     [live] = _live_refresh_tokens(tokens)
     assert live in {_jti(pair.refresh_token) for pair in pairs}
+
+
+def test_parallel_refreshes_of_many_sessions_all_succeed(db):
+    # Given many sessions of a few users
+    users = [f"user{number}@example.com" for number in range(4)]
+    for email in users:
+        signed_up(email)
+    pairs = [login(users[number % len(users)]).json["refresh_token"] for number in range(PARALLEL_REFRESHES)]
+    for _ in range(5):
+        # When each session's refresh token is rotated, all at once, again and again
+        rotated, failures = _rotate_at_once(db, pairs)
+        # Then every one succeeds (on MySQL, revoking a session's tokens through the family's index locked
+        # its neighbours' gaps, and parallel refreshes of two sessions deadlocked)
+        assert failures == []
+        pairs = [pair.refresh_token for pair in rotated]
+
+
+def _end_every_session(user_id: uuid.UUID) -> None:
+    """What a password change, a deactivation or a role change runs once the request is checked."""
+    with unit_of_work() as session:
+        user = session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
+        revocation.end_every_session(session, user, now=utcnow())
+
+
+def test_a_refresh_during_a_password_change_is_refused_or_ended_never_deadlocked(db):
+    for number in range(20):
+        # Given a user holding a refresh token
+        user, tokens = signed_up(f"user{number}@example.com")
+        # When the token is refreshed while every session of its user is ended
+        _, failures = _at_once(
+            db, [partial(sessions.rotate, tokens["refresh_token"]), partial(_end_every_session, uuid.UUID(user["id"]))]
+        )
+        # Then the refresh either came first, and its pair was ended with the rest, or it is refused: no
+        # deadlock (the refresh locked the session, then the user's row for its new token's foreign key,
+        # the other way round)
+        assert [getattr(failure, "code", failure) for failure in failures] in ([], [ErrorCode.TOKEN_REVOKED])
+        assert _live_refresh_tokens(tokens) == []
 
 
 def test_logout_ends_the_sessions_access_tokens_at_once(ada):

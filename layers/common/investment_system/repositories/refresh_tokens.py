@@ -4,6 +4,7 @@ family or of all of a user's."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,12 @@ def _by_hash(token_hash: str) -> Select[RefreshToken]:
     return select(RefreshToken).where(RefreshToken.token_hash == token_hash)
 
 
-def _replacement(family_id: uuid.UUID, now: datetime, successor: uuid.UUID) -> Update:
-    return revocation(RefreshToken, RefreshToken.family_id == family_id, now).values(replaced_by=successor)
+def _live_of_family(family_id: uuid.UUID) -> Select[uuid.UUID]:
+    return select(RefreshToken.id).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+
+
+def _replacement(token_ids: Sequence[uuid.UUID], now: datetime, successor: uuid.UUID) -> Update:
+    return revocation(RefreshToken, RefreshToken.id.in_(token_ids), now).values(replaced_by=successor)
 
 
 # Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with, a rotation's
@@ -29,7 +34,8 @@ def _replacement(family_id: uuid.UUID, now: datetime, successor: uuid.UUID) -> U
 precompile(
     lambda _: [
         _by_hash(""),
-        _replacement(uuid.UUID(int=0), utcnow(), uuid.UUID(int=0)),
+        _live_of_family(uuid.UUID(int=0)),
+        _replacement([uuid.UUID(int=0)], utcnow(), uuid.UUID(int=0)),
         revocation(RefreshToken, RefreshToken.family_id == uuid.UUID(int=0), utcnow()),
         revocation(RefreshToken, RefreshToken.user_id == uuid.UUID(int=0), utcnow()),
     ]
@@ -44,8 +50,13 @@ class RefreshTokenRepository(Repository[RefreshToken]):
 
     def replace_live(self, family_id: uuid.UUID, *, now: datetime, successor: uuid.UUID) -> int:
         """Revoke the family's live refresh token, replaced by `successor` (about to be issued): whatever
-        the rotation, a family keeps one live token, the last issued. How many were live."""
-        return self.execute_update(_replacement(family_id, now, successor))
+        the rotation, a family keeps one live token, the last issued. How many were live.
+
+        The caller holds the family's session locked (SessionRepository.lock). The tokens are revoked by
+        primary key: on MySQL an UPDATE through the family's index would also lock the index's gaps,
+        where other sessions' tokens are inserted, and parallel refreshes of two sessions deadlocked."""
+        live = self.session.scalars(_live_of_family(family_id)).all()
+        return self.execute_update(_replacement(live, now, successor)) if live else 0
 
     def revoke_family(self, family_id: uuid.UUID, *, now: datetime) -> int:
         return self._revoke_where(RefreshToken.family_id == family_id, now=now)

@@ -11,7 +11,14 @@ from sqlalchemy import Dialect, Executable, Select, Update, select, update
 from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile
 from investment_system.models.sessions import UserSession
+from investment_system.models.users import User
 from investment_system.repositories.base import Repository, execute_dml, revocation
+
+
+def _user_shared(user_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The lock the foreign key of a new refresh token takes on its user's row: shared (PostgreSQL's
+    FOR KEY SHARE, MySQL's LOCK IN SHARE MODE)."""
+    return select(User.id).where(User.id == user_id).with_for_update(read=True, key_share=True)
 
 
 def _locked(session_id: uuid.UUID) -> Select[uuid.UUID]:
@@ -28,7 +35,7 @@ def _primed(dialect: Dialect) -> list[Executable]:
     """A refresh's lock of its session, a logout's end of it, a password change's end of them all."""
     nobody = uuid.UUID(int=0)
     return [
-        _write_lock(nobody) if dialect.name == "sqlite" else _locked(nobody),
+        *([_write_lock(nobody)] if dialect.name == "sqlite" else [_user_shared(nobody), _locked(nobody)]),
         revocation(UserSession, UserSession.id == nobody, utcnow()),
         revocation(UserSession, UserSession.user_id == nobody, utcnow()),
     ]
@@ -41,13 +48,18 @@ precompile(_primed)
 class SessionRepository(Repository[UserSession]):
     model = UserSession
 
-    def lock(self, session_id: uuid.UUID) -> None:
-        """Lock the session until the transaction ends: a second transaction locking it waits for the first
-        to end, then reads what it committed. Called first in a transaction, so that MySQL's snapshot is
-        taken after the wait."""
+    def lock(self, session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        """Lock the user's session until the transaction ends: a second transaction locking it waits for the
+        first to end, then reads what it committed. Called first in a transaction, so that MySQL's snapshot
+        is taken after the wait.
+
+        The user's row is share-locked first, as the refresh token's INSERT would later: the user's row,
+        then the session's is the order in which ending every session of a user locks them
+        (services/revocation.py), so a refresh and a password change never deadlock."""
         if self.session.get_bind().dialect.name == "sqlite":
             execute_dml(self.session, _write_lock(session_id))
         else:
+            self.session.execute(_user_shared(user_id))
             self.session.execute(_locked(session_id))
 
     def revoke(self, session_id: uuid.UUID, *, now: datetime) -> int:

@@ -87,7 +87,7 @@ def rotate(refresh_token: str) -> TokenPair:
     with unit_of_work() as session:
         # A session's rotations run one at a time, each reading what the one before it committed: of
         # many presentations at once, each replaces its predecessor's pair, and one pair stays live.
-        SessionRepository(session).lock(family_id)
+        SessionRepository(session).lock(family_id, uuid.UUID(claims["sub"]))
         tokens = RefreshTokenRepository(session)
         stored = _stored(tokens, refresh_token, claims["sub"], family_id)
         user, user_session = live_session(
