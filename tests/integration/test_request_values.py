@@ -126,6 +126,33 @@ def test_an_anonymous_caller_is_told_401_before_anything_about_its_parameters(db
 
 
 @pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Idempotency-Key", "\ud800"),
+        ("Idempotency-Key", "key\x00"),
+        ("Authorization", "Bearer \udfff"),
+        ("If-Match", '"v1"\n'),
+        ("X-Correlation-ID", "cid\x1b[2J-00000"),
+    ],
+    ids=repr,
+)
+def test_a_header_with_a_character_http_does_not_allow_is_422_naming_it(db, header, value):
+    # Given an investor (and a hand-made event: no HTTP request can carry these characters in a header)
+    investor = make_investor()
+    headers = {**investor.headers, header: value}
+    # When a signal is posted with a control character or an unpaired surrogate in a header
+    reply = call(CREATE, None, json_body=buy_body(), headers=headers)
+    # Then it is refused naming the header, not a 500 from encoding it
+    assert (reply.status, _field(reply)) == (422, [f"header.{header.lower()}"]), reply.text
+
+
+def test_a_tab_and_obs_text_in_a_header_are_allowed(db):
+    investor = make_investor()
+    reply = call(CREATE, investor, json_body=buy_body(), headers={"Idempotency-Key": "key\twith tab \x85"})
+    assert reply.status == 201, reply.text
+
+
+@pytest.mark.parametrize(
     ("field", "value"),
     [
         ("strategy", "break\x07out"),

@@ -55,11 +55,13 @@ def error_response(error: AppError) -> Response[str]:
     )
 
 
-def error_dict(code: ErrorCode, message: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def error_dict(
+    code: ErrorCode, message: str | None = None, headers: dict[str, str] | None = None, details: Any = None
+) -> dict[str, Any]:
     """The envelope as a finished API Gateway response, for paths outside the resolver."""
     return {
         "statusCode": CATALOGUE[code].status,
         "headers": {"Content-Type": content_types.APPLICATION_JSON, **(headers or {})},
-        "body": json.dumps(envelope(code, message)),
+        "body": json.dumps(envelope(code, message, details)),
         "isBase64Encoded": False,
     }

@@ -44,7 +44,10 @@ from investment_system.http.request_body import (
     require_json_body,
     require_json_media_type,
 )
-from investment_system.http.request_parameters import refuse_control_characters
+from investment_system.http.request_parameters import (
+    refuse_control_characters,
+    refuse_control_characters_in_headers,
+)
 from investment_system.init_phase import end_of_init
 from investment_system.observability import (
     MetricName,
@@ -120,6 +123,7 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: b
 
         authenticate_before_validation(app)
     app.use(middlewares=[_reject_unknown_query_parameters])
+    add_request_guard(refuse_control_characters_in_headers)  # first: the rate limit reads the token
     add_request_guard(rate_limit_guard)
     add_request_guard(require_json_body)
     _register_error_handlers(app)
@@ -245,7 +249,7 @@ def lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
             response = app.resolve(json_readable(event), context)
         except AppError as error:
             extra_headers.update(error.headers)
-            response = error_dict(error.code, error.message)
+            response = error_dict(error.code, error.message, details=error.details)
         except Exception:
             logger.exception("Unhandled error outside the resolver")
             response = error_dict(ErrorCode.INTERNAL_ERROR)
