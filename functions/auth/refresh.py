@@ -13,9 +13,10 @@ app = create_app()
     summary="Rotate a refresh token",
     description="The presented refresh token is revoked; the new pair belongs to the same session. Presenting "
     "it again within REFRESH_REUSE_GRACE_SECONDS (10 by default) of its rotation is taken for a retry (a lost "
-    "answer, two tabs): another pair of the same session, nothing revoked. Later, it ends the session: every "
-    "token of it is refused (401 TOKEN_REVOKED). A session lasts at most REFRESH_FAMILY_MAX_AGE_SECONDS "
-    "(30 days by default) from its login, however often it is refreshed (then 401 TOKEN_EXPIRED).",
+    "answer, two tabs): another pair of the same session, which replaces the pair issued before it (a session "
+    "has one refresh token that rotates, the last issued). Later, it ends the session: every token of it is "
+    "refused (401 TOKEN_REVOKED). A session lasts at most REFRESH_FAMILY_MAX_AGE_SECONDS (30 days by default) "
+    "from its login, however often it is refreshed (then 401 TOKEN_EXPIRED).",
     tags=["Auth"],
     responses={200: {"description": "A new token pair"}, **error_responses(401, 403)},
 )
