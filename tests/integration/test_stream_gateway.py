@@ -22,24 +22,51 @@ from pathlib import Path
 
 import pytest
 import requests
-from gateway_support import RunningGateway, invest_serve_command, migrated_api_environment
+from conftest import BACKENDS, SERVER_URLS, _backend_params
+from gateway_support import INVEST, RunningGateway, invest_serve_command, migrated_api_environment
 from sqlalchemy import create_engine, update
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from invest_dev.scratch_db import create_database, drop_database
 from investment_system.db.base import utcnow
 from investment_system.models import StreamTicket
 
 pytestmark = pytest.mark.slow
 PASSWORD = "Plum-Orchard-Ledger-42x"
+NEW_PASSWORD = "Copper-Meadow-Signal-93y"
+ADMIN = "root@example.com"
 SIGNAL = {"symbol": "AAPL", "direction": "BUY", "confidence": 0.5, "entry_price": "100", "timeframe": "1h"}
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
     workdir = tmp_path_factory.mktemp("stream-gateway")
-    running = RunningGateway(invest_serve_command(), migrated_api_environment(workdir))
-    running.database = workdir / "api.db"  # type: ignore[attr-defined]
+    with _serving(workdir, f"sqlite:///{workdir / 'api.db'}") as running:
+        running.database = workdir / "api.db"  # type: ignore[attr-defined]
+        yield running
+
+
+@pytest.fixture(scope="module")
+def postgres_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """The same on a PostgreSQL database of its own."""
+    url = create_database(SERVER_URLS["postgres"], f"invest_stream_{uuid.uuid4().hex[:10]}")
+    try:
+        with _serving(tmp_path_factory.mktemp("stream-gateway-postgres"), url) as running:
+            yield running
+    finally:
+        drop_database(SERVER_URLS["postgres"], url)
+
+
+@contextmanager
+def _serving(workdir: Path, database_url: str) -> Iterator[RunningGateway]:
+    """`invest serve` on a migrated database with an administrator; a rotated refresh token presented
+    again is reuse at once (no grace period)."""
+    env = migrated_api_environment(
+        workdir, DATABASE_URL=database_url, INVEST_ADMIN_PASSWORD=PASSWORD, REFRESH_REUSE_GRACE_SECONDS="0"
+    )
+    subprocess.run([str(INVEST), "create-admin", "--email", ADMIN], env=env, check=True, capture_output=True)
+    running = RunningGateway(invest_serve_command(), env)
     try:
         _wait_until_warm(running)
         yield running
@@ -75,12 +102,24 @@ class Client:
     def __init__(self, gateway: RunningGateway) -> None:
         self.gateway = gateway
         email = f"stream-{uuid.uuid4().hex[:10]}@example.com"
-        assert requests.post(
+        registered = requests.post(
             gateway.url("/v1/auth/register"), json={"email": email, "password": PASSWORD}, timeout=30
-        ).ok
-        login = requests.post(gateway.url("/v1/auth/login"), json={"email": email, "password": PASSWORD}, timeout=30)
-        self.token = login.json()["access_token"]
+        )
+        assert registered.status_code == 201, registered.text
+        self.id = str(registered.json()["id"])
+        self.email = email
+        self.sign_in()
+
+    def sign_in(self, password: str = PASSWORD) -> dict:
+        """A new session: its token pair, whose access token the client uses from now on."""
+        login = requests.post(
+            self.gateway.url("/v1/auth/login"), json={"email": self.email, "password": password}, timeout=30
+        )
+        assert login.status_code == 200, login.text
+        self.tokens = dict(login.json())
+        self.token = self.tokens["access_token"]
         self.headers = {"Authorization": f"Bearer {self.token}"}
+        return self.tokens
 
     def ticket(self) -> str:
         reply = requests.post(self.gateway.url("/v1/stream/tickets"), headers=self.headers, timeout=30)
@@ -216,6 +255,80 @@ def test_a_sixth_connection_closes_the_first_with_4008(gateway):
         client.create()
         for stream in streams[1:]:
             assert _next(stream)["type"] == "signal.created"
+
+
+def _post(gateway: RunningGateway, path: str, token: str, body: dict) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    return requests.post(gateway.url(path), headers=headers, json=body, timeout=30)
+
+
+def _as_admin(gateway: RunningGateway, client: Client, change: dict) -> None:
+    login = requests.post(gateway.url("/v1/auth/login"), json={"email": ADMIN, "password": PASSWORD}, timeout=30)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    reply = requests.patch(gateway.url(f"/v1/admin/users/{client.id}"), headers=headers, json=change, timeout=30)
+    assert reply.status_code == 200, reply.text
+
+
+def _logout(gateway: RunningGateway, client: Client, ending: dict) -> None:
+    reply = _post(gateway, "/v1/auth/logout", ending["access_token"], {"refresh_token": ending["refresh_token"]})
+    assert reply.status_code == 204, reply.text
+
+
+def _reuse_refresh_token(gateway: RunningGateway, client: Client, ending: dict) -> None:
+    body = {"refresh_token": ending["refresh_token"]}
+    rotated = requests.post(gateway.url("/v1/auth/refresh"), json=body, timeout=30)
+    assert rotated.status_code == 200, rotated.text
+    reused = requests.post(gateway.url("/v1/auth/refresh"), json=body, timeout=30)
+    assert reused.json()["error"]["code"] == "TOKEN_REVOKED"
+
+
+def _change_password(gateway: RunningGateway, client: Client, ending: dict) -> None:
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert _post(gateway, "/v1/users/me/password", ending["access_token"], body).status_code == 204
+
+
+# The ending, the error frame the stream gets, and the password to sign in with afterwards (None: cannot)
+GATEWAY_ENDINGS = {
+    "logout": (_logout, "TOKEN_REVOKED", PASSWORD),
+    "refresh token reuse": (_reuse_refresh_token, "TOKEN_REVOKED", PASSWORD),
+    "password change": (_change_password, "TOKEN_REVOKED", NEW_PASSWORD),
+    "deactivation": (lambda g, c, e: _as_admin(g, c, {"is_active": False}), "ACCOUNT_DISABLED", None),
+    "role change": (lambda g, c, e: _as_admin(g, c, {"role": "admin"}), "TOKEN_REVOKED", PASSWORD),
+}
+
+
+@pytest.fixture(params=_backend_params([backend for backend in BACKENDS if backend in ("sqlite", "postgres")]))
+def any_gateway(request: pytest.FixtureRequest) -> RunningGateway:
+    """The gateway on SQLite, and on PostgreSQL."""
+    return request.getfixturevalue("gateway" if request.param == "sqlite" else "postgres_gateway")
+
+
+@pytest.mark.parametrize("ending", GATEWAY_ENDINGS)
+def test_an_ending_session_closes_its_stream_with_4001_and_its_tickets_stop_working(any_gateway, ending):
+    end, code, password = GATEWAY_ENDINGS[ending]
+    # Given an investor's open stream and an unused ticket of the same session
+    client = Client(any_gateway)
+    session = client.tokens
+    unused = client.ticket()
+    with client.open() as stream:
+        client.create()
+        assert _next(stream)["type"] == "signal.created"
+        # When the session ends, and the investor, signed in again, changes a signal at once
+        started = time.monotonic()
+        end(any_gateway, client, session)
+        if password is not None:
+            client.sign_in(password)
+            client.create()
+        # Then the stream gets its last error frame, nothing after it, and is closed with 4001 within 5 s
+        frame = _next(stream, timeout=5)
+        assert (frame["type"], frame["code"]) == ("error", code)
+        with pytest.raises(ConnectionClosed) as closed:
+            stream.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4001
+        assert time.monotonic() - started < 5
+    # And the ticket minted before the end is refused at the handshake
+    assert _refusal(client.stream_url(unused)) == 401
 
 
 def test_the_stream_is_served_where_the_contract_says(gateway):
