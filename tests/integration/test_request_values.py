@@ -15,7 +15,7 @@ from billing_support import signature
 from signal_support import ANALYTICS, CLOSE, CREATE, GET, HISTORY, LIST, UPDATE, buy_body, call, create, make_investor
 from support import Reply, function_module
 
-from invest_dev.events import LambdaContextStub
+from invest_dev.events import LambdaContextStub, websocket_event
 from invest_dev.samples import load_event, seed_sample_users, with_fresh_token
 from invest_dev.template import http_functions
 from investment_system.http.routing import openapi_document
@@ -320,3 +320,13 @@ def test_a_body_route_called_with_no_body_and_no_content_type_is_415(db, spec):
     reply = _serve(spec, event)
     # Then it is 415 too, not a 422 saying the body is missing
     assert (reply.status, reply.error_code) == (415, "UNSUPPORTED_MEDIA_TYPE"), reply.text
+
+
+@pytest.mark.parametrize("query", [{"ticket": "\ud800"}, {"ticket": "t\x00"}, {"ticket": "t", "last_event_id": "\x1b"}])
+def test_a_stream_handshake_with_a_control_character_in_its_query_is_refused_naming_it(db, query):
+    # When a WebSocket handshake's query holds an unpaired surrogate or a control character
+    event = websocket_event("$connect", "connection-1", query=query)
+    reply = function_module("StreamConnectFunction").handler(event, LambdaContextStub("StreamConnectFunction"))
+    # Then the handshake is refused with 422 naming the parameter (the surrogate was a 500 from hashing it)
+    body = json.loads(reply["body"])
+    assert (reply["statusCode"], [d["field"] for d in body["error"]["details"]]) == (422, [f"query.{list(query)[-1]}"])

@@ -4,8 +4,10 @@ API Gateway's WebSocket events are not HTTP API events (no resolver, no routes):
 function of its own, and its handler is a plain function of the `WebSocketRequest`, returning what
 API Gateway does with it: for `$connect`, 200 opens the connection and any other status refuses the
 handshake with it (no connection is made); for `$default`, a body is sent back to the client (the
-route has a route response). An `AppError` becomes its status with the contract's error envelope;
-anything else a 500. Correlation ID, cold start, metric dimensions and request metrics are as for HTTP.
+route has a route response). A query parameter or header with a control character is refused
+first, as on the HTTP routes (http/request_parameters.py). An `AppError` becomes its status with the
+contract's error envelope; anything else a 500. Correlation ID, cold start, metric dimensions and
+request metrics are as for HTTP.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http.envelope import envelope
+from investment_system.http.request_parameters import refuse_control_characters, refuse_control_characters_in_headers
 from investment_system.http.resolver import LambdaHandler, correlation_id_for, instrumented, record_request
 from investment_system.observability import (
     MetricName,
@@ -68,12 +71,14 @@ def websocket_handler(route: Route) -> LambdaHandler:
             cold = False
             record_cold_start(context.function_name)
         try:
+            refuse_control_characters_in_headers(event, request.route_key)
+            refuse_control_characters(event)
             reply = _reply(200, route(request))
         except AppError as error:
             if request.route_key == "$connect":
                 add_metric(MetricName.STREAM_HANDSHAKES_REFUSED)
             logger.info("WebSocket request refused", extra={"code": error.code.value, "route": request.route_key})
-            reply = _reply(error.status, envelope(error.code, error.message), error.headers)
+            reply = _reply(error.status, envelope(error.code, error.message, error.details), error.headers)
         except Exception:
             logger.exception("Unhandled error", extra={"route": request.route_key})
             reply = _reply(500, envelope(ErrorCode.INTERNAL_ERROR))
