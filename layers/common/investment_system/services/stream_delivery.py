@@ -2,21 +2,28 @@
 
 One function pushes (StreamDeliveryFunction, the only one allowed to call the API Gateway Management
 API). It runs when asked asynchronously (`request_delivery`, a Lambda `Invoke` of type Event): by a
-change's transaction once it committed (services/stream_events.py) and by `$connect` for the new
-connection (services/stream.py). Each run (`deliver`):
+change's transaction once it committed and by a session's end (services/stream_events.py), and by
+`$connect` for the new connection (services/stream.py). Each run (`deliver`):
 
 1. closes the connections `$connect` evicted (the user's sixth): an error frame, then DeleteConnection;
 2. for a new connection with a replay due, waits until API Gateway reports it open (GetConnection):
    until `$connect` has returned, a push to it is refused as if it were gone. A connection that young
    which a push finds "gone" is waited for the same way, then sent its events;
-3. in one transaction holding the user's connection rows (deliveries of one user take turns, so a
-   user's events arrive in order), sends each connection the events after its cursor, oldest first,
-   and moves the cursor; a replay of more than 100 events stops at 100 and continues with the events
-   after the connection opened (`skip_from`, `skip_to`);
-4. removes the connections API Gateway reports gone (410), as `$disconnect` would.
+3. takes the user's delivery lease (one run of a user pushes at a time, so a user's events arrive in
+   order); a run that finds it held notes that more is pending, and the holder goes round once more;
+4. goes round: reads in a short transaction each connection and the events after its cursor (at most
+   100; a replay of more than 100 continues with the events after the connection opened: `skip_from`,
+   `skip_to`), pushes them outside any transaction, oldest first, then records the cursors in another
+   short transaction. A connection whose session ended gets its error frame and DeleteConnection
+   instead, and nothing else. Connections closed, or that API Gateway reports gone (410), are
+   removed as `$disconnect` would.
 
-Delivery is at least once: a run that dies after a push and before its commit leaves the cursor
-where it was, and the next run sends that event again. Clients skip ids they have seen.
+No database lock is held while a push waits on the network. Delivery is at least once: a run that
+dies after a push and before recording it leaves the cursor where it was, and the next run sends that
+event again. Clients skip ids they have seen.
+
+`request_close` asks the delivery function to close one connection (a last error frame, then
+DeleteConnection), for a function that knows only its id.
 """
 
 from __future__ import annotations
