@@ -18,7 +18,10 @@ app = create_app()
     '(signal.created, signal.updated, signal.closed, signal.expired, signal.deleted: {"type", "id", "at", '
     '"data": Signal}) and subscription (subscription.changed, data: Subscription); event ids increase per user. '
     'Send {"action": "ping"} to get {"type": "pong"}; anything else gets {"type": "error", "code", "message"}. '
-    "At most 5 connections stay open per user (the oldest is closed, code 4008); an idle one closes after 10 min.",
+    "At most 5 connections stay open per user (the oldest is closed, code 4008); an idle one closes after 10 min, "
+    "any after 2 h. The ticket and its connection belong to your session: when it ends (logout, password change, "
+    "role change, deactivation, refresh-token reuse), unused tickets are refused and the connection gets an error "
+    "frame (TOKEN_REVOKED or ACCOUNT_DISABLED) and is closed (code 4001).",
     tags=["Stream"],
     security=BEARER_SECURITY,
     status_code=201,
