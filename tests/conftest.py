@@ -158,14 +158,15 @@ def sqlite_db(databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDataba
 
 @pytest.fixture
 def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """The JSON log lines written during the test, parsed, exactly as the Logger formats them."""
+    """The JSON log lines written during the test, parsed, exactly as the Logger formats them (split at line
+    feeds only: a logged value may hold U+2028 or U+0085, which str.splitlines also splits at)."""
     from investment_system.observability import logger
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
     logger._logger.addHandler(handler)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    yield lambda: [json.loads(line) for line in stream.getvalue().split("\n") if line.strip()]
     logger._logger.removeHandler(handler)
 
 
