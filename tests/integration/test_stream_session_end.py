@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -182,3 +183,26 @@ def test_a_connection_its_deliveries_and_its_sessions_end_run_the_sql_priming_co
         assert primed == 0
     else:
         assert compiled_statement_count(db.engine, Base.registry) == primed
+
+
+def test_an_ended_connection_is_closed_before_a_slow_push_to_another(db, api):
+    # Given a user's older connection, whose pushes hang, and a connection of a session that then ends
+    user, first = signed_up(f"slow-{uuid.uuid4().hex[:8]}@example.com")
+    second = login(user["email"]).json
+    _open(api, second, "slow")
+    _open(api, first, "ending")
+    with unit_of_work() as session:
+        create_signal_within_quota(session, uuid.UUID(user["id"]), SignalCreate.model_validate(buy_body()))
+    api.requested.clear()
+    api.stalled.add("slow")
+    assert logout(first["access_token"], first["refresh_token"]).status == 204
+    # When the delivery the logout asked for runs, Then it has closed the ended connection before the push
+    # that hangs
+    with ThreadPoolExecutor(1) as pool:
+        delivering = pool.submit(_call, "StreamDeliveryFunction", api.requested.pop())
+        try:
+            assert api.stalling.wait(10)
+            assert api.deleted == ["ending"]
+        finally:
+            api.unstall.set()
+        assert delivering.result(timeout=30)["pushed"] == 1

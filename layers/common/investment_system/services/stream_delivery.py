@@ -286,12 +286,13 @@ def _read(user_id: uuid.UUID, *, take_lease: bool = False) -> list[_Cursor] | No
 
 
 def _push(cursors: list[_Cursor], report: DeliveryReport, removed: list[str]) -> bool:
-    """Outside any transaction: send each connection its events, or close it when its session ended,
-    adding to `removed` the connections closed or gone. Whether more is left to send."""
+    """Outside any transaction: close the connections whose session ended (first: a slow push to another
+    connection does not hold them open), send each other connection its events, adding to `removed`
+    the connections closed or gone. Whether more is left to send."""
     young = utcnow() - HANDSHAKE_GRACE
     more = False
     opening: list[str] = []
-    for cursor in cursors:
+    for cursor in sorted(cursors, key=lambda cursor: cursor.end_code is None):
         if cursor.end_code is not None:
             if close(cursor.id, ErrorCode(cursor.end_code)) is not Push.FAILED:
                 removed.append(cursor.id)
