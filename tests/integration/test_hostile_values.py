@@ -410,16 +410,20 @@ def _invoke(target: Target, request: Request, body: str | None) -> Reply:
     return Reply(handler(event, LambdaContextStub(function_name=target.spec.name)))
 
 
-def _names_the_field(target: Target, details: list[dict[str, Any]]) -> bool:
-    """Whether a VALIDATION_ERROR names the target, a field inside it, or the object holding it (a rule on
-    the whole body, such as "give role or is_active", names the body)."""
-    if target.location not in ("body", "query"):
-        return True
-    path = ("body", *target.name) if target.location == "body" else ("query", target.name[0])
+def _names_the_field(target: Target, extra: str, details: list[dict[str, Any]]) -> bool:
+    """Whether a VALIDATION_ERROR names the target (`symbol`, `data.period_end`, `query.<name>`,
+    `path.<name>`, `header.<name>`), a field inside it, or what holds it (a rule on the whole body, such as
+    "give role or is_active", names `body`; a hostile query parameter name is named `query`)."""
+    if target.location == "extra":
+        wanted: tuple[str, ...] = ("query",) if extra == QUERY_NAME else ("header", extra.lower())
+    elif target.location == "header":
+        wanted = ("header", target.name[0].lower())
+    else:
+        wanted = (target.location, *target.name)
     named = [tuple(detail["field"].split(".")) for detail in details]
     if target.location == "body":
         named = [field if field[0] == "body" else ("body", *field) for field in named]
-    return any(field[: len(path)] == path or path[: len(field)] == field for field in named)
+    return any(field[: len(wanted)] == wanted or wanted[: len(field)] == field for field in named)
 
 
 def _with_catalogue(test: Callable[..., None]) -> Callable[..., None]:
@@ -459,7 +463,7 @@ def test_no_hostile_value_gets_a_5xx(target, db, json_logs, settings_env):
             assert set(reply.json["error"]) == set(ErrorBody.model_fields), where
             ErrorEnvelope.model_validate(reply.json)
             if reply.error_code == "VALIDATION_ERROR":
-                assert _names_the_field(target, reply.json["error"]["details"]), f"{where}: {reply.text[:300]}"
+                assert _names_the_field(target, extra, reply.json["error"]["details"]), f"{where}: {reply.text[:300]}"
         # And nothing was logged as an error
         errors = [entry for entry in json_logs()[logged_before:] if entry["level"] == "ERROR"]
         assert errors == [], f"{where}: {errors}"
