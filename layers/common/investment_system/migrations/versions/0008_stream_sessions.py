@@ -59,14 +59,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The foreign key before its index (MySQL refuses to drop an index a foreign key needs).
     with op.batch_alter_table("stream_connections") as connections:
-        connections.drop_index("ix_stream_connections_session_id")
         connections.drop_constraint(op.f("fk_stream_connections_session_id_user_sessions"), type_="foreignkey")
+        connections.drop_index("ix_stream_connections_session_id")
         connections.drop_column("session_id")
         connections.drop_column("end_code")
     with op.batch_alter_table("stream_tickets") as tickets:
-        tickets.drop_index("ix_stream_tickets_session_id")
         tickets.drop_constraint(op.f("fk_stream_tickets_session_id_user_sessions"), type_="foreignkey")
+        tickets.drop_index("ix_stream_tickets_session_id")
         tickets.drop_column("session_id")
     with op.batch_alter_table("user_streams") as user_streams:
         user_streams.drop_column("delivery_pending")
