@@ -328,14 +328,19 @@ def _with_callers_values(route: Route, body: dict[str, Any], caller: Caller) -> 
 _SLOT = "\ue000hostile\ue000"
 
 
-def _good_value(target: Target, request: Request) -> str:
+def _good_value(target: Target, request: Request, extra: str) -> str:
+    """What the target holds in the good request (a near miss twists it); for a query parameter's name, the
+    name of one the route has."""
     name = target.name[-1]
     if target.location == "path":
         return request.path[name]
     if target.location == "query":
         return request.query.get(name, "AAPL")
-    if target.location == "header":
-        return request.headers.get(name.lower(), "sample-key-0001")
+    if target.location == "extra" and extra == QUERY_NAME:
+        parameters = target.operation.get("parameters", [])
+        return next((p["name"] for p in parameters if p["in"] == "query"), "limit")
+    if target.location in ("header", "extra"):
+        return request.headers.get((name if target.location == "header" else extra).lower(), "sample-0001")
     holder: Any = request.body or {}
     for part in target.name:
         holder = holder.get(part) if isinstance(holder, dict) else None
@@ -350,7 +355,7 @@ def _send(target: Target, caller: Caller, hostile: Hostile | None, extra: str = 
         body = json.dumps(request.body) if request.body is not None else None
         return _invoke(target, _signed(target, request, body), body), ""
     if isinstance(hostile, NearMiss):
-        hostile = hostile.twist(_good_value(target, request))
+        hostile = hostile.twist(_good_value(target, request, extra))
     text = hostile.text if isinstance(hostile, Raw) else hostile
     literal = hostile.text if isinstance(hostile, Raw) else json.dumps(hostile)
     name = target.name[-1]
