@@ -17,7 +17,11 @@ app = create_app()
     "token goes into a URL or an access log. The stream sends one JSON frame per change to your signals "
     '(signal.created, signal.updated, signal.closed, signal.expired, signal.deleted: {"type", "id", "at", '
     '"data": Signal}) and subscription (subscription.changed, data: Subscription); event ids increase per user. '
-    'Send {"action": "ping"} to get {"type": "pong"}; anything else gets {"type": "error", "code", "message"}. '
+    'Send {"action": "ping"} to get {"type": "pong"}; any other flat JSON object gets {"type": "error", "code": '
+    '"UNSUPPORTED_MESSAGE", "message"}, and a message over 4 KiB, not JSON, not one object, or with an object or '
+    "array as a value gets MALFORMED_MESSAGE. At most 10 messages a second per connection: more get "
+    "RATE_LIMIT_EXCEEDED error frames, and a connection refused more than 10 times within a minute is closed "
+    "(code 1008). "
     "At most 5 connections stay open per user (the oldest is closed, code 4008); an idle one closes after 10 min, "
     "any after 2 h. The ticket and its connection belong to your session: when it ends (logout, password change, "
     "role change, deactivation, refresh-token reuse), unused tickets are refused and the connection gets an error "
