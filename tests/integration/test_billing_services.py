@@ -87,7 +87,7 @@ def test_the_quota_refusal_says_when_the_next_utc_day_starts(db):
         consume_daily_signal_quota(session, investor.user_id, late)
     # Then 429 QUOTA_EXCEEDED, to retry in 30 s
     assert refused.value.code == ErrorCode.QUOTA_EXCEEDED
-    assert refused.value.headers["Retry-After"] == "30"
+    assert refused.value.retry_after == 30
     # And at midnight the count starts again
     with unit_of_work() as session:
         consume_daily_signal_quota(session, investor.user_id, late + timedelta(seconds=30))

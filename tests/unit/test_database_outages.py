@@ -249,7 +249,7 @@ def test_an_outage_before_the_commit_is_503_with_retry_after(sqlite_engine):
         fail_midway()
     # Then it is 503 DATABASE_UNAVAILABLE, and safe to repeat after Retry-After
     assert failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
-    assert failure.value.headers == {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    assert failure.value.retry_after == RETRY_AFTER_SECONDS
 
 
 def test_an_outage_during_the_commit_is_503_without_retry_after(sqlite_engine):
@@ -262,7 +262,7 @@ def test_an_outage_during_the_commit_is_503_without_retry_after(sqlite_engine):
         session.execute(text("SELECT 1"))
     # Then it is 503, but nothing tells the client that repeating it is safe
     assert failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
-    assert "Retry-After" not in failure.value.headers
+    assert failure.value.retry_after is None
 
 
 def test_a_rollback_that_fails_on_a_dead_connection_does_not_hide_the_outage(sqlite_engine):
@@ -283,7 +283,7 @@ def test_a_bare_socket_error_while_connecting_is_503_with_retry_after(sqlite_eng
         pass
     # Then it is the outage, retried first, and safe to repeat
     assert failure.value.code is ErrorCode.DATABASE_UNAVAILABLE
-    assert failure.value.headers == {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    assert failure.value.retry_after == RETRY_AFTER_SECONDS
 
 
 def test_failures_that_are_no_outage_pass_through_the_unit_of_work(sqlite_engine):

@@ -19,7 +19,9 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.services.rate_limit import (
     DynamoDbWindows,
     MemoryWindows,
+    RateLimitDecision,
     RateLimiter,
+    RateLimitExceeded,
     RedisWindows,
     WindowStore,
 )
@@ -125,30 +127,28 @@ def test_a_burst_straddling_a_minute_boundary_gets_the_limit_once_on_every_backe
     assert [_admitted(second, subject, 10, MINUTE + 60.5) for _ in range(11)] == [True] * 10 + [False]
 
 
-def test_headers_count_down_and_the_refusal_says_when_the_oldest_request_leaves(make_store):
+def test_decisions_count_down_and_the_refusal_says_when_the_oldest_request_leaves(make_store):
     # Given a limit of 3, and requests at 10.0, 11.0 and 12.0 s into a minute
     limiter = RateLimiter(make_store(), fail_open=False)
     subject = _subject()
-    headers = [limiter.check(subject, 3, now=NOW + n) for n in range(3)]
-    # Then each is admitted; Remaining counts down; Reset is when the oldest leaves the window (61 s
+    decisions = [limiter.check(subject, 3, now=NOW + n) for n in range(3)]
+    # Then each is admitted; remaining counts down; reset is when the oldest leaves the window (61 s
     # after the start of its second, as requests are counted per second)
-    assert [h["RateLimit-Remaining"] for h in headers] == ["2", "1", "0"]
-    assert headers[0] == {"RateLimit-Limit": "3", "RateLimit-Remaining": "2", "RateLimit-Reset": "61"}
-    assert headers[2]["RateLimit-Reset"] == "59"
+    assert decisions == [
+        RateLimitDecision(limit=3, remaining=2, reset=61),
+        RateLimitDecision(limit=3, remaining=1, reset=60),
+        RateLimitDecision(limit=3, remaining=0, reset=59),
+    ]
     # When a 4th comes 30.5 s later
-    with pytest.raises(AppError) as refused:
+    with pytest.raises(RateLimitExceeded) as refused:
         limiter.check(subject, 3, now=NOW + 30.5)
-    # Then it is refused with 429, and Retry-After = Reset = the seconds until the oldest leaves
+    # Then it is refused with 429, to retry when the oldest leaves, and says so in its decision
     assert refused.value.status == 429
-    assert refused.value.headers == {
-        "RateLimit-Limit": "3",
-        "RateLimit-Remaining": "0",
-        "RateLimit-Reset": "31",
-        "Retry-After": "31",
-    }
+    assert refused.value.retry_after == 31
+    assert refused.value.decision == RateLimitDecision(limit=3, remaining=0, reset=31)
     # And then the next one is admitted, not before
     assert not _admitted(limiter, subject, 3, NOW + 60.9)
-    assert limiter.check(subject, 3, now=NOW + 61)["RateLimit-Remaining"] == "0"
+    assert limiter.check(subject, 3, now=NOW + 61) == RateLimitDecision(limit=3, remaining=0, reset=1)
 
 
 def test_refused_requests_are_not_counted_and_subjects_are_apart(make_store):
@@ -203,8 +203,8 @@ def test_the_invest_serve_store_is_shared_by_processes(tmp_path):
     assert sum(admitted) == 60
 
 
-def test_an_unavailable_store_fails_open_without_headers():
-    assert RateLimiter(_BrokenStore(), fail_open=True).check(_subject(), 1) == {}
+def test_an_unavailable_store_fails_open_without_a_decision():
+    assert RateLimiter(_BrokenStore(), fail_open=True).check(_subject(), 1) is None
 
 
 def test_an_unavailable_store_fails_closed_with_503_when_configured():
@@ -227,7 +227,7 @@ def test_a_redis_window_expires_by_itself():
 def test_unreachable_redis_fails_open_or_closed_as_configured():
     subject = _subject()
     started = time.monotonic()
-    assert RateLimiter(RedisWindows(UNREACHABLE_REDIS_URL), fail_open=True).check(subject, 5) == {}
+    assert RateLimiter(RedisWindows(UNREACHABLE_REDIS_URL), fail_open=True).check(subject, 5) is None
     with pytest.raises(AppError) as refused:
         RateLimiter(RedisWindows(UNREACHABLE_REDIS_URL), fail_open=False).check(subject, 5)
     assert refused.value.code == ErrorCode.RATE_LIMITER_UNAVAILABLE
@@ -287,7 +287,7 @@ def test_dynamodb_removes_buckets_out_of_the_window_and_sets_a_ttl(aws):
 
 def test_a_missing_dynamodb_table_fails_open_or_closed_as_configured(aws):
     subject = _subject()
-    assert RateLimiter(DynamoDbWindows("no-such-table"), fail_open=True).check(subject, 5) == {}
+    assert RateLimiter(DynamoDbWindows("no-such-table"), fail_open=True).check(subject, 5) is None
     with pytest.raises(AppError) as refused:
         RateLimiter(DynamoDbWindows("no-such-table"), fail_open=False).check(subject, 5)
     assert refused.value.code == ErrorCode.RATE_LIMITER_UNAVAILABLE
@@ -303,7 +303,7 @@ def test_dynamodb_admission_still_contended_after_its_attempts_meets_an_unavaila
 
     store._count = always_beaten
     # Then the request is served unlimited (fail open) or refused with 503 (fail closed), not looped on
-    assert RateLimiter(store, fail_open=True).check(_subject(), 5, now=NOW) == {}
+    assert RateLimiter(store, fail_open=True).check(_subject(), 5, now=NOW) is None
     with pytest.raises(AppError) as refused:
         RateLimiter(store, fail_open=False).check(_subject(), 5, now=NOW)
     assert refused.value.code == ErrorCode.RATE_LIMITER_UNAVAILABLE

@@ -191,13 +191,14 @@ class AppError(Exception):
         message: str | None = None,
         *,
         details: Any = None,
-        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.code = code
         self.spec = CATALOGUE[code]
         self.message = message or self.spec.message
         self.details = details
-        self.headers = headers or {}
+        # Seconds after which repeating the request may succeed (http says it as Retry-After).
+        self.retry_after = None if retry_after is None else max(1, retry_after)
         super().__init__(f"{code}: {self.message}")
 
     @property
@@ -214,10 +215,10 @@ class ValidationFailed(AppError):
 
 
 class AuthenticationError(AppError):
-    """No or bad credentials (401); always answered with WWW-Authenticate: Bearer."""
+    """No or bad credentials (401); http answers it with WWW-Authenticate: Bearer."""
 
     def __init__(self, code: ErrorCode = ErrorCode.AUTHENTICATION_REQUIRED, message: str | None = None) -> None:
-        super().__init__(code, message, headers={"WWW-Authenticate": 'Bearer realm="invest"'})
+        super().__init__(code, message)
 
 
 class PermissionDenied(AppError):
@@ -235,8 +236,8 @@ class Conflict(AppError):
 class RateLimited(AppError):
     """A rate limit or quota refused the request (429, with Retry-After)."""
 
-    def __init__(self, code: ErrorCode, retry_after_seconds: int, headers: dict[str, str] | None = None) -> None:
-        super().__init__(code, headers={**(headers or {}), "Retry-After": str(max(1, retry_after_seconds))})
+    def __init__(self, code: ErrorCode, retry_after_seconds: int) -> None:
+        super().__init__(code, retry_after=retry_after_seconds)
 
 
 class Unavailable(AppError):

@@ -195,9 +195,9 @@ def unit_of_work() -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back when it raises.
 
     Multi-row changes made in one block land together or not at all. A database outage, wherever in
-    the block it strikes, becomes `503 DATABASE_UNAVAILABLE`; with `Retry-After` when it struck before
-    the commit was sent, since nothing was written and the request is safe to repeat. When the commit
-    itself fails, its outcome is unknown, and only an Idempotency-Key makes a repeat safe.
+    the block it strikes, becomes `503 DATABASE_UNAVAILABLE`; retryable after RETRY_AFTER_SECONDS when
+    it struck before the commit was sent, since nothing was written and the request is safe to repeat.
+    When the commit itself fails, its outcome is unknown, and only an Idempotency-Key makes a repeat safe.
     """
     session = _session_factory()()
     committing = False
@@ -217,8 +217,8 @@ def unit_of_work() -> Iterator[Session]:
             "Database unavailable",
             extra={"outage": outage.value, "error_type": type(getattr(error, "orig", error)).__name__},
         )
-        headers = {} if committing else {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        raise Unavailable(ErrorCode.DATABASE_UNAVAILABLE, headers=headers) from None
+        retry_after = None if committing else RETRY_AFTER_SECONDS
+        raise Unavailable(ErrorCode.DATABASE_UNAVAILABLE, retry_after=retry_after) from None
     finally:
         session.close()
 

@@ -6,9 +6,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import Field
 
-from investment_system.errors import CATALOGUE, AppError, ErrorCode
+from investment_system.errors import CATALOGUE, AppError, AuthenticationError, ErrorCode
+from investment_system.http.rate_limit import rate_limit_headers
 from investment_system.observability import correlation_id
 from investment_system.schemas import ApiModel, Timestamp, utc_timestamp
+from investment_system.services.rate_limit import RateLimitExceeded
 
 
 class FieldError(ApiModel):
@@ -46,12 +48,23 @@ def envelope(code: ErrorCode, message: str | None = None, details: Any = None) -
     }
 
 
+def error_headers(error: AppError) -> dict[str, str]:
+    """What an error says in headers: how to authenticate, when a repeat may succeed, and the rate limit
+    that refused the request."""
+    headers = rate_limit_headers(error.decision) if isinstance(error, RateLimitExceeded) else {}
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="invest"'
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return headers
+
+
 def error_response(error: AppError) -> Response[str]:
     return Response(
         status_code=error.status,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(envelope(error.code, error.message, error.details)),
-        headers=error.headers,
+        headers=error_headers(error),
     )
 
 

@@ -2,7 +2,8 @@
 
 It runs in `lambda_handler` before routing (http/resolver.py), so refused requests cost no database
 work and every response of a limited route, errors included, carries `RateLimit-Limit`,
-`RateLimit-Remaining`, `RateLimit-Reset`. The counting itself is `services.rate_limit`.
+`RateLimit-Remaining`, `RateLimit-Reset`; a refused one `Retry-After` too (http/envelope.py). The
+counting itself is `services.rate_limit`, whose decision `rate_limit_headers` says in headers.
 
 - Subject: `user:<id>` when the request carries a valid access token (only the signature and claims
   are checked here, no database), else `ip:<source IP>` as API Gateway saw it (X-Forwarded-For is
@@ -25,7 +26,7 @@ from typing import Any
 
 from investment_system.errors import AuthenticationError
 from investment_system.http.headers import bearer_token_from
-from investment_system.services.rate_limit import get_rate_limiter
+from investment_system.services.rate_limit import RateLimitDecision, get_rate_limiter
 from investment_system.services.tokens import verify_access_token
 from investment_system.settings import get_settings
 
@@ -65,7 +66,7 @@ def rate_limit_guard(event: Mapping[str, Any], route_key: str) -> dict[str, str]
     user = None if route_key in PER_IP_ROUTES else _token_user(event)
     if user is not None:
         user_id, limit = user
-        return get_rate_limiter().check(f"user:{user_id}", limit)
+        return rate_limit_headers(get_rate_limiter().check(f"user:{user_id}", limit))
     return limit_per_ip(str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown"))
 
 
@@ -75,4 +76,15 @@ def limit_per_ip(source_ip: str) -> dict[str, str]:
     settings = get_settings().rate_limit
     if not settings.enabled:
         return {}
-    return get_rate_limiter().check(f"ip:{source_ip}", settings.anonymous_per_minute)
+    return rate_limit_headers(get_rate_limiter().check(f"ip:{source_ip}", settings.anonymous_per_minute))
+
+
+def rate_limit_headers(decision: RateLimitDecision | None) -> dict[str, str]:
+    """A rate limit's decision as the RateLimit-* headers; none when the request was not counted."""
+    if decision is None:
+        return {}
+    return {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset),
+    }

@@ -35,7 +35,7 @@ from investment_system.http.compat import (
     remember_dependency_analysis,
     wrap_request_validation,
 )
-from investment_system.http.envelope import error_dict, error_response
+from investment_system.http.envelope import error_dict, error_headers, error_response
 from investment_system.http.headers import header
 from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.http.request_body import (
@@ -248,7 +248,7 @@ def lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
                 extra_headers.update(guard(event, route_key))
             response = app.resolve(json_readable(event), context)
         except AppError as error:
-            extra_headers.update(error.headers)
+            extra_headers.update(error_headers(error))
             response = error_dict(error.code, error.message, details=error.details)
         except Exception:
             logger.exception("Unhandled error outside the resolver")

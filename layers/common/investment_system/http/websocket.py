@@ -21,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.errors import AppError, ErrorCode
-from investment_system.http.envelope import envelope
+from investment_system.http.envelope import envelope, error_headers
 from investment_system.http.request_parameters import refuse_control_characters, refuse_control_characters_in_headers
 from investment_system.http.resolver import LambdaHandler, correlation_id_for, instrumented, record_request
 from investment_system.observability import (
@@ -78,7 +78,7 @@ def websocket_handler(route: Route) -> LambdaHandler:
             if request.route_key == "$connect":
                 add_metric(MetricName.STREAM_HANDSHAKES_REFUSED)
             logger.info("WebSocket request refused", extra={"code": error.code.value, "route": request.route_key})
-            reply = _reply(error.status, envelope(error.code, error.message, error.details), error.headers)
+            reply = _reply(error.status, envelope(error.code, error.message, error.details), error_headers(error))
         except Exception:
             logger.exception("Unhandled error", extra={"route": request.route_key})
             reply = _reply(500, envelope(ErrorCode.INTERNAL_ERROR))

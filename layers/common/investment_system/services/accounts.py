@@ -215,7 +215,7 @@ def _locked(locked_until: datetime | None, now: datetime) -> PermissionDenied:
         seconds = math.ceil((locked_until - now).total_seconds())
     else:  # the last claimed attempts are still being checked; the lock they may set lasts this long
         seconds = get_settings().security.lockout_minutes * 60
-    return PermissionDenied(ErrorCode.ACCOUNT_LOCKED, headers={"Retry-After": str(max(1, seconds))})
+    return PermissionDenied(ErrorCode.ACCOUNT_LOCKED, retry_after=seconds)
 
 
 def _upgrade_hash_if_weaker(session: Session, users: UserRepository, user: User, password: str) -> None:

@@ -10,15 +10,15 @@ is `investment_system.http.rate_limit`.
   minute, so that no 60-second window, wherever it starts, ever holds more than `limit` admitted
   requests (a fixed minute would let twice the limit through across its boundary). Refused requests
   are not counted: a client that keeps knocking gets in as soon as its oldest request leaves.
-- Headers: `RateLimit-Remaining` is what is left of the limit now; `RateLimit-Reset` and, on a
-  refusal, `Retry-After` are the seconds until the oldest counted request leaves the window, that is
-  until the next request can be admitted.
+- Decision: what is left of the limit now, and the seconds until the oldest counted request leaves
+  the window, that is until the next request can be admitted (`RateLimitDecision`; http/rate_limit.py
+  says it as the RateLimit-* and Retry-After headers).
 - Backends (RATE_LIMIT_BACKEND), each admitting atomically: `memory` (this process, under a lock;
   `invest serve` swaps in a store all its containers share, see `share_memory_backend`), `redis` (one
   Lua script on a hash of buckets), `dynamodb` (a consistent read, then a conditional write). Their
   clients are imported and created on first use, so a function that never limits never loads redis
   or boto3.
-- Backend down: counted (RateLimiterUnavailable), logged, then allowed without RateLimit headers
+- Backend down: counted (RateLimiterUnavailable), logged, then allowed without a decision
   (RATE_LIMIT_FAIL_OPEN=true, the default) or refused with 503 RATE_LIMITER_UNAVAILABLE.
 """
 
@@ -229,12 +229,31 @@ class DynamoDbWindows:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitDecision:
+    """A subject's limit once a request was counted: what is left of it, and the seconds until the
+    oldest counted request leaves the window (when the next request can be admitted)."""
+
+    limit: int
+    remaining: int
+    reset: int
+
+
+class RateLimitExceeded(RateLimited):
+    """429 RATE_LIMIT_EXCEEDED, with the decision that refused the request (retry after its reset)."""
+
+    def __init__(self, decision: RateLimitDecision) -> None:
+        super().__init__(ErrorCode.RATE_LIMIT_EXCEEDED, decision.reset)
+        self.decision = decision
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimiter:
     store: WindowStore
     fail_open: bool
 
-    def check(self, subject: str, limit: int, now: float | None = None) -> dict[str, str]:
-        """Count a request of `subject`: its RateLimit headers; 429 RATE_LIMIT_EXCEEDED past `limit`."""
+    def check(self, subject: str, limit: int, now: float | None = None) -> RateLimitDecision | None:
+        """Count a request of `subject`: the decision, None when the store is down and the limiter fails
+        open; RateLimitExceeded past `limit`."""
         now = time.time() if now is None else now
         try:
             window = self.store.admit(f"rl:{subject}", limit, math.floor(now))
@@ -245,18 +264,14 @@ class RateLimiter:
                 extra={"backend": self.store.name, "error_type": type(error).__name__, "fail_open": self.fail_open},
             )
             if self.fail_open:
-                return {}
+                return None
             raise Unavailable(ErrorCode.RATE_LIMITER_UNAVAILABLE) from None
         reset = max(1, math.ceil(window.oldest + BUCKET_LIFE_SECONDS - now))
-        headers = {
-            "RateLimit-Limit": str(limit),
-            "RateLimit-Remaining": str(max(0, limit - window.count)),
-            "RateLimit-Reset": str(reset),
-        }
+        decision = RateLimitDecision(limit=limit, remaining=max(0, limit - window.count), reset=reset)
         if not window.admitted:
             add_metric(MetricName.RATE_LIMIT_EXCEEDED)
-            raise RateLimited(ErrorCode.RATE_LIMIT_EXCEEDED, reset, headers)
-        return headers
+            raise RateLimitExceeded(decision)
+        return decision
 
 
 _shared_memory_store: WindowStore | None = None
