@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from investment_system.http import Query, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import Query, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT
 from investment_system.schemas.users import Role, UserPage
@@ -30,4 +31,4 @@ def get_users(
     return list_users(role=role, is_active=is_active, limit=limit, cursor=cursor)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

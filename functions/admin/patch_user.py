@@ -2,7 +2,8 @@
 
 import uuid
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas.users import AdminUserUpdate, UserOut
 from investment_system.services.user_admin import update_user_as_admin
@@ -25,4 +26,4 @@ def patch_user(user_id: uuid.UUID, update: AdminUserUpdate, admin: AdminUser) ->
     return update_user_as_admin(admin.user_id, user_id, update)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

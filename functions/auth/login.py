@@ -1,6 +1,7 @@
 """POST /v1/auth/login: exchange email and password for a token pair."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.schemas.auth import Credentials, TokenPair
 from investment_system.services.accounts import login
 
@@ -20,4 +21,4 @@ def post_login(credentials: Credentials) -> TokenPair:
     return login(credentials)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """POST /v1/auth/logout: end the caller's session."""
 
-from investment_system.http import Response, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.auth import RefreshRequest
 from investment_system.services.revocation import logout
@@ -28,4 +29,4 @@ def post_logout(request: RefreshRequest, user: CurrentUser) -> Response[None]:
     return Response(204)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

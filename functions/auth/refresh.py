@@ -1,6 +1,7 @@
 """POST /v1/auth/refresh: rotate a refresh token into a new token pair."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.schemas.auth import RefreshRequest, TokenPair
 from investment_system.services.sessions import rotate
 
@@ -24,4 +25,4 @@ def post_refresh(request: RefreshRequest) -> TokenPair:
     return rotate(request.refresh_token)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """POST /v1/auth/register: create an account."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.schemas.auth import Registration
 from investment_system.schemas.users import UserOut
 from investment_system.services.accounts import register
@@ -21,4 +22,4 @@ def post_register(registration: Registration) -> UserOut:
     return register(registration)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

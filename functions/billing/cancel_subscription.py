@@ -1,6 +1,7 @@
 """DELETE /v1/billing/subscription: cancel the caller's subscription at the end of the period."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import SubscriptionOut
 from investment_system.services.subscriptions import cancel_at_period_end
@@ -22,4 +23,4 @@ def delete_subscription(user: CurrentUser) -> SubscriptionOut:
     return cancel_at_period_end(user.user_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """PUT /v1/billing/subscription: buy a dearer plan (a checkout), or schedule a cheaper one (honours Idempotency-Key)."""
 
-from investment_system.http import Response, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.billing import ChangePlanRequest, CheckoutStarted, SubscriptionOut
@@ -44,4 +45,4 @@ def put_subscription(
     )
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

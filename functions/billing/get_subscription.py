@@ -1,6 +1,7 @@
 """GET /v1/billing/subscription: the caller's subscription (a new user is on free, ACTIVE)."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import SubscriptionOut
 from investment_system.services.subscriptions import get_subscription
@@ -21,4 +22,4 @@ def get_my_subscription(user: CurrentUser) -> SubscriptionOut:
     return get_subscription(user.user_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """GET /v1/billing/usage: the caller's usage and quotas for the current UTC day."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import UsageOut
 from investment_system.services.usage import usage_today
@@ -22,4 +23,4 @@ def get_usage(user: CurrentUser) -> UsageOut:
     return usage_today(user.user_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """GET /v1/billing/plans: the plan catalogue (no authentication)."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.schemas.plans import PlanList
 from investment_system.services.published_plans import list_plans
 
@@ -19,4 +20,4 @@ def get_plans() -> PlanList:
     return list_plans()
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

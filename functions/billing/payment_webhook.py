@@ -1,6 +1,7 @@
 """POST /v1/billing/webhooks/payments: the payment provider's signed events."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.webhooks import SignatureHeader, SignedByPaymentProvider
 from investment_system.schemas.billing import PaymentEvent, WebhookReceipt
 from investment_system.services.webhooks import receive_payment_event
@@ -33,4 +34,4 @@ def post_payment_event(event: PaymentEvent, signature: SignatureHeader, _: Signe
     return receive_payment_event(event)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

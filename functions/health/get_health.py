@@ -1,6 +1,7 @@
 """GET /v1/health: the API's health and its dependencies'."""
 
-from investment_system.http import OpenAPIResponse, Response, content_types, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import OpenAPIResponse, Response, content_types, create_app, error_responses
 from investment_system.schemas.health import HealthReport
 from investment_system.services.health import check_health
 
@@ -27,4 +28,4 @@ def get_health() -> Response[str]:
     return Response(status, content_types.APPLICATION_JSON, report.model_dump_json())
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """POST /v1/signals/{id}/close: close an OPEN signal at an exit price."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalClose, SignalId, SignalOut
 from investment_system.services.signals import close_signal
@@ -25,4 +26,4 @@ def post_close(signal_id: SignalId, body: SignalClose, user: CurrentUser) -> Sig
     return close_signal(user.user_id, signal_id, body)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """POST /v1/signals: create a signal for the caller."""
 
-from investment_system.http import Response, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.signals import SignalCreate, SignalOut
@@ -34,4 +35,4 @@ def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: Idempote
     )
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

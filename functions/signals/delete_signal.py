@@ -1,6 +1,7 @@
 """DELETE /v1/signals/{id}: remove a signal from its owner's view (kept for audit)."""
 
-from investment_system.http import Response, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId
 from investment_system.services.signals import delete_signal
@@ -22,4 +23,4 @@ def delete_one_signal(signal_id: SignalId, user: CurrentUser) -> Response[None]:
     return Response(status_code=204, body=None)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

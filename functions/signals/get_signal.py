@@ -1,6 +1,7 @@
 """GET /v1/signals/{id}: one of the caller's signals."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId, SignalOut
 from investment_system.services.signal_reads import get_signal
@@ -24,4 +25,4 @@ def get_one_signal(signal_id: SignalId, user: CurrentUser) -> SignalOut:
     return get_signal(user.user_id, signal_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

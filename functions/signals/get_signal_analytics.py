@@ -1,6 +1,7 @@
 """GET /v1/signals/analytics: statistics over the caller's signals, computed by the database."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signal_analytics import SignalAnalytics
 from investment_system.schemas.signals import (
@@ -39,4 +40,4 @@ def get_analytics(
     return signal_analytics(user.user_id, filters)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """GET /v1/signals/{id}/history: every change of one of the caller's signals, oldest first."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalHistory, SignalId
 from investment_system.services.signal_history import signal_history
@@ -25,4 +26,4 @@ def get_history(signal_id: SignalId, user: CurrentUser) -> SignalHistory:
     return signal_history(user.user_id, signal_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

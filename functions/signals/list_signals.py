@@ -1,6 +1,7 @@
 """GET /v1/signals: a page of the caller's signals, newest first."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas import DEFAULT_LIMIT
 from investment_system.schemas.signals import (
@@ -57,4 +58,4 @@ def get_signals(
     return list_signals(user.user_id, query)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """PATCH /v1/signals/{id}: change an OPEN signal's levels, notes or expiry."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId, SignalOut, SignalUpdate
 from investment_system.services.signals import update_signal
@@ -24,4 +25,4 @@ def patch_signal(signal_id: SignalId, body: SignalUpdate, user: CurrentUser) -> 
     return update_signal(user.user_id, signal_id, body)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,7 +1,7 @@
 """WebSocket $connect: open the stream for the owner of a ticket, or refuse the handshake."""
 
+from investment_system.entrypoints import WebSocketRequest, websocket_handler
 from investment_system.http.rate_limit import limit_per_ip
-from investment_system.http.websocket import WebSocketRequest, websocket_handler
 from investment_system.services.stream import connect
 
 

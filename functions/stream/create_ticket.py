@@ -1,6 +1,7 @@
 """POST /v1/stream/tickets: a single-use ticket to open the real-time stream with."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.stream import StreamTicketOut
 from investment_system.services.stream import issue_ticket
@@ -38,4 +39,4 @@ def post_ticket(user: CurrentUser) -> StreamTicketOut:
     return issue_ticket(user.user_id, user.session_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -3,16 +3,12 @@
 import uuid
 from typing import Any
 
+from investment_system.entrypoints import async_handler
 from investment_system.errors import ErrorCode
-from investment_system.init_phase import end_of_init
-from investment_system.observability import LambdaContext, logger, metrics, set_correlation_id
 from investment_system.services.stream_delivery import close, deliver
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    set_correlation_id(context.aws_request_id)
+def on_invoke(event: dict[str, Any]) -> dict[str, int]:
     if "close" in event:  # services.stream_delivery.request_close
         close(event["close"], ErrorCode(event["code"]))
         return {"pushed": 0, "gone": 0, "failed": 0}
@@ -20,4 +16,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     return {"pushed": report.pushed, "gone": len(report.gone), "failed": report.failed}
 
 
-end_of_init()  # the handler is made: the container's init ends here (init_phase.py)
+handler = async_handler(on_invoke)

@@ -1,6 +1,6 @@
 """WebSocket $disconnect: forget a closed connection."""
 
-from investment_system.http.websocket import WebSocketRequest, websocket_handler
+from investment_system.entrypoints import WebSocketRequest, websocket_handler
 from investment_system.services.stream_delivery import remove_connection
 
 

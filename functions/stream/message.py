@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from investment_system.http.websocket import WebSocketRequest, websocket_handler
+from investment_system.entrypoints import WebSocketRequest, websocket_handler
 from investment_system.services.stream_messages import answer
 
 

@@ -1,7 +1,7 @@
 """Applies the schema migrations: on every deploy, as the stack's `DatabaseMigration` custom resource,
 and by hand (`sam remote invoke MigrateFunction`), when it returns the revisions.
 
-The layer is imported inside the handler, so that even a configuration error at start-up reaches
+The layer is imported inside the use case, so that even a configuration error at start-up reaches
 CloudFormation as a FAILED deploy instead of leaving the stack waiting for an answer. Under SnapStart
 the snapshot imports it (and Alembic) beforehand, when the version is published: an error there fails
 the publication, which CloudFormation reports as well.
@@ -9,15 +9,8 @@ the publication, which CloudFormation reports as well.
 
 from typing import Any
 
-from investment_system.custom_resource import is_custom_resource_event, run_custom_resource
-from investment_system.init_phase import end_of_init
+from investment_system.entrypoints import custom_resource_handler
 from investment_system.snapstart import before_snapshot
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if is_custom_resource_event(event):
-        return run_custom_resource(event, migrate)  # Delete leaves the schema (and its data) alone
-    return migrate()
 
 
 def migrate() -> dict[str, Any]:
@@ -33,4 +26,4 @@ def _prime() -> None:
 
 
 before_snapshot(_prime)
-end_of_init()  # the handler is made: the container's init ends here (init_phase.py)
+handler = custom_resource_handler(migrate)  # Delete leaves the schema (and its data) alone

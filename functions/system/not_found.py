@@ -3,7 +3,8 @@ and CORS preflight answers for every route."""
 
 from typing import Any
 
-from investment_system.http import NotFoundError, create_app, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import NotFoundError, create_app
 from investment_system.http.envelope import error_response
 from investment_system.http.routing import preflight_response, unmatched_route_error
 
@@ -18,4 +19,4 @@ def route_not_found(_: NotFoundError) -> Any:
     return error_response(unmatched_route_error(event.http_method, event.path))
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

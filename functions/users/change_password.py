@@ -1,6 +1,7 @@
 """POST /v1/users/me/password: change the caller's password."""
 
-from investment_system.http import Response, create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import PasswordChange
 from investment_system.services.accounts import change_password
@@ -25,4 +26,4 @@ def post_password(change: PasswordChange, user: CurrentUser) -> Response[None]:
     return Response(204)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -1,6 +1,7 @@
 """GET /v1/users/me: the caller's profile."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import UserOut
 from investment_system.services.user_reads import get_profile
@@ -21,4 +22,4 @@ def get_me(user: CurrentUser) -> UserOut:
     return get_profile(user.user_id)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

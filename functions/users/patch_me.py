@@ -1,6 +1,7 @@
 """PATCH /v1/users/me: change the caller's profile."""
 
-from investment_system.http import create_app, error_responses, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import ProfileUpdate, UserOut
 from investment_system.services.users import update_profile
@@ -21,4 +22,4 @@ def patch_me(update: ProfileUpdate, user: CurrentUser) -> UserOut:
     return update_profile(user.user_id, update)
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)

@@ -29,7 +29,8 @@ from support import Reply, invoke
 
 from invest_dev.events import LambdaContextStub, http_event
 from invest_dev.template import ROOT, functions
-from investment_system.http import create_app, lambda_handler
+from investment_system.entrypoints import http_handler
+from investment_system.http import create_app
 from investment_system.http.auth import CurrentUser
 from investment_system.schemas.users import ProfileUpdate
 from investment_system.settings import get_settings
@@ -229,7 +230,7 @@ def test_authentication_needed_by_another_dependency_also_comes_first(sqlite_db)
     def probe(body: ProfileUpdate, caller: Annotated[str, Depends(_caller_id)]) -> dict[str, str]:
         return {"caller": caller}
 
-    handler = lambda_handler(app)
+    handler = http_handler(app)
 
     def call(headers: dict[str, str]) -> Reply:
         event = http_event("POST", "/v1/probe", headers={"content-type": "application/json", **headers}, body="{")

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from support import record_calls
 
 from invest_dev.events import LambdaContextStub, http_event
+from investment_system.entrypoints import http_handler
 from investment_system.errors import AppError, ErrorCode
-from investment_system.http import create_app, lambda_handler
+from investment_system.http import create_app
 from investment_system.http.request_body import json_body_parser, parse_json_body
 from investment_system.http.resolver import SECURITY_HEADERS
 from investment_system.observability import logger
@@ -40,7 +41,7 @@ def get_thing(thing_id: str) -> Response[str]:
     return Response(200, "application/json", json.dumps({"id": thing_id}))
 
 
-handler = lambda_handler(app)
+handler = http_handler(app)
 
 
 def call(method, path, body=None, headers=None, query=None):
@@ -185,7 +186,7 @@ def test_cors_allows_only_the_configured_origins(settings_env):
     def things() -> dict[str, str]:
         return {"ok": "yes"}
 
-    cors_handler = lambda_handler(cors_app)
+    cors_handler = http_handler(cors_app)
 
     def get(origin):
         event = http_event("GET", "/v1/things", headers={"origin": origin})
@@ -204,7 +205,7 @@ def test_cors_preflight_is_answered_with_the_allowed_headers(settings_env):
         "/v1/anything",
         headers={"origin": "https://app.example.com", "access-control-request-method": "POST"},
     )
-    response = lambda_handler(cors_app)(event, LambdaContextStub())
+    response = http_handler(cors_app)(event, LambdaContextStub())
     assert response["statusCode"] == 204
     assert "Idempotency-Key" in response["headers"]["Access-Control-Allow-Headers"]
     assert response["headers"]["X-Correlation-ID"]
@@ -270,7 +271,7 @@ def test_every_answer_varies_with_the_origin(settings_env):
     def things() -> dict[str, str]:
         return {"ok": "yes"}
 
-    cors_handler = lambda_handler(cors_app)
+    cors_handler = http_handler(cors_app)
 
     def send(method, origin=None, **headers):
         event = http_event(method, "/v1/things", headers={**({"origin": origin} if origin else {}), **headers})
@@ -297,7 +298,7 @@ def _app_with_a_dependency():
     def current_tenant(name: Annotated[str, Depends(tenant)]) -> dict[str, str]:
         return {"tenant": name}
 
-    return deps_app, lambda_handler(deps_app), current_tenant, tenant
+    return deps_app, http_handler(deps_app), current_tenant, tenant
 
 
 def _count_type_hint_reads(monkeypatch):
@@ -358,7 +359,7 @@ def test_snapstart_priming_builds_the_validators_of_a_routes_body_and_response(m
     def add_note(note: Note) -> Noted:
         return Noted(text=note.text, length=len(note.text))
 
-    notes_handler = lambda_handler(notes_app)
+    notes_handler = http_handler(notes_app)
     prime(notes_app)
     built_after_priming = record_calls(monkeypatch, TypeAdapter, "rebuild")
     # When the first request after the restore comes, and one the body model refuses

@@ -17,7 +17,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
@@ -28,9 +28,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
-from aws_lambda_powertools.utilities.typing import LambdaContext as LambdaContext  # for handlers: the layer first
 
-from investment_system.init_phase import end_of_init
 from investment_system.settings import get_settings
 
 if TYPE_CHECKING:
@@ -119,28 +117,6 @@ def set_correlation_id(value: str) -> None:
 
 def correlation_id() -> str:
     return _correlation_id.get()
-
-
-# A scheduled job leaves this much of its invocation's time for its last batch to commit.
-SCHEDULED_SAFETY_MARGIN_MS = 5_000
-
-
-def scheduled_handler(job: Callable[[Callable[[], bool]], dict[str, int]]) -> Callable[[dict[str, Any], Any], Any]:
-    """The Lambda handler of a scheduled (EventBridge) job working in bounded batches.
-
-    `job(keep_going)` returns its counts; `keep_going()` turns false when the invocation has less than
-    SCHEDULED_SAFETY_MARGIN_MS left. The EventBridge event id is the run's correlation ID, so its audit
-    rows and log lines tie together; metrics are flushed and the logger's state cleared per run.
-    """
-
-    @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-        set_correlation_id(str(event.get("id") or context.aws_request_id))
-        return job(lambda: context.get_remaining_time_in_millis() > SCHEDULED_SAFETY_MARGIN_MS)
-
-    end_of_init()
-    return handler
 
 
 class MetricName(StrEnum):

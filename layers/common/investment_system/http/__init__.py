@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every function: resolver factory, entry point, documented error responses.
+"""HTTP plumbing shared by every HTTP function: resolver factory, documented error responses.
 
 It also re-exports what handlers use of Powertools' event handler, so that a handler's first import is
 the layer's and `investment_system.lazy_packages` is in place before Powertools' packages load.
@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from investment_system.http.openapi import error_responses
-from investment_system.http.resolver import create_app, lambda_handler
+from investment_system.http.resolver import create_app
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -26,7 +26,6 @@ __all__ = [
     "content_types",
     "create_app",
     "error_responses",
-    "lambda_handler",
 ]
 
 

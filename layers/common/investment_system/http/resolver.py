@@ -1,8 +1,8 @@
-"""The resolver factory and the Lambda entry point every HTTP function uses.
+"""The resolver factory, and the answer to an HTTP API event (`respond`, which the entry point calls).
 
 Powertools runs request validation before user middlewares, and responses made by exception
 handlers skip middlewares altogether. So the headers every response must carry (security headers,
-Cache-Control, X-Correlation-ID, rate-limit headers) are applied in `lambda_handler`, around
+Cache-Control, X-Correlation-ID, rate-limit headers) are applied in `respond`, around
 `app.resolve`, where success, 4xx, 5xx and not-found responses all pass.
 """
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
@@ -48,20 +47,14 @@ from investment_system.http.request_parameters import (
     refuse_control_characters,
     refuse_control_characters_in_headers,
 )
-from investment_system.init_phase import end_of_init
 from investment_system.observability import (
     MetricName,
     add_metric,
-    get_tracer,
+    correlation_id,
     logger,
-    metrics,
-    record_cold_start,
-    set_correlation_id,
-    start_request_metrics,
 )
 from investment_system.services.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
-from investment_system.snapstart import before_snapshot
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -224,55 +217,22 @@ def _finish(response: dict[str, Any], path: str, cid: str, extra_headers: Mappin
     return response
 
 
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
-def lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
-    """The Lambda handler of an HTTP function: correlation ID, guards, resolve, headers, metrics."""
-    cold = True  # per handler, not per process: the local gateway keeps many functions in one process
-
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        nonlocal cold
-        started = time.perf_counter()
-        cid = correlation_id_for(event)
-        set_correlation_id(cid)
-        route_key = str(event.get("routeKey") or "$default")
-        path = str(event.get("rawPath") or "/")
-        start_request_metrics(context.function_name, route_key)
-        if cold:
-            cold = False
-            record_cold_start(context.function_name)
-        extra_headers: dict[str, str] = {}
-        try:
-            for guard in _guards:
-                extra_headers.update(guard(event, route_key))
-            response = app.resolve(json_readable(event), context)
-        except AppError as error:
-            extra_headers.update(error_headers(error))
-            response = error_dict(error.code, error.message, details=error.details)
-        except Exception:
-            logger.exception("Unhandled error outside the resolver")
-            response = error_dict(ErrorCode.INTERNAL_ERROR)
-        record_request(int(response.get("statusCode", 500)), started)
-        return _finish(response, path, cid, extra_headers)
-
-    before_snapshot(partial(prime, app))
-    return instrumented(handler)
-
-
-def instrumented(handler: LambdaHandler) -> LambdaHandler:
-    """`handler` as every API function runs it: the logger's Lambda context, metrics flushed after it,
-    and traced when tracing is on. Made last in a function's module, it also ends the container's init
-    (`init_phase.end_of_init`)."""
-    # No clear_state: it re-registers the logger's formatter on every invocation (~10 µs). The layer keeps
-    # no per-request keys in the logger but the correlation ID, which every request sets anew.
-    wrapped = logger.inject_lambda_context(handler)
-    wrapped = metrics.log_metrics(wrapped)
-    tracer = get_tracer()
-    if tracer is not None:
-        wrapped = tracer.capture_lambda_handler(wrapped)
-    end_of_init()
-    return wrapped
+def respond(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The answer to an HTTP API event: the request guards, `app.resolve`, any error as the contract's
+    envelope, and the headers every response carries (the request's correlation ID is already set)."""
+    route_key = str(event.get("routeKey") or "$default")
+    extra_headers: dict[str, str] = {}
+    try:
+        for guard in _guards:
+            extra_headers.update(guard(event, route_key))
+        response = app.resolve(json_readable(event), context)
+    except AppError as error:
+        extra_headers.update(error_headers(error))
+        response = error_dict(error.code, error.message, details=error.details)
+    except Exception:
+        logger.exception("Unhandled error outside the resolver")
+        response = error_dict(ErrorCode.INTERNAL_ERROR)
+    return _finish(response, str(event.get("rawPath") or "/"), correlation_id(), extra_headers)
 
 
 def prime(app: APIGatewayHttpResolver) -> None:

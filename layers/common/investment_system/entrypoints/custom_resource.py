@@ -1,10 +1,10 @@
-"""The CloudFormation custom-resource protocol, for functions a stack invokes while it deploys.
+"""Functions a stack invokes while it deploys, as a CloudFormation custom resource: `custom_resource_handler`.
 
 CloudFormation sends `RequestType` (Create, Update, Delete) and a pre-signed `ResponseURL`, then waits
 for a PUT of the outcome there. A function that never answers leaves the stack waiting until the
 resource's ServiceTimeout, so `run_custom_resource` answers whatever happens, failures included.
-Only the standard library here: this module must work when the rest of the layer cannot even load
-(a configuration error is exactly what the stack should be told about).
+Only the standard library here (no logger, no metrics): this module must work when the rest of the
+layer cannot even load (a configuration error is exactly what the stack should be told about).
 """
 
 from __future__ import annotations
@@ -15,16 +15,30 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from investment_system.init_phase import end_of_init
+
+Action = Callable[[], Mapping[str, Any]]
 _REASON_LIMIT = 1000  # CloudFormation shows the reason in the stack events; keep it readable
+
+
+def custom_resource_handler(action: Action) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler of a custom resource: `action` on Create and Update, nothing on Delete, the outcome
+    sent to CloudFormation; invoked by hand (no custom-resource event), the action's result is returned."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if is_custom_resource_event(event):
+            return run_custom_resource(event, action)
+        return dict(action())
+
+    end_of_init()
+    return handler
 
 
 def is_custom_resource_event(event: Mapping[str, Any]) -> bool:
     return "ResponseURL" in event and "RequestType" in event
 
 
-def run_custom_resource(
-    event: Mapping[str, Any], on_create_or_update: Callable[[], Mapping[str, Any]]
-) -> dict[str, Any]:
+def run_custom_resource(event: Mapping[str, Any], on_create_or_update: Action) -> dict[str, Any]:
     """Run `on_create_or_update` for Create and Update (Delete does nothing) and report to CloudFormation.
 
     The action's result becomes the resource's attributes (`!GetAtt Resource.Key`).
