@@ -139,8 +139,9 @@ def test_a_bad_last_event_id_is_refused_and_leaves_the_ticket_usable(db):
     investor = make_investor()
     ticket = stream_ticket(investor.user_id)
     for bad in ("-1", "abc", "1.5", "9" * 19):
-        with pytest.raises(RequestError):
+        with pytest.raises(RequestError) as error:
             connect(ticket, "conn-1", bad)
+        assert error.value.code == ErrorCode.INVALID_QUERY_PARAMETER
     assert connect(ticket, "conn-1", "0") == investor.user_id
 
 
