@@ -17,6 +17,7 @@ from investment_system.errors import (
     ErrorCode,
     RateLimited,
 )
+from investment_system.http.envelope import error_headers
 
 LAYER = Path(investment_system.__file__).resolve().parent
 ROOT = LAYER.parents[2]
@@ -158,9 +159,9 @@ def test_app_error_defaults_to_the_catalogue_message():
 
 
 def test_authentication_errors_carry_the_bearer_challenge():
-    assert AuthenticationError(ErrorCode.TOKEN_EXPIRED).headers["WWW-Authenticate"].startswith("Bearer")
+    assert error_headers(AuthenticationError(ErrorCode.TOKEN_EXPIRED))["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_rate_limited_errors_carry_retry_after_of_at_least_one_second():
-    assert RateLimited(ErrorCode.QUOTA_EXCEEDED, 0).headers["Retry-After"] == "1"
-    assert RateLimited(ErrorCode.RATE_LIMIT_EXCEEDED, 42).headers["Retry-After"] == "42"
+    assert RateLimited(ErrorCode.QUOTA_EXCEEDED, 0).retry_after == 1
+    assert RateLimited(ErrorCode.RATE_LIMIT_EXCEEDED, 42).retry_after == 42

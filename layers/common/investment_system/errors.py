@@ -172,8 +172,9 @@ RESERVED_BY_CONTRACT: frozenset[ErrorCode] = frozenset(
 class AppError(Exception):
     """An error with a catalogue code; its status is the code's, and `http` renders it as the envelope.
 
-    A subclass names the categories of the codes it carries (`except` clauses catch by it) and may add
-    the headers those codes always need; it never decides a status."""
+    A subclass names the categories of the codes it carries (`except` clauses catch by it); it never
+    decides a status. Headers are `http`'s (http/envelope.py `error_headers`), from the error's type and
+    `retry_after`."""
 
     categories: ClassVar[frozenset[Category]] = frozenset(Category)
 
@@ -183,13 +184,14 @@ class AppError(Exception):
         message: str | None = None,
         *,
         details: Any = None,
-        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.code = code
         self.spec = CATALOGUE[code]
         self.message = message or self.spec.message
         self.details = details
-        self.headers = headers or {}
+        # Seconds after which repeating the request may succeed (http says it as Retry-After).
+        self.retry_after = None if retry_after is None else max(1, retry_after)
         super().__init__(f"{code}: {self.message}")
 
     @property
@@ -210,12 +212,12 @@ class ValidationFailed(AppError):
 
 
 class AuthenticationError(AppError):
-    """No or bad credentials; always answered with WWW-Authenticate: Bearer."""
+    """No or bad credentials; http answers it with WWW-Authenticate: Bearer."""
 
     categories = frozenset({Category.AUTHENTICATION})
 
     def __init__(self, code: ErrorCode = ErrorCode.AUTHENTICATION_REQUIRED, message: str | None = None) -> None:
-        super().__init__(code, message, headers={"WWW-Authenticate": 'Bearer realm="invest"'})
+        super().__init__(code, message)
 
 
 class PermissionDenied(AppError):
@@ -241,8 +243,8 @@ class RateLimited(AppError):
 
     categories = frozenset({Category.RATE_LIMIT})
 
-    def __init__(self, code: ErrorCode, retry_after_seconds: int, headers: dict[str, str] | None = None) -> None:
-        super().__init__(code, headers={**(headers or {}), "Retry-After": str(max(1, retry_after_seconds))})
+    def __init__(self, code: ErrorCode, retry_after_seconds: int) -> None:
+        super().__init__(code, retry_after=retry_after_seconds)
 
 
 class Unavailable(AppError):
