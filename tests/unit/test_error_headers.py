@@ -1,7 +1,7 @@
 """Errors carry typed data (a rate limit's decision, seconds to wait); `http` alone says them as headers."""
 
 from investment_system.errors import AppError, AuthenticationError, ErrorCode, PermissionDenied, Unavailable
-from investment_system.http.envelope import error_headers, error_response
+from investment_system.http.envelope import MethodNotAllowed, error_headers, error_response
 from investment_system.services.rate_limit import RateLimitDecision, RateLimitExceeded
 
 
@@ -29,3 +29,7 @@ def test_an_error_that_may_be_repeated_says_when_and_one_that_may_not_says_nothi
 
 def test_a_missing_or_bad_credential_says_how_to_authenticate():
     assert error_headers(AuthenticationError(ErrorCode.TOKEN_EXPIRED)) == {"WWW-Authenticate": 'Bearer realm="invest"'}
+
+
+def test_a_method_the_path_does_not_serve_says_which_it_does():
+    assert error_headers(MethodNotAllowed(["GET", "POST"])) == {"Allow": "GET, POST"}

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import Field
 
-from investment_system.errors import CATALOGUE, AppError, AuthenticationError, ErrorCode
+from investment_system.errors import CATALOGUE, AppError, AuthenticationError, ErrorCode, RequestError
 from investment_system.http.rate_limit import rate_limit_headers
 from investment_system.observability import correlation_id
 from investment_system.schemas import ApiModel, Timestamp, utc_timestamp
@@ -48,10 +48,20 @@ def envelope(code: ErrorCode, message: str | None = None, details: Any = None) -
     }
 
 
+class MethodNotAllowed(RequestError):
+    """405 METHOD_NOT_ALLOWED: the path is served, with `allowed` methods only."""
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(ErrorCode.METHOD_NOT_ALLOWED)
+        self.allowed = allowed
+
+
 def error_headers(error: AppError) -> dict[str, str]:
-    """What an error says in headers: how to authenticate, when a repeat may succeed, and the rate limit
-    that refused the request."""
+    """What an error says in headers: how to authenticate, when a repeat may succeed, the rate limit that
+    refused the request, the methods a path allows."""
     headers = rate_limit_headers(error.decision) if isinstance(error, RateLimitExceeded) else {}
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="invest"'
     if error.retry_after is not None:

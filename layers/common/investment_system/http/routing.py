@@ -12,8 +12,8 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 
-from investment_system.errors import AppError, ErrorCode, RequestError
-from investment_system.http.envelope import error_response
+from investment_system.errors import AppError, ErrorCode
+from investment_system.http.envelope import MethodNotAllowed, error_response
 from investment_system.http.resolver import cors_config
 from investment_system.snapstart import before_snapshot
 
@@ -58,7 +58,7 @@ def allowed_methods(path: str) -> list[str]:
 def unmatched_route_error(method: str, path: str) -> AppError:
     allowed = allowed_methods(path)
     if allowed:
-        return RequestError(ErrorCode.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(allowed)})
+        return MethodNotAllowed(allowed)
     return AppError(ErrorCode.ROUTE_NOT_FOUND)
 
 
