@@ -1,15 +1,11 @@
 """A Lambda container's init: no garbage collection while it loads, and its objects never scanned again.
 
-Init builds some hundred thousand long-lived objects (modules, classes, validators, SQL constructs).
-CPython's collector would scan them again and again while they are made, ~50 ms of a database
-function's cold start (docs/cold-start.md), and then once more in every full collection of the
-container's life. So, in a Lambda container (AWS_LAMBDA_FUNCTION_NAME is set), collection is off from
-the layer's first import (`investment_system/__init__.py`) until the function's handler is made: the
-handler factories call `end_of_init`, which freezes what init made (`gc.freeze`: a generation the
-collector never scans) and turns collection back on. Init leaves next to no cyclic garbage (a full
-collection there frees a few hundred objects and would cost ~100 ms), so none is collected first.
-Other processes (tests, the local server, the CLI) import many functions or none and keep the
-collector as it is.
+Init builds some hundred thousand long-lived objects (modules, classes, validators, SQL constructs),
+which CPython's collector would scan again and again while they are made, and in every later full
+collection (docs/cold-start.md). So, in a Lambda container (AWS_LAMBDA_FUNCTION_NAME set), collection
+is off from the layer's first import until the function's handler is made: the entry points
+(investment_system/entrypoints/) then call `end_of_init`, which freezes what init made and turns
+collection back on. Other processes (tests, the local server, the CLI) keep the collector as it is.
 """
 
 import gc
@@ -23,7 +19,9 @@ def begin_init() -> None:
 
 
 def end_of_init() -> None:
-    """The function's handler is made: freeze what init made and collect again from here on."""
+    """The function's handler is made: freeze what init made and collect again from here on.
+
+    Init leaves next to no cyclic garbage, so none is collected first."""
     if not gc.isenabled():
         gc.freeze()
         gc.enable()

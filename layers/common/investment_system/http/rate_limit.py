@@ -1,6 +1,6 @@
 """The rate-limit guard: who a request counts against, and with which limit.
 
-It runs in `lambda_handler` before routing (http/resolver.py), so refused requests cost no database
+It runs in `respond` before routing (http/resolver.py), so refused requests cost no database
 work and every response of a limited route, errors included, carries `RateLimit-Limit`,
 `RateLimit-Remaining`, `RateLimit-Reset`; a refused one `Retry-After` too (http/envelope.py). The
 counting itself is `services.rate_limit`, whose decision `rate_limit_headers` says in headers.
