@@ -5,20 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import text
-
-from investment_system.db import get_engine
 from investment_system.observability import MetricName, correlation_id, logger, timed, traced
+from investment_system.repositories.health import ping_database
 from investment_system.schemas import utc_timestamp
 from investment_system.schemas.health import Dependencies, DependencyStatus, HealthReport
 from investment_system.settings import get_settings
 
 
 def _ping_database() -> None:
-    # A connection, not a unit of work: the ORM session would add sqlalchemy.orm to this function's
-    # cold start. A failure is reported as "down" by _probe.
-    with traced("database"), timed(MetricName.DATABASE_LATENCY), get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
+    # A failure is reported as "down" by _probe.
+    with traced("database"), timed(MetricName.DATABASE_LATENCY):
+        ping_database()
 
 
 def _ping_rate_limiter() -> None:
