@@ -2,7 +2,9 @@
 feature the contract announces), and the status of an error decided by its code alone."""
 
 import ast
+import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -150,6 +152,22 @@ def test_an_errors_status_is_its_codes_whatever_its_class(code):
         error = cls(code, 1) if cls is RateLimited else cls(code)
         # Then its status is the catalogue's for the code
         assert error.status == CATALOGUE[code].status
+
+
+def test_an_unexpected_failure_of_a_websocket_route_answers_with_the_catalogues_status(monkeypatch):
+    # Given a catalogue that gives INTERNAL_ERROR another status
+    from investment_system.http.websocket import respond
+
+    monkeypatch.setitem(CATALOGUE, ErrorCode.INTERNAL_ERROR, replace(CATALOGUE[ErrorCode.INTERNAL_ERROR], status=599))
+
+    def failing(_request):
+        raise RuntimeError("unexpected")
+
+    # When a WebSocket route fails with something not an AppError
+    reply = respond(failing, {"requestContext": {"routeKey": "$default", "connectionId": "c-1"}})
+    # Then the answer is INTERNAL_ERROR with the status the catalogue gives it
+    assert reply["statusCode"] == 599
+    assert json.loads(reply["body"])["error"]["code"] == "INTERNAL_ERROR"
 
 
 def test_app_error_defaults_to_the_catalogue_message():

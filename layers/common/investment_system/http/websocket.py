@@ -6,7 +6,7 @@ API Gateway does with it: for `$connect`, 200 opens the connection and any other
 handshake with it (no connection is made); for `$default`, a body is sent back to the client (the
 route has a route response). A query parameter or header with a control character is refused
 first, as on the HTTP routes (http/request_parameters.py). An `AppError` becomes its status with the
-contract's error envelope; anything else a 500.
+contract's error envelope; anything else INTERNAL_ERROR, the same way.
 """
 
 from __future__ import annotations
@@ -52,14 +52,15 @@ def respond(route: Route, event: Mapping[str, Any]) -> dict[str, Any]:
         refuse_control_characters_in_headers(event, request.route_key)
         refuse_control_characters(event)
         return _reply(200, route(request))
-    except AppError as error:
+    except AppError as refused:
         if request.route_key == "$connect":
             add_metric(MetricName.STREAM_HANDSHAKES_REFUSED)
-        logger.info("WebSocket request refused", extra={"code": error.code.value, "route": request.route_key})
-        return _reply(error.status, envelope(error.code, error.message, error.details), error_headers(error))
+        logger.info("WebSocket request refused", extra={"code": refused.code.value, "route": request.route_key})
+        error = refused
     except Exception:
         logger.exception("Unhandled error", extra={"route": request.route_key})
-        return _reply(500, envelope(ErrorCode.INTERNAL_ERROR))
+        error = AppError(ErrorCode.INTERNAL_ERROR)
+    return _reply(error.status, envelope(error.code, error.message, error.details), error_headers(error))
 
 
 def _reply(status: int, body: dict[str, Any] | None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
