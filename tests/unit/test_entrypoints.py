@@ -130,3 +130,27 @@ def test_an_asynchronous_invocation_that_fails_is_raised_for_lambda_to_retry():
     # When Lambda invokes it, then the failure reaches Lambda (which retries the event)
     with pytest.raises(RuntimeError, match="push failed"):
         handler({}, LambdaContextStub("EntryPointProbe"))
+
+
+class _Tracer:
+    """Stands in for Powertools' Tracer: records the handlers it wraps."""
+
+    def __init__(self) -> None:
+        self.traced: list[Callable[..., Any]] = []
+
+    def capture_lambda_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        self.traced.append(handler)
+        return handler
+
+
+@pytest.mark.parametrize("trigger", [_http, _websocket, _scheduled, _async], ids=lambda make: make.__name__[1:])
+def test_every_triggers_handler_is_traced_when_tracing_is_on(trigger, monkeypatch):
+    # Given tracing on
+    from investment_system.entrypoints import base
+
+    tracer = _Tracer()
+    monkeypatch.setattr(base, "get_tracer", lambda: tracer)
+    # When a function's handler is made by the decorator of its trigger
+    handler, _, _ = trigger()
+    # Then it is the tracer's wrapping of the handler
+    assert tracer.traced == [handler]
