@@ -37,11 +37,7 @@ def put_subscription(
     body: ChangePlanRequest, user: CurrentUser, idempotency_key: IdempotencyKey = None
 ) -> Response[SubscriptionOut | CheckoutStarted]:
     return idempotent_response(
-        user.user_id,
-        idempotency_key,
-        body,
-        lambda result: 202 if isinstance(result, CheckoutStarted) else 200,
-        lambda session: change_plan(session, user.user_id, body.plan),
+        idempotency_key, body, {SubscriptionOut: 200, CheckoutStarted: 202}, change_plan, user.user_id, body.plan
     )
 
 

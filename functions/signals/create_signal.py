@@ -26,13 +26,7 @@ app = create_app(exact_decimals=True)
     },
 )
 def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: IdempotencyKey = None) -> Response[SignalOut]:
-    return idempotent_response(
-        user.user_id,
-        idempotency_key,
-        body,
-        201,
-        lambda session: create_signal_within_quota(session, user.user_id, body),
-    )
+    return idempotent_response(idempotency_key, body, 201, create_signal_within_quota, user.user_id, body)
 
 
 handler = http_handler(app)

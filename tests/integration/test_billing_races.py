@@ -111,12 +111,12 @@ def test_twenty_identical_idempotent_signal_creates_make_one_signal(pooled):
     put_on_plan(investor, "pro")
     body = SignalCreate.model_validate(buy_body())
 
-    def create(session):
+    def slow_create(session, user_id, data):
         time.sleep(0.2)  # the others arrive while this one still runs
-        return create_signal_within_quota(session, investor.user_id, body)
+        return create_signal_within_quota(session, user_id, data)
 
     # When 20 identical requests race
-    replies = race(20, lambda: idempotent_response(investor.user_id, "signal-once", body, 201, create))
+    replies = race(20, lambda: idempotent_response("signal-once", body, 201, slow_create, investor.user_id, body))
     # Then one signal exists, and every success carries its id
     assert _count(Signal, Signal.user_id == investor.user_id) == 1
     ids = {reply.body["id"] for reply in replies if not isinstance(reply, AppError)}
@@ -129,12 +129,14 @@ def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled
     investor = make_investor()
     request = ChangePlanRequest(plan="pro")
 
-    def slow_change(session):
+    def slow_change(session, user_id, plan):
         time.sleep(0.2)  # the others arrive while this one still runs
-        return change_plan(session, investor.user_id, request.plan)
+        return change_plan(session, user_id, plan)
 
     # When 20 identical requests with one Idempotency-Key race
-    replies = race(20, lambda: idempotent_response(investor.user_id, "upgrade-once", request, 202, slow_change))
+    replies = race(
+        20, lambda: idempotent_response("upgrade-once", request, 202, slow_change, investor.user_id, request.plan)
+    )
     # Then one checkout was started
     assert _count(Checkout, Checkout.user_id == investor.user_id) == 1
     # And every request got the first response (original or replayed) or 409 while it was running

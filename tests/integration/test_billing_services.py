@@ -93,11 +93,9 @@ def test_the_quota_refusal_says_when_the_next_utc_day_starts(db):
         consume_daily_signal_quota(session, investor.user_id, late + timedelta(seconds=30))
 
 
-def _plan_change(investor, plan):
-    def perform(session):
-        return 202, change_plan(session, investor.user_id, plan).model_dump_json()
-
-    return perform
+def _started(result):
+    """What the route answers a checkout started: 202 and the result."""
+    return 202, result.model_dump_json()
 
 
 def _record(investor, key_hash_of, **changes):
@@ -124,11 +122,11 @@ def test_a_request_while_the_first_still_runs_gets_409(db):
     # Given a claimed key whose request is still running
     investor = make_investor()
     request = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
-    run_idempotently(investor.user_id, "k", request, _plan_change(investor, "pro"))
+    run_idempotently(investor.user_id, "k", request, _started, change_plan, investor.user_id, "pro")
     _record(investor, _key_hash("k"), status=IdempotencyStatus.IN_PROGRESS.value, response_body=None)
     # When the same request comes again
     with pytest.raises(AppError) as conflict:
-        run_idempotently(investor.user_id, "k", request, _plan_change(investor, "pro"))
+        run_idempotently(investor.user_id, "k", request, _started, change_plan, investor.user_id, "pro")
     # Then 409 IDEMPOTENCY_IN_PROGRESS
     assert conflict.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
     assert conflict.value.status == 409
@@ -151,11 +149,11 @@ def test_an_abandoned_claim_is_taken_over_after_its_lease(db):
             )
         )
     # When the client retries
-    result = run_idempotently(investor.user_id, "k", request, _plan_change(investor, "pro"))
+    result = run_idempotently(investor.user_id, "k", request, _started, change_plan, investor.user_id, "pro")
     # Then the request runs, once
     assert (result.status, result.replayed) == (202, False)
     assert _checkouts(investor) == 1
-    assert run_idempotently(investor.user_id, "k", request, _plan_change(investor, "pro")).replayed
+    assert run_idempotently(investor.user_id, "k", request, _started, change_plan, investor.user_id, "pro").replayed
 
 
 def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_back(db):
@@ -163,13 +161,13 @@ def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_bac
     investor = make_investor()
     request = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
 
-    def slow_then_overtaken(session):
+    def slow_then_overtaken(session, user_id, plan):
         _record(investor, _key_hash("k"), claim_token=uuid.uuid4())
-        return _plan_change(investor, "pro")(session)
+        return change_plan(session, user_id, plan)
 
     # When it finishes
     with pytest.raises(AppError) as conflict:
-        run_idempotently(investor.user_id, "k", request, slow_then_overtaken)
+        run_idempotently(investor.user_id, "k", request, _started, slow_then_overtaken, investor.user_id, "pro")
     # Then it is refused with 409 and its change is not kept
     assert conflict.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
     assert _checkouts(investor) == 0
@@ -179,11 +177,11 @@ def test_a_key_older_than_24_hours_starts_afresh(db):
     # Given a key used a day ago
     investor = make_investor()
     old = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
-    run_idempotently(investor.user_id, "k", old, _plan_change(investor, "pro"))
+    run_idempotently(investor.user_id, "k", old, _started, change_plan, investor.user_id, "pro")
     _record(investor, _key_hash("k"), expires_at=datetime.now(UTC) - timedelta(seconds=1))
     # When it is used again, even for another request
     new = fingerprint("ChangePlanRequest", '{"plan":"enterprise"}')
-    result = run_idempotently(investor.user_id, "k", new, _plan_change(investor, "enterprise"))
+    result = run_idempotently(investor.user_id, "k", new, _started, change_plan, investor.user_id, "enterprise")
     # Then it runs as a new request
     assert result.replayed is False
     assert json.loads(result.body)["checkout"]["plan"] == "enterprise"

@@ -81,18 +81,23 @@ def test_changes_and_analytics_of_signals_run_the_sql_that_priming_compiled(db):
     _assert_requests_compiled_nothing_more(db, primed)
 
 
+def _created(body: str) -> tuple[int, str]:
+    """A step's result (here its JSON body already) as an answer: 201 and the body."""
+    return 201, body
+
+
 def test_a_request_with_an_idempotency_key_and_its_retry_run_the_sql_that_priming_compiled(db):
     # Given an investor, and a restored container whose engine holds what priming compiled
     investor = make_investor()
     primed = _primed_container(db)
     request = fingerprint("POST /v1/things", "{}")
 
-    def perform(_session) -> tuple[int, str]:
-        return 201, '{"done": true}'
+    def perform(_session) -> str:
+        return '{"done": true}'
 
     # When a request with an Idempotency-Key is answered, then retried
-    first = run_idempotently(investor.user_id, "key-1", request, perform)
-    retry = run_idempotently(investor.user_id, "key-1", request, perform)
+    first = run_idempotently(investor.user_id, "key-1", request, _created, perform)
+    retry = run_idempotently(investor.user_id, "key-1", request, _created, perform)
     # Then the retry replays the answer, and neither compiled a statement of the engine's (SQLite, PostgreSQL)
     assert (first.replayed, retry.replayed, retry.body) == (False, True, '{"done": true}')
     _assert_requests_compiled_nothing_more(db, primed)
@@ -132,7 +137,7 @@ def test_a_housekeeping_run_runs_the_sql_that_priming_compiled(db):
     # Given an investor signed in (a session, a refresh token) who sent a request with an Idempotency-Key,
     # and a restored container whose engine holds what priming compiled
     investor = make_investor()
-    run_idempotently(investor.user_id, "key-1", fingerprint("POST /v1/things", "{}"), lambda _: (201, "{}"))
+    run_idempotently(investor.user_id, "key-1", fingerprint("POST /v1/things", "{}"), _created, lambda _: "{}")
     primed = _primed_container(db)
     # When housekeeping runs long after all of it expired
     removed = purge_expired_records(now=utcnow() + timedelta(days=400))

@@ -1,27 +1,25 @@
 """Idempotency-Key on a write route: the header's declaration and the response the handler returns.
 
-    @app.put("/v1/billing/subscription")
-    def put_subscription(body: ChangePlanRequest, user: CurrentUser, idempotency_key: IdempotencyKey = None):
-        return idempotent_response(user.user_id, idempotency_key, body, 200,
-                                   lambda session: change_plan(session, user.user_id, body.plan))
+    @app.post("/v1/signals", status_code=201)
+    def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: IdempotencyKey = None):
+        return idempotent_response(idempotency_key, body, 201, create_signal_within_quota, user.user_id, body)
 
-`perform` runs in the unit of work that also records the key (services/idempotency.py), so it must
-do all its writes through the session it is given.
+The handler names the use case's step, a service function; services/idempotency.py runs it with the
+session of the transaction that also records the key, so the step does all its writes through it.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Concatenate
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from investment_system.services.idempotency import KEY_MAX_LENGTH, fingerprint, run_idempotently
+from investment_system.services.idempotency import KEY_MAX_LENGTH, Step, fingerprint, run_idempotently
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -40,23 +38,25 @@ IdempotencyKey = Annotated[
 ]
 
 
-def idempotent_response[Result: BaseModel](
-    user_id: uuid.UUID,
+def idempotent_response[**P, Result: BaseModel](
     key: str | None,
     request: BaseModel,
-    status_code: int | Callable[[Result], int],
-    perform: Callable[[Session], Result],
+    status_code: int | Mapping[type[BaseModel], int],
+    step: Step[Concatenate[uuid.UUID, P], Result],
+    user_id: uuid.UUID,
+    *args: P.args,
+    **kwargs: P.kwargs,
 ) -> Response[Any]:
-    """Run `perform` in one transaction, at most once per (user, key) when a key is given. The status
-    is `status_code`, or what it says for the result (PUT /v1/billing/subscription: 200 or 202)."""
+    """Answer with the caller's use case `step(session, user_id, *args, **kwargs)`, run in one transaction,
+    at most once per (user, key) when a key is given. The status is `status_code`, or the one it gives the
+    result's type (PUT /v1/billing/subscription: 200 or 202)."""
 
-    def perform_and_serialize(session: Session) -> tuple[int, str]:
-        result = perform(session)
-        status = status_code if isinstance(status_code, int) else status_code(result)
+    def response(result: Result) -> tuple[int, str]:
+        status = status_code if isinstance(status_code, int) else status_code[type(result)]
         return status, result.model_dump_json()
 
     # The request model's name stands for the operation: the same key on another route is another request.
     request_hash = fingerprint(type(request).__qualname__, request.model_dump_json())
-    outcome = run_idempotently(user_id, key, request_hash, perform_and_serialize)
+    outcome = run_idempotently(user_id, key, request_hash, response, step, user_id, *args, **kwargs)
     headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
     return Response(outcome.status, content_types.APPLICATION_JSON, json.loads(outcome.body), headers)

@@ -8,8 +8,8 @@ effect or lose the response. Here:
    a lease and a 24 h expiry. The primary key lets exactly one concurrent request in; the others
    find the row and get the stored response (`Idempotent-Replayed: true`), 409
    IDEMPOTENCY_IN_PROGRESS while it runs, or 422 IDEMPOTENCY_KEY_REUSED for another request.
-2. Effect: one transaction does the work AND marks our claim COMPLETED with the response, so the
-   effect and its record commit together or not at all.
+2. Effect: one transaction runs the use case's step AND marks our claim COMPLETED with the response,
+   so the effect and its record commit together or not at all.
 3. Failure: the effect rolled back and the claim is deleted, so the client may retry with the key
    (errors are not replayed). A claimant that died (timeout) leaves an IN_PROGRESS row; after its
    lease another request may take it over, and the dead one, should it wake, cannot complete a claim
@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -45,6 +45,10 @@ CLAIM_LEASE = timedelta(seconds=60)
 _CLAIM_ATTEMPTS = 3
 
 
+# A step of a use case: it runs in its caller's transaction, whose session it takes first.
+type Step[**P, Result] = Callable[Concatenate[Session, P], Result]
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotentResult:
     status: int
@@ -57,11 +61,22 @@ def fingerprint(operation: str, canonical_request: str) -> str:
     return hashlib.sha256(f"{operation}\n{canonical_request}".encode()).hexdigest()
 
 
-def run_idempotently(
-    user_id: uuid.UUID, key: str | None, request_hash: str, perform: Callable[[Session], tuple[int, str]]
+def run_idempotently[**P, Result](
+    user_id: uuid.UUID,
+    key: str | None,
+    request_hash: str,
+    response: Callable[[Result], tuple[int, str]],
+    step: Step[P, Result],
+    *args: P.args,
+    **kwargs: P.kwargs,
 ) -> IdempotentResult:
-    """Run `perform` (-> status, JSON body) in one transaction, once for this user's `key`: later calls
-    with the key get its response. Without a key it simply runs."""
+    """Run `step(session, *args, **kwargs)` in a transaction of its own, once for this user's `key`, and
+    answer `response(result)` (status, JSON body): later calls with the key get that answer. Without a
+    key it simply runs."""
+
+    def perform(session: Session) -> tuple[int, str]:
+        return response(step(session, *args, **kwargs))
+
     if key is None:
         with unit_of_work() as session:
             status, body = perform(session)
