@@ -1,25 +1,10 @@
 """Packages whose `__init__` only gathers its submodules' names, imported a submodule at a time.
 
-Importing any module of a package runs the package's `__init__` first. Three of the layer's
-dependencies gather everything they have there: Powertools' `event_handler` imports every resolver
-(AppSync and with it asyncio, Bedrock, VPC Lattice...), its `openapi` the document merger, its
-`swagger_ui` the OAuth2 page and with it every OpenAPI model (~45 ms for the docs function), its
-`utilities.data_classes` every event class of every AWS service, and PyJWT its JWKS client (urllib,
-http.client, the email package). No function here uses any of it, and it is ~40 ms of every cold
-start (docs/cold-start.md).
-
-`defer_package_imports()` puts each of them in `sys.modules` as a module that knows, from its
-`__init__`'s own `from .x import y` statements, which submodule each name comes from, and imports
-that submodule when the name is first read. Names, submodules and `from package import name` behave
-as before. A package whose `__init__` does anything else (a call, a loop, a conditional) is imported
-as usual: `deferred_packages()` says which were deferred, and a test fails when an upgrade changes one.
-
-A module that is imported only to be kept at hand is deferred whole (`DeferredModule`): Powertools'
-logger imports `utilities.jmespath_utils` (jmespath, gzip, ~4 ms) for
-`inject_lambda_context(correlation_id_path=...)`, which the layer does not use (the correlation ID
-comes from the request's header). The module runs when one of its names is first read. (The standard
-library's `importlib.util.LazyLoader` runs it as soon as the import system reads its `__spec__`,
-which `from package import module` does.)
+Some of Powertools' packages and PyJWT import everything they have in `__init__`, which no function
+here uses. `defer_package_imports()` replaces each in `sys.modules` by a module that imports a name's
+submodule when the name is first read; a package whose `__init__` does anything else is imported as
+usual (`deferred_packages()`, checked by a test). `DeferredModule` defers a module imported only to be
+kept at hand. Which packages, and what it saves: docs/cold-start.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Settings: pydantic models read once per container from environment variables.
 
-Plain pydantic rather than pydantic-settings: the latter costs ~0.5 s of cold start for what a
-table of variable names does here. `ENV_VARS` maps each variable to its place in the model; the
+Plain pydantic rather than pydantic-settings: the latter adds to every cold start (docs/cold-start.md)
+what a table of variable names does here. `ENV_VARS` maps each variable to its place in the model; the
 settings table of docs/settings.md lists the same names.
 """
 
@@ -126,7 +126,7 @@ class BillingSettings(_Group):
 
 
 class StreamSettings(_Group):
-    """Where the real-time stream's pushes go (services/stream_delivery.py); empty: nothing is pushed."""
+    """Where the real-time stream's pushes go (services/stream/delivery.py); empty: nothing is pushed."""
 
     # The API Gateway Management API of the WebSocket API: https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
     management_endpoint: str = ""

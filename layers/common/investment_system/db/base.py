@@ -32,7 +32,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name in ("mysql", "mariadb"):
-            # Imported here: the MySQL dialect is ~8 ms of cold start for functions on PostgreSQL.
+            # Imported here: functions on PostgreSQL or SQLite never pay for the MySQL dialect.
             from sqlalchemy.dialects.mysql import DATETIME
 
             return dialect.type_descriptor(DATETIME(fsp=6))

@@ -31,8 +31,8 @@ from investment_system.settings import DatabaseSettings, get_settings
 from investment_system.snapstart import after_restore, before_snapshot
 
 if TYPE_CHECKING:
-    # Imported on first use (_session_factory): sqlalchemy.orm is ~45 ms of cold start that
-    # GET /v1/health, which needs a connection and no session, does not pay.
+    # Imported on first use (_session_factory): GET /v1/health, which needs a connection and no
+    # session, never pays for sqlalchemy.orm.
     from sqlalchemy.orm import Session, sessionmaker
 
 _engine: Engine | None = None

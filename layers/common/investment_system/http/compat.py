@@ -1,26 +1,11 @@
 """The one module that knows Powertools' internals.
 
-Powertools' public API (`APIGatewayHttpResolver`, `Depends`, `Request`, middlewares) has no hook for
-three things this layer needs, so they are reached here and nowhere else (a test keeps it so):
-
-- authenticating a route before Powertools validates its request (validation is the first middleware
-  of every route, before any user middleware, and lives in `_request_validation_middleware`);
-- the route a request resolved to (`context["_route"]`) and its declared parameters, to refuse
-  query parameters it does not declare, and whether that route is one the app registered;
-- the per-request dependency cache (`_DEPENDS_CACHE_KEY`), so a principal resolved before validation
-  is the one the route gets;
-- the routes the app registered, whose validators (built on a route's first request) SnapStart
-  priming builds before the snapshot, and each field's `TypeAdapter` (`ModelField._type_adapter`),
-  which builds its validator on first use when its model defers its build;
-- the dependency tree of a route, which Powertools works out again on every request from the type
-  hints of the route and of each dependency (`typing.get_type_hints`, three times for a route with
-  `CurrentUser`: ~50 µs of every authenticated request). A function's hints do not change once it is
-  defined, so `remember_dependency_analysis()` gives Powertools' dependency module a
-  `build_dependency_tree` and a `get_type_hints` that work them out once per function, and
-  `prime_dependencies()` works them out before a SnapStart snapshot.
-
-`compatibility_problems()` checks each assumption against the installed Powertools; the test suite
-runs it, so an upgrade that changes them fails with a message naming this module.
+Powertools' public API has no hook for what this layer needs here: authenticating a route before its
+request is validated, the route a request resolved to and its declared parameters, the per-request
+dependency cache, the route validators and field `TypeAdapter`s SnapStart priming builds, and a
+route's dependency tree worked out once per function rather than on every request. Each private
+name is reached here and nowhere else (a test keeps it so); `compatibility_problems()` checks them
+against the installed Powertools, so an upgrade that breaks one fails naming this module.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def swagger_asset(name: str) -> tuple[str, str]:
     return _ASSETS[name], _asset_text(name)
 
 
-@cache  # the script is 1.5 MB: read and decoded once per container (~9 ms), not per request
+@cache  # the Swagger UI script is large: read and decoded once per container, not per request
 def _asset_text(name: str) -> str:
     package = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
     return resources.files(package).joinpath(name).read_text(encoding="utf-8")

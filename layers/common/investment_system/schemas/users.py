@@ -43,7 +43,7 @@ def normalize_email(value: str) -> str:
     admin@example.com), so that an account could look like another's.
     An internationalised domain can be given in its ASCII form (`xn--…`).
     """
-    from email_validator import EmailNotValidError, validate_email  # ~30 ms: only where addresses are registered
+    from email_validator import EmailNotValidError, validate_email  # imported only where addresses are registered
 
     email = canonical_email(value)
     try:
