@@ -1,16 +1,10 @@
 """The one module that knows SQLAlchemy's internals (tests/unit/test_powertools_compat.py keeps it so).
 
-SnapStart priming compiles statements into an engine's compiled cache before the snapshot, without a
-connection. SQLAlchemy has no public call for that: executing a statement compiles it, in
-`Connection._execute_clauseelement` (engine/base.py), with `ClauseElement._compile_w_cache` and the
-engine's `_compiled_cache`. `compile_into_cache` makes the same call, with the arguments a statement
-executed without parameters gets, so that its execution later finds the entry. If an upgrade changes
-them, priming only misses (the first request compiles, as without it): the SnapStart test notices.
-
-A flush compiles the INSERT of a new row into its mapper's own cache (orm/persistence.py,
-`_emit_insert_statements`), with the row's parameter names as the statement's columns: which
-attributes are set, and which the ORM sends as NULL. `compile_flush_insert` asks the ORM's
-`_collect_insert_commands` for those parameters, as the flush does, and compiles the same statement.
+SnapStart priming compiles statements into an engine's compiled cache, and a flush's INSERTs into
+their mapper's cache, before the snapshot and without a connection. SQLAlchemy has no public call
+for either: `compile_into_cache` makes the call an execution makes (`_compile_w_cache`), and
+`compile_flush_insert` asks `_collect_insert_commands` for a row's parameters as the flush does. If
+an upgrade changes them, priming only misses (the first request compiles): the SnapStart test notices.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
 """What a database failure means: an outage (503 DATABASE_UNAVAILABLE, retry later) or not.
 
-Drivers report one event in different ways: PostgreSQL's `FATAL 57P03 the database system is
-shutting down` (sent while it stops, while it starts up and during an RDS failover) reaches pg8000's
-users as a ProgrammingError; PyMySQL calls a lost server an OperationalError with an error number;
-sqlite3 gives a result code. So failures are classified by what they mean, never by exception class:
-
-- CONNECTION, none to be had: PostgreSQL (pg8000) SQLSTATE class 08; MySQL/MariaDB (PyMySQL) errors
-  2002 2003 2006 2013 2055 1042 1043 1081 1152 1158-1161 1184; SQLite (sqlite3) SQLITE_CANTOPEN; on any
-  driver, a socket error under the driver's error (refused, timed out, unreachable).
-- RESOURCES, no room: PostgreSQL class 53 (connections, memory, disk); MySQL 1021 1037 1038 1040 1041
-  1203; SQLite SQLITE_BUSY, SQLITE_LOCKED (the write lock stayed taken past the busy timeout),
-  SQLITE_FULL, SQLITE_NOMEM, SQLITE_IOERR.
-- SHUTDOWN, the server is going away or not yet there: PostgreSQL 57P01 (admin shutdown), 57P02 (crash
-  shutdown), 57P03 (cannot connect now); MySQL 1053 1077 1078 1079 1927 3169. SQLite has no server.
-- RESET, the socket broke under a statement: a reset, abort or broken pipe under the driver's error.
-- INVALIDATED: none of the above, but SQLAlchemy's dialect recognised a disconnect and invalidated the
-  connection (pg8000's "network error", a closed SQLite database).
-
-CONNECTION, SHUTDOWN and RESET leave the connection unusable: `mark_disconnects` (an engine
-`handle_error` listener) tells SQLAlchemy so, which invalidates the pool. A pre-ping that meets one
-then reconnects instead of failing, and no dead connection is handed out after the server is back.
+Drivers report one event in different ways (pg8000 a server shutting down as a ProgrammingError,
+PyMySQL a lost server as an OperationalError with a number, sqlite3 a result code), so failures are
+classified by what they mean, never by exception class: the `Outage` kinds below, from SQLSTATEs,
+error numbers, result codes and socket errors (docs/load-testing.md). CONNECTION, SHUTDOWN and RESET
+leave the connection unusable: `mark_disconnects` (an engine `handle_error` listener) has SQLAlchemy
+invalidate the pool, so a pre-ping reconnects and no dead connection is handed out once the server is back.
 """
 
 from __future__ import annotations

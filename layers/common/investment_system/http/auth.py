@@ -1,23 +1,10 @@
-"""Authentication and roles, declared per route as Powertools dependencies.
+"""Authentication and roles, declared per route as Powertools dependencies (`CurrentUser`, `AdminUser`).
 
-    @app.get("/v1/users/me", security=BEARER_SECURITY)
-    def get_me(user: CurrentUser) -> UserOut: ...
-
-    @app.patch("/v1/admin/users/<user_id>", security=BEARER_SECURITY)
-    def patch_user(user_id: str, admin: AdminUser) -> UserOut: ...
-
-The same code runs under API Gateway and the local gateway: the bearer token is read from the
-event's Authorization header and verified here (no API Gateway authorizer to emulate). The user and
-the token's session are read on every request (one query), so a deactivated user's tokens stop
-working at once (403 ACCOUNT_DISABLED), as do those of an ended session (logout) or of an earlier
-token epoch (password change, role change) with 401 TOKEN_REVOKED.
-
-Order: Powertools validates the request (JSON, content type, body, query) before it resolves a
-route's dependencies, which would let an anonymous caller learn a route's schema from 422s.
-`AuthenticateBeforeValidation` wraps that validation step and resolves the route's authentication
-dependencies first, so a protected route answers 401/403 before 400, 415 or 422. A dependency is
-one of those when `@authentication` marks it (the payment webhook's signature check is one too:
-http/webhooks.py).
+The bearer token is read from the event and verified here, under API Gateway and the local gateway
+alike; the user and the token's session are read on every request, so a disabled account, an ended
+session or an older token epoch stops working at once. `AuthenticateBeforeValidation` resolves a
+route's `@authentication` dependencies before Powertools validates the request, so a protected route
+answers 401/403 before 400, 415 or 422 and never reveals its schema (docs/security.md).
 """
 
 # No `from __future__ import annotations`: Powertools reads the dependencies' type hints (once per

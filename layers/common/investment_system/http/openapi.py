@@ -1,28 +1,11 @@
 """The API's OpenAPI document: the parts Powertools generates for each function, merged and completed.
 
-Each HTTP function's resolver documents its own routes, from their decorators and signatures.
-`build_document` merges those parts into the one document the API serves and adds, here and nowhere
-else, what the shared plumbing does for every route (so no route has to repeat it):
-
-- error responses with the contract's envelope for what any route can answer: 400, 422, 500 and
-  503 everywhere; 413 and 415 where a body is taken (http/request_body.py); 401 and 403 where a
-  bearer token is required; 429 where requests are rate limited (http/rate_limit.py), and none where
-  they are not;
-- response headers: X-Correlation-ID on every response; RateLimit-Limit/-Remaining/-Reset on every
-  response of a rate-limited route; Retry-After on 429 and 423, and on a 503 when retrying is safe;
-  WWW-Authenticate on a 401 answered for a bearer token or credentials (a webhook's bad signature is
-  answered without it); Idempotent-Replayed on the success response of a route that takes
-  Idempotency-Key;
-- `security: []` on the operations that take no bearer token;
-- header parameters spelled as the contract spells them (Powertools lower-cases their names), and
-  optional parameters without a `null` option (a parameter not sent is absent, never null);
-- `x-enum-varnames` on the named enums, from their Python members, so that generated clients read
-  `Timeframe.ONE_HOUR` where they would have `Timeframe.VALUE_3`;
-- the info, the tags and the security scheme; Powertools' own validation-error schemas give way
-  to the envelope.
-
-Route handlers import only `error_responses` from here (through `investment_system.http`); the rest
-runs when the document is generated (`invest openapi --write`), never in a Lambda function.
+`build_document` merges each function's routes and adds, here and nowhere else, what the shared
+plumbing does for every route: the envelope's error responses (and 401/403, 413/415, 429 where they
+apply), the RateLimit-*, Retry-After, WWW-Authenticate, Idempotent-Replayed and X-Correlation-ID
+headers, `security: []` where no token is taken, the contract's header spelling, `x-enum-varnames`,
+the info, tags and security scheme. Handlers import only `error_responses` (through
+`investment_system.http`); the rest runs when the document is generated, never in a function.
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
 """The rate-limit guard: who a request counts against, and with which limit.
 
-It runs in `respond` before routing (http/resolver.py), so refused requests cost no database
-work and every response of a limited route, errors included, carries `RateLimit-Limit`,
-`RateLimit-Remaining`, `RateLimit-Reset`; a refused one `Retry-After` too (http/envelope.py). The
-counting itself is `services.rate_limit`, whose decision `rate_limit_headers` says in headers.
-
-- Subject: `user:<id>` when the request carries a valid access token (only the signature and claims
-  are checked here, no database), else `ip:<source IP>` as API Gateway saw it (X-Forwarded-For is
-  not trusted). Login, registration and token refresh always count per IP: the per-account defence
-  against password guessing is the lockout.
-- Limit: the user's plan's `requests_per_minute`, which the access token carries (its `rpm` claim,
-  read from the plan in force at each login and refresh: services/sessions.py); RATE_LIMIT_ANONYMOUS_PER_MINUTE
-  per IP. So the guard reads no database and loads no ORM: a function that needs neither pays for
-  neither. A plan change reaches the limit with the next refresh, within an access token's lifetime
-  (ACCESS_TOKEN_TTL_SECONDS, 15 minutes); a token issued before the claim existed counts per IP.
-- Exempt: health (monitors must see an outage, not a 429), the docs, and the payment webhook (signed,
-  from the provider, whose retries would only pile up), and CORS preflights.
+It runs in `respond` before routing, so a refused request costs no database work and every response
+of a limited route carries `RateLimit-*` (a refused one `Retry-After` too). The subject is the user
+of a valid access token, else the source IP (login, registration and refresh always per IP); the
+limit is the plan's, carried by the token's `rpm` claim, so the guard reads no database. Counting is
+`services.rate_limit`; subjects, limits and exempt routes: docs/billing.md#rate-limits.
 """
 
 from __future__ import annotations
