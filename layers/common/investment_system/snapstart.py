@@ -1,16 +1,10 @@
 """SnapStart: what init puts into the snapshot, and what a container restored from it must redo.
 
-The snapshot is taken after init, at deploy; restored containers start later, many from one
-snapshot. Work done before the snapshot is never paid by a request, so modules register here what
-to prime (`before_snapshot`): the routes' validators, the engine and the ORM's mappers, everything a
-first request would otherwise import or build, but never a connection. The hooks run in
-registration order, those registered with `last=True` after the others (the ORM's mappers are
-configured once every hook has imported the models it needs). Connections in the snapshot would be
-dead and secrets may have rotated since, so modules also register what to drop (`after_restore`);
-it is then re-created on first use. The Lambda runtime ships `snapshot_restore_py` and runs the
-registered hooks; elsewhere (a venv without the `aws`/`dev` extras) there is no snapshot to take or
-restore. Without SnapStart no before-snapshot hook runs: a first request builds what it needs, and
-only that.
+Work done before the snapshot is never paid by a request, so modules register what a first request
+would build (`before_snapshot`, in registration order, `last=True` after the others), never a
+connection; and what a restored container must drop and re-create on first use (`after_restore`:
+connections, secrets). The Lambda runtime's `snapshot_restore_py` runs the hooks; without SnapStart
+none runs before a request. docs/cold-start.md#snapstart-priming says what is primed.
 """
 
 import gc

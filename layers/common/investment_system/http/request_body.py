@@ -1,33 +1,11 @@
-"""Request bodies: JSON text, one object, within limits; parsed once, here.
+"""Request bodies: JSON text, one object, within limits; parsed once, here, before any route code.
 
-Its media type: JSON is `application/json` or `application/<anything>+json`, in any letter case, with
-or without parameters (`is_json_media_type`). Powertools itself reads a body as JSON only when the
-header starts with `application/json` exactly, and takes a request without one as JSON too, so:
-
-- a route that takes a body answers any other or a missing `Content-Type` with 415
-  UNSUPPORTED_MEDIA_TYPE (`require_json_media_type`, run before the route's validation, after its
-  authentication: http/resolver.py), even when no body came;
-- `json_readable` hands Powertools an event whose JSON type it recognises (`Application/JSON`,
-  `application/merge-patch+json`), so that it never answers 415 to one itself.
-
-Then two steps, both before any route code runs:
-
-- `require_json_body`, a request guard (before routing), looks at the raw body: 415 for a media
-  type given that is not JSON, 413 PAYLOAD_TOO_LARGE above `REQUEST_BODY_MAX_BYTES`, 400
-  MALFORMED_JSON for bytes that are not UTF-8.
-- `parse_json_body` is every resolver's `json_body_deserializer`: Powertools calls it (once; the event
-  caches the result) when the route declares a body. 400 MALFORMED_JSON for text that is not JSON,
-  nests deeper than `REQUEST_JSON_MAX_DEPTH`, has a number literal longer than
-  `REQUEST_JSON_MAX_NUMBER_LENGTH` (Python's int() refuses 4300 digits, and spends quadratic time
-  below that), or uses NaN or Infinity (not JSON); 422 VALIDATION_ERROR for JSON that is not one
-  object, or with a NUL or an unpaired surrogate in a string (no database stores those as text:
-  PostgreSQL refuses NUL), naming where.
-
-Why here and not in the route models: Powertools gives a body that is a JSON array to a route's
-model as the array's first element (its request validation turns a list into its first item for any
-parameter that is not a sequence, which is right for a repeated query parameter and wrong for a JSON
-body), so `[{...}, {"role": "admin"}]` would pass as `{...}`. Refusing anything but an object while
-parsing closes that for every route at once.
+`require_json_body`, a request guard before routing, refuses a media type that is not JSON (415), a
+body over `REQUEST_BODY_MAX_BYTES` (413) and bytes that are not UTF-8 (400); `require_json_media_type`
+answers 415 to a body route without a JSON `Content-Type`, after authentication. `parse_json_body`,
+every resolver's `json_body_deserializer`, refuses text that is not JSON, too deep, with too long a
+number or NaN (400), and anything but one object or a string with a NUL or lone surrogate (422).
+Why here: Powertools would hand a route's model the first element of a JSON array (docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """Query and path parameters, and headers: text without control characters.
 
-A request body is refused with a NUL or an unpaired surrogate as it is parsed (http/request_body.py),
-and free-text fields refuse control characters in their types (schemas.PlainText). A query or path
-parameter is text from a URL, and none of this API's parameters has a use for a control character: a
-NUL would reach the database in a filter (PostgreSQL refuses it as text, a 500), a line break would
-reach a log. So every query parameter's name and value, and every path parameter's value, is refused
-with 422 VALIDATION_ERROR naming it when it holds a control character (C0, DEL, C1) or an unpaired
-surrogate, for every route at once, whatever its model says. The check runs where Powertools would
-validate the route's parameters (http/resolver.py), after authentication.
-
-A header's value is refused likewise when it holds a character HTTP does not allow in one: a control
-character other than a tab, or an unpaired surrogate, which no HTTP request can carry but a hand-made
-event can (it made the token's and the Idempotency-Key's encoding fail: a 500). That check is a
-request guard, before routing, as the rate limit and authentication read headers first; a C1
-character stays allowed, as HTTP's obs-text.
+No parameter of this API has a use for a control character, and a NUL would reach the database (a
+500 on PostgreSQL) and a line break a log. So a query parameter's name or value, or a path
+parameter's value, with a control character (C0, DEL, C1) or an unpaired surrogate is a 422 naming
+it, for every route, where Powertools would validate the parameters (after authentication). A header
+value with a character HTTP does not allow (a control character but a tab, a lone surrogate) is
+refused by a request guard before routing; a C1 character stays allowed, as HTTP's obs-text.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """The real-time stream's tables: the per-user event outbox, its counter, tickets and open connections.
 
-- `user_streams`: one row per user who ever had an event or a connection. `last_event_id` numbers
-  the user's events (1, 2, 3...); the writer of an event takes the row's lock, so a user's events
-  commit in the order of their ids. `connections` counts the user's open connections, kept in the
-  same transactions that add and remove them: a writer reads it under that lock and knows, race-free,
-  whether anyone is listening. `delivery_until` is the lease of the delivery run pushing the user's
-  events (one at a time, so they arrive in order), `delivery_pending` says another run was asked for
-  meanwhile (services/stream_delivery.py).
-- `stream_events`: the outbox. An event is written in the transaction of the change it reports.
-- `stream_tickets`: single-use, short-lived connection tickets, stored as SHA-256 hashes, each with
-  the session (login) it was issued under.
-- `stream_connections`: the open WebSocket connections (API Gateway's connection ids), the session
-  each was opened under and, for each, the last event it was sent (`last_event_id`);
-  `skip_from`/`skip_to` mark the events a replay of more than 100 leaves out. `end_code` marks a
-  connection whose session ended: delivery sends it that error frame and closes it, and nothing else.
+`user_streams` numbers a user's events under its row's lock, counts their open connections and holds
+the delivery lease; `stream_events` is the outbox, written in the transaction of the change it
+reports; `stream_tickets` single-use connection tickets (SHA-256 hashes) with their session;
+`stream_connections` the open WebSocket connections, the last event each was sent, the events a long
+replay skipped and the error a connection whose session ended gets. How they are used: docs/stream.md.
 """
 
 import uuid
