@@ -31,7 +31,6 @@ from invest_dev.bench.report import (
     DOCS,
     FLOORS,
     HEALTH_FUNCTION,
-    OVERVIEW,
     Baselines,
     FloorResult,
     FunctionResult,
@@ -50,7 +49,7 @@ from invest_dev.template import ROOT, functions
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="invest-bench", description=OVERVIEW.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="invest-bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=7, help="fresh processes per cold start (median; >= 5)")
     parser.add_argument("--iterations", type=int, default=1000, help="warm invocations per function (>= 1000)")
     parser.add_argument("--only", nargs="*", default=None, help="logical IDs of the functions to measure")
@@ -138,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         dispose_engine()
 
     sizes = build_sizes([spec.name for spec in specs])
-    report = render_report(
-        results, sizes, unmeasured, scenario_results, baselines, args.runs, args.iterations, load_before
-    )
+    report = render_report(results, sizes, unmeasured, scenario_results, baselines, args.iterations, load_before)
     print("\n" + function_tables(results, baselines, unmeasured) + "\n" + size_table(sizes))
     print(scenario_table(scenario_results))
     if not args.no_write:

@@ -1,6 +1,6 @@
 """Extra `make bench` scenarios: one module per area in this package, each function decorated with
-`scenario`. Every module of the package is imported by the benchmark; see the docstring of
-`invest_dev.bench` for an example.
+`scenario`. Every module of the package is imported by the benchmark (an example:
+docs/development.md#benchmarks).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ SCENARIOS: list[Scenario] = []
 
 
 def scenario(function: Scenario) -> Scenario:
-    """Register an extra benchmark scenario (see the docstring of `invest_dev.bench`)."""
+    """Register an extra benchmark scenario (see docs/development.md#benchmarks)."""
     SCENARIOS.append(function)
     return function
 
