@@ -1,16 +1,10 @@
 """The floors `make bench` measures beside the cold-start targets: the least a function of this API can load.
 
-Every function here uses Powertools (routing, Logger, Metrics) and pydantic (its settings are a
-model validated at cold start); the health function also uses SQLAlchemy. Their imports alone set a
-lower bound on a cold start that slicing the layer cannot go under. These handlers have nothing
-else: a resolver with one route and a fixed answer, the logger's Lambda context and one metric,
-one pydantic model validated at import. They import the layer's package first, as every function
-does, so that Powertools' package `__init__`s are deferred as in the functions
-(investment_system/lazy_packages.py), and run with the functions' runtime packages and method.
-
-- `handler`: the floor of the functions that need no database (docs, not-found, plans).
-- `database_handler`: the same, plus SQLAlchemy's engine and `SELECT 1` on a connection: the floor
-  of GET /v1/health.
+Powertools (routing, Logger, Metrics) and pydantic, plus SQLAlchemy for health, and nothing else: a
+lower bound on a cold start that slicing the layer cannot go under. Like every function they import
+the layer's package first (so Powertools' packages are deferred the same way) and run with the
+functions' runtime packages and method. `handler` is the floor of the functions without a database
+(docs, not-found, plans), `database_handler` (the engine and `SELECT 1`) that of GET /v1/health.
 """
 
 # ruff: noqa: I001 (import order is part of the measure: the layer's package before Powertools)

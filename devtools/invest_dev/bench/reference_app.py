@@ -1,20 +1,10 @@
 """The reference `make bench` measures every function against: the API as one FastAPI app behind Mangum.
 
-One module, as the single app that one function per endpoint replaces would be written: SQLAlchemy
-ORM models of the tables it reads, pydantic request and response models, PyJWT bearer tokens,
-argon2 password hashes. It serves four of the API's routes on the same database as the functions,
-doing the same work for each:
-
-- GET /v1/health: SELECT 1 on a connection;
-- POST /v1/auth/login: the user by email, the argon2 verification, a session row, a signed token pair;
-- GET /v1/signals: the caller (token, then the user and the token's session, one query), then a page
-  of their signals, newest first, with a keyset cursor;
-- GET /v1/signals/{id}: the caller, then one of their signals.
-
-It sees only its own runtime dependencies (REQUIREMENTS, installed apart from the layer's) and runs
-with `python -S`, as the functions do. Nothing of `investment_system` or `invest_dev` is imported:
-the settings it shares with the functions (DATABASE_URL, JWT_*, ARGON2_*) come from the environment
-with the functions' defaults.
+One module, as the single app that one function per endpoint replaces would be written (SQLAlchemy
+ORM models, pydantic, PyJWT, argon2), serving GET /v1/health, POST /v1/auth/login, GET /v1/signals
+and GET /v1/signals/{id} on the functions' database with the same work for each. It runs with
+`python -S` on its own runtime dependencies (REQUIREMENTS) and imports nothing of `investment_system`
+or `invest_dev`: the settings it shares with the functions come from the environment.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """The AWS APIs the functions call, emulated by the gateway so that the same code runs locally.
 
-- The API Gateway Management API of the WebSocket API, at MANAGEMENT_PREFIX (the local stream URL):
-  `POST @connections/{id}` (PostToConnection: one text frame), `GET` (GetConnection), `DELETE`
-  (DeleteConnection; the connection is closed with the code its last error frame calls for, else
-  4008: invest_dev.gateway.websocket). An unknown or closed connection is 410 GoneException.
-- Lambda's Invoke, at `/2015-03-31/functions/{name}/invocations`: `X-Amz-Invocation-Type: Event`
-  answers 202 and runs the function in its pool in the background, as Lambda's asynchronous
-  invocations do; otherwise the function's result comes back.
-
-They are served on a listener of their own, on 127.0.0.1 only (server.py): the public port serves
-only the template's routes, as API Gateway does. Requests must be SigV4-signed with the credentials
-the workers were given (`local_credentials`), checked as AWS checks them (`sigv4`); anything else
-is 403, as AWS answers it. The workers are pointed here by `local_aws_environment`.
+The WebSocket API's Management API at MANAGEMENT_PREFIX (PostToConnection, GetConnection,
+DeleteConnection; 410 for a connection gone) and Lambda's Invoke (an Event invocation answers 202
+and runs in the background). Served on 127.0.0.1 only, on a listener of their own, to requests
+SigV4-signed with the workers' credentials (`sigv4`), else 403 as AWS answers (docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
 """The WebSocket API of template.yaml, served at ws://HOST:PORT/v1/stream as API Gateway serves it.
 
-- Handshake: a GET of STREAM_PATH asking to upgrade. The `$connect` function gets API Gateway's
-  WebSocket event (headers, query string, a new connection id); its 200 completes the handshake (101),
-  any other status refuses it, with that status and the function's body: no connection is made.
-- Messages: each message of the client invokes `$default` with it as the body; the function's answer
-  body goes back as a text frame (the route has a route response), in order.
-- Idle: a connection whose client sent nothing for IDLE_TIMEOUT_SECONDS (10 min, API Gateway's) is
-  closed with 1001; one open for MAX_CONNECTION_SECONDS (2 h, API Gateway's) is closed with 1001 too.
-- The Management API's DeleteConnection (invest_dev.gateway.aws) closes with the code the last error
-  frame sent to the connection calls for (CLOSE_CODES: 4001 for an ended session, 4008 past the
-  per-user limit, 1008 for too many messages). In AWS the close code is API Gateway's own; the error
-  frame sent before it carries the reason, and clients go by that frame.
-- Whoever closes, `$disconnect` is invoked once the connection is gone.
-
-The framing, the handshake's checks, ping/pong and the closing handshake are the `websockets`
-library's: its Sans-I/O protocol is fed the request http.server has read, and its threading
-`Connection` runs on the socket from then on.
+`$connect` gets API Gateway's event and its 200 completes the handshake (any other status refuses it);
+each client message invokes `$default` and its answer goes back as a text frame; idle or too-long
+connections close with 1001 (API Gateway's limits); DeleteConnection closes with the code of the last
+error frame (CLOSE_CODES); `$disconnect` runs once the connection is gone. The framing is the
+`websockets` library's Sans-I/O protocol (docs/stream.md#locally).
 """
 
 from __future__ import annotations

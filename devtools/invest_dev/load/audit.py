@@ -1,20 +1,9 @@
 """The audit after a load run: the database, read directly, against what the clients were told.
 
-Each check is one claim a client may rely on; the run fails when any does not hold:
-
-- acknowledged signals: every `201` signal exists exactly once, with the values the client got
-  (a create's nonce, in its notes, finds the rows it made: never more than one);
-- replays: every `Idempotent-Replayed` answer names the signal its key created, which exists;
-- nothing unacknowledged was written: a create answered with a 4xx, or a `503` carrying
-  `Retry-After` (the promise that nothing was written), left no row; a create whose outcome the
-  client could not know (a 503 at commit, no answer) may have, and the report counts those;
-- usage counters: each user's daily counter equals the signals created that day;
-- quotas and plans: no user created more signals in a day than the best plan it held that day
-  allows; no user is on a paid plan without a paid invoice; every acknowledged payment shows;
-- audit trail: every signal has its `created` row, every closed one its `closed` row, and every
-  acknowledged close is stored with its exit price;
-- availability: no 5xx outside a fault window, and inside one only the outage's 503 (never a
-  500); the window closes `RECOVERY_SECONDS` after the server is back.
+Each check is one claim a client may rely on (acknowledged signals stored once, replays, nothing
+unacknowledged written, usage counters, quotas and plans, the audit trail, availability outside and
+inside fault windows); the run fails when any does not hold. The table of checks is in
+docs/load-testing.md#the-audit.
 """
 
 from __future__ import annotations

@@ -1,16 +1,6 @@
 """The ledger of a load run: what every client was told, one JSON line per fact, for the audit.
 
-Kinds of line (all with `t`, the wall-clock second it was written):
-- `request`: every HTTP request: `method`, `name` (the route), `t0`/`t1` (start and end, wall clock),
-  `status`, `code` (the error envelope's code, or null) and `retry_after` (whether it said when to retry);
-- `user`: a registered account: `user_id`, `email`;
-- `create`: an attempt to create a signal: `user_id`, `nonce` (also in its notes, so the audit finds
-  the row it made, if any), `key` (its Idempotency-Key, or null), `status`, `code`, `retry_after`,
-  `replayed` and, when acknowledged (201, or a replay), `signal` (the body the client got);
-- `close`: a signal closed (200): `user_id`, `signal_id`, `exit_price`;
-- `paid`: a plan bought: `user_id`, `plan`, `checkout_id` (null where the API granted the plan at
-  once), `status` of the signed `invoice.paid` webhook and whether it was `applied` (its answer's);
-- `fault`: written by the fault schedule: `what`, `down_at`, `up_at` (when the server answered again).
+Its kinds of line (request, user, create, close, paid, fault) and their fields: docs/load-testing.md#the-code.
 """
 
 from __future__ import annotations

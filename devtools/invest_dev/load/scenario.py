@@ -1,21 +1,10 @@
 """The load run's Locust scenario: investors using the API at once, each the way a client would.
 
-Run by `python -m invest_dev.load` (which starts the server, the faults and the audit), or alone:
-
-    .venv/bin/locust -f devtools/invest_dev/load/scenario.py --host https://<stage> --headless -u 20 -r 5 -t 60s
-
-Each simulated investor registers, logs in, and then, with a pause of 0.5-2 s between actions:
-creates signals (half of them with an Idempotency-Key, sometimes sending the same request again
-to be replayed), pages through its signals with cursors, reads one, closes some, reads its
-analytics and usage, refreshes its token, and logs in again now and then. On a free plan its daily
-quota (10) runs out; it then buys `pro`: the plan change answers 202 with a checkout, which the
-scenario completes as the payment provider would, with a signed `invoice.paid` naming the checkout
-and paying its amount (an API that grants the plan at once, 200, is accepted too). A create that got 503 with
-Retry-After is sent again after it, with the same body (and key): that is what Retry-After promises
-is safe. Everything the clients were told goes to the ledger (`invest_dev.load.ledger`).
-
-Environment: LOAD_LEDGER (the ledger file, default .local/load/ledger.jsonl), LOAD_RUN_ID (marks the
-run's accounts), PAYMENT_WEBHOOK_SECRET (the stage's; without it checkouts are started, never paid).
+Each registers, logs in, then creates signals (some with an Idempotency-Key, some replayed), pages,
+reads, closes, reads analytics and usage, refreshes, and buys `pro` when the free quota runs out,
+paying the checkout with a signed webhook; a 503 with Retry-After is sent again after it. Everything
+the clients were told goes to the ledger. Run by `python -m invest_dev.load`, or alone with locust
+(docs/load-testing.md#the-code).
 """
 
 from __future__ import annotations

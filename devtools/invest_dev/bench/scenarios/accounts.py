@@ -15,7 +15,7 @@ from invest_dev.bench.prepare import fresh_account
 from invest_dev.bench.scenarios import BenchContext, ScenarioResult, scenario
 from invest_dev.samples import SAMPLE_PASSWORD
 
-# Each verification costs ~40 ms by design: a hundred give stable percentiles in seconds, not minutes.
+# Each verification is slow by design (argon2): a hundred give stable percentiles in seconds, not minutes.
 MAX_LOGINS = 100
 
 

@@ -1,19 +1,10 @@
 """The plumbing's warm cost: a function beside a minimal Powertools handler doing the same work.
 
-The minimal handler is an `APIGatewayHttpResolver` with validation and the same route, which verifies
-the token, reads the caller as every authenticated request does, and calls the same service, wrapped
-in Powertools' Logger and Metrics decorators (the request's log context and its EMF metrics are part of
-the work); nothing else: no correlation ID, request guards, security headers or error envelope. The
-target compares the function with it.
-
-A third handler splits what the function adds in two: the minimal one plus, written inline around
-`resolve`, what the contract and the operators ask of every response (the correlation ID in the
-response and the logs, the request's metrics, the rate-limit guard, the security headers). The
-function's cost over that one is the layering itself: the resolver factory's middlewares, the
-authentication dependency, the guards' loop.
-
-The handlers are called in turn, so that what else the machine does weighs on all, and their p50
-compared.
+The minimal handler validates, verifies the token, reads the caller and calls the same service inside
+Powertools' Logger and Metrics, and nothing else; the target compares the function with it. A third
+handler adds, inline, what the contract asks of every response (correlation ID, metrics, rate-limit
+guard, security headers), so that the function's cost over it is the layering itself. The handlers
+are called in turn, so that what else the machine does weighs on all, and their p50 compared.
 """
 
 # No `from __future__ import annotations`: Powertools reads the routes' annotations as objects, and the

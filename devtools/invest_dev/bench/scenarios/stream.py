@@ -1,12 +1,9 @@
 """The real-time stream's cost on the functions that change signals: cold start and warm latency of
 POST /v1/signals with nobody listening and with a connection open, and the delivery function's push.
 
-A change whose user has a connection open asks, once committed, for a delivery: a Lambda `Invoke` of
-type Event (services/stream_delivery.py). With nobody listening it costs nothing but the outbox row
-and its counter; with a listener, the first one in a container imports boto3 and makes its client.
-Here AWS is a stub HTTP server on this machine answering at once (202 for the Invoke, 200 for
-PostToConnection): the numbers are the functions' own cost, without AWS's network round trip
-(typically 10-30 ms for an Invoke from Lambda).
+A change whose user has a connection open asks for a delivery (a Lambda `Invoke` of type Event); the
+first one in a container imports boto3 and makes its client. AWS is a stub HTTP server on this
+machine answering at once, so the numbers are the functions' own cost, without AWS's round trip.
 """
 
 from __future__ import annotations
