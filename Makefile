@@ -68,7 +68,7 @@ $(SAM_STAMP): devtools/sam-requirements.txt
 	touch $(SAM_STAMP)
 
 # Lambda's /opt and /var/task are read-only and sam build ships no bytecode, so every cold start would
-# compile each module it imports (GET /v1/health: ~1.05 s instead of ~0.35 s here). unchecked-hash:
+# compile each module it imports, several times its cost (docs/operations.md#build). unchecked-hash:
 # the deployment zip's 2-second timestamps would make timestamp-checked .pyc files look stale.
 build: $(SAM_STAMP)
 	$(SAM) build --template-file template.yaml
