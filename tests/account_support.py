@@ -52,11 +52,11 @@ def change_password(access_token: str, current: str = PASSWORD, new: str = NEW_P
 
 def after_the_refresh_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """From now on the sessions' clock reads later than the refresh reuse grace period."""
-    from investment_system.services import sessions
+    from investment_system.services.accounts import login_sessions
     from investment_system.settings import get_settings
 
-    moved = sessions.utcnow() + timedelta(seconds=get_settings().security.refresh_reuse_grace_seconds + 1)
-    monkeypatch.setattr(sessions, "utcnow", lambda: moved)
+    moved = login_sessions.utcnow() + timedelta(seconds=get_settings().security.refresh_reuse_grace_seconds + 1)
+    monkeypatch.setattr(login_sessions, "utcnow", lambda: moved)
 
 
 def get_me(access_token: str) -> Reply:
@@ -87,7 +87,7 @@ def signed_up(email: str, password: str = PASSWORD) -> tuple[dict[str, Any], dic
 def signed_up_admin(email: str = "root@example.com") -> tuple[dict[str, Any], dict[str, Any]]:
     """An administrator, made the way `invest create-admin` makes one, and a token pair of theirs."""
     from investment_system.db import unit_of_work
-    from investment_system.services.accounts import register_user
+    from investment_system.services.accounts.credentials import register_user
 
     with unit_of_work() as session:
         register_user(session, email=email, password=PASSWORD, role="admin")

@@ -17,8 +17,8 @@ from investment_system.models.billing import Subscription
 from investment_system.models.checkouts import Checkout
 from investment_system.observability import metrics
 from investment_system.schemas.billing import CheckoutStarted, PaymentEvent
-from investment_system.services.subscriptions import change_plan
-from investment_system.services.webhooks import receive_payment_event, sign
+from investment_system.services.billing.subscriptions import change_plan
+from investment_system.services.billing.webhooks import receive_payment_event, sign
 from investment_system.settings import get_settings
 
 PLANS = ("ListPlansFunction", "GET", "/v1/billing/plans")

@@ -173,7 +173,7 @@ def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
     """Every test starts with empty rate-limit counters: all tests share one client IP and process."""
-    from investment_system.services import rate_limit
+    from investment_system.services.system import rate_limit
 
     rate_limit.get_rate_limiter.cache_clear()
     yield

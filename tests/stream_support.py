@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from investment_system.db.engine import unit_of_work
 from investment_system.models import StreamConnection, StreamEvent, UserStream
-from investment_system.services import stream_delivery
+from investment_system.services.stream import delivery
 
 
 class FakeManagementApi:
@@ -68,8 +68,8 @@ def install_fake_api(monkeypatch: pytest.MonkeyPatch, settings_env: Any) -> Fake
     """The fake in place of the delivery's boto3 clients, with the delivery function configured."""
     fake = FakeManagementApi()
     settings_env.setenv("STREAM_DELIVERY_FUNCTION", "StreamDeliveryFunction")
-    monkeypatch.setattr(stream_delivery, "_management_client", lambda: fake)
-    monkeypatch.setattr(stream_delivery, "_lambda_client", lambda: fake)
+    monkeypatch.setattr(delivery, "_management_client", lambda: fake)
+    monkeypatch.setattr(delivery, "_lambda_client", lambda: fake)
     return fake
 
 

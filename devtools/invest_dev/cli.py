@@ -20,7 +20,7 @@ def _create_admin(args: argparse.Namespace) -> int:
     import os
 
     from investment_system.errors import AppError
-    from investment_system.services.accounts import create_admin
+    from investment_system.services.accounts.credentials import create_admin
 
     password = os.environ.get("INVEST_ADMIN_PASSWORD")
     if not password:
@@ -53,7 +53,7 @@ def _import_users(args: argparse.Namespace) -> int:
 
     from investment_system.errors import AppError, field_errors
     from investment_system.schemas.users import ImportedUser
-    from investment_system.services.accounts import import_user
+    from investment_system.services.accounts.credentials import import_user
 
     imported = refused = 0
     with open(args.file, newline="", encoding="utf-8") as handle:

@@ -4,7 +4,7 @@
 - monitoring/template.yaml: the dashboard and alarms, a nested stack of template.yaml;
 - the `Monitoring` resource of template.yaml (between its GENERATED markers);
 - layers/common/investment_system/plans.json: the plan catalogue the migrations leave in a new database,
-  which GET /v1/billing/plans lists (services/published_plans.py).
+  which GET /v1/billing/plans lists (services/billing/published_plans.py).
 
 A test compares each file with what this module produces now, so none goes stale unnoticed.
 """
@@ -26,10 +26,10 @@ def released_plans() -> tuple[Path, str]:
 
     from investment_system.db.engine import build_engine
     from investment_system.db.migrate import upgrade
-    from investment_system.repositories.billing import PlanRepository
+    from investment_system.repositories.billing.subscriptions import PlanRepository
     from investment_system.schemas.plans import PlanList
-    from investment_system.services.plans import plan_out
-    from investment_system.services.published_plans import PLANS_FILE
+    from investment_system.services.billing.plans import plan_out
+    from investment_system.services.billing.published_plans import PLANS_FILE
     from investment_system.settings import DatabaseSettings
 
     with tempfile.TemporaryDirectory(prefix="invest-plans-") as scratch:

@@ -103,7 +103,7 @@ def seed_sample_users() -> SampleUsers:
     """Create the sample user and administrator in the container's database (already migrated)."""
     from investment_system.db.engine import unit_of_work
     from investment_system.models import User
-    from investment_system.services.passwords import hash_password
+    from investment_system.services.accounts.passwords import hash_password
 
     password_hash = hash_password(SAMPLE_PASSWORD)
     user = User(email=SAMPLE_USER_EMAIL, password_hash=password_hash, full_name="Sample Investor", role="user")
@@ -118,9 +118,9 @@ def session_tokens(user_id: uuid.UUID) -> TokenPair:
     """A token pair of a new session of the user, as a login hands it out (without the password)."""
     from investment_system.db import unit_of_work
     from investment_system.db.base import utcnow
-    from investment_system.repositories.users import UserRepository
-    from investment_system.services.sessions import start_session
-    from investment_system.services.user_reads import existing_user
+    from investment_system.repositories.accounts.users import UserRepository
+    from investment_system.services.accounts.login_sessions import start_session
+    from investment_system.services.accounts.reads import existing_user
 
     with unit_of_work() as session:
         return start_session(session, existing_user(UserRepository(session), user_id), now=utcnow())
@@ -128,8 +128,8 @@ def session_tokens(user_id: uuid.UUID) -> TokenPair:
 
 def stream_ticket(user_id: uuid.UUID) -> str:
     """A stream ticket of a new session of the user, as POST /v1/stream/tickets hands it out."""
-    from investment_system.services.stream import issue_ticket
-    from investment_system.services.tokens import verify_access_token
+    from investment_system.services.accounts.tokens import verify_access_token
+    from investment_system.services.stream.connections import issue_ticket
 
     session_id = uuid.UUID(verify_access_token(session_tokens(user_id).access_token)["sid"])
     return issue_ticket(user_id, session_id).ticket

@@ -7,7 +7,7 @@ from investment_system.http import Query, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT
 from investment_system.schemas.users import Role, UserPage
-from investment_system.services.user_reads import list_users
+from investment_system.services.accounts.reads import list_users
 
 app = create_app()
 

@@ -6,7 +6,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas.users import AdminUserUpdate, UserOut
-from investment_system.services.user_admin import update_user_as_admin
+from investment_system.services.accounts.admin import update_user_as_admin
 
 app = create_app()
 

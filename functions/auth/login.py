@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.schemas.auth import Credentials, TokenPair
-from investment_system.services.accounts import login
+from investment_system.services.accounts.credentials import login
 
 app = create_app()
 

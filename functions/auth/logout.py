@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.auth import RefreshRequest
-from investment_system.services.revocation import logout
+from investment_system.services.accounts.revocation import logout
 
 app = create_app()
 

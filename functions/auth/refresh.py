@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.schemas.auth import RefreshRequest, TokenPair
-from investment_system.services.sessions import rotate
+from investment_system.services.accounts.login_sessions import rotate
 
 app = create_app()
 

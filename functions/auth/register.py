@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.schemas.auth import Registration
 from investment_system.schemas.users import UserOut
-from investment_system.services.accounts import register
+from investment_system.services.accounts.credentials import register
 
 app = create_app()
 

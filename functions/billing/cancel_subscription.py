@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import SubscriptionOut
-from investment_system.services.subscriptions import cancel_at_period_end
+from investment_system.services.billing.subscriptions import cancel_at_period_end
 
 app = create_app()
 

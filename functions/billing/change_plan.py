@@ -5,7 +5,7 @@ from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.billing import ChangePlanRequest, CheckoutStarted, SubscriptionOut
-from investment_system.services.subscriptions import change_plan
+from investment_system.services.billing.subscriptions import change_plan
 
 app = create_app()
 

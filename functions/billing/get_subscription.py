@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import SubscriptionOut
-from investment_system.services.subscriptions import get_subscription
+from investment_system.services.billing.subscriptions import get_subscription
 
 app = create_app()
 

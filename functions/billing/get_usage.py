@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.billing import UsageOut
-from investment_system.services.usage import usage_today
+from investment_system.services.billing.usage import usage_today
 
 app = create_app()
 

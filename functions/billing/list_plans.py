@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.schemas.plans import PlanList
-from investment_system.services.published_plans import list_plans
+from investment_system.services.billing.published_plans import list_plans
 
 app = create_app()
 

@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.webhooks import SignatureHeader, SignedByPaymentProvider
 from investment_system.schemas.billing import PaymentEvent, WebhookReceipt
-from investment_system.services.webhooks import receive_payment_event
+from investment_system.services.billing.webhooks import receive_payment_event
 
 app = create_app()
 

@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import OpenAPIResponse, Response, content_types, create_app, error_responses
 from investment_system.schemas.health import HealthReport
-from investment_system.services.health import check_health
+from investment_system.services.system.health import check_health
 
 app = create_app(validation=False)  # no parameters, body or token: nothing to validate
 REPORT: OpenAPIResponse = {"content": {"application/json": {"model": HealthReport}}}

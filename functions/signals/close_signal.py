@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalClose, SignalId, SignalOut
-from investment_system.services.signals import close_signal
+from investment_system.services.signals.lifecycle import close_signal
 
 app = create_app(exact_decimals=True)
 

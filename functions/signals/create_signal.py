@@ -5,7 +5,7 @@ from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
 from investment_system.schemas.signals import SignalCreate, SignalOut
-from investment_system.services.signal_quota import create_signal_within_quota
+from investment_system.services.signals.quota import create_signal_within_quota
 
 app = create_app(exact_decimals=True)
 

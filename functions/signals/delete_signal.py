@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId
-from investment_system.services.signals import delete_signal
+from investment_system.services.signals.lifecycle import delete_signal
 
 app = create_app()
 

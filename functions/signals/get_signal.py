@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalId, SignalOut
-from investment_system.services.signal_reads import get_signal
+from investment_system.services.signals.reads import get_signal
 
 app = create_app()
 

@@ -11,7 +11,7 @@ from investment_system.schemas.signals import (
     StrategyParam,
     SymbolParam,
 )
-from investment_system.services.signal_analytics import signal_analytics
+from investment_system.services.signals.analytics import signal_analytics
 
 app = create_app()
 

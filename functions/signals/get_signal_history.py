@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.signals import SignalHistory, SignalId
-from investment_system.services.signal_history import signal_history
+from investment_system.services.signals.history import signal_history
 
 app = create_app()
 

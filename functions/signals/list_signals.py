@@ -16,7 +16,7 @@ from investment_system.schemas.signals import (
     StrategyParam,
     SymbolParam,
 )
-from investment_system.services.signal_reads import list_signals
+from investment_system.services.signals.reads import list_signals
 
 app = create_app()
 

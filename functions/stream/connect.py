@@ -2,7 +2,7 @@
 
 from investment_system.entrypoints import WebSocketRequest, websocket_handler
 from investment_system.http.rate_limit import limit_per_ip
-from investment_system.services.stream import connect
+from investment_system.services.stream.connections import connect
 
 
 def on_connect(request: WebSocketRequest) -> None:

@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.stream import StreamTicketOut
-from investment_system.services.stream import issue_ticket
+from investment_system.services.stream.connections import issue_ticket
 
 app = create_app()
 

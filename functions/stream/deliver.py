@@ -5,11 +5,11 @@ from typing import Any
 
 from investment_system.entrypoints import async_handler
 from investment_system.errors import ErrorCode
-from investment_system.services.stream_delivery import close, deliver
+from investment_system.services.stream.delivery import close, deliver
 
 
 def on_invoke(event: dict[str, Any]) -> dict[str, int]:
-    if "close" in event:  # services.stream_delivery.request_close
+    if "close" in event:  # services.stream.delivery.request_close
         close(event["close"], ErrorCode(event["code"]))
         return {"pushed": 0, "gone": 0, "failed": 0}
     report = deliver(uuid.UUID(event["user_id"]), opened=event.get("opened"), evicted=event.get("evicted") or ())

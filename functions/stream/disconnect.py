@@ -1,7 +1,7 @@
 """WebSocket $disconnect: forget a closed connection."""
 
 from investment_system.entrypoints import WebSocketRequest, websocket_handler
-from investment_system.services.stream_delivery import remove_connection
+from investment_system.services.stream.delivery import remove_connection
 
 
 def on_disconnect(request: WebSocketRequest) -> None:

@@ -1,9 +1,9 @@
-"""WebSocket $default: a client's message, answered as services/stream_messages.py says."""
+"""WebSocket $default: a client's message, answered as services/stream/messages.py says."""
 
 from typing import Any
 
 from investment_system.entrypoints import WebSocketRequest, websocket_handler
-from investment_system.services.stream_messages import answer
+from investment_system.services.stream.messages import answer
 
 
 def on_message(request: WebSocketRequest) -> dict[str, Any]:

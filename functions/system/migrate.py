@@ -14,13 +14,13 @@ from investment_system.snapstart import before_snapshot
 
 
 def migrate() -> dict[str, Any]:
-    from investment_system.services.schema_migrations import apply_migrations
+    from investment_system.services.system.schema_migrations import apply_migrations
 
     return dict(apply_migrations())
 
 
 def _prime() -> None:
-    from investment_system.services.schema_migrations import load_migration_environment
+    from investment_system.services.system.schema_migrations import load_migration_environment
 
     load_migration_environment()
 

@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import PasswordChange
-from investment_system.services.accounts import change_password
+from investment_system.services.accounts.credentials import change_password
 
 app = create_app()
 

@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import UserOut
-from investment_system.services.user_reads import get_profile
+from investment_system.services.accounts.reads import get_profile
 
 app = create_app()
 

@@ -4,7 +4,7 @@ from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import ProfileUpdate, UserOut
-from investment_system.services.users import update_profile
+from investment_system.services.accounts.profiles import update_profile
 
 app = create_app()
 

@@ -66,7 +66,7 @@ def test_an_account_registered_under_older_email_rules_still_signs_in_and_reads(
     # Given a row whose address today's rules would refuse (stored before they existed)
     from investment_system.db import unit_of_work
     from investment_system.models import User
-    from investment_system.services.passwords import hash_password
+    from investment_system.services.accounts.passwords import hash_password
 
     legacy = "old\u200bschool@example.com"
     with unit_of_work() as session:
@@ -243,12 +243,12 @@ def test_authentication_needed_by_another_dependency_also_comes_first(sqlite_db)
 
 
 def test_the_token_is_verified_once_per_request(sqlite_db, monkeypatch):
-    from investment_system.services import live_sessions
+    from investment_system.services.accounts import authentication
 
     _, tokens = signed_up("ada@example.com")
     lookups = []
-    real = live_sessions.caller_role
-    monkeypatch.setattr(live_sessions, "caller_role", lambda *token: lookups.append(token) or real(*token))
+    real = authentication.caller_role
+    monkeypatch.setattr(authentication, "caller_role", lambda *token: lookups.append(token) or real(*token))
     assert get_me(tokens["access_token"]).status == 200
     assert len(lookups) == 1
 

@@ -47,7 +47,7 @@ from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import RefreshToken, User
 from investment_system.schemas.auth import Credentials
-from investment_system.services import accounts, revocation, sessions
+from investment_system.services.accounts import credentials, login_sessions, revocation
 from investment_system.settings import get_settings
 
 
@@ -287,8 +287,8 @@ def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(ada, mo
     pair = refresh(tokens["refresh_token"]).json
     # When its refresh token is presented after the session's maximum age from its login
     max_age = timedelta(seconds=get_settings().security.refresh_family_max_age_seconds)
-    later = sessions.utcnow() + max_age
-    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    later = login_sessions.utcnow() + max_age
+    monkeypatch.setattr(login_sessions, "utcnow", lambda: later)
     # Then the session is over
     _assert_refused(refresh(pair["refresh_token"]), "TOKEN_EXPIRED")
 
@@ -326,7 +326,7 @@ def _at_once(db, calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseEx
 
 def _rotate_at_once(db, refresh_tokens: list[str]) -> tuple[list[Any], list[BaseException]]:
     """Each refresh token rotated in its own thread, all at once: the pairs issued, and what failed."""
-    return _at_once(db, [partial(sessions.rotate, token) for token in refresh_tokens])
+    return _at_once(db, [partial(login_sessions.rotate, token) for token in refresh_tokens])
 
 
 def test_parallel_refreshes_of_one_token_all_succeed_in_one_session_and_leave_one_live_token(db, ada, monkeypatch):
@@ -392,7 +392,11 @@ def test_a_refresh_during_a_password_change_is_refused_or_ended_never_deadlocked
         user, tokens = signed_up(f"user{number}@example.com")
         # When the token is refreshed while every session of its user is ended
         _, failures = _at_once(
-            db, [partial(sessions.rotate, tokens["refresh_token"]), partial(_end_every_session, uuid.UUID(user["id"]))]
+            db,
+            [
+                partial(login_sessions.rotate, tokens["refresh_token"]),
+                partial(_end_every_session, uuid.UUID(user["id"])),
+            ],
         )
         # Then the refresh either came first, and its pair was ended with the rest, or it is refused: no
         # deadlock (the refresh locked the session, then the user's row for its new token's foreign key,
@@ -580,7 +584,7 @@ def test_parallel_wrong_passwords_cannot_get_past_the_lockout_threshold(server_d
     def attempt() -> None:
         start.wait()
         try:
-            accounts.login(Credentials(email="ada@example.com", password="Wrong-Password-000"))
+            credentials.login(Credentials(email="ada@example.com", password="Wrong-Password-000"))
         except AppError as error:
             outcomes.append(error.code)
 

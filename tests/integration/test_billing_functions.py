@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from investment_system.db.engine import unit_of_work
 from investment_system.models import AuditEvent, Subscription
-from investment_system.services.usage import consume_daily_signal_quota
+from investment_system.services.billing.usage import consume_daily_signal_quota
 
 DAY = timedelta(days=1)
 

@@ -23,10 +23,10 @@ from investment_system.models.checkouts import Checkout
 from investment_system.schemas.billing import ChangePlanRequest
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.signals import SignalCreate
-from investment_system.services.signal_quota import create_signal_within_quota
-from investment_system.services.subscriptions import change_plan
-from investment_system.services.usage import consume_daily_signal_quota
-from investment_system.services.webhooks import receive_payment_event
+from investment_system.services.billing.subscriptions import change_plan
+from investment_system.services.billing.usage import consume_daily_signal_quota
+from investment_system.services.billing.webhooks import receive_payment_event
+from investment_system.services.signals.quota import create_signal_within_quota
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from investment_system.models import AuditEvent, IdempotencyRecord, PaymentEvent
 from investment_system.models.checkouts import Checkout, CheckoutStatus
 from investment_system.models.idempotency import IdempotencyStatus
 from investment_system.schemas.billing import PaymentEvent as EventBody
-from investment_system.services.housekeeping import purge_expired_records
-from investment_system.services.subscription_schedule import apply_due_changes
-from investment_system.services.webhooks import receive_payment_event
+from investment_system.services.billing.schedule import apply_due_changes
+from investment_system.services.billing.webhooks import receive_payment_event
+from investment_system.services.system.housekeeping import purge_expired_records
 
 MONTH = timedelta(days=31)
 

@@ -16,11 +16,11 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models import IdempotencyRecord, Plan, Subscription
 from investment_system.models.checkouts import Checkout
 from investment_system.models.idempotency import IdempotencyStatus
-from investment_system.services import plans, published_plans
-from investment_system.services.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
-from investment_system.services.plan_terms import add_months
-from investment_system.services.subscriptions import change_plan, get_subscription
-from investment_system.services.usage import consume_daily_signal_quota
+from investment_system.services.billing import plans, published_plans
+from investment_system.services.billing.plan_terms import add_months
+from investment_system.services.billing.subscriptions import change_plan, get_subscription
+from investment_system.services.billing.usage import consume_daily_signal_quota
+from investment_system.services.system.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
 
 
 def test_add_months_keeps_the_day_or_takes_the_months_last():

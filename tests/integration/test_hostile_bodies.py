@@ -23,7 +23,7 @@ from invest_dev.events import LambdaContextStub
 from invest_dev.samples import load_event, seed_sample_users, with_fresh_token
 from invest_dev.template import FunctionSpec, http_functions
 from investment_system.http.routing import openapi_document
-from investment_system.services.webhooks import sign
+from investment_system.services.billing.webhooks import sign
 from investment_system.settings import get_settings
 
 ENVELOPE_FIELDS = {"code", "message", "details", "correlation_id", "timestamp"}

@@ -51,10 +51,10 @@ from investment_system.http.routing import openapi_document
 from investment_system.models import User
 from investment_system.schemas.auth import TokenPair
 from investment_system.schemas.billing import CheckoutStarted
-from investment_system.services.passwords import hash_password
-from investment_system.services.sessions import start_session
-from investment_system.services.subscriptions import change_plan
-from investment_system.services.webhooks import sign
+from investment_system.services.accounts.login_sessions import start_session
+from investment_system.services.accounts.passwords import hash_password
+from investment_system.services.billing.subscriptions import change_plan
+from investment_system.services.billing.webhooks import sign
 from investment_system.settings import get_settings
 
 # Generated values per target, on top of the explicit catalogue below.

@@ -117,7 +117,7 @@ def test_a_row_the_database_refuses_is_reported_by_line_without_its_values(db, t
     # Given a database that refuses a row with an error quoting the row's values (as a driver's does)
     from sqlalchemy.exc import DataError
 
-    from investment_system.services import accounts as accounts_service
+    from investment_system.services.accounts import credentials as accounts_service
 
     secret_hash = _bcrypt(PASSWORD)
 

@@ -18,7 +18,7 @@ from invest_dev.events import LambdaContextStub
 from invest_dev.template import functions
 from investment_system.db import engine as db_engine
 from investment_system.db.migrate import HEAD_REVISION, upgrade
-from investment_system.services import schema_migrations
+from investment_system.services.system import schema_migrations
 from investment_system.settings import DatabaseSettings
 
 

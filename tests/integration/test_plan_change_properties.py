@@ -16,10 +16,10 @@ from signal_support import make_investor
 
 from investment_system.db.engine import unit_of_work
 from investment_system.schemas.billing import PaymentEvent
-from investment_system.services.plan_terms import plan_of_user
-from investment_system.services.plans import plan_catalogue
-from investment_system.services.subscription_schedule import apply_due_changes
-from investment_system.services.webhooks import receive_payment_event
+from investment_system.services.billing.plan_terms import plan_of_user
+from investment_system.services.billing.plans import plan_catalogue
+from investment_system.services.billing.schedule import apply_due_changes
+from investment_system.services.billing.webhooks import receive_payment_event
 
 PLANS = ["free", "pro", "enterprise"]
 PRICES = {"free": 0, "pro": 2900, "enterprise": 19900}

@@ -12,8 +12,8 @@ from support import Reply, function_module
 
 from invest_dev.events import LambdaContextStub, http_event
 from invest_dev.samples import session_tokens
-from investment_system.services.rate_limit import get_rate_limiter
-from investment_system.services.tokens import issue_token, verify_access_token
+from investment_system.services.accounts.tokens import issue_token, verify_access_token
+from investment_system.services.system.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
 
 USAGE = ("GetUsageFunction", "GET", "/v1/billing/usage")

@@ -6,7 +6,7 @@ import pytest
 from signal_support import ANALYTICS, CLOSE, DELETE, buy_body, call, create, make_investor, sell_body, set_row
 
 from investment_system.db.base import utcnow
-from investment_system.services.signal_expiry import expire_overdue_signals
+from investment_system.services.signals.expiry import expire_overdue_signals
 
 
 def _at(text: str) -> datetime:

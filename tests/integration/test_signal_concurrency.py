@@ -16,9 +16,9 @@ from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import AuditEvent, Signal
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalListQuery
-from investment_system.services.signal_expiry import expire_overdue_signals
-from investment_system.services.signal_reads import list_signals
-from investment_system.services.signals import close_signal, create_signal
+from investment_system.services.signals.expiry import expire_overdue_signals
+from investment_system.services.signals.lifecycle import close_signal, create_signal
+from investment_system.services.signals.reads import list_signals
 
 WORKERS = 8
 

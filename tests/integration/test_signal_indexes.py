@@ -9,7 +9,7 @@ from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
 from investment_system.models.signals import Direction, SignalStatus
 from investment_system.repositories.pagination import encode_cursor
-from investment_system.repositories.signals import SignalRepository
+from investment_system.repositories.signals.signals import SignalRepository
 from investment_system.schemas.signals import SignalListQuery
 
 

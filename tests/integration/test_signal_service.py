@@ -15,10 +15,10 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models.signals import Direction, SignalStatus
 from investment_system.observability import set_correlation_id
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalListQuery, SignalUpdate
-from investment_system.services import signal_history as history_service
-from investment_system.services import signal_reads as reads
-from investment_system.services import signals as service
-from investment_system.services.signal_expiry import expire_overdue_signals
+from investment_system.services.signals import history as history_service
+from investment_system.services.signals import lifecycle as service
+from investment_system.services.signals import reads
+from investment_system.services.signals.expiry import expire_overdue_signals
 
 
 def _create(user_id, **overrides):
@@ -164,7 +164,7 @@ def test_deleted_signal_is_gone_for_its_owner_but_kept_for_audit(sqlite_db):
     assert reads.list_signals(investor.user_id, SignalListQuery()).items == []
     # But the row and its audit trail remain
     assert stored_status(signal_id) == "OPEN"
-    from investment_system.services.audit import history
+    from investment_system.services.system.audit import history
 
     with unit_of_work() as session:
         actions = [e.action for e in history(session, entity_type="signal", entity_id=uuid.UUID(signal_id))]

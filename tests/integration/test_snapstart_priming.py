@@ -20,19 +20,19 @@ from investment_system.schemas.auth import Credentials, Registration
 from investment_system.schemas.billing import PaymentEvent
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalFilters, SignalListQuery
 from investment_system.schemas.users import PasswordChange
-from investment_system.services import signals as signal_changes
-from investment_system.services.accounts import change_password, login, register
-from investment_system.services.housekeeping import purge_expired_records
-from investment_system.services.idempotency import fingerprint, run_idempotently
-from investment_system.services.revocation import logout
-from investment_system.services.sessions import rotate
-from investment_system.services.signal_analytics import signal_analytics
-from investment_system.services.signal_quota import create_signal_within_quota
-from investment_system.services.signal_reads import list_signals
-from investment_system.services.subscriptions import change_plan
-from investment_system.services.tokens import verify_access_token
-from investment_system.services.usage import usage_today
-from investment_system.services.webhooks import receive_payment_event
+from investment_system.services.accounts.credentials import change_password, login, register
+from investment_system.services.accounts.login_sessions import rotate
+from investment_system.services.accounts.revocation import logout
+from investment_system.services.accounts.tokens import verify_access_token
+from investment_system.services.billing.subscriptions import change_plan
+from investment_system.services.billing.usage import usage_today
+from investment_system.services.billing.webhooks import receive_payment_event
+from investment_system.services.signals import lifecycle as signal_changes
+from investment_system.services.signals.analytics import signal_analytics
+from investment_system.services.signals.quota import create_signal_within_quota
+from investment_system.services.signals.reads import list_signals
+from investment_system.services.system.housekeeping import purge_expired_records
+from investment_system.services.system.idempotency import fingerprint, run_idempotently
 
 BUY = {"symbol": "AAPL", "direction": "BUY", "confidence": "0.6", "entry_price": "100", "timeframe": "1h"}
 

@@ -15,8 +15,8 @@ from invest_dev.events import LambdaContextStub, websocket_event
 from invest_dev.samples import event_path, load_event, seed_sample_users, stream_ticket
 from invest_dev.template import FunctionSpec, functions, stream_functions
 from investment_system.errors import ErrorCode
-from investment_system.services import stream_delivery
-from investment_system.services.stream_delivery import error_frame
+from investment_system.services.stream import delivery
+from investment_system.services.stream.delivery import error_frame
 
 STREAM_FUNCTIONS = [*stream_functions(), *(spec for spec in functions() if spec.name == "StreamDeliveryFunction")]
 
@@ -123,7 +123,7 @@ def test_request_close_makes_the_delivery_function_send_the_reason_and_close(db,
     # Given an open connection
     api.open.add("conn-9")
     # When a function asks for it to be closed for too many messages
-    stream_delivery.request_close("conn-9", ErrorCode.RATE_LIMIT_EXCEEDED)
+    delivery.request_close("conn-9", ErrorCode.RATE_LIMIT_EXCEEDED)
     assert api.requested == [{"close": "conn-9", "code": "RATE_LIMIT_EXCEEDED"}]
     # Then the delivery function, invoked with that request, sends the error frame and deletes the connection
     assert _call("StreamDeliveryFunction", api.requested[0])["pushed"] == 0

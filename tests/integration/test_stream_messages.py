@@ -1,4 +1,4 @@
-"""The stream's `$default` route (services/stream_messages.py) through its function: one reader for every
+"""The stream's `$default` route (services/stream/messages.py) through its function: one reader for every
 client message (MALFORMED_MESSAGE, never an internal error), ping, and the per-connection message limit
 that ends with the connection closed."""
 
@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from invest_dev.events import LambdaContextStub, websocket_event
-from investment_system.services import stream_delivery
-from investment_system.services.stream_messages import REFUSALS_BEFORE_CLOSE
+from investment_system.services.stream import delivery
+from investment_system.services.stream.messages import REFUSALS_BEFORE_CLOSE
 
 NOW = 1_900_000_000.25  # a quarter into a second: the frozen clock of the rate tests
 
@@ -46,8 +46,8 @@ def api(monkeypatch, settings_env):
     function to do."""
     fake = FakeManagementApi()
     settings_env.setenv("STREAM_DELIVERY_FUNCTION", "StreamDeliveryFunction")
-    monkeypatch.setattr(stream_delivery, "_management_client", lambda: fake)
-    monkeypatch.setattr(stream_delivery, "_lambda_client", lambda: fake)
+    monkeypatch.setattr(delivery, "_management_client", lambda: fake)
+    monkeypatch.setattr(delivery, "_lambda_client", lambda: fake)
     return fake
 
 

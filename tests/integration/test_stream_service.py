@@ -23,14 +23,14 @@ from investment_system.errors import AppError, AuthenticationError, ErrorCode, R
 from investment_system.models import StreamConnection, StreamTicket, UserStream
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalUpdate
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services.signal_expiry import expire_overdue_signals
-from investment_system.services.signal_reads import get_signal
-from investment_system.services.signals import close_signal, create_signal, delete_signal, update_signal
-from investment_system.services.stream import connect, issue_ticket
-from investment_system.services.stream_delivery import DELIVERY_LEASE, deliver, remove_connection
-from investment_system.services.stream_events import record_event
-from investment_system.services.subscriptions import cancel_at_period_end
-from investment_system.services.tokens import verify_access_token
+from investment_system.services.accounts.tokens import verify_access_token
+from investment_system.services.billing.subscriptions import cancel_at_period_end
+from investment_system.services.signals.expiry import expire_overdue_signals
+from investment_system.services.signals.lifecycle import close_signal, create_signal, delete_signal, update_signal
+from investment_system.services.signals.reads import get_signal
+from investment_system.services.stream.connections import connect, issue_ticket
+from investment_system.services.stream.delivery import DELIVERY_LEASE, deliver, remove_connection
+from investment_system.services.stream.events import record_event
 
 
 def _create(user_id, **overrides):

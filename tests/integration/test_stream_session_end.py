@@ -40,9 +40,9 @@ from investment_system.db.engine import compile_primed_statements
 from investment_system.errors import ErrorCode
 from investment_system.models import StreamTicket
 from investment_system.schemas.signals import SignalCreate
-from investment_system.services.signal_quota import create_signal_within_quota
-from investment_system.services.signals import create_signal
-from investment_system.services.stream_delivery import error_frame
+from investment_system.services.signals.lifecycle import create_signal
+from investment_system.services.signals.quota import create_signal_within_quota
+from investment_system.services.stream.delivery import error_frame
 
 
 @pytest.fixture

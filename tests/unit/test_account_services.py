@@ -16,9 +16,17 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models import AuditEvent, RefreshToken, User
 from investment_system.schemas.auth import Credentials, Registration
 from investment_system.schemas.users import AdminUserUpdate, PasswordChange, ProfileUpdate
-from investment_system.services import accounts, live_sessions, revocation, sessions, user_admin, user_reads, users
-from investment_system.services.audit import history
-from investment_system.services.tokens import verify_access_token, verify_refresh_token
+from investment_system.services.accounts import (
+    admin,
+    authentication,
+    credentials,
+    login_sessions,
+    profiles,
+    reads,
+    revocation,
+)
+from investment_system.services.accounts.tokens import verify_access_token, verify_refresh_token
+from investment_system.services.system.audit import history
 from investment_system.settings import get_settings
 
 PASSWORD = "Plum-Orchard-Ledger-42"
@@ -26,16 +34,16 @@ NEW_PASSWORD = "Copper-Meadow-Signal-93"
 
 
 def _register(email: str = "ada@example.com", password: str = PASSWORD, full_name: str | None = "Ada") -> uuid.UUID:
-    return accounts.register(Registration(email=email, password=password, full_name=full_name)).id
+    return credentials.register(Registration(email=email, password=password, full_name=full_name)).id
 
 
 def _register_admin(email: str = "root@example.com") -> uuid.UUID:
     with unit_of_work() as session:
-        return accounts.register_user(session, email=email, password=PASSWORD, role="admin").id
+        return credentials.register_user(session, email=email, password=PASSWORD, role="admin").id
 
 
 def _login(email: str = "ada@example.com", password: str = PASSWORD):
-    return accounts.login(Credentials(email=email, password=password))
+    return credentials.login(Credentials(email=email, password=password))
 
 
 def _code(call) -> ErrorCode:
@@ -59,7 +67,7 @@ def _audit(user_id: uuid.UUID) -> list[AuditEvent]:
 def _caller_role(pair) -> str:
     """What an authenticated request with the pair's access token finds: the caller's role, or an error."""
     claims = verify_access_token(pair.access_token)
-    return live_sessions.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
+    return authentication.caller_role(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["epoch"])
 
 
 def _session_id(pair) -> uuid.UUID:
@@ -73,7 +81,7 @@ def after_the_grace(monkeypatch):
 
     def later() -> None:
         moved = utcnow() + timedelta(seconds=grace + 1)
-        monkeypatch.setattr(sessions, "utcnow", lambda: moved)
+        monkeypatch.setattr(login_sessions, "utcnow", lambda: moved)
 
     return later
 
@@ -91,7 +99,7 @@ def _live_refresh_tokens(user_id: uuid.UUID) -> int:
 
 def test_registration_stores_a_normalised_email_an_argon2_hash_and_an_audit_record(sqlite_db):
     # When someone registers with a padded, mixed-case email
-    created = accounts.register(Registration(email="  Ada@Example.COM ", password=PASSWORD, full_name="Ada"))
+    created = credentials.register(Registration(email="  Ada@Example.COM ", password=PASSWORD, full_name="Ada"))
     # Then the account has the trimmed, lower-cased email, the user role, and is active
     assert (created.email, created.role, created.is_active) == ("ada@example.com", "user", True)
     stored = _user(created.id)
@@ -112,7 +120,7 @@ def test_an_email_registers_once_whatever_its_case(sqlite_db):
 def test_an_address_refused_outside_the_api_says_why(sqlite_db):
     # Registering without the request model (as invest create-admin and invest import-users do)
     with pytest.raises(AppError) as refused, unit_of_work() as session:
-        accounts.register_user(session, email="root@example.com\u202e", password=PASSWORD)
+        credentials.register_user(session, email="root@example.com\u202e", password=PASSWORD)
     assert refused.value.code is ErrorCode.INVALID_EMAIL
     assert "RIGHT-TO-LEFT OVERRIDE" in refused.value.message
 
@@ -127,7 +135,7 @@ def test_registration_lands_with_the_rest_of_its_unit_of_work_or_not_at_all(sqli
     # Given a unit of work that registers a user and then fails (as a later step, e.g. billing, might)
     def register_then_fail() -> None:
         with unit_of_work() as session:
-            accounts.register_user(session, email="ada@example.com", password=PASSWORD)
+            credentials.register_user(session, email="ada@example.com", password=PASSWORD)
             raise RuntimeError("a later step of the same transaction failed")
 
     with pytest.raises(RuntimeError):
@@ -222,7 +230,7 @@ def test_login_upgrades_a_hash_made_with_weaker_parameters(sqlite_db):
 def test_a_deactivated_user_cannot_log_in_but_a_wrong_password_reveals_nothing(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
-    user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
     assert _code(lambda: _login(password="Wrong-Password-000")) is ErrorCode.INVALID_CREDENTIALS
     assert _code(_login) is ErrorCode.ACCOUNT_DISABLED
 
@@ -235,34 +243,34 @@ def test_refresh_rotates_within_the_session_and_a_late_reuse_ends_it(sqlite_db, 
     first = _login()
     other_session = _login()
     # When the refresh token is rotated
-    second = sessions.rotate(first.refresh_token)
+    second = login_sessions.rotate(first.refresh_token)
     assert verify_access_token(second.access_token)["sub"] == str(user_id)
     assert _session_id(second) == _session_id(first)
     # Then presenting the old one again after the grace period is refused as revoked
     after_the_grace()
-    assert _code(lambda: sessions.rotate(first.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: login_sessions.rotate(first.refresh_token)) is ErrorCode.TOKEN_REVOKED
     # And the session ends: its current refresh and access tokens with it, while another login lives on
-    assert _code(lambda: sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: login_sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: _caller_role(second)) is ErrorCode.TOKEN_REVOKED
-    assert sessions.rotate(other_session.refresh_token).access_token
+    assert login_sessions.rotate(other_session.refresh_token).access_token
 
 
 def test_a_reuse_within_the_grace_period_is_a_retry_whose_pair_replaces_the_live_one(sqlite_db, after_the_grace):
     # Given a refresh token just rotated (the answer got lost, or another tab did it)
     user_id = _register()
     first = _login()
-    second = sessions.rotate(first.refresh_token)
+    second = login_sessions.rotate(first.refresh_token)
     # When it is presented again at once
-    retry = sessions.rotate(first.refresh_token)
+    retry = login_sessions.rotate(first.refresh_token)
     # Then the retry gets a pair of the same session, whose tokens work, and the access tokens before it too
     assert _session_id(retry) == _session_id(first)
     assert _caller_role(retry) == _caller_role(second) == "user"
     # And its refresh token replaced the one issued before it: the session's one live refresh token
     assert _live_refresh_tokens(user_id) == 1
-    assert sessions.rotate(retry.refresh_token).access_token
+    assert login_sessions.rotate(retry.refresh_token).access_token
     # While the replaced one, presented after the grace period, is reuse: the session ends
     after_the_grace()
-    assert _code(lambda: sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: login_sessions.rotate(second.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: _caller_role(retry)) is ErrorCode.TOKEN_REVOKED
 
 
@@ -272,7 +280,7 @@ def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(sqlite_
     _register()
     login_at = utcnow()
     pair = _login()
-    refreshed = sessions.rotate(pair.refresh_token)
+    refreshed = login_sessions.rotate(pair.refresh_token)
     # Then no token of the session, first or refreshed, expires after the session's end
     session_end = (login_at + timedelta(seconds=91)).timestamp()
     assert verify_access_token(pair.access_token)["exp"] <= session_end
@@ -281,18 +289,18 @@ def test_a_session_ends_at_its_maximum_age_however_often_it_is_refreshed(sqlite_
     assert refreshed.expires_in <= 90
     # And once its end has passed, a refresh is refused as expired
     with pytest.MonkeyPatch.context() as clock:
-        clock.setattr(sessions, "utcnow", lambda: login_at + timedelta(seconds=91))
-        assert _code(lambda: sessions.rotate(refreshed.refresh_token)) is ErrorCode.TOKEN_EXPIRED
+        clock.setattr(login_sessions, "utcnow", lambda: login_at + timedelta(seconds=91))
+        assert _code(lambda: login_sessions.rotate(refreshed.refresh_token)) is ErrorCode.TOKEN_EXPIRED
 
 
 def test_logout_ends_the_session_and_is_quiet_about_dead_tokens(sqlite_db):
     user_id = _register()
     pair = _login()
     other = _login()
-    rotated = sessions.rotate(pair.refresh_token)
+    rotated = login_sessions.rotate(pair.refresh_token)
     # An older token of the session logs the session out: its tokens, access tokens too, stop working
     revocation.logout(user_id, _session_id(other), pair.refresh_token)
-    assert _code(lambda: sessions.rotate(rotated.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: login_sessions.rotate(rotated.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: _caller_role(rotated)) is ErrorCode.TOKEN_REVOKED
     # And so does the session of the access token the call was made with
     assert _code(lambda: _caller_role(other)) is ErrorCode.TOKEN_REVOKED
@@ -308,7 +316,7 @@ def test_logout_refuses_another_users_refresh_token(sqlite_db):
     ada_id = _register()
     ada = _login()
     assert _code(lambda: revocation.logout(ada_id, _session_id(ada), eve.refresh_token)) is ErrorCode.PERMISSION_DENIED
-    assert sessions.rotate(eve.refresh_token).access_token
+    assert login_sessions.rotate(eve.refresh_token).access_token
     assert _caller_role(ada) == "user"  # refused: nothing ended
 
 
@@ -318,10 +326,10 @@ def test_logout_refuses_another_users_refresh_token(sqlite_db):
 def test_password_change_ends_every_token_and_swaps_the_password(sqlite_db):
     user_id = _register()
     sessions_before = [_login(), _login()]
-    accounts.change_password(user_id, PasswordChange(current_password=PASSWORD, new_password=NEW_PASSWORD))
+    credentials.change_password(user_id, PasswordChange(current_password=PASSWORD, new_password=NEW_PASSWORD))
     assert _live_refresh_tokens(user_id) == 0
     for pair in sessions_before:
-        assert _code(lambda pair=pair: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
+        assert _code(lambda pair=pair: login_sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
         assert _code(lambda pair=pair: _caller_role(pair)) is ErrorCode.TOKEN_REVOKED
     assert _code(_login) is ErrorCode.INVALID_CREDENTIALS
     assert _login(password=NEW_PASSWORD).access_token
@@ -342,7 +350,7 @@ def test_password_change_refusals_leave_the_password_and_sessions_alone(sqlite_d
     user_id = _register()
     _login()
     assert (
-        _code(lambda: accounts.change_password(user_id, PasswordChange(current_password=current, new_password=new)))
+        _code(lambda: credentials.change_password(user_id, PasswordChange(current_password=current, new_password=new)))
         is code
     )
     assert _live_refresh_tokens(user_id) == 1
@@ -353,8 +361,8 @@ def test_wrong_current_passwords_count_towards_the_lockout(sqlite_db):
     user_id = _register()
     wrong = PasswordChange(current_password="Wrong-Password-000", new_password=NEW_PASSWORD)
     for _ in range(get_settings().security.lockout_threshold):
-        assert _code(lambda: accounts.change_password(user_id, wrong)) is ErrorCode.INVALID_CURRENT_PASSWORD
-    assert _code(lambda: accounts.change_password(user_id, wrong)) is ErrorCode.ACCOUNT_LOCKED
+        assert _code(lambda: credentials.change_password(user_id, wrong)) is ErrorCode.INVALID_CURRENT_PASSWORD
+    assert _code(lambda: credentials.change_password(user_id, wrong)) is ErrorCode.ACCOUNT_LOCKED
 
 
 # --- Profile and administration -------------------------------------------------------------------
@@ -362,9 +370,9 @@ def test_wrong_current_passwords_count_towards_the_lockout(sqlite_db):
 
 def test_profile_update_sets_and_clears_the_name_with_an_audit_record(sqlite_db):
     user_id = _register(full_name="Ada")
-    assert users.update_profile(user_id, ProfileUpdate(full_name="  Ada Lovelace ")).full_name == "Ada Lovelace"
-    assert users.update_profile(user_id, ProfileUpdate(full_name=None)).full_name is None
-    assert users.update_profile(user_id, ProfileUpdate()).full_name is None  # nothing given, nothing changed
+    assert profiles.update_profile(user_id, ProfileUpdate(full_name="  Ada Lovelace ")).full_name == "Ada Lovelace"
+    assert profiles.update_profile(user_id, ProfileUpdate(full_name=None)).full_name is None
+    assert profiles.update_profile(user_id, ProfileUpdate()).full_name is None  # nothing given, nothing changed
     updates = [event.changes for event in _audit(user_id) if event.action == "profile_updated"]
     assert updates == [  # the third update changed nothing and left no record
         {"full_name": {"from": "Ada", "to": "Ada Lovelace"}},
@@ -375,14 +383,14 @@ def test_profile_update_sets_and_clears_the_name_with_an_audit_record(sqlite_db)
 def test_admin_changes_role_and_activation_of_others_only(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
-    assert _code(lambda: user_admin.update_user_as_admin(admin_id, admin_id, AdminUserUpdate(role="user"))) is (
+    assert _code(lambda: admin.update_user_as_admin(admin_id, admin_id, AdminUserUpdate(role="user"))) is (
         ErrorCode.CANNOT_MODIFY_SELF
     )
-    assert _code(lambda: user_admin.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
+    assert _code(lambda: admin.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
         ErrorCode.USER_NOT_FOUND
     )
     before = _login()
-    promoted = user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
+    promoted = admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
     assert promoted.role == "admin"
     # Tokens issued under the old role end; the next login's carry the new one
     assert _code(lambda: _caller_role(before)) is ErrorCode.TOKEN_REVOKED
@@ -399,32 +407,32 @@ def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
     pair = _login()
-    user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
     assert _live_refresh_tokens(user_id) == 0
     assert _code(lambda: _caller_role(pair)) is ErrorCode.ACCOUNT_DISABLED
-    assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.ACCOUNT_DISABLED
+    assert _code(lambda: login_sessions.rotate(pair.refresh_token)) is ErrorCode.ACCOUNT_DISABLED
     # And reactivation does not bring them back: they were issued before the deactivation
-    user_admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=True))
+    admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=True))
     assert _code(lambda: _caller_role(pair)) is ErrorCode.TOKEN_REVOKED
-    assert _code(lambda: sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
+    assert _code(lambda: login_sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _caller_role(_login()) == "user"
 
 
 def test_user_listing_pages_newest_first_with_filters(sqlite_db):
     ids = [_register(f"user{n:02d}@example.com") for n in range(25)]
     admin_id = _register_admin()
-    user_admin.update_user_as_admin(admin_id, ids[0], AdminUserUpdate(is_active=False))
+    admin.update_user_as_admin(admin_id, ids[0], AdminUserUpdate(is_active=False))
     seen, cursor = [], None
     while True:
-        page = user_reads.list_users(role="user", is_active=None, limit=10, cursor=cursor)
+        page = reads.list_users(role="user", is_active=None, limit=10, cursor=cursor)
         seen += [item.id for item in page.items]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     assert seen == list(reversed(ids))
-    admins = user_reads.list_users(role="admin", is_active=None, limit=10, cursor=None).items
+    admins = reads.list_users(role="admin", is_active=None, limit=10, cursor=None).items
     assert [u.id for u in admins] == [admin_id]
-    assert [u.id for u in user_reads.list_users(role=None, is_active=False, limit=10, cursor=None).items] == [ids[0]]
-    assert _code(lambda: user_reads.list_users(role=None, is_active=None, limit=10, cursor="forged.cursor")) is (
+    assert [u.id for u in reads.list_users(role=None, is_active=False, limit=10, cursor=None).items] == [ids[0]]
+    assert _code(lambda: reads.list_users(role=None, is_active=None, limit=10, cursor="forged.cursor")) is (
         ErrorCode.INVALID_CURSOR
     )

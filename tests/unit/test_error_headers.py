@@ -2,7 +2,7 @@
 
 from investment_system.errors import AppError, AuthenticationError, ErrorCode, PermissionDenied, Unavailable
 from investment_system.http.envelope import MethodNotAllowed, error_headers, error_response
-from investment_system.services.rate_limit import RateLimitDecision, RateLimitExceeded
+from investment_system.services.system.rate_limit import RateLimitDecision, RateLimitExceeded
 
 
 def test_a_refused_request_says_its_rate_limit_and_when_to_come_back():

@@ -42,7 +42,7 @@ with open(result, "w") as handle:
 # Heavy modules, each with the functions that may load it and why the others must not.
 HEAVY: dict[str, tuple[set[str], str]] = {
     "alembic": ({"MigrateFunction"}, "the migrations run in MigrateFunction only"),
-    "investment_system.services.passwords": (
+    "investment_system.services.accounts.passwords": (
         {"LoginFunction", "RegisterFunction", "ChangePasswordFunction"},
         "argon2 and bcrypt: only the functions that check or set a password load them",
     ),
@@ -81,18 +81,18 @@ VALIDATION = (
 )
 
 # The ORM models each function maps (investment_system.models.<module>): its slice of the tables.
-# Every authenticated function reads the user and the token's session (services/live_sessions.py).
+# Every authenticated function reads the user and the token's session (services/accounts/authentication.py).
 _CALLER = {"users", "sessions"}
-# The plan in force (services/plan_terms.py: a token's rpm claim, the usage): the billing tables, nothing that
+# The plan in force (services/billing/plan_terms.py: a token's rpm claim, the usage): the billing tables, nothing that
 # changes them.
 _PLAN = _CALLER | {"billing"}
-# A subscription's read or change (services/subscriptions.py): its checkouts, and for a change its audit
+# A subscription's read or change (services/billing/subscriptions.py): its checkouts, and for a change its audit
 # trail and stream event.
 _SUBSCRIPTION = _PLAN | {"checkouts", "audit", "stream"}
 # The stream's tables: its tickets and connections name the session they belong to.
 _STREAM = {"users", "sessions", "stream"}
-# Issuing, rotating and ending refresh tokens (services/sessions.py, services/revocation.py); a session's
-# end is its stream's too (its tickets and connections).
+# Issuing, rotating and ending refresh tokens (services/accounts/login_sessions.py and revocation.py); a
+# session's end is its stream's too (its tickets and connections).
 _TOKENS = {"refresh_tokens", "stream"}
 MODELS: dict[str, set[str]] = {
     "AdminListUsersFunction": _CALLER,

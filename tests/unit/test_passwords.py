@@ -4,8 +4,8 @@ import pytest
 from argon2 import PasswordHasher, Type
 
 from investment_system.errors import ErrorCode, ValidationFailed
-from investment_system.services import passwords
-from investment_system.services.passwords import (
+from investment_system.services.accounts import passwords
+from investment_system.services.accounts.passwords import (
     enforce_password_policy,
     hash_password,
     needs_rehash,

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from invest_dev.gateway.rate_limits import SharedWindows
 from investment_system.errors import AppError, ErrorCode
-from investment_system.services.rate_limit import (
+from investment_system.services.system.rate_limit import (
     DynamoDbWindows,
     MemoryWindows,
     RateLimitDecision,

@@ -24,8 +24,8 @@ from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import RefreshToken
 from investment_system.schemas.auth import Credentials, Registration
-from investment_system.services import accounts, sessions
-from investment_system.services.tokens import verify_refresh_token
+from investment_system.services.accounts import credentials, login_sessions
+from investment_system.services.accounts.tokens import verify_refresh_token
 from investment_system.settings import get_settings
 
 PASSWORD = "Plum-Orchard-Ledger-42"
@@ -82,7 +82,7 @@ def _live_tokens() -> dict[str, list[uuid.UUID]]:
 def clock(monkeypatch):
     """The sessions' clock, which the test sets and moves on."""
     now = [utcnow()]
-    monkeypatch.setattr(sessions, "utcnow", lambda: now[0])
+    monkeypatch.setattr(login_sessions, "utcnow", lambda: now[0])
     return now
 
 
@@ -92,10 +92,10 @@ def test_a_session_never_has_two_refresh_tokens_that_can_be_rotated(sqlite_db, c
     # Given a user signed in twice, and the sessions' clock an hour back: the tokens a rotation issues are
     # never premature to the next one's check (in real time), however far a sequence moves the clock on
     email = f"{uuid.uuid4().hex}@example.com"
-    accounts.register(Registration(email=email, password=PASSWORD))
+    credentials.register(Registration(email=email, password=PASSWORD))
     families = []
     for _ in range(SESSIONS):
-        pair = accounts.login(Credentials(email=email, password=PASSWORD))
+        pair = credentials.login(Credentials(email=email, password=PASSWORD))
         families.append(
             Family(verify_refresh_token(pair.refresh_token)["sid"], [pair.refresh_token], pair.refresh_token)
         )
@@ -111,13 +111,13 @@ def test_a_session_never_has_two_refresh_tokens_that_can_be_rotated(sqlite_db, c
                 token = family.tokens[-1]
             if family.present(token, clock[0]):
                 # Then a presentation the contract allows gets a pair of the session
-                pair = sessions.rotate(token)
+                pair = login_sessions.rotate(token)
                 assert verify_refresh_token(pair.refresh_token)["sid"] == family.session_id
                 family.issued(pair.refresh_token)
             else:
                 # And one it refuses is refused as revoked: the session ends
                 with pytest.raises(AppError) as refused:
-                    sessions.rotate(token)
+                    login_sessions.rotate(token)
                 assert refused.value.code is ErrorCode.TOKEN_REVOKED
         # And every session has one refresh token that can be rotated, the last issued, or none once ended
         live = _live_tokens()

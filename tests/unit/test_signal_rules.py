@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from investment_system.models.signals import Direction, Signal, SignalStatus
 from investment_system.schemas.signals import SignalCreate
-from investment_system.services.signal_reads import decimal_text, effective_status, return_text
-from investment_system.services.signals import compute_return_pct, level_violations
+from investment_system.services.signals.lifecycle import compute_return_pct, level_violations
+from investment_system.services.signals.reads import decimal_text, effective_status, return_text
 
 # Every price a request may carry: positive, at most 10 integer and 8 fractional digits.
 prices = st.decimals(

@@ -69,35 +69,35 @@ def test_priming_compiles_a_statement_that_its_execution_then_finds_compiled(sql
 
 def test_priming_makes_the_clients_a_configured_stream_needs_and_a_restore_makes_them_anew(settings_env):
     # Given a container whose stream is configured: a delivery function to ask, and pushes to send
-    from investment_system.services import stream_delivery
+    from investment_system.services.stream import delivery
 
     settings_env.setenv("STREAM_DELIVERY_FUNCTION", "invest-stream-delivery")
     settings_env.setenv("STREAM_MANAGEMENT_ENDPOINT", "https://abc123.execute-api.eu-west-1.amazonaws.com/prod")
     settings_env.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    stream_delivery._lambda_client.cache_clear()
-    stream_delivery._management_client.cache_clear()
+    delivery._lambda_client.cache_clear()
+    delivery._management_client.cache_clear()
     # When priming runs before the snapshot (boto3 sends nothing when a client is made)
-    stream_delivery.prime_clients()
+    delivery.prime_clients()
     # Then both clients are made, the push's pointed at the configured endpoint
-    assert stream_delivery._lambda_client.cache_info().currsize == 1
-    assert stream_delivery._management_client().meta.endpoint_url.endswith("/prod")
+    assert delivery._lambda_client.cache_info().currsize == 1
+    assert delivery._management_client().meta.endpoint_url.endswith("/prod")
     # And after the restore they are made again, from the settings read then
     _restore_container()
-    assert stream_delivery._lambda_client.cache_info().currsize == 0
-    assert stream_delivery._management_client.cache_info().currsize == 0
+    assert delivery._lambda_client.cache_info().currsize == 0
+    assert delivery._management_client.cache_info().currsize == 0
 
 
 def test_priming_makes_no_stream_client_where_no_stream_is_configured(settings_env):
     # Given a container without a stream (local runs, tests, the benchmark)
-    from investment_system.services import stream_delivery
+    from investment_system.services.stream import delivery
 
-    stream_delivery._lambda_client.cache_clear()
-    stream_delivery._management_client.cache_clear()
+    delivery._lambda_client.cache_clear()
+    delivery._management_client.cache_clear()
     # When priming runs
-    stream_delivery.prime_clients()
+    delivery.prime_clients()
     # Then no client is made (and boto3 is not needed)
-    assert stream_delivery._lambda_client.cache_info().currsize == 0
-    assert stream_delivery._management_client.cache_info().currsize == 0
+    assert delivery._lambda_client.cache_info().currsize == 0
+    assert delivery._management_client.cache_info().currsize == 0
 
 
 def test_priming_compiles_a_statement_built_once_as_its_executions_with_values_find_it(sqlite_db):

@@ -60,7 +60,7 @@ def test_the_functions_that_write_events_may_ask_for_a_delivery_of_the_delivery_
 
 
 READERS = {"ListSignalsFunction", "GetSignalFunction", "GetSignalAnalyticsFunction", "GetSignalHistoryFunction"}
-# The billing functions whose transactions change a subscription (services/subscriptions.py `_record`).
+# The billing functions whose transactions change a subscription (services/billing/subscriptions.py `_record`).
 BILLING_WRITERS = {
     "GetSubscriptionFunction",
     "ChangePlanFunction",

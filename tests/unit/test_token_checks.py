@@ -8,7 +8,7 @@ import pytest
 from support import record_calls
 
 from investment_system.errors import AuthenticationError, ErrorCode
-from investment_system.services import tokens
+from investment_system.services.accounts import tokens
 from investment_system.settings import get_settings
 
 

@@ -71,8 +71,8 @@ def on_enterprise_plan(user_id: uuid.UUID) -> None:
     and the provider's invoice.paid for it, as the webhook applies it."""
     from investment_system.db.engine import unit_of_work
     from investment_system.schemas.billing import CheckoutStarted, PaymentEvent
-    from investment_system.services.subscriptions import change_plan
-    from investment_system.services.webhooks import receive_payment_event
+    from investment_system.services.billing.subscriptions import change_plan
+    from investment_system.services.billing.webhooks import receive_payment_event
 
     with unit_of_work() as session:
         started = change_plan(session, user_id, "enterprise")

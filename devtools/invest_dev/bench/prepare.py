@@ -111,7 +111,7 @@ def _with_access_token(event: Event, access_token: str) -> Event:
 def fresh_account(purpose: str) -> tuple[uuid.UUID, str]:
     """A newly registered account for one use of the benchmark, with password SAMPLE_PASSWORD: (id, email)."""
     from investment_system.db import unit_of_work
-    from investment_system.services.accounts import register_user
+    from investment_system.services.accounts.credentials import register_user
 
     email = f"bench-{purpose}-{uuid.uuid4().hex[:8]}@example.com"
     with unit_of_work() as session:
@@ -129,7 +129,7 @@ def _open_signal(user_id: uuid.UUID) -> uuid.UUID:
     """A new OPEN signal of the user, made by the service behind POST /v1/signals (without the quota)."""
     from investment_system.db import unit_of_work
     from investment_system.schemas.signals import SignalCreate
-    from investment_system.services.signals import create_signal
+    from investment_system.services.signals.lifecycle import create_signal
 
     with unit_of_work() as session:
         return create_signal(session, user_id, SignalCreate.model_validate(_sample_signal_body())).id
@@ -153,7 +153,7 @@ def _one_signal(event: Event, users: SampleUsers) -> EventSource:
 @prepares("GetSignalHistoryFunction", "reads the history of one signal of the sample user, seeded and changed once")
 def _signal_with_history(event: Event, users: SampleUsers) -> EventSource:
     from investment_system.schemas.signals import SignalUpdate
-    from investment_system.services.signals import update_signal
+    from investment_system.services.signals.lifecycle import update_signal
 
     signal_id = _open_signal(users.user_id)
     update_signal(users.user_id, str(signal_id), SignalUpdate(notes="Raised target after guidance"))
@@ -249,8 +249,8 @@ def _alternating_password(event: Event, users: SampleUsers) -> EventSource:
 )
 def _signed_delivery(event: Event, users: SampleUsers) -> EventSource:
     from investment_system.db.base import utcnow
-    from investment_system.services.plan_terms import add_months
-    from investment_system.services.webhooks import SIGNATURE_HEADER, sign
+    from investment_system.services.billing.plan_terms import add_months
+    from investment_system.services.billing.webhooks import SIGNATURE_HEADER, sign
     from investment_system.settings import get_settings
 
     payer_id, _ = fresh_account("payer")
@@ -287,7 +287,7 @@ def _new_ticket(event: Event, users: SampleUsers) -> EventSource:
 )
 def _sample_user_delivery(event: Event, users: SampleUsers) -> EventSource:
     from investment_system.db import unit_of_work
-    from investment_system.repositories.stream import ConnectionRepository
+    from investment_system.repositories.stream.stream import ConnectionRepository
 
     # The connect function's runs left the sample user's connections open: closed, so that the delivery
     # does what this says, whatever was measured before it.

@@ -3,7 +3,7 @@
 Each function runs in processes of its own, so the `memory` backend's buckets, kept in a process,
 would give a client its limit once per container: a parallel client would get several times its
 limit. The gateway makes one SQLite file per run instead, and each container's limiter admits in it
-(`investment_system.services.rate_limit.share_memory_backend`): the same sliding window as every
+(`investment_system.services.system.rate_limit.share_memory_backend`): the same sliding window as every
 backend (`admit_into`'s rule, here in SQL), in one write transaction (BEGIN IMMEDIATE), which SQLite
 runs one at a time across processes.
 """
@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from investment_system.services.rate_limit import WINDOW_SECONDS, Window
+from investment_system.services.system.rate_limit import WINDOW_SECONDS, Window
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (

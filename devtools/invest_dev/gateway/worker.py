@@ -18,7 +18,7 @@ from pathlib import Path
 from invest_dev.events import LambdaContextStub
 from invest_dev.gateway.rate_limits import SharedWindows
 from invest_dev.template import FunctionSpec, functions, import_function
-from investment_system.services.rate_limit import share_memory_backend
+from investment_system.services.system.rate_limit import share_memory_backend
 
 
 def run_worker(template: Path, function_name: str, connection_fd: int, rate_limits: Path) -> int:

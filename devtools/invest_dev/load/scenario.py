@@ -21,7 +21,7 @@ from typing import Any
 from locust import HttpUser, between, events, task
 
 from invest_dev.load.ledger import Ledger
-from investment_system.services.webhooks import sign
+from investment_system.services.billing.webhooks import sign
 
 LEDGER = Ledger(Path(os.environ.get("LOAD_LEDGER", ".local/load/ledger.jsonl")))
 RUN_ID = os.environ.get("LOAD_RUN_ID", uuid.uuid4().hex[:8])

@@ -136,7 +136,7 @@ class MetricName(StrEnum):
     # Every unit of work (db/engine.py)
     DATABASE_LATENCY = "DatabaseLatency"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
-    # Accounts (services/accounts.py, services/sessions.py)
+    # Accounts (services/accounts/credentials.py, services/accounts/login_sessions.py)
     SIGNUPS = "Signups"
     LOGINS_SUCCEEDED = "LoginsSucceeded"
     LOGINS_FAILED = "LoginsFailed"
@@ -147,7 +147,7 @@ class MetricName(StrEnum):
     PLAN_CHANGED = "PlanChanged"
     CHECKOUTS_CREATED = "CheckoutsCreated"
     CHECKOUTS_COMPLETED = "CheckoutsCompleted"
-    CHECKOUTS_EXPIRED = "CheckoutsExpired"  # purged unpaid, expired or replaced (services/housekeeping.py)
+    CHECKOUTS_EXPIRED = "CheckoutsExpired"  # purged unpaid, expired or replaced (services/system/housekeeping.py)
     PAYMENTS_WITHOUT_CHECKOUT = "PaymentsWithoutCheckout"  # invoice.paid for a plan no pending checkout asked for
     # invoice.paid whose amount, currency or plan is not the checkout's it names: not applied (an alarm watches it)
     PAYMENTS_MISMATCHED = "PaymentsMismatched"
@@ -162,15 +162,15 @@ class MetricName(StrEnum):
     RATE_LIMIT_EXCEEDED = "RateLimitExceeded"
     RATE_LIMITER_UNAVAILABLE = "RateLimiterUnavailable"
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
-    # Housekeeping (services/housekeeping.py): rows of expired records deleted
+    # Housekeeping (services/system/housekeeping.py): rows of expired records deleted
     ROWS_PURGED = "RowsPurged"
-    # Real-time stream (services/stream.py, services/stream_delivery.py)
+    # Real-time stream (services/stream/connections.py, services/stream/delivery.py)
     STREAM_CONNECTIONS_OPEN = "StreamConnectionsOpen"  # a gauge: open connections, after each connect and disconnect
     STREAM_HANDSHAKES_REFUSED = "StreamHandshakesRefused"  # bad tickets, rate limits
     STREAM_EVENTS_PUSHED = "StreamEventsPushed"
     STREAM_PUSH_FAILURES = "StreamPushFailures"  # PostToConnection errors other than a connection gone
     STREAM_REPLAY_SIZE = "StreamReplaySize"  # events a reconnect with last_event_id asked to be sent again
-    # Signals (services/signals.py, signal_expiry.py, signal_analytics.py), by direction
+    # Signals (services/signals/lifecycle.py, expiry.py, analytics.py), by direction
     SIGNALS_CREATED_BUY = "SignalsCreatedBuy"
     SIGNALS_CREATED_SELL = "SignalsCreatedSell"
     SIGNALS_CLOSED_BUY = "SignalsClosedBuy"

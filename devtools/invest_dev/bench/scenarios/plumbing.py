@@ -42,10 +42,10 @@ def _minimal_handlers() -> dict[str, tuple[Callable[[Any, Any], Any], Callable[[
         StrategyParam,
         SymbolParam,
     )
-    from investment_system.services.health import check_health
-    from investment_system.services.live_sessions import caller_role
-    from investment_system.services.signal_reads import get_signal, list_signals
-    from investment_system.services.tokens import verify_access_token
+    from investment_system.services.accounts.authentication import caller_role
+    from investment_system.services.accounts.tokens import verify_access_token
+    from investment_system.services.signals.reads import get_signal, list_signals
+    from investment_system.services.system.health import check_health
 
     def caller(app: APIGatewayHttpResolver) -> uuid.UUID:
         claims = verify_access_token(app.current_event.headers["authorization"].partition(" ")[2])

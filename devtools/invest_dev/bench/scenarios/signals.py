@@ -33,7 +33,7 @@ MAX_ANALYTICS_CALLS = {1_000: 100, 100_000: 20}
 
 def _signal_rows(user_id: Any, count: int) -> Iterator[dict[str, Any]]:
     from investment_system.domain import Direction
-    from investment_system.services.signals import compute_return_pct
+    from investment_system.services.signals.lifecycle import compute_return_pct
 
     rng = random.Random(count)
     start = datetime(2025, 1, 1, tzinfo=UTC)

@@ -77,8 +77,8 @@ def _settings(values: dict[str, str]) -> Iterator[None]:
 
 def _listening(user_id: Any, listening: bool) -> None:
     """Open (or close) one connection of the user, as $connect (or $disconnect) would."""
-    from investment_system.services.stream import connect
-    from investment_system.services.stream_delivery import remove_connection
+    from investment_system.services.stream.connections import connect
+    from investment_system.services.stream.delivery import remove_connection
 
     remove_connection("bench-listener=")
     if listening:

@@ -63,8 +63,8 @@ def bearer_token(request: Request) -> str:
 @authentication
 def authenticated(request: Request) -> Principal:
     """The caller, from a live access token of an active user: 401 or 403 ACCOUNT_DISABLED otherwise."""
-    from investment_system.services.live_sessions import caller_role
-    from investment_system.services.tokens import verify_access_token
+    from investment_system.services.accounts.authentication import caller_role
+    from investment_system.services.accounts.tokens import verify_access_token
 
     claims = verify_access_token(bearer_token(request))
     user_id, session_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
@@ -137,4 +137,4 @@ def _prime_authentication(app: APIGatewayHttpResolver) -> None:
     # Working out each route's authentication (kept per route) is the priming; the service follows.
     protected = [route for route in registered_routes(app) if _authentication_of(route).dependencies]
     if protected:
-        from investment_system.services import live_sessions  # noqa: F401 (importing it is the priming)
+        from investment_system.services.accounts import authentication  # noqa: F401 (importing it is the priming)

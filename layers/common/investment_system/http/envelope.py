@@ -10,7 +10,7 @@ from investment_system.errors import CATALOGUE, AppError, AuthenticationError, E
 from investment_system.http.rate_limit import rate_limit_headers
 from investment_system.observability import correlation_id
 from investment_system.schemas import ApiModel, Timestamp, utc_timestamp
-from investment_system.services.rate_limit import RateLimitExceeded
+from investment_system.services.system.rate_limit import RateLimitExceeded
 
 
 class FieldError(ApiModel):

@@ -4,7 +4,7 @@
     def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: IdempotencyKey = None):
         return idempotent_response(idempotency_key, body, 201, create_signal_within_quota, user.user_id, body)
 
-The handler names the use case's step, a service function; services/idempotency.py runs it with the
+The handler names the use case's step, a service function; services/system/idempotency.py runs it with the
 session of the transaction that also records the key, so the step does all its writes through it.
 """
 
@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 
-from investment_system.services.idempotency import KEY_MAX_LENGTH, Step, fingerprint, run_idempotently
+from investment_system.services.system.idempotency import KEY_MAX_LENGTH, Step, fingerprint, run_idempotently
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 

@@ -167,7 +167,7 @@ def build_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
     from investment_system.http.rate_limit import EXEMPT_ROUTES
-    from investment_system.services.webhooks import SIGNATURE_HEADER
+    from investment_system.services.billing.webhooks import SIGNATURE_HEADER
 
     bearer = bool(operation.get("security"))
     operation.setdefault("security", [])

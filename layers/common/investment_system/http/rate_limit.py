@@ -4,7 +4,7 @@ It runs in `respond` before routing, so a refused request costs no database work
 of a limited route carries `RateLimit-*` (a refused one `Retry-After` too). The subject is the user
 of a valid access token, else the source IP (login, registration and refresh always per IP); the
 limit is the plan's, carried by the token's `rpm` claim, so the guard reads no database. Counting is
-`services.rate_limit`; subjects, limits and exempt routes: docs/billing.md#rate-limits.
+`services.system.rate_limit`; subjects, limits and exempt routes: docs/billing.md#rate-limits.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 from investment_system.errors import AuthenticationError
 from investment_system.http.headers import bearer_token_from
-from investment_system.services.rate_limit import RateLimitDecision, get_rate_limiter
-from investment_system.services.tokens import verify_access_token
+from investment_system.services.accounts.tokens import verify_access_token
+from investment_system.services.system.rate_limit import RateLimitDecision, get_rate_limiter
 from investment_system.settings import get_settings
 
 EXEMPT_ROUTES = frozenset(

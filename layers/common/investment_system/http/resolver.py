@@ -53,7 +53,7 @@ from investment_system.observability import (
     correlation_id,
     logger,
 )
-from investment_system.services.rate_limit import get_rate_limiter
+from investment_system.services.system.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
 
 CORRELATION_HEADER = "X-Correlation-ID"

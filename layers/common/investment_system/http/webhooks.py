@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Depends, Request
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from investment_system.http.auth import authentication
-from investment_system.services.webhooks import SIGNATURE_HEADER, raw_body, verify_delivery
+from investment_system.services.billing.webhooks import SIGNATURE_HEADER, raw_body, verify_delivery
 
 
 @authentication

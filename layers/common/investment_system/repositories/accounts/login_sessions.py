@@ -55,7 +55,7 @@ class SessionRepository(Repository[UserSession]):
 
         The user's row is share-locked first, as the refresh token's INSERT would later: the user's row,
         then the session's is the order in which ending every session of a user locks them
-        (services/revocation.py), so a refresh and a password change never deadlock."""
+        (services/accounts/revocation.py), so a refresh and a password change never deadlock."""
         if self.session.get_bind().dialect.name == "sqlite":
             execute_dml(self.session, _write_lock(session_id))
         else:

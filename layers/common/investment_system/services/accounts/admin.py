@@ -7,12 +7,12 @@ import uuid
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import Conflict, ErrorCode
-from investment_system.repositories.users import UserRepository
+from investment_system.repositories.accounts.users import UserRepository
 from investment_system.schemas.users import AdminUserUpdate, UserOut
-from investment_system.services.audit import record_change
-from investment_system.services.revocation import end_every_session
-from investment_system.services.user_reads import existing_user
-from investment_system.services.users import audit_snapshot
+from investment_system.services.accounts.profiles import audit_snapshot
+from investment_system.services.accounts.reads import existing_user
+from investment_system.services.accounts.revocation import end_every_session
+from investment_system.services.system.audit import record_change
 
 
 def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminUserUpdate) -> UserOut:

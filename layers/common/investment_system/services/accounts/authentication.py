@@ -1,7 +1,7 @@
 """The check every authenticated request makes: the token's user and session, read now.
 
 A token stops working before its expiry when its session ended or when the user's token epoch moved
-past the one it carries (services/revocation.py says what ends them). `caller_role` reads both with
+past the one it carries (services/accounts/revocation.py says what ends them). `caller_role` reads both with
 the user, in one query; it is all that the authenticated functions import of the accounts' services:
 the user and session tables, not the refresh tokens'.
 """
@@ -14,7 +14,7 @@ from investment_system.db import unit_of_work
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
-from investment_system.repositories.users import UserRepository
+from investment_system.repositories.accounts.users import UserRepository
 
 
 def caller_role(user_id: uuid.UUID, session_id: uuid.UUID, epoch: int) -> str:

@@ -27,7 +27,7 @@ from investment_system.errors import (
 )
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.users import UserRepository
+from investment_system.repositories.accounts.users import UserRepository
 from investment_system.schemas.auth import Credentials, Registration, TokenPair
 from investment_system.schemas.users import (
     ImportedUser,
@@ -37,18 +37,18 @@ from investment_system.schemas.users import (
     normalize_email,
     prime_address_validation,
 )
-from investment_system.services.audit import record_change
-from investment_system.services.passwords import (
+from investment_system.services.accounts.login_sessions import start_session
+from investment_system.services.accounts.passwords import (
     enforce_password_policy,
     hash_password,
     needs_rehash,
     verify_against_dummy,
     verify_password,
 )
-from investment_system.services.revocation import end_every_session
-from investment_system.services.sessions import start_session
-from investment_system.services.user_reads import existing_user, get_profile
-from investment_system.services.users import audit_snapshot
+from investment_system.services.accounts.profiles import audit_snapshot
+from investment_system.services.accounts.reads import existing_user, get_profile
+from investment_system.services.accounts.revocation import end_every_session
+from investment_system.services.system.audit import record_change
 from investment_system.settings import get_settings
 from investment_system.snapstart import before_snapshot
 

@@ -32,14 +32,14 @@ from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.refresh_tokens import RefreshTokenRepository
-from investment_system.repositories.sessions import SessionRepository
-from investment_system.repositories.users import UserRepository
+from investment_system.repositories.accounts.login_sessions import SessionRepository
+from investment_system.repositories.accounts.refresh_tokens import RefreshTokenRepository
+from investment_system.repositories.accounts.users import UserRepository
 from investment_system.schemas.auth import TokenPair
-from investment_system.services.live_sessions import live_session
-from investment_system.services.plan_terms import plan_of_user
-from investment_system.services.revocation import end_session
-from investment_system.services.tokens import TokenType, issue_token, token_lifetime, verify_refresh_token
+from investment_system.services.accounts.authentication import live_session
+from investment_system.services.accounts.revocation import end_session
+from investment_system.services.accounts.tokens import TokenType, issue_token, token_lifetime, verify_refresh_token
+from investment_system.services.billing.plan_terms import plan_of_user
 from investment_system.settings import get_settings
 
 

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from investment_system.errors import ErrorCode, ValidationFailed
 from investment_system.observability import traced
 from investment_system.schemas.users import BCRYPT_HASH
-from investment_system.services.common_passwords import COMMON_PASSWORDS
+from investment_system.services.accounts.common_passwords import COMMON_PASSWORDS
 from investment_system.settings import SecuritySettings, get_settings
 
 # A local part this short ("a", "jo") would match too many good passwords to be worth refusing.

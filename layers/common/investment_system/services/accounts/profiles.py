@@ -1,5 +1,5 @@
-"""Changing a profile, with its audit row. No argon2 here (services/passwords.py), and no token
-revocation (an administrator's change of a user is services/user_admin.py)."""
+"""Changing a profile, with its audit row. No argon2 here (services/accounts/passwords.py), and no token
+revocation (an administrator's change of a user is services/accounts/admin.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 from investment_system.db import unit_of_work
 from investment_system.models.users import User
-from investment_system.repositories.users import UserRepository
+from investment_system.repositories.accounts.users import UserRepository
 from investment_system.schemas.users import ProfileUpdate, UserOut
-from investment_system.services.audit import record_change
-from investment_system.services.user_reads import existing_user
+from investment_system.services.accounts.reads import existing_user
+from investment_system.services.system.audit import record_change
 
 AUDITED_FIELDS = ("email", "full_name", "role", "is_active")
 

@@ -7,7 +7,7 @@ import uuid
 from investment_system.db import unit_of_work
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.users import User
-from investment_system.repositories.users import UserRepository
+from investment_system.repositories.accounts.users import UserRepository
 from investment_system.schemas.users import Role, UserOut, UserPage
 
 

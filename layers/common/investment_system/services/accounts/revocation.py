@@ -3,9 +3,9 @@
 A token stops working before its expiry when its session ended (logout, reuse of a rotated refresh
 token) or when the user's token epoch moved past the one it carries (password change, deactivation,
 role change: every session of the user ends). A session's end is also its stream's: its unused
-tickets stop working and its open connections are closed (services/stream_events.py). The check
-every authenticated request makes is services/live_sessions.py; issuing tokens, which reads the plan
-in force, is services/sessions.py. `logout` ends sessions and issues none.
+tickets stop working and its open connections are closed (services/stream/events.py). The check
+every authenticated request makes is services/accounts/authentication.py; issuing tokens, which reads the plan
+in force, is services/accounts/login_sessions.py. `logout` ends sessions and issues none.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 from investment_system.models.users import User
-from investment_system.repositories.refresh_tokens import RefreshTokenRepository
-from investment_system.repositories.sessions import SessionRepository
-from investment_system.repositories.users import UserRepository
-from investment_system.services.stream_events import end_session_streams, end_user_streams
-from investment_system.services.tokens import verify_refresh_token
+from investment_system.repositories.accounts.login_sessions import SessionRepository
+from investment_system.repositories.accounts.refresh_tokens import RefreshTokenRepository
+from investment_system.repositories.accounts.users import UserRepository
+from investment_system.services.accounts.tokens import verify_refresh_token
+from investment_system.services.stream.events import end_session_streams, end_user_streams
 
 
 def end_session(session: Session, session_id: uuid.UUID, *, now: datetime) -> int:

@@ -2,7 +2,7 @@
 
 Besides the registered claims a token carries `sid`, the session (login) it belongs to, and
 `epoch`, the user's token epoch when it was issued: the session and the epoch are what end a token
-before it expires (services/revocation.py). An access token also carries `rpm`, its user's plan's
+before it expires (services/accounts/revocation.py). An access token also carries `rpm`, its user's plan's
 requests per minute when it was issued, which the rate-limit guard counts against.
 """
 

@@ -6,7 +6,7 @@ nothing else: plan, quotas and limits stay until the payment provider reports th
 that is not is acknowledged and not applied: `payment_mismatch`). A user has at most one pending
 checkout: a newer one replaces it (REPLACED). The completion is a conditional UPDATE (PENDING, the
 user's, not expired), so two deliveries racing complete it once. Expired and replaced checkouts are deleted by
-the housekeeping job (services/housekeeping.py), which counts them as expired.
+the housekeeping job (services/system/housekeeping.py), which counts them as expired.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from investment_system.db.base import new_id
 from investment_system.domain import PlanCode
 from investment_system.models.checkouts import Checkout, CheckoutStatus
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.checkouts import CheckoutRepository
+from investment_system.repositories.billing.checkouts import CheckoutRepository
 from investment_system.schemas.billing import CheckoutOut, PaymentEventData
 from investment_system.schemas.plans import PlanOut
 

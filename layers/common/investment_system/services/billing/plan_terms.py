@@ -2,7 +2,7 @@
 
 The quota checks, the usage read and every token issued (whose `rpm` claim is the plan's request
 rate) need only which plan applies now. That is computed here from the subscription row alone
-(`terms_at`), apart from what changes a subscription (services/subscriptions.py, with its audit
+(`terms_at`), apart from what changes a subscription (services/billing/subscriptions.py, with its audit
 trail, stream events and checkouts), so that the functions that only read it load none of that.
 """
 
@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from investment_system.db.base import utcnow
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.models.billing import Subscription
-from investment_system.repositories.billing import SubscriptionRepository
+from investment_system.repositories.billing.subscriptions import SubscriptionRepository
 from investment_system.schemas.plans import PlanOut
-from investment_system.services.plans import plan_catalogue
+from investment_system.services.billing.plans import plan_catalogue
 from investment_system.settings import get_settings
 
 FREE_PLAN = PlanCode.FREE.value

@@ -3,7 +3,7 @@
 Plans change only by migration, yet every quota check, usage read and rate-limit lookup needs
 them; a per-container copy refreshed every `PLAN_CACHE_TTL_SECONDS` saves that query on nearly
 every request, and bounds how long a container serves a changed price or quota. The list that
-GET /v1/billing/plans answers is the released copy of the same rows (services/published_plans.py).
+GET /v1/billing/plans answers is the released copy of the same rows (services/billing/published_plans.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from investment_system.db import unit_of_work
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Plan
-from investment_system.repositories.billing import PlanRepository
+from investment_system.repositories.billing.subscriptions import PlanRepository
 from investment_system.schemas.plans import PlanOut, PlanQuotas
 
 PLAN_CACHE_TTL_SECONDS = 300.0

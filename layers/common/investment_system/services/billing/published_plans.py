@@ -4,7 +4,7 @@ Plans change only by migration, so the catalogue that a release's migrations lea
 is known when the layer is built: `make generate` writes it to investment_system/plans.json, and a
 test checks it against a migrated database. Listing the plans then needs neither SQLAlchemy nor a
 connection, and starts as fast as the catch-all. Quotas, prices at checkout and the plan in force
-are still read from the database's rows (services/plans.py).
+are still read from the database's rows (services/billing/plans.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from investment_system.schemas.plans import PlanList
 from investment_system.snapstart import before_snapshot
 
-PLANS_FILE = Path(__file__).resolve().parents[1] / "plans.json"
+PLANS_FILE = Path(__file__).resolve().parents[2] / "plans.json"
 
 
 @cache

@@ -1,7 +1,7 @@
 """The scheduled job of subscriptions: changes due at a period's end, and dunning, for every user.
 
 Reads never wait for it: the quota checks already count a due change as made, and a user's own
-billing requests apply it first (services/subscriptions.py). The job makes it so for users who send
+billing requests apply it first (services/billing/subscriptions.py). The job makes it so for users who send
 none, so that the table, the audit trail and the metrics say what is in force.
 
 Each batch is its own transaction: it locks up to `batch_size` subscriptions with a change due
@@ -19,9 +19,9 @@ from datetime import datetime
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.observability import logger
-from investment_system.repositories.billing import SubscriptionRepository
-from investment_system.services.plan_terms import grace_period
-from investment_system.services.subscriptions import catch_up
+from investment_system.repositories.billing.subscriptions import SubscriptionRepository
+from investment_system.services.billing.plan_terms import grace_period
+from investment_system.services.billing.subscriptions import catch_up
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_MAX_BATCHES = 50

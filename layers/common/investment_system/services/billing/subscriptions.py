@@ -8,8 +8,8 @@ out of the accounts code. Two first uses racing are settled by the unique `user_
 
 What changes the plan in force (docs/billing.md has the whole table):
 
-- the payment provider's `invoice.paid` (services/webhooks.py): the paid plan, a new period. The
-  user's PUT to a dearer plan only starts a checkout (services/checkouts.py) for it to name.
+- the payment provider's `invoice.paid` (services/billing/webhooks.py): the paid plan, a new period. The
+  user's PUT to a dearer plan only starts a checkout (services/billing/checkouts.py) for it to name.
 - at the period's end, a cheaper plan the user chose (`scheduled_plan_code`) or their cancellation
   (`cancel_at_period_end`: CANCELED, on free);
 - BILLING_GRACE_DAYS after the provider's `invoice.payment_failed` (PAST_DUE), back to free,
@@ -18,8 +18,8 @@ What changes the plan in force (docs/billing.md has the whole table):
 
 The timed ones are `Transition`s, each due at a known moment. Reads never show one as pending once
 its moment has passed: the quota checks compute the terms in force (`terms_at`,
-services/plan_terms.py) without writing, and every locked read or write first applies what is due
-(`catch_up`), as does the scheduled job (services/subscription_schedule.py) for users who make no
+services/billing/plan_terms.py) without writing, and every locked read or write first applies what is due
+(`catch_up`), as does the scheduled job (services/billing/schedule.py) for users who make no
 request. A transition takes effect at its moment, not when it is applied, so all three give the same
 subscription.
 """
@@ -42,7 +42,7 @@ from investment_system.models.billing import Subscription
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.base import by_id, row_by_id
-from investment_system.repositories.billing import SubscriptionRepository, subscription_if_absent
+from investment_system.repositories.billing.subscriptions import SubscriptionRepository, subscription_if_absent
 from investment_system.schemas.billing import (
     CheckoutStarted,
     PaymentEventData,
@@ -50,11 +50,11 @@ from investment_system.schemas.billing import (
     SubscriptionOut,
 )
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services.audit import record_change
-from investment_system.services.checkouts import complete_checkout, pending_checkout, start_checkout
-from investment_system.services.plan_terms import FREE_PLAN, Terms, Transition, add_months, grace_period
-from investment_system.services.plans import get_plan
-from investment_system.services.stream_events import record_event
+from investment_system.services.billing.checkouts import complete_checkout, pending_checkout, start_checkout
+from investment_system.services.billing.plan_terms import FREE_PLAN, Terms, Transition, add_months, grace_period
+from investment_system.services.billing.plans import get_plan
+from investment_system.services.stream.events import record_event
+from investment_system.services.system.audit import record_change
 
 ENTITY_TYPE = "subscription"
 SUBSCRIPTION_CHANGED = StreamEventType.SUBSCRIPTION_CHANGED
@@ -203,7 +203,7 @@ def _free_subscription(user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
 
 
 def _primed(dialect: Dialect) -> list[Executable]:
-    """A user read by id (a payment event's, a first subscription's; also primed where repositories/users.py
+    """A user read by id (a payment event's, a first subscription's; also primed where repositories/accounts/users.py
     is loaded, which this module does not load), and a first subscription."""
     nobody = uuid.UUID(int=0)
     return [by_id(User, nobody), subscription_if_absent(dialect.name, _free_subscription(nobody, utcnow()))]

@@ -1,7 +1,7 @@
 """Daily usage: the signal quota of the user's plan, counted per UTC day.
 
 The count lives in one counter row per user and day, incremented by a conditional UPDATE in the
-same transaction as the signal it counts (repositories/billing.py explains why that is atomic):
+same transaction as the signal it counts (repositories/billing/subscriptions.py explains why that is atomic):
 a signal rolled back un-counts itself, and parallel creates can never pass the limit.
 """
 
@@ -17,9 +17,9 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import ErrorCode, RateLimited
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.usage import UsageRepository
+from investment_system.repositories.billing.usage import UsageRepository
 from investment_system.schemas.billing import UsageOut
-from investment_system.services.plan_terms import plan_of_user
+from investment_system.services.billing.plan_terms import plan_of_user
 
 
 def utc_day_bounds(now: datetime) -> tuple[datetime, datetime]:

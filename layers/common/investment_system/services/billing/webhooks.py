@@ -41,10 +41,10 @@ from investment_system.models.payments import PaymentEvent as PaymentEventRow
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.base import row_by_id
-from investment_system.repositories.payments import PaymentEventRepository
+from investment_system.repositories.billing.payments import PaymentEventRepository
 from investment_system.schemas.billing import PaymentEvent, PaymentEventData, WebhookReceipt
-from investment_system.services.checkouts import payment_mismatch
-from investment_system.services.subscriptions import (
+from investment_system.services.billing.checkouts import payment_mismatch
+from investment_system.services.billing.subscriptions import (
     current_subscription,
     record_cancellation,
     record_payment,

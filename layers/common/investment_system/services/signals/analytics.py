@@ -17,7 +17,7 @@ from investment_system.db.base import utcnow
 from investment_system.domain import CONFIDENCE_SCALE, RETURN_SCALE
 from investment_system.models.signals import Signal
 from investment_system.observability import MetricName, timed
-from investment_system.repositories.signals import SignalRepository, SymbolAggregate
+from investment_system.repositories.signals.signals import SignalRepository, SymbolAggregate
 from investment_system.schemas.signal_analytics import (
     ClosedStats,
     DailyCounts,
@@ -27,7 +27,7 @@ from investment_system.schemas.signal_analytics import (
     SymbolStats,
 )
 from investment_system.schemas.signals import SignalFilters
-from investment_system.services.signal_reads import check_date_range, return_text, round_half_up
+from investment_system.services.signals.reads import check_date_range, return_text, round_half_up
 
 RATE_PLACES = 4
 

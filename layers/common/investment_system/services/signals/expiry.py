@@ -17,12 +17,12 @@ from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
 from investment_system.domain import Direction, SignalStatus
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.signals import SignalRepository
+from investment_system.repositories.signals.signals import SignalRepository
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services.audit import record_change
-from investment_system.services.signal_reads import ENTITY_TYPE, signal_out
-from investment_system.services.signals import audit_values
-from investment_system.services.stream_events import record_event
+from investment_system.services.signals.lifecycle import audit_values
+from investment_system.services.signals.reads import ENTITY_TYPE, signal_out
+from investment_system.services.stream.events import record_event
+from investment_system.services.system.audit import record_change
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_BATCHES = 40

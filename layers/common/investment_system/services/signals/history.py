@@ -7,8 +7,8 @@ import uuid
 
 from investment_system.db import unit_of_work
 from investment_system.schemas.signals import HistoryEntry, SignalHistory
-from investment_system.services.audit import history
-from investment_system.services.signal_reads import ENTITY_TYPE, owned_signal
+from investment_system.services.signals.reads import ENTITY_TYPE, owned_signal
+from investment_system.services.system.audit import history
 
 
 def signal_history(user_id: uuid.UUID, signal_id: str) -> SignalHistory:

@@ -4,7 +4,7 @@ ownership, soft delete and the audit trail of every change.
 A use case (a function without a `session` parameter) opens the one transaction of its request; the
 steps it calls take that session, so a change and its audit row commit together or not at all. Creates
 run inside the idempotency service's transaction instead. A signal past `expires_at` is reported EXPIRED by every
-read even before the expiry job (services/signal_expiry.py) has stored it.
+read even before the expiry job (services/signals/expiry.py) has stored it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from investment_system.domain import RETURN_DIGITS, RETURN_SCALE, Direction, Sig
 from investment_system.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from investment_system.models.signals import Signal
 from investment_system.observability import MetricName, add_metric
-from investment_system.repositories.signals import SignalRepository, closing_values
+from investment_system.repositories.signals.signals import SignalRepository, closing_values
 from investment_system.schemas.signals import (
     SignalClose,
     SignalCreate,
@@ -31,8 +31,7 @@ from investment_system.schemas.signals import (
     SignalUpdate,
 )
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services.audit import record_change
-from investment_system.services.signal_reads import (
+from investment_system.services.signals.reads import (
     ENTITY_TYPE,
     decimal_text,
     effective_status,
@@ -41,7 +40,8 @@ from investment_system.services.signal_reads import (
     round_half_up,
     signal_out,
 )
-from investment_system.services.stream_events import record_event
+from investment_system.services.stream.events import record_event
+from investment_system.services.system.audit import record_change
 
 # The largest |return_pct| the column holds (NUMERIC(18, 4)).
 MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - Decimal(1).scaleb(-RETURN_SCALE)

@@ -1,7 +1,7 @@
 """Creating a signal within the plan's daily quota: one transaction for the count and the signal.
 
-Apart from services/signals.py, so that the functions that change or read a signal do not load the
-billing tables, and from services/usage.py, so that reading the usage does not load signal creation.
+Apart from services/signals/lifecycle.py, so that the functions that change or read a signal do not load the
+billing tables, and from services/billing/usage.py, so that reading the usage does not load signal creation.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from investment_system.db.engine import precompile_inserts
 from investment_system.domain import Direction, Timeframe
 from investment_system.models.signals import Signal
 from investment_system.schemas.signals import SignalCreate, SignalOut
-from investment_system.services.signals import create_signal, new_signal
-from investment_system.services.usage import consume_daily_signal_quota
+from investment_system.services.billing.usage import consume_daily_signal_quota
+from investment_system.services.signals.lifecycle import create_signal, new_signal
 
 
 def create_signal_within_quota(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:

@@ -1,7 +1,7 @@
 """Reading signals: what a reader sees of one (its effective status, prices as decimal strings), one
 of the caller's signals, and pages of them.
 
-The reading functions import this module alone, not the changes of services/signals.py (their audit
+The reading functions import this module alone, not the changes of services/signals/lifecycle.py (their audit
 trail, stream events and quota): a function maps only the tables it reads.
 """
 
@@ -19,7 +19,7 @@ from investment_system.db.base import utcnow
 from investment_system.domain import RETURN_SCALE, Direction, SignalStatus
 from investment_system.errors import ErrorCode, NotFound, ValidationFailed
 from investment_system.models.signals import Signal
-from investment_system.repositories.signals import SignalRepository
+from investment_system.repositories.signals.signals import SignalRepository
 from investment_system.schemas.signals import SignalListQuery, SignalOut, SignalPage
 
 RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_SCALE)

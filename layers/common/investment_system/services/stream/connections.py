@@ -5,14 +5,14 @@
   it reads it, so a second use, an expired one, one whose session ended (logout, password change,
   deactivation, role change, refresh-token reuse) and any string we did not issue are all refused
   (401 at the handshake). The connection records that session: when it ends, the connection is closed
-  (services/stream_events.py, services/stream_delivery.py).
+  (services/stream/events.py, services/stream/delivery.py).
 - `connect` records the connection with its cursor: the user's last event, or `last_event_id` when
   the client asks for a replay (the events after it, at most 100, oldest first; more than 100 are
   cut, and the events between the 100th and the connection's opening are left out). A user keeps at
   most 5 connections: the oldest beyond that are evicted, closed by the delivery function with an
   error frame. When there is a replay to send or a connection to close, it asks for a delivery, which
   waits until API Gateway has opened the connection.
-- The `$default` route's messages are services/stream_messages.py's.
+- The `$default` route's messages are services/stream/messages.py's.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AuthenticationError, ErrorCode, RequestError
 from investment_system.models.stream import CONNECTION_ID_MAX, StreamConnection, StreamTicket
 from investment_system.observability import MetricName, add_metric
-from investment_system.repositories.stream import ConnectionRepository, TicketRepository, UserStreamRepository
+from investment_system.repositories.stream.stream import ConnectionRepository, TicketRepository, UserStreamRepository
 from investment_system.schemas.stream import StreamTicketOut
-from investment_system.services.stream_delivery import MAX_REPLAY, request_delivery
+from investment_system.services.stream.delivery import MAX_REPLAY, request_delivery
 
 TICKET_TTL = timedelta(seconds=60)
 MAX_CONNECTIONS_PER_USER = 5

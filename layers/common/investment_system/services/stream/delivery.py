@@ -2,8 +2,8 @@
 
 One function pushes (StreamDeliveryFunction, the only one allowed to call the API Gateway Management
 API). It runs when asked asynchronously (`request_delivery`, a Lambda `Invoke` of type Event): by a
-change's transaction once it committed and by a session's end (services/stream_events.py), and by
-`$connect` for the new connection (services/stream.py). Each run (`deliver`):
+change's transaction once it committed and by a session's end (services/stream/events.py), and by
+`$connect` for the new connection (services/stream/connections.py). Each run (`deliver`):
 
 1. closes the connections `$connect` evicted (the user's sixth): an error frame, then DeleteConnection;
 2. for a new connection with a replay due, waits until API Gateway reports it open (GetConnection):
@@ -43,7 +43,11 @@ from investment_system.db.base import utcnow
 from investment_system.errors import CATALOGUE, ErrorCode
 from investment_system.models.stream import StreamEvent
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.stream import ConnectionRepository, StreamEventRepository, UserStreamRepository
+from investment_system.repositories.stream.stream import (
+    ConnectionRepository,
+    StreamEventRepository,
+    UserStreamRepository,
+)
 from investment_system.settings import get_settings
 from investment_system.snapstart import after_restore, before_snapshot
 

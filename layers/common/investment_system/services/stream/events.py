@@ -2,14 +2,14 @@
 ends its streams in its own.
 
 `record_event` is a step of the use case making the change (it takes the session): the event is
-numbered by the user's counter row (repositories/stream.py), so a user's events commit in the order
+numbered by the user's counter row (repositories/stream/stream.py), so a user's events commit in the order
 of their ids, and it commits or rolls back with the change. When the counter row says the user has
 a connection open, the user is noted on the session; once the transaction has committed, delivery
-is asked for (`services.stream_delivery.request_delivery`: an asynchronous invocation of the delivery
+is asked for (`services.stream.delivery.request_delivery`: an asynchronous invocation of the delivery
 function). A user with no connection open costs the change one upsert and one insert, and no AWS
 call: boto3 is imported only when someone listens.
 
-A session that ends (services/revocation.py) deletes its unused tickets and marks its open connections
+A session that ends (services/accounts/revocation.py) deletes its unused tickets and marks its open connections
 ended in the same transaction; the delivery asked for once it committed closes them.
 """
 
@@ -26,7 +26,7 @@ from investment_system.db.base import utcnow
 from investment_system.db.engine import precompile_inserts
 from investment_system.errors import ErrorCode
 from investment_system.models.stream import StreamEvent
-from investment_system.repositories.stream import (
+from investment_system.repositories.stream.stream import (
     ConnectionRepository,
     StreamEventRepository,
     TicketRepository,
@@ -56,7 +56,7 @@ precompile_inserts(lambda: [_stream_event(uuid.UUID(int=0), 0, "", {})])
 
 
 def end_session_streams(session: Session, session_id: uuid.UUID) -> None:
-    """A step of ending a session (services/revocation.py), after its revocation: its unused tickets are
+    """A step of ending a session (services/accounts/revocation.py), after its revocation: its unused tickets are
     deleted, its open connections marked to be closed with TOKEN_REVOKED, by the delivery asked for once
     the transaction has committed."""
     TicketRepository(session).delete_of_session(session_id)
@@ -83,7 +83,7 @@ def deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
 
 def _prime_delivery_requests() -> None:
     """Before a SnapStart snapshot: a change of a user who listens asks for a delivery once committed."""
-    from investment_system.services.stream_delivery import prime_clients
+    from investment_system.services.stream.delivery import prime_clients
 
     prime_clients()
 
@@ -93,7 +93,7 @@ before_snapshot(_prime_delivery_requests)
 
 def _request_deliveries(session: Session) -> None:
     """After COMMIT (never after a rollback): ask for each listening user's delivery."""
-    from investment_system.services.stream_delivery import request_delivery
+    from investment_system.services.stream.delivery import request_delivery
 
     users: dict[uuid.UUID, Any] = session.info.pop(_LISTENING_USERS, {})
     for user_id in users:

@@ -1,7 +1,7 @@
 """The stream's `$default` route: a client's message, counted, read within limits, answered.
 
 - Rate: at most `MESSAGES_PER_SECOND` (10) messages per connection in each second, counted by the API's
-  rate limiter (services/rate_limit.py, on RATE_LIMIT_BACKEND) as the subject `stream:<connection
+  rate limiter (services/system/rate_limit.py, on RATE_LIMIT_BACKEND) as the subject `stream:<connection
   id>:<second>`: one subject per second, so the limiter's window holds that second's messages only. A
   message beyond gets a RATE_LIMIT_EXCEEDED error frame, unread.
 - A connection that keeps on is closed: refused messages are counted too (subject
@@ -26,8 +26,8 @@ from typing import Any
 
 from investment_system.errors import AppError, ErrorCode, RateLimited, RequestError
 from investment_system.observability import logger
-from investment_system.services.rate_limit import get_rate_limiter
-from investment_system.services.stream_delivery import error_frame, request_close
+from investment_system.services.stream.delivery import error_frame, request_close
+from investment_system.services.system.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
 from investment_system.snapstart import before_snapshot
 

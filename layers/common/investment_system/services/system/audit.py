@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from investment_system.models.audit import AuditEvent
 from investment_system.observability import correlation_id
-from investment_system.repositories.audit import AuditRepository, audit_event
+from investment_system.repositories.system.audit import AuditRepository, audit_event
 
 
 def record_change(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from investment_system.observability import MetricName, correlation_id, logger, timed, traced
-from investment_system.repositories.health import ping_database
+from investment_system.repositories.system.health import ping_database
 from investment_system.schemas import utc_timestamp
 from investment_system.schemas.health import Dependencies, DependencyStatus, HealthReport
 from investment_system.settings import get_settings
@@ -19,7 +19,7 @@ def _ping_database() -> None:
 
 
 def _ping_rate_limiter() -> None:
-    from investment_system.services.rate_limit import get_rate_limiter
+    from investment_system.services.system.rate_limit import get_rate_limiter
 
     get_rate_limiter().store.ping()
 

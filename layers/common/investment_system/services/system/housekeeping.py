@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.housekeeping import HousekeepingRepository
+from investment_system.repositories.system.housekeeping import HousekeepingRepository
 from investment_system.settings import get_settings
 
 DEFAULT_BATCH_SIZE = 500

@@ -36,7 +36,7 @@ from investment_system.db.engine import precompile_inserts
 from investment_system.errors import Conflict, ErrorCode, RequestError, ValidationFailed
 from investment_system.models.idempotency import IdempotencyRecord, IdempotencyStatus
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.idempotency import IdempotencyRepository
+from investment_system.repositories.system.idempotency import IdempotencyRepository
 
 KEY_MAX_LENGTH = 255
 RECORD_TTL = timedelta(hours=24)

@@ -1,0 +1,1 @@
+"""Data access for accounts: users, their login sessions and refresh tokens."""

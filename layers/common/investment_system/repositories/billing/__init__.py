@@ -1,0 +1,1 @@
+"""Data access for billing: plans and subscriptions, checkouts, payment events, daily usage."""

@@ -1,0 +1,1 @@
+"""Data access for the real-time stream: counters, outbox, tickets, connections."""

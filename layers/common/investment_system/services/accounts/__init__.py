@@ -1,0 +1,1 @@
+"""Accounts: registration, login, passwords, tokens and their sessions, profiles, administrators' changes."""

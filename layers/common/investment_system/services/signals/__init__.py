@@ -1,0 +1,1 @@
+"""Trading signals: their lifecycle, reads, daily quota, history, analytics and scheduled expiry."""
