@@ -1,13 +1,9 @@
 """The monitoring stack, generated from template.yaml's functions and `MetricName`.
 
-`invest generate` writes monitoring/template.yaml, a nested stack of its own: the CloudWatch dashboard
-(per-endpoint latency percentiles and status classes, Lambda errors, throttles, duration and
-concurrency, cold starts, database latency, one graph per business metric) and the alarms (5xx rate,
-p99 latency, rejected webhooks, payments that do not match their checkout, throttles of every
-function). It also writes the `Monitoring` resource of template.yaml, between the GENERATED markers,
-which passes the stack every function's name. A test keeps both current, so a new function or metric
-name shows up on the dashboard with the next regeneration. The local dashboard (`invest dashboard`)
-reads the dashboard back from monitoring/template.yaml: one definition.
+`invest generate` writes monitoring/template.yaml (the CloudWatch dashboard and the alarms) and the
+`Monitoring` resource of template.yaml between the GENERATED markers; a test keeps both current, so a
+new function or metric shows up with the next regeneration. The local dashboard (`invest dashboard`)
+reads the dashboard back from monitoring/template.yaml: one definition (docs/operations-monitoring.md).
 """
 
 from __future__ import annotations

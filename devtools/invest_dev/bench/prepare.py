@@ -1,15 +1,9 @@
 """What `make bench` does so that a function's sample event gets its success answer, call after call.
 
-A sample event refers to rows the bench database does not hold (a signal id, a user id), or can be
-answered with success only once (a registration, a refresh token, a password change, a signed
-webhook delivery). A preparer registered here for the function's logical ID seeds what the event
-needs through the layer's services and returns an event source: a callable that gives the event of
-the next invocation. The benchmark calls it before each cold start and each warm invocation, outside
-the timed part. Functions without a preparer get their sample event as it is. `NOTES` says, under
-the benchmark's table, what each preparer does and where a repeated event is not the whole story.
-
-Layer modules are imported inside the functions: settings are read once per process, and the
-benchmark sets the environment before anything of the layer is imported.
+A preparer registered for a function's logical ID seeds the rows its sample event needs through the
+layer's services and returns an event source, called before each timed invocation, outside the
+timing; `NOTES` says under the benchmark's table what each does. Layer modules are imported inside
+the functions: the benchmark sets the environment before anything of the layer reads the settings.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """Logger, metrics and tracer: made once per container, shared by every module of a function.
 
-- Every log line is JSON (Powertools Logger) with the request's correlation ID, and passes through
-  a formatter that redacts secrets (passwords, tokens, keys) by key name and by shape.
-- Metrics go out as CloudWatch EMF through Powertools Metrics, in one namespace; their names live in
-  `MetricName` and their dimensions in `Dimension`. Each request's metrics carry the function and the
-  route, and are rolled up by service alone as well (totals for the dashboard and the alarms). The
-  dashboard and alarms in template.yaml are generated from these definitions (`invest dashboard`).
-  With METRICS_FILE set (local runs, tests), every EMF document is also appended to that file.
-- The tracer is created only when tracing is enabled: `Tracer()` loads the X-Ray SDK, which
-  would cost most of a cold start for nothing when tracing is off.
+Log lines are JSON with the request's correlation ID, secrets redacted by key name and by shape.
+Metrics are CloudWatch EMF in one namespace (names in `MetricName`, dimensions in `Dimension`), per
+function and route and rolled up by service; the dashboard and alarms are generated from them, and
+METRICS_FILE keeps a copy locally. The tracer is made only when tracing is on: the X-Ray SDK is a
+heavy import that a cold start without tracing should not pay.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """The SQLAlchemy engine (one per container) and the unit of work every service uses.
 
-- SQLite (local default): WAL journal, foreign keys on, a busy timeout.
-- PostgreSQL through pg8000 (production), optionally over TLS (RDS / RDS Proxy).
-- MySQL/MariaDB through PyMySQL.
-
-A Lambda container serves one request at a time, so the pool holds one connection, pre-pinged
-before use (a connection the database or RDS Proxy closed is replaced, not reused) and recycled.
-Connecting is retried a bounded number of times with backoff; a database that stays unreachable
-becomes `503 DATABASE_UNAVAILABLE`, and the next request after it is back simply succeeds. What counts
-as the database being unavailable, on each driver, is `investment_system.db.errors`.
+SQLite locally (WAL, foreign keys, a busy timeout), PostgreSQL through pg8000 in production (TLS for
+RDS / RDS Proxy), MySQL/MariaDB through PyMySQL. A container serves one request at a time, so the
+pool holds one pre-pinged, recycled connection. Connecting is retried with backoff; a database that
+stays unreachable is `503 DATABASE_UNAVAILABLE` (what counts as that: `investment_system.db.errors`).
 """
 
 from __future__ import annotations
