@@ -55,8 +55,8 @@ def insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any],
     SQLite `ON CONFLICT DO NOTHING`; MySQL `ON DUPLICATE KEY UPDATE` of the key onto itself, which,
     unlike `INSERT IGNORE`, still reports foreign-key errors and takes the row's exclusive lock at once,
     so two transactions never both hold a shared lock they then both try to upgrade."""
-    # Each branch imports its own dialect's module: the engine has loaded it already, and the others
-    # are ~60 ms of cold start.
+    # Each branch imports its own dialect's module: the engine has loaded it already, and a cold start
+    # need not pay for the others.
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 

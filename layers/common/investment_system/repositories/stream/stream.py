@@ -1,20 +1,11 @@
 """Data access for the real-time stream: the per-user counter, the outbox, tickets and connections.
 
-Three kinds of statements carry the stream's guarantees:
-
-- `UserStreamRepository.next_event_id`: one upsert that numbers the user's next event and locks the
-  user's row until the transaction ends (PostgreSQL and SQLite `ON CONFLICT DO UPDATE ... RETURNING`;
-  MySQL `ON DUPLICATE KEY UPDATE`, then a read of the row it holds). A second writer of the same user
-  waits for the first to commit, so a user's events commit in the order of their ids and a reader
-  that has seen event n has seen every event before it. A delivery reads the user's connections and
-  events holding the same lock, so what it reads is one moment of the user's stream; the lease of
-  the user's deliveries (`take_delivery`, `continue_delivery`) is kept on that row.
-- `TicketRepository.session_is_live`: the ticket's session, read with a shared lock, which an ending
-  session's revocation (an exclusive lock) waits for or makes `$connect` wait for: a connection is
-  either refused or committed before the ending marks the session's connections.
-- `ConnectionRepository.end_of_session` / `end_of_user`: mark the connections of ended sessions.
-
-Transactions take the session rows first, then the user's stream row, then connection rows.
+`UserStreamRepository.next_event_id` numbers a user's next event with one upsert that locks the
+user's row until the transaction ends, so a user's events commit in the order of their ids; a
+delivery reads under the same lock and keeps its lease there. `TicketRepository.session_is_live`
+reads the ticket's session with a shared lock, so a connection is refused or committed before its
+session's end marks it. Transactions take the session rows first, then the user's stream row, then
+connection rows (docs/stream.md).
 """
 
 from __future__ import annotations
@@ -42,8 +33,8 @@ def _counter_upsert(dialect: str, user_id: uuid.UUID, *, events: int, connection
         "connections": UserStream.connections + connections,
     }
     initial = {"user_id": user_id, "last_event_id": events, "connections": max(connections, 0)}
-    # Each branch imports its own dialect's module: the engine has loaded it already, and the others
-    # are ~60 ms of cold start.
+    # Each branch imports its own dialect's module: the engine has loaded it already, and a cold start
+    # need not pay for the others.
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 

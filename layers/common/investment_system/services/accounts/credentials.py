@@ -52,7 +52,7 @@ from investment_system.services.system.audit import record_change
 from investment_system.settings import get_settings
 from investment_system.snapstart import before_snapshot
 
-before_snapshot(prime_address_validation)  # a registration's first address check (~30 ms)
+before_snapshot(prime_address_validation)  # what a registration's first address check would load
 
 
 def register_user(

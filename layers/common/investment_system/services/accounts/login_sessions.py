@@ -1,19 +1,11 @@
 """Sessions: one per login, with its access/refresh token pairs, refresh rotation, reuse detection,
 and what ends tokens before they expire.
 
-A login starts a session (its id is every token's `sid`, and the family of its refresh tokens). It
-lasts at most `REFRESH_FAMILY_MAX_AGE_SECONDS`: no token of it expires later. A session has one live
-refresh token, the last issued: each refresh revokes it and issues its successor in the same session.
-A replaced token presented again within `REFRESH_REUSE_GRACE_SECONDS` is a repeat (a lost answer, two
-tabs refreshing at once): it gets a pair of the same session, which replaces the live one, so a copy
-presented within the grace period never yields a second chain. Later, it means the token was copied:
-the session ends (the thief's copy and the user's current token alike). Refreshes of one session run
-one at a time (its row is locked), so parallel ones leave one live token too.
-
-A token stops working before its expiry when its session ended (logout, reuse) or when the user's
-token epoch moved past the one it carries (password change, deactivation, role change: every
-session of the user ends). Each authenticated request reads both with the user, in one query.
-Refresh tokens are stored as SHA-256 digests. No argon2 here: refresh and logout do not need it.
+A session lasts at most `REFRESH_FAMILY_MAX_AGE_SECONDS` and has one live refresh token, rotated on
+each refresh (its row locked, so parallel refreshes leave one). A replaced token presented again
+within `REFRESH_REUSE_GRACE_SECONDS` is a repeat and gets a pair of the same session; later, it was
+copied, and the session ends. Tokens stop working when their session ends or the user's token epoch
+moves on; refresh tokens are stored as SHA-256 digests. The rules: docs/security.md#sessions.
 """
 
 from __future__ import annotations

@@ -1,27 +1,11 @@
 """Subscriptions: one per user, created on first use; a paid plan only ever comes from a payment.
 
-A user has no subscription row until billing first touches them (any billing route, a payment event,
-or a change of plan); until then, and whenever the row is missing, they are on `free`. Creating it
-lazily, rather than in registration's transaction, covers every way a user comes to exist (sign-up,
-the operator's `create-admin`, users from before this table) with one code path, and keeps billing
-out of the accounts code. Two first uses racing are settled by the unique `user_id`.
-
-What changes the plan in force (docs/billing.md has the whole table):
-
-- the payment provider's `invoice.paid` (services/billing/webhooks.py): the paid plan, a new period. The
-  user's PUT to a dearer plan only starts a checkout (services/billing/checkouts.py) for it to name.
-- at the period's end, a cheaper plan the user chose (`scheduled_plan_code`) or their cancellation
-  (`cancel_at_period_end`: CANCELED, on free);
-- BILLING_GRACE_DAYS after the provider's `invoice.payment_failed` (PAST_DUE), back to free,
-  CANCELED (dunning); the paid plan's quotas hold until then;
-- the provider's `subscription.canceled`: CANCELED, on free, at once.
-
-The timed ones are `Transition`s, each due at a known moment. Reads never show one as pending once
-its moment has passed: the quota checks compute the terms in force (`terms_at`,
-services/billing/plan_terms.py) without writing, and every locked read or write first applies what is due
-(`catch_up`), as does the scheduled job (services/billing/schedule.py) for users who make no
-request. A transition takes effect at its moment, not when it is applied, so all three give the same
-subscription.
+A user without a row is on `free`; the row is made by billing's first use (one code path for every
+way a user comes to exist, billing kept out of the accounts code; the unique `user_id` settles a
+race). A paid plan comes from the provider's `invoice.paid`; period ends, dunning and cancellations
+are `Transition`s due at known moments, applied by every locked read or write (`catch_up`) and by
+the scheduled job, and taken into account without writing by the quota checks (`terms_at`): all
+give the same subscription. The whole table: docs/billing.md.
 """
 
 from __future__ import annotations

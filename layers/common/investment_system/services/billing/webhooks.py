@@ -1,19 +1,10 @@
 """The payment provider's webhook: signature check, exactly-once storage, subscription transitions.
 
-- `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, checked on the raw
-  bytes before the body is even parsed, compared in constant time, and refused outside
-  WEBHOOK_TOLERANCE_SECONDS of now (either side) so a captured delivery cannot be replayed later.
-  Several `v1` entries are accepted (the provider signs with old and new secret while rotating).
-- The event row (its id is the primary key) is inserted first, in the same transaction as the
-  transition it causes: a second delivery of the same id, even one racing the first, fails that
-  insert (waiting for the first to commit) and changes nothing.
-- Unknown event types, and events about users we do not know, are stored as `ignored`, logged and
-  acknowledged: the provider must not retry what will never apply.
-- An `invoice.paid` naming a checkout must pay for it: the checkout's amount, currency and plan
-  (services/checkouts.payment_mismatch). One that does not is stored as `mismatched` (a redelivery is
-  a duplicate), changes nothing, and is acknowledged with `applied: false`, logged as a warning and
-  counted (PaymentsMismatched, which an alarm watches): an operator looks into it, a retry would not help.
-- Every acknowledgement says whether the event was applied; a redelivery answers as the first did.
+The `X-Signature` HMAC is checked on the raw bytes in constant time, within
+WEBHOOK_TOLERANCE_SECONDS. The event row is inserted in the transaction of the transition it causes,
+so a redelivery changes nothing; unknown types and users are stored as `ignored`, a payment that does
+not match its checkout as `mismatched` (counted, logged, `applied: false`); every acknowledgement says
+whether the event was applied, a redelivery as the first did (docs/billing.md, docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """The real-time stream's use cases: tickets, opening and closing connections.
 
-- A ticket (`issue_ticket`) is 32 random bytes, URL-safe, stored as its SHA-256 hash, valid for
-  60 s, for one connection and while the session it was issued under lasts: `connect` deletes it as
-  it reads it, so a second use, an expired one, one whose session ended (logout, password change,
-  deactivation, role change, refresh-token reuse) and any string we did not issue are all refused
-  (401 at the handshake). The connection records that session: when it ends, the connection is closed
-  (services/stream/events.py, services/stream/delivery.py).
-- `connect` records the connection with its cursor: the user's last event, or `last_event_id` when
-  the client asks for a replay (the events after it, at most 100, oldest first; more than 100 are
-  cut, and the events between the 100th and the connection's opening are left out). A user keeps at
-  most 5 connections: the oldest beyond that are evicted, closed by the delivery function with an
-  error frame. When there is a replay to send or a connection to close, it asks for a delivery, which
-  waits until API Gateway has opened the connection.
-- The `$default` route's messages are services/stream/messages.py's.
+A ticket (`issue_ticket`) is single-use, stored as its SHA-256 hash, valid for 60 s and while its
+session lasts; `connect` deletes it as it reads it, so anything else is a 401 at the handshake. The
+connection records its session and its cursor (the user's last event, or a replay of at most 100
+from `last_event_id`); a user keeps at most 5 connections, the oldest evicted. A replay or an
+eviction asks for a delivery. docs/stream.md#tickets-and-connections.
 """
 
 from __future__ import annotations

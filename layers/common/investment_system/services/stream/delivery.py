@@ -1,29 +1,11 @@
 """Delivery: a user's new events, in order, to each of the user's open connections.
 
-One function pushes (StreamDeliveryFunction, the only one allowed to call the API Gateway Management
-API). It runs when asked asynchronously (`request_delivery`, a Lambda `Invoke` of type Event): by a
-change's transaction once it committed and by a session's end (services/stream/events.py), and by
-`$connect` for the new connection (services/stream/connections.py). Each run (`deliver`):
-
-1. closes the connections `$connect` evicted (the user's sixth): an error frame, then DeleteConnection;
-2. for a new connection with a replay due, waits until API Gateway reports it open (GetConnection):
-   until `$connect` has returned, a push to it is refused as if it were gone. A connection that young
-   which a push finds "gone" is waited for the same way, then sent its events;
-3. takes the user's delivery lease (one run of a user pushes at a time, so a user's events arrive in
-   order); a run that finds it held notes that more is pending, and the holder goes round once more;
-4. goes round: reads in a short transaction each connection and the events after its cursor (at most
-   100; a replay of more than 100 continues with the events after the connection opened: `skip_from`,
-   `skip_to`), pushes them outside any transaction, oldest first, then records the cursors in another
-   short transaction. A connection whose session ended gets its error frame and DeleteConnection
-   instead, and nothing else. Connections closed, or that API Gateway reports gone (410), are
-   removed as `$disconnect` would.
-
-No database lock is held while a push waits on the network. Delivery is at least once: a run that
-dies after a push and before recording it leaves the cursor where it was, and the next run sends that
-event again. Clients skip ids they have seen.
-
-`request_close` asks the delivery function to close one connection (a last error frame, then
-DeleteConnection), for a function that knows only its id.
+StreamDeliveryFunction alone pushes; `request_delivery` (an asynchronous `Invoke`) asks it to, after
+a change commits, a session ends or a connection opens. `deliver` closes evicted and ended
+connections, waits for a new one to be open, takes the user's lease (one run pushes at a time), then
+reads each connection's events in a short transaction, pushes them with no lock held, and records the
+cursors. Delivery is at least once; clients skip ids they have seen. `request_close` closes one
+connection. The steps and why: docs/stream.md#delivery-after-commit-in-order-at-least-once.
 """
 
 from __future__ import annotations
@@ -142,7 +124,7 @@ def _management_client() -> Any:
 
 def prime_clients() -> None:
     """Before a SnapStart snapshot: boto3 and the service models of the clients this container's stream
-    settings call for (~150 ms), which the first delivery request or push after a restore would
+    settings call for, which the first delivery request or push after a restore would
     otherwise load. The clients are made again after the restore (the endpoint is a setting, read
     again); what they loaded stays. No request is sent."""
     stream = get_settings().stream

@@ -1,16 +1,10 @@
 """The stream's outbox: a change writes its event in the change's own transaction; an ending session
 ends its streams in its own.
 
-`record_event` is a step of the use case making the change (it takes the session): the event is
-numbered by the user's counter row (repositories/stream/stream.py), so a user's events commit in the order
-of their ids, and it commits or rolls back with the change. When the counter row says the user has
-a connection open, the user is noted on the session; once the transaction has committed, delivery
-is asked for (`services.stream.delivery.request_delivery`: an asynchronous invocation of the delivery
-function). A user with no connection open costs the change one upsert and one insert, and no AWS
-call: boto3 is imported only when someone listens.
-
-A session that ends (services/accounts/revocation.py) deletes its unused tickets and marks its open connections
-ended in the same transaction; the delivery asked for once it committed closes them.
+`record_event`, a step of the use case making the change, numbers the event on the user's counter row
+and commits or rolls back with the change; when someone listens, delivery is asked for once the
+transaction has committed (boto3 is imported only then). A session that ends deletes its unused
+tickets and marks its connections ended in its own transaction (docs/stream.md).
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
 """The stream's `$default` route: a client's message, counted, read within limits, answered.
 
-- Rate: at most `MESSAGES_PER_SECOND` (10) messages per connection in each second, counted by the API's
-  rate limiter (services/system/rate_limit.py, on RATE_LIMIT_BACKEND) as the subject `stream:<connection
-  id>:<second>`: one subject per second, so the limiter's window holds that second's messages only. A
-  message beyond gets a RATE_LIMIT_EXCEEDED error frame, unread.
-- A connection that keeps on is closed: refused messages are counted too (subject
-  `stream-refused:<connection id>`, the limiter's 60-second window). The refusal after
-  `REFUSALS_BEFORE_CLOSE` (10) within a minute, and each one after it, asks the delivery function to
-  close the connection (`request_close`: a last RATE_LIMIT_EXCEEDED frame, then DeleteConnection;
-  the local gateway closes with 1008). Asking again on each refusal makes up for a lost request.
-- Reading (`read_message`), one reader for every message: at most `MAX_MESSAGE_BYTES` (4 KiB) of
-  UTF-8, JSON, one object, flat (no value an object or an array); anything else is refused with
-  MALFORMED_MESSAGE. The size is checked before parsing, so the parser never works on more than
-  4 KiB, and an error while parsing (RecursionError included) is a malformed message.
-- Answer: `{"action": "ping"}` gets `{"type": "pong"}`, any other flat object UNSUPPORTED_MESSAGE.
-
-Nothing reaches the database.
+At most `MESSAGES_PER_SECOND` a connection, counted by the API's rate limiter; a connection that
+keeps on past `REFUSALS_BEFORE_CLOSE` refusals a minute is closed by the delivery function. One
+reader (`read_message`): at most `MAX_MESSAGE_BYTES` of UTF-8 checked before parsing, JSON, one flat
+object, else MALFORMED_MESSAGE. A ping gets a pong, anything else UNSUPPORTED_MESSAGE. Nothing reaches
+the database (docs/stream.md#client-messages-one-reader-10-a-second).
 """
 
 from __future__ import annotations

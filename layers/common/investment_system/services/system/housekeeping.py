@@ -1,18 +1,9 @@
 """The housekeeping job: deletes, in bounded batches, records that can no longer be of use.
 
-| records | deleted when |
-|---|---|
-| checkouts | unpaid (pending or replaced) and past their 24 hours; counted as CheckoutsExpired |
-| idempotency records | past their 24 hours: a request with the key starts afresh anyway |
-| payment events | received more than PAYMENT_EVENT_RETENTION_DAYS ago (a redelivery is refused long before) |
-| refresh tokens | past their expiry (a revoked one is kept until then, so that its reuse is still recognised) |
-| sessions | past their end (REFRESH_FAMILY_MAX_AGE_SECONDS after the login): no token of theirs is still valid |
-| stream events | older than STREAM_EVENT_RETENTION_HOURS: a reconnect can no longer ask for them |
-| stream tickets | past their 60 seconds (a used one is deleted as it is used) |
-
-Each batch is one transaction deleting at most `batch_size` rows of one kind; a kind is done when a
-batch comes back short, after `max_batches`, or when `keep_going` says the run's time is up; the next
-run carries on. Every row removed is counted (RowsPurged), and logged by table.
+Expired checkouts, idempotency records, payment events, refresh tokens, sessions, stream events and
+tickets (what "expired" means for each: docs/billing.md). Each batch is one transaction of at most
+`batch_size` rows of one kind; a kind is done when a batch comes back short, after `max_batches`, or
+when `keep_going` says time is up, and the next run carries on. Rows removed are counted (RowsPurged).
 """
 
 from __future__ import annotations

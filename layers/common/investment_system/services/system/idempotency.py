@@ -1,21 +1,10 @@
 """Idempotency-Key: one effect per user and key, however many times and however concurrently it is sent.
 
-The records live in our own database, not in Powertools' idempotency store (DynamoDB/Redis): that
-store cannot commit together with our write, so a crash between the two would either repeat the
-effect or lose the response. Here:
-
-1. Claim, in a transaction of its own: INSERT (user, sha256(key)) as IN_PROGRESS with a claim token,
-   a lease and a 24 h expiry. The primary key lets exactly one concurrent request in; the others
-   find the row and get the stored response (`Idempotent-Replayed: true`), 409
-   IDEMPOTENCY_IN_PROGRESS while it runs, or 422 IDEMPOTENCY_KEY_REUSED for another request.
-2. Effect: one transaction runs the use case's step AND marks our claim COMPLETED with the response,
-   so the effect and its record commit together or not at all.
-3. Failure: the effect rolled back and the claim is deleted, so the client may retry with the key
-   (errors are not replayed). A claimant that died (timeout) leaves an IN_PROGRESS row; after its
-   lease another request may take it over, and the dead one, should it wake, cannot complete a claim
-   it no longer holds (its transaction rolls back).
-
-A record older than 24 h is taken over by the next request with that key, as if it were new.
+The records live in our database, not Powertools' idempotency store, so that the effect and its
+record commit together. A request claims (user, sha256(key)) in a transaction of its own (others get
+the stored response, 409 while it runs, or 422 for another request); one transaction then runs the
+use case's step and completes the claim; a failure deletes the claim. A dead claimant's lease and a
+record older than 24 h are taken over. docs/api.md#idempotency, docs/billing.md.
 """
 
 from __future__ import annotations

@@ -1,25 +1,10 @@
 """Rate limits: at most `limit` requests of a subject in any 60 seconds, on a store every container shares.
 
-API Gateway HTTP APIs have no usage plans or per-client throttling, so the functions limit
-themselves. This module counts; the request guard that decides who is counted against which limit
-is `investment_system.http.rate_limit`.
-
-- Window: sliding. A subject's admitted requests are counted per second (one bucket per second, key
-  `rl:<subject>`); a request is admitted when fewer than `limit` were admitted in its second and the
-  60 before it. A bucket therefore counts for 61 seconds, a little longer than the request's own
-  minute, so that no 60-second window, wherever it starts, ever holds more than `limit` admitted
-  requests (a fixed minute would let twice the limit through across its boundary). Refused requests
-  are not counted: a client that keeps knocking gets in as soon as its oldest request leaves.
-- Decision: what is left of the limit now, and the seconds until the oldest counted request leaves
-  the window, that is until the next request can be admitted (`RateLimitDecision`; http/rate_limit.py
-  says it as the RateLimit-* and Retry-After headers).
-- Backends (RATE_LIMIT_BACKEND), each admitting atomically: `memory` (this process, under a lock;
-  `invest serve` swaps in a store all its containers share, see `share_memory_backend`), `redis` (one
-  Lua script on a hash of buckets), `dynamodb` (a consistent read, then a conditional write). Their
-  clients are imported and created on first use, so a function that never limits never loads redis
-  or boto3.
-- Backend down: counted (RateLimiterUnavailable), logged, then allowed without a decision
-  (RATE_LIMIT_FAIL_OPEN=true, the default) or refused with 503 RATE_LIMITER_UNAVAILABLE.
+API Gateway HTTP APIs have no per-client throttling, so the functions limit themselves; this module
+counts, `investment_system.http.rate_limit` decides who against which limit. A sliding window of
+per-second buckets (refused requests not counted) gives a `RateLimitDecision` or raises
+`RateLimitExceeded`; backends `memory`, `redis` and `dynamodb` admit atomically, their clients loaded
+on first use; a backend down fails open or closed (RATE_LIMIT_FAIL_OPEN). docs/billing.md#rate-limits.
 """
 
 from __future__ import annotations
