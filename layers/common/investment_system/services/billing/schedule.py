@@ -1,14 +1,10 @@
 """The scheduled job of subscriptions: changes due at a period's end, and dunning, for every user.
 
-Reads never wait for it: the quota checks already count a due change as made, and a user's own
-billing requests apply it first (services/billing/subscriptions.py). The job makes it so for users who send
-none, so that the table, the audit trail and the metrics say what is in force.
-
-Each batch is its own transaction: it locks up to `batch_size` subscriptions with a change due
-(SKIP LOCKED, so two overlapping runs share the work instead of queueing on each other's rows) and
-applies, with its audit row, every transition due by now, each at its own moment. A row once brought
-up to date is no longer due, so a run is idempotent, and a rerun after a crash picks up where it
-stopped. A run stops after `max_batches`, or earlier when `keep_going` says its time is up.
+Reads never wait for it (quota checks count a due change as made, a user's billing requests apply it
+first); it brings the rows of users who send none up to date, so that the table, the audit trail and
+the metrics say what is in force. Each batch is one transaction over up to `batch_size` due rows
+(SKIP LOCKED, so overlapping runs share the work) applying every transition due by now at its own
+moment: a run is idempotent and a rerun picks up where one stopped (`max_batches`, `keep_going`).
 """
 
 from __future__ import annotations
