@@ -1,7 +1,7 @@
 """POST /v1/auth/refresh: rotate a refresh token into a new token pair."""
 
 from investment_system.entrypoints import http_handler
-from investment_system.http import create_app, error_responses
+from investment_system.http import RateLimit, create_app, error_responses, route_facts
 from investment_system.schemas.auth import RefreshRequest, TokenPair
 from investment_system.services.accounts.login_sessions import rotate
 
@@ -20,6 +20,7 @@ app = create_app()
     "from its login, however often it is refreshed (then 401 TOKEN_EXPIRED).",
     tags=["Auth"],
     responses={200: {"description": "A new token pair"}, **error_responses(401, 403)},
+    openapi_extensions=route_facts(rate_limit=RateLimit.PER_IP),
 )
 def post_refresh(request: RefreshRequest) -> TokenPair:
     return rotate(request.refresh_token)

@@ -1,7 +1,7 @@
 """POST /v1/auth/register: create an account."""
 
 from investment_system.entrypoints import http_handler
-from investment_system.http import create_app, error_responses
+from investment_system.http import RateLimit, create_app, error_responses, route_facts
 from investment_system.schemas.auth import Registration
 from investment_system.schemas.users import UserOut
 from investment_system.services.accounts.credentials import register
@@ -17,6 +17,7 @@ app = create_app()
     description="The email is trimmed and lower-cased; the password must meet the password policy.",
     tags=["Auth"],
     responses={201: {"description": "The new account"}, **error_responses(409)},
+    openapi_extensions=route_facts(rate_limit=RateLimit.PER_IP),
 )
 def post_register(registration: Registration) -> UserOut:
     return register(registration)

@@ -1,7 +1,7 @@
 """POST /v1/billing/webhooks/payments: the payment provider's signed events."""
 
 from investment_system.entrypoints import http_handler
-from investment_system.http import create_app, error_responses
+from investment_system.http import RateLimit, create_app, error_responses, route_facts
 from investment_system.http.webhooks import SignatureHeader, SignedByPaymentProvider
 from investment_system.schemas.billing import PaymentEvent, WebhookReceipt
 from investment_system.services.billing.webhooks import receive_payment_event
@@ -29,6 +29,7 @@ app = create_app()
     ),
     tags=["Billing"],
     responses={200: {"description": "Received; applied says whether it took effect"}, **error_responses(401, 404)},
+    openapi_extensions=route_facts(rate_limit=RateLimit.NONE),
 )
 def post_payment_event(event: PaymentEvent, signature: SignatureHeader, _: SignedByPaymentProvider) -> WebhookReceipt:
     return receive_payment_event(event)

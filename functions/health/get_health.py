@@ -1,7 +1,15 @@
 """GET /v1/health: the API's health and its dependencies'."""
 
 from investment_system.entrypoints import http_handler
-from investment_system.http import OpenAPIResponse, Response, content_types, create_app, error_responses
+from investment_system.http import (
+    OpenAPIResponse,
+    RateLimit,
+    Response,
+    content_types,
+    create_app,
+    error_responses,
+    route_facts,
+)
 from investment_system.schemas.health import HealthReport
 from investment_system.services.system.health import check_health
 
@@ -21,6 +29,7 @@ REPORT: OpenAPIResponse = {"content": {"application/json": {"model": HealthRepor
         200: {"description": "Healthy, or degraded (a non-critical dependency is down)", **REPORT},
         503: {"description": "Unhealthy: the database is down", **REPORT},
     },
+    openapi_extensions=route_facts(rate_limit=RateLimit.NONE),  # monitors must see an outage, not a 429
 )
 def get_health() -> Response[str]:
     report = check_health()

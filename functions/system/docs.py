@@ -2,7 +2,7 @@
 the live view of the real-time stream."""
 
 from investment_system.entrypoints import http_handler
-from investment_system.http import Response, content_types, create_app
+from investment_system.http import RateLimit, Response, content_types, create_app, route_facts
 from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, swagger_asset, swagger_page
 from investment_system.http.live import LIVE_CSP, LIVE_PAGE
 from investment_system.http.routing import openapi_document
@@ -10,23 +10,23 @@ from investment_system.http.routing import openapi_document
 app = create_app(validation=False)  # no parameters, body or token: nothing to validate
 
 
-@app.get(OPENAPI_PATH, include_in_schema=False)
+@app.get(OPENAPI_PATH, include_in_schema=False, openapi_extensions=route_facts(rate_limit=RateLimit.NONE))
 def get_openapi() -> Response[str]:
     return Response(200, content_types.APPLICATION_JSON, openapi_document())
 
 
-@app.get("/v1/docs", include_in_schema=False)
+@app.get("/v1/docs", include_in_schema=False, openapi_extensions=route_facts(rate_limit=RateLimit.NONE))
 def get_docs() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", swagger_page(), {"Content-Security-Policy": DOCS_CSP})
 
 
 # Before /v1/docs/<asset>, which would take it (API Gateway sends it through the same {asset} route).
-@app.get("/v1/docs/live", include_in_schema=False)
+@app.get("/v1/docs/live", include_in_schema=False, openapi_extensions=route_facts(rate_limit=RateLimit.NONE))
 def get_live_view() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", LIVE_PAGE, {"Content-Security-Policy": LIVE_CSP})
 
 
-@app.get("/v1/docs/<asset>", include_in_schema=False)
+@app.get("/v1/docs/<asset>", include_in_schema=False, openapi_extensions=route_facts(rate_limit=RateLimit.NONE))
 def get_docs_asset(asset: str) -> Response[str]:
     content_type, body = swagger_asset(asset)
     return Response(200, content_type, body, {"Cache-Control": "public, max-age=86400"})

@@ -11,7 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from invest_dev.openapi import BUNDLED
-from investment_system.http.rate_limit import EXEMPT_ROUTES
+from investment_system.http.route_facts import RateLimit, RouteFacts
 
 DOCUMENT = json.loads(BUNDLED.read_text(encoding="utf-8"))
 CAMEL_CASE = re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]+)*$")
@@ -23,6 +23,11 @@ PUBLIC = {
     "GET /v1/billing/plans",
     "POST /v1/billing/webhooks/payments",
 }
+
+
+def is_rate_limited(operation: dict[str, Any]) -> bool:
+    """As the route declares it (its `x-rate-limit`, from `route_facts` in its decorator)."""
+    return RouteFacts.of(operation).rate_limit is not RateLimit.NONE
 
 
 def operations() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -117,7 +122,7 @@ def test_errors_are_documented_where_they_can_happen():
         statuses = set(operation["responses"])
         assert {"400", "422", "500", "503"} <= statuses, route
         assert ("413" in statuses) == ("415" in statuses) == ("requestBody" in operation), route
-        assert ("429" in statuses) == (route not in EXEMPT_ROUTES), route
+        assert ("429" in statuses) == is_rate_limited(operation), route
         if operation["security"]:
             assert {"401", "403"} <= statuses, route
 
@@ -133,7 +138,7 @@ def _header_schema(response: dict, name: str) -> dict:
 
 def test_response_headers_are_documented_where_they_are_sent():
     for route, operation in operations():
-        rate_limited = route not in EXEMPT_ROUTES
+        rate_limited = is_rate_limited(operation)
         for status, response in operation["responses"].items():
             headers = _headers(response)
             assert "X-Correlation-ID" in headers, (route, status)

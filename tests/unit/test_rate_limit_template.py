@@ -1,7 +1,7 @@
 """The template gives the rate-limit table's permissions to exactly the functions that use it."""
 
-from invest_dev.template import http_functions, load_template, stream_functions
-from investment_system.http.rate_limit import EXEMPT_ROUTES
+from invest_dev.template import http_functions, import_function, load_template, stream_functions
+from investment_system.http.route_facts import RateLimit, declared_facts
 
 
 def _roles(policy: str) -> set[str]:
@@ -10,7 +10,9 @@ def _roles(policy: str) -> set[str]:
 
 
 def _is_rate_limited(spec) -> bool:
-    return any(f"{route.method} {route.path}" not in EXEMPT_ROUTES for route in spec.routes)
+    app = import_function(spec).app
+    limits = {declared_facts(app, f"{route.method} {route.path}").rate_limit for route in spec.routes}
+    return bool(limits - {RateLimit.NONE})
 
 
 def test_every_rate_limited_function_and_no_other_may_update_the_counters():

@@ -106,11 +106,11 @@ def with_contract_work(app: Any) -> Any:
     from investment_system.http.rate_limit import rate_limit_guard
     from investment_system.http.resolver import (
         CORRELATION_HEADER,
-        NO_STORE_PREFIXES,
         SECURITY_HEADERS,
         correlation_id_for,
         record_request,
     )
+    from investment_system.http.route_facts import declared_facts
     from investment_system.observability import set_correlation_id, start_request_metrics
 
     class ContractApp:
@@ -120,12 +120,13 @@ def with_contract_work(app: Any) -> Any:
             set_correlation_id(correlation_id)
             route_key = event.get("routeKey") or "$default"
             start_request_metrics(context.function_name, route_key)
-            rate_limit_headers = rate_limit_guard(event, route_key)
+            facts = declared_facts(app, route_key)
+            rate_limit_headers = rate_limit_guard(event, facts.rate_limit)
             response: dict[str, Any] = app.resolve(event, context)
             record_request(response["statusCode"], started)
             headers = response.setdefault("headers", {})
             headers.update(SECURITY_HEADERS)
-            if str(event.get("rawPath")).startswith(NO_STORE_PREFIXES):
+            if facts.stores_nothing(str(event.get("rawPath"))):
                 headers["Cache-Control"] = "no-store"
             headers["Vary"] = "Origin"
             headers.update(rate_limit_headers)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from investment_system.http.openapi import error_responses
 from investment_system.http.resolver import create_app
+from investment_system.http.route_facts import RateLimit, route_facts
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -22,10 +23,12 @@ __all__ = [
     "NotFoundError",
     "OpenAPIResponse",
     "Query",
+    "RateLimit",
     "Response",
     "content_types",
     "create_app",
     "error_responses",
+    "route_facts",
 ]
 
 

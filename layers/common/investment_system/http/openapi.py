@@ -104,6 +104,8 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
+# The routes served beside the document (the docs themselves), for the catch-all's 404/405 (http/routing.py).
+UNDOCUMENTED_ROUTES = "x-undocumented-routes"
 _RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 
 
@@ -119,16 +121,24 @@ def _error_response(status: int, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def document_part(app: Any) -> dict[str, Any]:
-    """The OpenAPI document of one function's resolver, as Powertools generates it."""
+    """The OpenAPI document of one function's resolver, as Powertools generates it, with the routes it
+    leaves out (`include_in_schema=False`) under UNDOCUMENTED_ROUTES."""
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
     from investment_system import __version__
+    from investment_system.http.compat import registered_routes
 
     # Powertools refuses a route's `security` unless the scheme it names is passed here.
     schemes = {BEARER_SCHEME_NAME: HTTPBearer(bearerFormat="JWT")}
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(title=TITLE, version=__version__, security_schemes=schemes)
     )
+    undocumented: dict[str, list[str]] = {}
+    for route in registered_routes(app):
+        if not route.include_in_schema:
+            undocumented.setdefault(route.openapi_path, []).append(route.method)
+    if undocumented:
+        document[UNDOCUMENTED_ROUTES] = undocumented
     return document
 
 
@@ -138,7 +148,10 @@ def build_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
+    undocumented: dict[str, list[str]] = {}
     for part in parts:
+        for path, methods in part.get(UNDOCUMENTED_ROUTES, {}).items():
+            undocumented[path] = sorted({*undocumented.get(path, []), *methods})
         for path, operations in part.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)
         schemas.update(part.get("components", {}).get("schemas", {}))
@@ -157,6 +170,7 @@ def build_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "servers": [{"url": "/", "description": "This API's own origin"}],
         "tags": TAGS,
         "paths": dict(sorted(paths.items())),
+        UNDOCUMENTED_ROUTES: dict(sorted(undocumented.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "headers": HEADERS,
@@ -166,7 +180,7 @@ def build_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
-    from investment_system.http.rate_limit import EXEMPT_ROUTES
+    from investment_system.http.route_facts import RateLimit, RouteFacts
     from investment_system.services.billing.webhooks import SIGNATURE_HEADER
 
     bearer = bool(operation.get("security"))
@@ -174,7 +188,7 @@ def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
     parameter_names = _canonical_header_names(operation.get("parameters", []))
     for parameter in operation.get("parameters", []):
         _absent_not_null(parameter)
-    rate_limited = route_key not in EXEMPT_ROUTES
+    rate_limited = RouteFacts.of(operation).rate_limit is not RateLimit.NONE
     statuses = {400, 422, 500, 503}
     statuses |= {413, 415} if "requestBody" in operation else set()
     statuses |= {401, 403} if bearer else set()

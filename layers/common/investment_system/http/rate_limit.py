@@ -15,20 +15,10 @@ from typing import Any
 
 from investment_system.errors import AuthenticationError
 from investment_system.http.headers import bearer_token_from
+from investment_system.http.route_facts import RateLimit
 from investment_system.services.accounts.tokens import verify_access_token
 from investment_system.services.system.rate_limit import RateLimitDecision, get_rate_limiter
 from investment_system.settings import get_settings
-
-EXEMPT_ROUTES = frozenset(
-    {
-        "GET /v1/health",
-        "GET /v1/openapi.json",
-        "GET /v1/docs",
-        "GET /v1/docs/{asset}",
-        "POST /v1/billing/webhooks/payments",
-    }
-)
-PER_IP_ROUTES = frozenset({"POST /v1/auth/login", "POST /v1/auth/register", "POST /v1/auth/refresh"})
 
 
 def _token_user(event: Mapping[str, Any]) -> tuple[uuid.UUID, int] | None:
@@ -46,13 +36,13 @@ def _token_user(event: Mapping[str, Any]) -> tuple[uuid.UUID, int] | None:
     return uuid.UUID(str(claims["sub"])), limit
 
 
-def rate_limit_guard(event: Mapping[str, Any], route_key: str) -> dict[str, str]:
-    """The request guard of every HTTP function (see the module docstring)."""
+def rate_limit_guard(event: Mapping[str, Any], rate_limit: RateLimit) -> dict[str, str]:
+    """The request guard of every HTTP function, for a route limited as it declares (http/route_facts.py)."""
     settings = get_settings().rate_limit
     method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "")
-    if not settings.enabled or method == "OPTIONS" or route_key in EXEMPT_ROUTES:
+    if not settings.enabled or method == "OPTIONS" or rate_limit is RateLimit.NONE:
         return {}
-    user = None if route_key in PER_IP_ROUTES else _token_user(event)
+    user = None if rate_limit is RateLimit.PER_IP else _token_user(event)
     if user is not None:
         user_id, limit = user
         return rate_limit_headers(get_rate_limiter().check(f"user:{user_id}", limit))

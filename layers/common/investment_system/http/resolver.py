@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -47,6 +47,7 @@ from investment_system.http.request_parameters import (
     refuse_control_characters,
     refuse_control_characters_in_headers,
 )
+from investment_system.http.route_facts import declared_facts
 from investment_system.observability import (
     MetricName,
     add_metric,
@@ -66,7 +67,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
-NO_STORE_PREFIXES = ("/v1/auth", "/v1/users", "/v1/admin", "/v1/billing")
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", CORRELATION_HEADER, "X-Signature"]
 CORS_EXPOSE_HEADERS = [
     CORRELATION_HEADER,
@@ -76,21 +76,6 @@ CORS_EXPOSE_HEADERS = [
     "RateLimit-Reset",
     "Idempotent-Replayed",
 ]
-
-
-class RequestGuard(Protocol):
-    """Runs before routing (rate limiting plugs in here). It may raise an AppError, and the
-    headers it returns are added to whatever response the request gets."""
-
-    def __call__(self, event: Mapping[str, Any], route_key: str) -> dict[str, str]: ...
-
-
-_guards: list[RequestGuard] = []
-
-
-def add_request_guard(guard: RequestGuard) -> None:
-    if guard not in _guards:
-        _guards.append(guard)
 
 
 def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: bool = True) -> APIGatewayHttpResolver:
@@ -116,9 +101,6 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: b
 
         authenticate_before_validation(app)
     app.use(middlewares=[_reject_unknown_query_parameters])
-    add_request_guard(refuse_control_characters_in_headers)  # first: the rate limit reads the token
-    add_request_guard(rate_limit_guard)
-    add_request_guard(require_json_body)
     _register_error_handlers(app)
     return app
 
@@ -203,11 +185,11 @@ def correlation_id_for(event: Mapping[str, Any]) -> str:
     return str(uuid.uuid4())
 
 
-def _finish(response: dict[str, Any], path: str, cid: str, extra_headers: Mapping[str, str]) -> dict[str, Any]:
+def _finish(response: dict[str, Any], no_store: bool, cid: str, extra_headers: Mapping[str, str]) -> dict[str, Any]:
     headers = response.setdefault("headers", {})
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)  # the docs page brings its own CSP
-    if path.startswith(NO_STORE_PREFIXES):
+    if no_store:
         headers["Cache-Control"] = "no-store"
     # CORS headers come for an allowed Origin only (and echo it), so every answer depends on Origin:
     # a shared cache must not give one origin's answer to another.
@@ -221,10 +203,13 @@ def respond(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
     """The answer to an HTTP API event: the request guards, `app.resolve`, any error as the contract's
     envelope, and the headers every response carries (the request's correlation ID is already set)."""
     route_key = str(event.get("routeKey") or "$default")
+    facts = declared_facts(app, route_key)
     extra_headers: dict[str, str] = {}
     try:
-        for guard in _guards:
-            extra_headers.update(guard(event, route_key))
+        # Before routing: the rate limit reads the token, so the header check comes first.
+        refuse_control_characters_in_headers(event, route_key)
+        extra_headers.update(rate_limit_guard(event, facts.rate_limit))
+        require_json_body(event, route_key)
         response = app.resolve(json_readable(event), context)
     except AppError as error:
         extra_headers.update(error_headers(error))
@@ -232,7 +217,8 @@ def respond(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
     except Exception:
         logger.exception("Unhandled error outside the resolver")
         response = error_dict(ErrorCode.INTERNAL_ERROR)
-    return _finish(response, str(event.get("rawPath") or "/"), correlation_id(), extra_headers)
+    no_store = facts.stores_nothing(str(event.get("rawPath") or "/"))
+    return _finish(response, no_store, correlation_id(), extra_headers)
 
 
 def prime(app: APIGatewayHttpResolver) -> None:

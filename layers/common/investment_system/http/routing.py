@@ -14,11 +14,9 @@ from aws_lambda_powertools.event_handler import Response
 
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http.envelope import MethodNotAllowed, error_response
+from investment_system.http.openapi import UNDOCUMENTED_ROUTES
 from investment_system.http.resolver import cors_config
 from investment_system.snapstart import before_snapshot
-
-# Served beside the API by the docs function, not listed in the document itself.
-_DOCS_ROUTES = {"/v1/openapi.json": {"GET"}, "/v1/docs": {"GET"}}
 
 
 @cache
@@ -33,10 +31,9 @@ PathTemplate = tuple[str, ...]
 
 @cache
 def _route_table() -> list[tuple[PathTemplate, frozenset[str]]]:
-    paths = json.loads(openapi_document()).get("paths", {})
-    table = [(tuple(p.split("/")), frozenset(m.upper() for m in ops)) for p, ops in paths.items()]
-    table += [(tuple(p.split("/")), frozenset(m)) for p, m in _DOCS_ROUTES.items()]
-    return table
+    document = json.loads(openapi_document())
+    routes = [*document.get("paths", {}).items(), *document.get(UNDOCUMENTED_ROUTES, {}).items()]
+    return [(tuple(p.split("/")), frozenset(m.upper() for m in methods)) for p, methods in routes]
 
 
 def _matches(template: PathTemplate, path: str) -> bool:
