@@ -9,6 +9,7 @@ from pathlib import Path
 
 from invest_dev.events import LambdaContextStub, http_event
 from invest_dev.openapi import BUNDLED
+from invest_dev.template import functions, import_function
 from investment_system.entrypoints import http_handler
 from investment_system.http import RateLimit, Response, create_app, route_facts
 from investment_system.services.accounts.tokens import issue_token
@@ -84,6 +85,21 @@ def test_the_document_shows_the_declared_facts_and_the_routes_served_beside_it()
     assert document["paths"]["/v1/health"]["get"]["x-rate-limit"] == "none"
     assert "x-rate-limit" not in document["paths"]["/v1/signals"]["get"]
     assert {"/v1/docs", "/v1/openapi.json"} <= set(document["x-undocumented-routes"])
+
+
+def test_the_catch_all_knows_the_routes_the_docs_function_declares():
+    # Given the catch-all, whose routes come from the document, and the docs' routes left out of it
+    catch_all = import_function(next(spec for spec in functions() if spec.handler == "not_found.handler"))
+
+    def answer(method: str, path: str) -> dict:
+        reply: dict = catch_all.handler(http_event(method, path, route_key="$default"), LambdaContextStub())
+        return reply
+
+    # When another method comes for one of them / Then it is 405 with the method the docs route declares
+    for path in ("/v1/docs", "/v1/openapi.json", "/v1/docs/swagger-ui.min.css"):
+        reply = answer("POST", path)
+        assert (reply["statusCode"], reply["headers"]["Allow"]) == (405, "GET"), path
+    assert answer("POST", "/v1/nowhere")["statusCode"] == 404
 
 
 def test_no_module_of_the_layer_lists_routes():
