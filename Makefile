@@ -1,6 +1,6 @@
 # Two commands matter: `make run` (serve the API locally) and `make test` (the whole suite).
 SHELL := /bin/bash
-# The template's Runtime (tests/unit/test_project_consistency.py keeps the two in step). The first such Python
+# The template's Runtime (tests/project/test_consistency.py keeps the two in step). The first such Python
 # that runs: python3.13 on PATH, else pyenv's (a pyenv shim exists even where its version is not selected).
 PYTHON_VERSION := 3.13
 ifndef PYTHON

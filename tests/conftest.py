@@ -1,9 +1,8 @@
-"""Test set-up shared by the whole suite.
+"""Test set-up shared by the whole suite, as plugins (tests/support/) and a few fixtures.
 
-Databases: the `db` fixture runs a test on each backend named in TEST_DATABASES
-(default `sqlite,postgres,mysql`); each test session creates its own fresh PostgreSQL and MariaDB
-databases (so parallel runs don't collide), migrates them with Alembic, and empties the tables
-between tests. A server that cannot be reached fails the tests: it never skips them.
+`tests.support.environment` comes first: it sets the environment before anything imports the layer.
+Databases: the `db` fixture and its kin (tests/support/databases.py) run a test on each backend named in
+TEST_DATABASES (default `sqlite,postgres,mysql`).
 """
 
 from __future__ import annotations
@@ -11,149 +10,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import tempfile
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-_TMP = Path(tempfile.mkdtemp(prefix="invest-tests-"))
-# Before any investment_system import: settings are read once per process.
-os.environ.update(
-    {
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": f"sqlite:///{_TMP / 'default.db'}",
-        "ARGON2_MEMORY_KIB": "64",  # cheap hashes for tests; the benchmark uses the real parameters
-        "ARGON2_TIME_COST": "1",
-        "RATE_LIMIT_BACKEND": "memory",
-        "LOG_LEVEL": "INFO",
-        "POWERTOOLS_DEV": "false",
-    }
-)
-# Every EMF document of the session, for the metrics contract (tests/metrics_contract.py).
-os.environ["METRICS_FILE"] = str(_TMP / "metrics.jsonl")
-pytest_plugins = ["metrics_contract"]
+import pytest
 
-import pytest  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from invest_dev.scratch_db import create_database, drop_database  # noqa: E402
-from investment_system.db import engine as db_engine  # noqa: E402
-from investment_system.db.base import Base  # noqa: E402
-from investment_system.db.migrate import upgrade  # noqa: E402
-from investment_system.models import *  # noqa: E402, F403
-from investment_system.settings import DatabaseSettings, get_settings  # noqa: E402
-
-SERVER_URLS = {
-    "postgres": os.environ.get("TEST_POSTGRES_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/postgres"),
-    "mysql": os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
-}
-BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgres,mysql").split(",") if b.strip()]
-_SESSION_TAG = uuid.uuid4().hex[:10]
-# Reference data the migrations seed (the plan catalogue): kept when tables are emptied between tests.
-SEEDED_TABLES = frozenset({"plans"})
-
-
-def _create_server_database(backend: str) -> str:
-    try:
-        return create_database(SERVER_URLS[backend], f"invest_test_{_SESSION_TAG}")
-    except Exception as error:  # a missing server must fail loudly, never skip
-        raise RuntimeError(
-            f"{backend} is not reachable at {make_url(SERVER_URLS[backend]).render_as_string()}: {error}. "
-            "Start it (see docs/development.md, 'Tests') or narrow TEST_DATABASES."
-        ) from error
-
-
-def _drop_server_database(backend: str, url: str) -> None:
-    drop_database(SERVER_URLS[backend], url)
-
-
-class MigratedDatabase:
-    """One migrated database of a backend, shared by the session's tests of that backend."""
-
-    def __init__(self, backend: str, url: str) -> None:
-        self.backend = backend
-        self.url = url
-        self.engine = self.make_engine()
-        upgrade(self.engine)
-
-    def make_engine(self, pool_size: int = 10) -> Engine:
-        """An engine on this database; race tests want a pool larger than Lambda's one connection."""
-        settings = DatabaseSettings(url=self.url)
-        if self.backend == "sqlite":
-            return db_engine.build_engine(settings)
-        return db_engine.build_engine(settings, pool_size=pool_size, max_overflow=pool_size)
-
-    def empty(self) -> None:
-        with self.engine.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                if table.name not in SEEDED_TABLES:
-                    connection.execute(table.delete())
-
-
-@pytest.fixture(scope="session")
-def databases() -> Iterator[dict[str, MigratedDatabase]]:
-    made: dict[str, MigratedDatabase] = {}
-    yield made  # filled lazily by _database(); server databases are dropped at session finish
-    for database in made.values():
-        database.engine.dispose()
-
-
-_server_urls: dict[str, str] = {}
-
-
-def _database(databases: dict[str, MigratedDatabase], backend: str) -> MigratedDatabase:
-    if backend not in databases:
-        if backend == "sqlite":
-            url = f"sqlite:///{_TMP / 'test.db'}"
-        else:
-            url = _create_server_database(backend)
-            _server_urls[backend] = url
-        databases[backend] = MigratedDatabase(backend, url)
-    return databases[backend]
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    db_engine.dispose_engine()
-    for backend, url in _server_urls.items():
-        _drop_server_database(backend, url)
-
-
-def _backend_params(backends: list[str]) -> list[Any]:
-    """Fixture parameters for these backends; a server's is marked with its name (`-m "not postgres"`)."""
-    return [pytest.param(name, marks=() if name == "sqlite" else getattr(pytest.mark, name)) for name in backends]
-
-
-@pytest.fixture(params=_backend_params(BACKENDS))
-def db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
-    """A clean, migrated database on each configured backend, installed as the container's engine."""
-    database = _database(databases, request.param)
-    database.empty()
-    db_engine.use_engine(database.engine)
-    yield database
-    db_engine.use_engine(None)
-
-
-@pytest.fixture(params=_backend_params([backend for backend in BACKENDS if backend != "sqlite"]))
-def server_db(request: pytest.FixtureRequest, databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
-    """Like `db`, on the database servers only: race tests, where SQLite's single writer proves nothing."""
-    database = _database(databases, request.param)
-    database.empty()
-    db_engine.use_engine(database.engine)
-    yield database
-    db_engine.use_engine(None)
-
-
-@pytest.fixture
-def sqlite_db(databases: dict[str, MigratedDatabase]) -> Iterator[MigratedDatabase]:
-    """A clean, migrated SQLite database installed as the container's engine (service unit tests)."""
-    database = _database(databases, "sqlite")
-    database.empty()
-    db_engine.use_engine(database.engine)
-    yield database
-    db_engine.use_engine(None)
+pytest_plugins = ["tests.support.environment", "tests.support.databases", "tests.support.metrics_contract"]
 
 
 @pytest.fixture
@@ -183,6 +45,8 @@ def fresh_rate_limits() -> Iterator[None]:
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """Change environment variables for settings; the cached settings are rebuilt around the test."""
+    from investment_system.settings import get_settings
+
     get_settings.cache_clear()
     yield monkeypatch
     monkeypatch.undo()

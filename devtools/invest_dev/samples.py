@@ -5,7 +5,7 @@ function's routes, usable as it is with `sam local invoke <FunctionLogicalId> -e
 An event for a route that needs a signed-in caller carries an `Authorization: Bearer ...` header; its
 token is a placeholder that `with_fresh_token` replaces with a valid one. Events may refer to the
 sample accounts seeded by `seed_sample_users` (SAMPLE_USER_EMAIL / SAMPLE_ADMIN_EMAIL, password
-SAMPLE_PASSWORD). tests/integration/test_sample_events.py and the benchmark both use these helpers.
+SAMPLE_PASSWORD). tests/devtools/test_sample_events.py and the benchmark both use these helpers.
 """
 
 from __future__ import annotations

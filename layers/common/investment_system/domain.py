@@ -1,7 +1,7 @@
 """The domain's named values, shared by the tables, the API's models and the services: enums and field limits.
 
 Plain Python (no SQLAlchemy, no pydantic), so that a request or response model can name them without
-loading the ORM: a function that touches no table imports no `sqlalchemy.orm` (tests/unit/test_import_budgets.py).
+loading the ORM: a function that touches no table imports no `sqlalchemy.orm` (tests/coldstart/test_import_budgets.py).
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
 }
 
 # Codes the contract (API.md, "Errors") names for features not built yet; nothing raises them today.
-# The feature that raises one takes it out of this set (tests/unit/test_errors.py holds both ways).
+# The feature that raises one takes it out of this set (tests/shared/test_errors.py holds both ways).
 RESERVED_BY_CONTRACT: frozenset[ErrorCode] = frozenset(
     {
         ErrorCode.PRECONDITION_FAILED,  # If-Match on signal and profile writes

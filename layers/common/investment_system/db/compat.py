@@ -1,4 +1,4 @@
-"""The one module that knows SQLAlchemy's internals (tests/unit/test_powertools_compat.py keeps it so).
+"""The one module that knows SQLAlchemy's internals (tests/http/test_powertools_compat.py keeps it so).
 
 SnapStart priming compiles statements into an engine's compiled cache, and a flush's INSERTs into
 their mapper's cache, before the snapshot and without a connection. SQLAlchemy has no public call

@@ -11,7 +11,7 @@ from investment_system.db.engine import get_engine
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The newest migration's revision. Most deploys bring none: comparing the database's revision with this
 # needs neither Alembic nor the scripts (Alembic would import every script to find their head).
-# tests/unit/test_project_consistency.py keeps it the scripts' head.
+# tests/project/test_consistency.py keeps it the scripts' head.
 HEAD_REVISION = "0008"
 # Where Alembic keeps the database's revision (its default name; migrations/env.py keeps it).
 VERSION_TABLE = "alembic_version"

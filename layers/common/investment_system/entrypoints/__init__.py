@@ -4,7 +4,7 @@ returning its Lambda handler (`handler = http_handler(app)`, `handler = schedule
 Each does the common part once: the correlation ID, the logger's Lambda context, metrics flushed,
 tracing when on, and the end of the container's init (init_phase.py); and answers failures as its
 trigger expects. One module per trigger, loaded when its decorator is first imported from here, so
-that a function loads only its own trigger's code (tests/unit/test_import_budgets.py).
+that a function loads only its own trigger's code (tests/coldstart/test_import_budgets.py).
 """
 
 from importlib import import_module

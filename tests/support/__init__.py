@@ -1,0 +1,1 @@
+"""Helpers and pytest plugins shared by the suite, imported as `tests.support.<module>`."""
