@@ -227,6 +227,6 @@ def test_no_module_of_models_postpones_its_annotations():
     # When their annotations are looked at
     postponed = [module.__name__ for module in with_models if vars(module).get("annotations") is __future__.annotations]
     # Then none is a string: pydantic and SQLAlchemy compile each string annotation when the class is made
-    # (`from __future__ import annotations`: ~35% of the settings module's import)
+    # (docs/cold-start.md, "Annotations of models are objects, not strings")
     assert len(with_models) > 10
     assert postponed == []

@@ -1,25 +1,10 @@
 """Property: no value anywhere gets a 5xx (API.md, Conventions), on every database (SQLite, PostgreSQL, MariaDB).
 
-Every route of template.yaml is driven through its function's handler with API Gateway events. What a
-request can carry is read from the OpenAPI document the API serves (query, path and header parameters,
-and every field of the body, nested ones included) and from the template (path placeholders and the
-catch-all's path, which the document leaves out), so a new route or field is covered without editing
-this test. Each route also gets what any request may carry, documented or not: the headers every route
-reads (X-Correlation-ID, Authorization, Content-Type, the conditional-request ones, Origin), and a query
-parameter the route does not have, hostile in its name.
-
-One value at a time is made hostile, the rest of the request being one the route accepts: a new user
-with a fresh token (the administrator's on /v1/admin routes), a real signal of theirs for the {id}
-routes, a fresh refresh token, an unused email to register, a started checkout and a signature for the
-payment webhook, a fresh idempotency key. The hostile values are control characters (NUL among them),
-bidirectional overrides, zero-width characters, lookalike letters and digits, date-times at the edge of
-the representable range with and without an offset, huge, tiny and negative numbers (as JSON number
-literals and as strings), very long and empty strings, wrong JSON types, and near misses of the good
-value (the real id with a NUL after it, upper-cased, with Cyrillic letters in it...). Lone surrogates are
-sent in bodies only, where JSON can carry them; a URL or a header cannot.
-
-The answer is a 2xx or a 4xx, never a 5xx; a 4xx is the contract's error envelope, and a VALIDATION_ERROR
-names the field; nothing is logged at ERROR.
+Every route of template.yaml, driven through its function's handler, gets a request it accepts with one
+value made hostile at a time: every parameter, header and body field the OpenAPI document and the
+template name, plus the headers every route reads and an undocumented query parameter. The answer is
+a 2xx or a 4xx in the error envelope (a VALIDATION_ERROR naming the field), with nothing logged at
+ERROR. The values and the accepted requests: docs/security.md#every-value-of-every-route-property-test.
 """
 
 from __future__ import annotations
