@@ -113,7 +113,7 @@ def test_events_about_unknown_users_are_acknowledged_and_ignored(db):
     [
         ("wrong secret", lambda body: signature(body, secret="not-the-providers-secret-0123456789abcdef")),
         ("stale", lambda body: signature(body, at=time.time() - 301)),
-        ("from the future", lambda body: signature(body, at=time.time() + 301)),
+        ("from the future", lambda body: signature(body, at=time.time() + 330)),  # past any second boundary crossed
         ("missing header", lambda body: None),
         ("empty header", lambda body: ""),
         ("no v1", lambda body: f"t={int(time.time())}"),
