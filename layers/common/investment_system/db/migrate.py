@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, column, inspect, select, table
@@ -9,10 +10,32 @@ from sqlalchemy import Engine, column, inspect, select, table
 from investment_system.db.engine import get_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-# The newest migration's revision. Most deploys bring none: comparing the database's revision with this
-# needs neither Alembic nor the scripts (Alembic would import every script to find their head).
-# tests/project/test_consistency.py keeps it the scripts' head.
-HEAD_REVISION = "0008"
+# A script's `revision = "..."` and `down_revision = ...` lines (a merge's names a tuple).
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.*)$", re.MULTILINE)
+_QUOTED = re.compile(r"""["']([^"']+)["']""")
+
+
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str:
+    """The revision no script names as its down_revision: the one `upgrade()` reaches. Read from the scripts'
+    assignment lines, so that it takes neither Alembic nor importing them (Alembic imports every one)."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for script in versions.iterdir():
+        if script.suffix != ".py":
+            continue
+        assigned = {name: _QUOTED.findall(value) for name, value in _ASSIGNMENT.findall(script.read_text("utf-8"))}
+        if len(assigned.get("revision", ())) != 1:
+            raise RuntimeError(f"migration script {script.name} assigns no `revision = '...'`")
+        revisions.update(assigned["revision"])
+        revised.update(assigned.get("down_revision", ()))
+    heads = sorted(revisions - revised)
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations have {len(heads)} heads, {heads}, where one is needed: merge them")
+    return heads[0]
+
+
+# Most deploys bring no migration: the migrate function compares the database's revision with this first.
+HEAD_REVISION = head_revision()
 # Where Alembic keeps the database's revision (its default name; migrations/env.py keeps it).
 VERSION_TABLE = "alembic_version"
 
