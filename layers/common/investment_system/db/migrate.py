@@ -42,6 +42,15 @@ VERSION_TABLE = "alembic_version"
 
 def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
     """Bring the database to `revision` (the latest by default), in one transaction where the backend allows."""
+    _run("upgrade", engine, revision)
+
+
+def downgrade(engine: Engine | None, revision: str) -> None:
+    """Undo the migrations after `revision` ("base": all of them); the suite checks each can be undone."""
+    _run("downgrade", engine, revision)
+
+
+def _run(direction: str, engine: Engine | None, revision: str) -> None:
     # Alembic is imported here, when there are migrations to run (see HEAD_REVISION).
     from alembic import command
     from alembic.config import Config
@@ -50,7 +59,7 @@ def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        getattr(command, direction)(config, revision)
 
 
 def current_revision(engine: Engine | None = None) -> str | None:
