@@ -22,6 +22,8 @@ SAM = PATH="$(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.exec
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 HOST ?= 127.0.0.1
 PORT ?= 3000
+# The template's Architecture parameter for `make build` (deploys); the layer's Makefile reads it too.
+ARCHITECTURE ?= arm64
 export DATABASE_URL ?= sqlite:///.local/invest.db
 
 .PHONY: install run migrate test lint lint-template typecheck generate build bench docs docs-build clean
@@ -40,15 +42,16 @@ migrate: install
 run: migrate
 	$(BIN)/invest serve --host $(HOST) --port $(PORT)
 
-# The whole suite: every database, Redis and a real browser, which devtools/ensure-services brings up.
-test: install
+# The whole suite: every database, Redis, a real browser and Docker (for `sam local`, test-sam's part),
+# which devtools/ensure-services brings up.
+test: install $(SAM_STAMP)
 	devtools/ensure-services
 	$(BIN)/pytest
 
 # The suite on SQLite alone, without servers, browser or slow tests: under a minute.
 .PHONY: test-quick
 test-quick: install
-	$(BIN)/pytest -m "not (postgres or mysql or redis or browser or slow)"
+	$(BIN)/pytest -m "not (postgres or mysql or redis or browser or slow or sam)"
 
 lint: install
 	$(BIN)/ruff check .
@@ -71,24 +74,49 @@ $(SAM_STAMP): devtools/sam-requirements.txt
 # compile each module it imports, several times its cost (docs/operations.md#build). unchecked-hash:
 # the deployment zip's 2-second timestamps would make timestamp-checked .pyc files look stale.
 build: $(SAM_STAMP)
-	$(SAM) build --template-file template.yaml
+	ARCHITECTURE=$(ARCHITECTURE) $(SAM) build --template-file template.yaml --parameter-overrides Architecture=$(ARCHITECTURE)
 	$(PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 lint-template: $(SAM_STAMP)
 	$(SAM_VENV)/bin/cfn-lint template.yaml monitoring/template.yaml
 	$(SAM) validate --lint --template-file template.yaml
 
-# The bundled OpenAPI document, linted by Redocly CLI (rules in redocly.yaml; every problem is an error)
-# at the version devtools/package-lock.json pins.
+# sam local (docs/development.md#sam-local): the functions in Lambda runtime containers, on the host's
+# architecture, with the runtime image built here from Debian packages (devtools/invest_dev/sam/) and the
+# flags of samconfig.toml's `local` environment; on PostgreSQL (SAM_DATABASE_URL), or on SQLite
+# (SAM_DATABASE=sqlite: .local/sam/sqlite/invest.db, or a sqlite:/// SAM_DATABASE_URL), migrated first.
+.PHONY: sam-api sam-invoke test-sam
+SAM_SERVICES = docker $(if $(filter sqlite,$(SAM_DATABASE))$(findstring sqlite:,$(SAM_DATABASE_URL)),,postgres)
+sam-api: install $(SAM_STAMP)
+	devtools/ensure-services $(SAM_SERVICES)
+	$(BIN)/python -m invest_dev.sam api
+
+sam-invoke: install $(SAM_STAMP)
+	@test -n "$(FN)" || { echo "usage: make sam-invoke FN=<function logical ID>, e.g. FN=HealthFunction" >&2; exit 2; }
+	devtools/ensure-services $(SAM_SERVICES)
+	$(BIN)/python -m invest_dev.sam invoke $(FN)
+
+# Every function once in its runtime container, the gateway suites and the fidelity test through sam local.
+test-sam: install $(SAM_STAMP)
+	devtools/ensure-services docker postgres
+	$(BIN)/pytest -m sam -p no:randomly
+
+# The bundled OpenAPI document, linted by Redocly CLI (rules in redocly.yaml; every problem is an error) and
+# Spectral (.spectral.yaml) at the versions devtools/package-lock.json pins, as it pins openapi-diff.
 NODE_STAMP := devtools/node_modules/.package-lock.json
 $(NODE_STAMP): devtools/package.json devtools/package-lock.json
 	cd devtools && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
+# The suite's breaking-change check runs openapi-diff, pinned there too (tests/http/test_breaking_changes.py).
+test: $(NODE_STAMP)
+
 .PHONY: lint-openapi
 lint-openapi: $(NODE_STAMP)
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true devtools/node_modules/.bin/redocly lint \
 		--config redocly.yaml layers/common/investment_system/openapi.json
+	devtools/node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity hint \
+		layers/common/investment_system/openapi.json
 
 # Cold start (without and with SnapStart) and warm latency of every function, beside a single-app reference
 # in the same runs; package sizes of the last build. Writes docs/benchmarks.md (see devtools/invest_dev/bench/).

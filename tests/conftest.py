@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.support.environment", "tests.support.databases", "tests.support.metrics_contract"]
+pytest_plugins = [
+    "tests.support.environment",
+    "tests.support.databases",
+    "tests.support.metrics_contract",
+    "tests.support.sam",
+]
 
 
 @pytest.fixture

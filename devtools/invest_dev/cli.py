@@ -117,7 +117,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from invest_dev.gateway.server import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, metrics_port=args.metrics_port)
     return 0
 
 
@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve every function of template.yaml over HTTP, locally")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("METRICS_PORT", "9464")),
+        help="serve the functions' metrics for Prometheus on this port, apart from the API (0: not at all)",
+    )
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations (DATABASE_URL)")

@@ -2,6 +2,7 @@
 
 - layers/common/investment_system/openapi.json: the OpenAPI document the docs and catch-all serve;
 - monitoring/template.yaml: the dashboard and alarms, a nested stack of template.yaml;
+- monitoring/grafana-dashboard.json: the same dashboard for Grafana (invest_dev/grafana.py);
 - the `Monitoring` resource of template.yaml (between its GENERATED markers);
 - layers/common/investment_system/plans.json: the plan catalogue the migrations leave in a new database,
   which GET /v1/billing/plans lists (services/billing/published_plans.py).
@@ -14,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from invest_dev import monitoring
+from invest_dev import grafana, monitoring
 from invest_dev.openapi import BUNDLED, build_document, render
 from invest_dev.template import TEMPLATE
 
@@ -46,7 +47,12 @@ def released_plans() -> tuple[Path, str]:
 def generated_files(template: Path = TEMPLATE) -> dict[Path, str]:
     """Each generated file and the text it should have now."""
     plans_file, plans = released_plans()
-    return {BUNDLED: render(build_document(template)), **monitoring.generated_files(template), plans_file: plans}
+    return {
+        BUNDLED: render(build_document(template)),
+        **monitoring.generated_files(template),
+        **grafana.generated_files(template),
+        plans_file: plans,
+    }
 
 
 def write_generated(template: Path = TEMPLATE) -> list[Path]:

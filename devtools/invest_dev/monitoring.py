@@ -28,13 +28,17 @@ PASSED = {
     "AlarmTopicArn": "!Ref AlarmTopic",
     "Alarm5xxRatePercent": "!Ref Alarm5xxRatePercent",
     "AlarmLatencyP99Ms": "!Ref AlarmLatencyP99Ms",
+    "FailedInvocationsQueueName": "!GetAtt FailedInvocationsQueue.QueueName",
 }
 LAMBDA_NAMESPACE = "AWS/Lambda"
+SQS_NAMESPACE = "AWS/SQS"
 # A metric math alarm may read at most 10 metrics: one throttle alarm per 10 functions.
 MAX_ALARM_METRICS = 10
 PERCENTILES = ("p50", "p95", "p99")
 PERIOD_SECONDS = 60
 ALARM_PERIOD_SECONDS = 300
+# A canary's traffic shifts after a few minutes: its rollback alarms look at each minute.
+DEPLOY_ALARM_PERIOD_SECONDS = 60
 GRID_WIDTH = 24
 
 REQUEST_STATUS = (MetricName.REQUESTS_2XX, MetricName.REQUESTS_4XX, MetricName.REQUESTS_5XX)
@@ -75,6 +79,12 @@ class _Context:
         self.http_functions = tuple(spec for spec in specs if spec.routes)
         # Functions behind a route of either API: each records its cold starts.
         self.request_functions = tuple(spec for spec in specs if spec.routes or spec.stream_routes)
+        # Functions invoked asynchronously (schedules, the stream's delivery): what their retries do not
+        # settle goes to the dead-letter queue of their EventInvokeConfig.
+        resources = template["Resources"]
+        self.async_functions = tuple(
+            spec for spec in specs if "EventInvokeConfig" in resources[spec.name].get("Properties", {})
+        )
 
     def metric(self, name: MetricName, dimensions: dict[str, str] | None = None, **options: Any) -> list[Any]:
         """A dashboard metric of ours; without `dimensions` it is the roll-up by service."""
@@ -128,11 +138,18 @@ def _endpoint_widgets(ctx: _Context, spec: FunctionSpec) -> list[dict[str, Any]]
     ]
 
 
-def _lambda_graph(ctx: _Context, title: str, metric: str, stat: str) -> dict[str, Any]:
+def _lambda_graph(
+    ctx: _Context, title: str, metric: str, stat: str, specs: tuple[FunctionSpec, ...] | None = None
+) -> dict[str, Any]:
     lines = [
-        [LAMBDA_NAMESPACE, metric, "FunctionName", _function_ref(spec), {"label": spec.name}] for spec in ctx.functions
+        [LAMBDA_NAMESPACE, metric, "FunctionName", _function_ref(spec), {"label": spec.name}]
+        for spec in (ctx.functions if specs is None else specs)
     ]
     return _graph(title, lines, stat, width=8)
+
+
+def _queue_depth_metric() -> list[Any]:
+    return [SQS_NAMESPACE, "ApproximateNumberOfMessagesVisible", "QueueName", "${FailedInvocationsQueueName}"]
 
 
 def dashboard_body(ctx: _Context) -> dict[str, Any]:
@@ -161,6 +178,15 @@ def dashboard_body(ctx: _Context) -> dict[str, Any]:
                 for spec in ctx.request_functions
             ],
             "Sum",
+            width=8,
+        ),
+        _heading("## Asynchronous work: schedules and the stream's delivery (failures end in the dead-letter queue)"),
+        _lambda_graph(ctx, "Asynchronous functions: errors", "Errors", "Sum", ctx.async_functions),
+        _lambda_graph(ctx, "Asynchronous events dropped", "AsyncEventsDropped", "Sum", ctx.async_functions),
+        _graph(
+            "Dead-letter queue: failed invocations waiting",
+            [[*_queue_depth_metric(), {"label": "messages"}]],
+            "Maximum",
             width=8,
         ),
         _heading("## Database"),
@@ -316,9 +342,129 @@ def alarms(ctx: _Context) -> dict[str, Any]:
             "the webhook's warning log says why; settle it with the provider",
         ),
     }
+    resources |= _async_alarms(ctx)
+    resources |= deployment_alarms(ctx)
     for number, start in enumerate(range(0, len(ctx.functions), MAX_ALARM_METRICS), start=1):
         resources[f"FunctionThrottlesAlarm{number}"] = _throttles_alarm(
             ctx.functions[start : start + MAX_ALARM_METRICS]
+        )
+    return resources
+
+
+def _async_alarms(ctx: _Context) -> dict[str, Any]:
+    """Each asynchronous function's errors (a failed run or delivery, retried by Lambda), and the dead-letter
+    queue holding any message (retries spent: an operator looks, docs/operations.md)."""
+    resources: dict[str, Any] = {
+        f"{spec.name}ErrorsAlarm": _alarm(
+            f"{spec.name} failed (Lambda retries it; once the retries are spent the event is in the dead-letter "
+            "queue). Its log lines say why",
+            Namespace=LAMBDA_NAMESPACE,
+            MetricName="Errors",
+            Dimensions=[{"Name": "FunctionName", "Value": Ref(spec.name)}],
+            Statistic="Sum",
+            Period=ALARM_PERIOD_SECONDS,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            Threshold=1,
+            EvaluationPeriods=1,
+        )
+        for spec in ctx.async_functions
+    }
+    namespace, metric, dimension, _ = _queue_depth_metric()
+    resources["FailedInvocationsQueueDepthAlarm"] = _alarm(
+        "An asynchronous invocation failed for good and waits in the dead-letter queue: read it, fix the cause, "
+        "and redrive or delete it (docs/operations.md)",
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": dimension, "Value": Ref("FailedInvocationsQueueName")}],
+        Statistic="Maximum",
+        Period=ALARM_PERIOD_SECONDS,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Threshold=1,
+        EvaluationPeriods=1,
+    )
+    return resources
+
+
+def _route_dimensions(ctx: _Context, spec: FunctionSpec, route_key: str) -> list[dict[str, Any]]:
+    return [
+        {"Name": Dimension.SERVICE.value, "Value": ctx.service},
+        {"Name": Dimension.FUNCTION.value, "Value": Ref(spec.name)},
+        {"Name": Dimension.ROUTE.value, "Value": route_key},
+    ]
+
+
+def _route_keys(spec: FunctionSpec) -> list[str]:
+    return [route.path if route.is_default else f"{route.method} {route.path}" for route in spec.routes]
+
+
+def _route_metric(
+    ctx: _Context, spec: FunctionSpec, key: str, name: MetricName, stat: str, metric_id: str
+) -> dict[str, Any]:
+    return {
+        "Id": metric_id,
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": ctx.namespace,
+                "MetricName": name.value,
+                "Dimensions": _route_dimensions(ctx, spec, key),
+            },
+            "Period": DEPLOY_ALARM_PERIOD_SECONDS,
+            "Stat": stat,
+        },
+    }
+
+
+def deployment_alarms(ctx: _Context) -> dict[str, Any]:
+    """Each HTTP function's 5xx rate and p99 latency over its routes, per minute: the alarms a gradual
+    deploy of the function watches and rolls back on (its DeploymentPreference in template.yaml)."""
+    resources: dict[str, Any] = {}
+    for spec in ctx.http_functions:
+        keys = _route_keys(spec)
+        statuses = [
+            _route_metric(ctx, spec, key, status, "Sum", f"r{index}s{status.value[-3]}")
+            for index, key in enumerate(keys)
+            for status in REQUEST_STATUS
+        ]
+        errors = " + ".join(f"FILL(r{index}s5, 0)" for index in range(len(keys)))
+        answered = " + ".join(f"FILL({metric['Id']}, 0)" for metric in statuses)
+        resources[f"{spec.name}Http5xxAlarm"] = _alarm(
+            f"{spec.name}: more than Alarm5xxRatePercent % of its requests answered 5xx in 2 of the last 3 "
+            "minutes; a deploy of the function in progress rolls back",
+            Metrics=[
+                *statuses,
+                {
+                    "Id": "rate",
+                    "Label": "5xx rate (%)",
+                    "Expression": f"100 * ({errors}) / ({answered})",
+                    "ReturnData": True,
+                },
+            ],
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=Ref("Alarm5xxRatePercent"),
+            EvaluationPeriods=3,
+            DatapointsToAlarm=2,
+        )
+        latencies = [
+            _route_metric(ctx, spec, key, MetricName.REQUEST_LATENCY, "p99", f"l{index}")
+            for index, key in enumerate(keys)
+        ]
+        resources[f"{spec.name}LatencyP99Alarm"] = _alarm(
+            f"{spec.name}: p99 latency of a route above AlarmLatencyP99Ms in 2 of the last 3 minutes; a deploy of "
+            "the function in progress rolls back",
+            Metrics=[
+                *latencies,
+                {
+                    "Id": "p99",
+                    "Label": "p99 latency (ms), slowest route",
+                    "Expression": f"MAX([{', '.join(metric['Id'] for metric in latencies)}])",
+                    "ReturnData": True,
+                },
+            ],
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=Ref("AlarmLatencyP99Ms"),
+            EvaluationPeriods=3,
+            DatapointsToAlarm=2,
         )
     return resources
 
@@ -329,6 +475,7 @@ def _parameters(ctx: _Context) -> dict[str, Any]:
         "AlarmTopicArn": {"Type": "String", "Description": "SNS topic every alarm notifies, in alarm and when OK"},
         "Alarm5xxRatePercent": {"Type": "Number", "Description": "Alarm above this percentage of 5xx answers"},
         "AlarmLatencyP99Ms": {"Type": "Number", "Description": "Alarm above this p99 request latency (ms)"},
+        "FailedInvocationsQueueName": {"Type": "String", "Description": "The dead-letter queue of asynchronous work"},
         **{
             spec.name: {"Type": "String", "Description": f"Physical name of the parent's {spec.name}"}
             for spec in ctx.functions
@@ -336,9 +483,19 @@ def _parameters(ctx: _Context) -> dict[str, Any]:
     }
 
 
+def _context(path: Path) -> _Context:
+    return _Context(load_template(path), functions.__wrapped__(path))  # uncached: the file may just have changed
+
+
+def dashboard_of(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The dashboard body of the template at `path`, before CloudFormation substitutes its references
+    (the Grafana dashboard is made from it: invest_dev/grafana.py)."""
+    return dashboard_body(_context(path))
+
+
 def monitoring_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The nested stack for the template at `path`: parameters, dashboard, alarms, the dashboard's name."""
-    ctx = _Context(load_template(path), functions.__wrapped__(path))  # uncached: the file may just have changed
+    ctx = _context(path)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{ctx.service}: operations dashboard and alarms (nested in template.yaml)",
@@ -353,7 +510,13 @@ def monitoring_template(path: Path = TEMPLATE) -> dict[str, Any]:
             },
             **alarms(ctx),
         },
-        "Outputs": {"DashboardName": {"Description": "The dashboard's name", "Value": Ref(DASHBOARD_ID)}},
+        "Outputs": {
+            "DashboardName": {"Description": "The dashboard's name", "Value": Ref(DASHBOARD_ID)},
+            **{
+                name: {"Description": "A gradual deploy's rollback alarm (DeploymentPreference)", "Value": Ref(name)}
+                for name in deployment_alarms(ctx)
+            },
+        },
     }
 
 

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from invest_dev.template import ROOT, FunctionSpec, Route
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from investment_system.schemas.auth import TokenPair
+    from investment_system.services.billing.usage import DailySignalQuota
 
 EVENTS_DIR = ROOT / "events"
 SAMPLE_USER_EMAIL = "investor@example.com"
@@ -146,3 +149,15 @@ def with_fresh_token(event: dict[str, Any], users: SampleUsers) -> dict[str, Any
     fresh["headers"] = {k: v for k, v in fresh["headers"].items() if k.lower() != "authorization"}
     fresh["headers"]["authorization"] = f"Bearer {token}"
     return fresh
+
+
+def unlimited_quota(session: Session, user_id: uuid.UUID) -> DailySignalQuota:
+    """The user's quota of signals today, without its limit: what seeding passes to `create_signal`, which
+    makes more signals for a user than a plan's day allows."""
+    from dataclasses import replace
+
+    from investment_system.db.base import utcnow
+    from investment_system.services.billing.usage import daily_signal_quota
+
+    quota = daily_signal_quota(session, user_id, utcnow())
+    return replace(quota, count=replace(quota.count, limit=2**31 - 1))

@@ -178,10 +178,14 @@ class Sub(Intrinsic):
     tag = "!Sub"
 
 
+class GetAtt(Intrinsic):
+    tag = "!GetAtt"
+
+
 def intrinsic(text: str) -> Intrinsic:
-    """`!Ref Name` or `!Sub text`, as written in PASSED."""
+    """`!Ref Name`, `!Sub text` or `!GetAtt Name.Attribute`, as written in PASSED."""
     tag, value = text.split(" ", 1)
-    return {cls.tag: cls for cls in (Ref, Sub)}[tag](value)
+    return {cls.tag: cls for cls in (Ref, Sub, GetAtt)}[tag](value)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -191,7 +195,7 @@ class _Dumper(yaml.SafeDumper):
     def choose_scalar_style(self) -> str:
         # `!Ref Name`, not `!Ref 'Name'`: PyYAML quotes every scalar of a tag it does not resolve itself
         event = self.event
-        if isinstance(event, yaml.ScalarEvent) and event.tag in (Ref.tag, Sub.tag) and not event.style:
+        if isinstance(event, yaml.ScalarEvent) and event.tag in (Ref.tag, Sub.tag, GetAtt.tag) and not event.style:
             analysis = self.analysis or self.analyze_scalar(event.value)
             if analysis.allow_block_plain and not analysis.multiline:
                 return ""

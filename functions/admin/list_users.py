@@ -2,8 +2,8 @@
 
 from typing import Annotated
 
-from investment_system.entrypoints import http_handler
-from investment_system.http import Query, create_app, error_responses
+from investment_system.entrypoints import SampleRequest, http_handler
+from investment_system.http import Query, create_app, error_responses, links
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
 from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT
 from investment_system.schemas.users import Role, UserPage
@@ -19,7 +19,10 @@ app = create_app()
     description="Newest first, optionally filtered by role and activation.",
     tags=["Admin"],
     security=BEARER_SECURITY,
-    responses={200: {"description": "A page of users"}, **error_responses(401, 403)},
+    responses={
+        200: {"description": "A page of users", "links": links(("updateUser",), user_id="$response.body#/items/0/id")},
+        **error_responses(401, 403),
+    },
 )
 def get_users(
     admin: AdminUser,
@@ -31,4 +34,4 @@ def get_users(
     return list_users(role=role, is_active=is_active, limit=limit, cursor=cursor)
 
 
-handler = http_handler(app)
+handler = http_handler(app, sample=lambda _: [SampleRequest(), SampleRequest(query={"role": "user"})])

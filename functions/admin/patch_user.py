@@ -2,10 +2,10 @@
 
 import uuid
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, AdminUser
-from investment_system.schemas.users import AdminUserUpdate, UserOut
+from investment_system.schemas.users import User, UserAdminUpdate
 from investment_system.services.accounts.admin import update_user_as_admin
 
 app = create_app()
@@ -22,8 +22,8 @@ app = create_app()
     security=BEARER_SECURITY,
     responses={200: {"description": "The user"}, **error_responses(401, 403, 404, 409)},
 )
-def patch_user(user_id: uuid.UUID, update: AdminUserUpdate, admin: AdminUser) -> UserOut:
+def patch_user(user_id: uuid.UUID, update: UserAdminUpdate, admin: AdminUser) -> User:
     return update_user_as_admin(admin.user_id, user_id, update)
 
 
-handler = http_handler(app)
+handler = http_handler(app, sample=lambda world: [SampleRequest(body={"is_active": False})])

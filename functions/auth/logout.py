@@ -1,9 +1,9 @@
 """POST /v1/auth/logout: end the caller's session."""
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.schemas.auth import RefreshRequest
+from investment_system.schemas.auth import TokenRefresh
 from investment_system.services.accounts.revocation import logout
 
 app = create_app()
@@ -24,9 +24,12 @@ app = create_app()
     security=BEARER_SECURITY,
     responses={204: {"description": "Logged out", "content": {}}, **error_responses(401, 403)},
 )
-def post_logout(request: RefreshRequest, user: CurrentUser) -> Response[None]:
+def post_logout(request: TokenRefresh, user: CurrentUser) -> Response[None]:
     logout(user.user_id, user.session_id, request.refresh_token)
     return Response(204)
 
 
-handler = http_handler(app)
+handler = http_handler(
+    app,
+    sample=lambda world: [SampleRequest(body={"refresh_token": world.refresh_token})],
+)

@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.schemas.billing import SubscriptionOut
+from investment_system.schemas.billing import Subscription
 from investment_system.services.billing.subscriptions import cancel_at_period_end
 
 app = create_app()
@@ -19,7 +19,7 @@ app = create_app()
     security=BEARER_SECURITY,
     responses={200: {"description": "Your subscription, with cancel_at_period_end: true"}, **error_responses(401, 403)},
 )
-def delete_subscription(user: CurrentUser) -> SubscriptionOut:
+def delete_subscription(user: CurrentUser) -> Subscription:
     return cancel_at_period_end(user.user_id)
 
 

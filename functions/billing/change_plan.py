@@ -1,10 +1,10 @@
 """PUT /v1/billing/subscription: buy a dearer plan (a checkout), or schedule a cheaper one (honours Idempotency-Key)."""
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
-from investment_system.schemas.billing import ChangePlanRequest, CheckoutStarted, SubscriptionOut
+from investment_system.schemas.billing import CheckoutStarted, Subscription, SubscriptionChange
 from investment_system.services.billing.subscriptions import change_plan
 
 app = create_app()
@@ -24,7 +24,7 @@ app = create_app()
     responses={
         200: {
             "description": "Your subscription: the change is scheduled, or what was scheduled is dropped",
-            "content": {"application/json": {"model": SubscriptionOut}},
+            "content": {"application/json": {"model": Subscription}},
         },
         202: {
             "description": "A checkout to pay; your subscription is unchanged",
@@ -34,11 +34,13 @@ app = create_app()
     },
 )
 def put_subscription(
-    body: ChangePlanRequest, user: CurrentUser, idempotency_key: IdempotencyKey = None
-) -> Response[SubscriptionOut | CheckoutStarted]:
+    body: SubscriptionChange, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> Response[Subscription | CheckoutStarted]:
     return idempotent_response(
-        idempotency_key, body, {SubscriptionOut: 200, CheckoutStarted: 202}, change_plan, user.user_id, body.plan
+        idempotency_key, body, {Subscription: 200, CheckoutStarted: 202}, change_plan, user.user_id, body.plan
     )
 
 
-handler = http_handler(app)
+handler = http_handler(
+    app, sample=lambda _: [SampleRequest(body={"plan": "pro"}, headers={"Idempotency-Key": "sample"})]
+)

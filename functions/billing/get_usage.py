@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.schemas.billing import UsageOut
+from investment_system.schemas.billing import Usage
 from investment_system.services.billing.usage import usage_today
 
 app = create_app()
@@ -19,7 +19,7 @@ app = create_app()
     security=BEARER_SECURITY,
     responses={200: {"description": "Signals created today (UTC) and your plan's quotas"}, **error_responses(401, 403)},
 )
-def get_usage(user: CurrentUser) -> UsageOut:
+def get_usage(user: CurrentUser) -> Usage:
     return usage_today(user.user_id)
 
 

@@ -1,6 +1,6 @@
 """POST /v1/billing/webhooks/payments: the payment provider's signed events."""
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import RateLimit, create_app, error_responses, route_facts
 from investment_system.http.webhooks import SignatureHeader, SignedByPaymentProvider
 from investment_system.schemas.billing import PaymentEvent, WebhookReceipt
@@ -29,10 +29,11 @@ app = create_app()
     ),
     tags=["Billing"],
     responses={200: {"description": "Received; applied says whether it took effect"}, **error_responses(401, 404)},
-    openapi_extensions=route_facts(rate_limit=RateLimit.NONE),
+    # Not counted, and not stopped by maintenance: what the provider was paid is applied whatever happens.
+    openapi_extensions=route_facts(rate_limit=RateLimit.NONE, changes_data=False),
 )
 def post_payment_event(event: PaymentEvent, signature: SignatureHeader, _: SignedByPaymentProvider) -> WebhookReceipt:
     return receive_payment_event(event)
 
 
-handler = http_handler(app)
+handler = http_handler(app, sample=lambda world: [SampleRequest(**world.signed_payment_event("invoice.paid"))])

@@ -21,12 +21,12 @@ REPORT: OpenAPIResponse = {"content": {"application/json": {"model": HealthRepor
     "/v1/health",
     operation_id="getHealth",
     summary="Health of the API and its dependencies",
-    description="healthy, or degraded when a non-critical dependency (the rate limiter) is down: 200. unhealthy "
-    "when the database is down: 503, with the same report. Not rate limited; no token needed.",
+    description="healthy, or degraded when a non-critical dependency (the rate limiter) is down or maintenance is "
+    "on: 200. unhealthy when the database is down: 503, with the same report. Not rate limited; no token needed.",
     tags=["Health"],
     responses={
         **error_responses(),
-        200: {"description": "Healthy, or degraded (a non-critical dependency is down)", **REPORT},
+        200: {"description": "Healthy, or degraded (a non-critical dependency down, or maintenance)", **REPORT},
         503: {"description": "Unhealthy: the database is down", **REPORT},
     },
     openapi_extensions=route_facts(rate_limit=RateLimit.NONE),  # monitors must see an outage, not a 429

@@ -1,9 +1,10 @@
 """POST /v1/signals/{id}/close: close an OPEN signal at an exit price."""
 
-from investment_system.entrypoints import http_handler
-from investment_system.http import create_app, error_responses
+from investment_system.entrypoints import SampleRequest, http_handler
+from investment_system.http import SIGNAL_OPERATIONS, create_app, error_responses, links
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.schemas.signals import SignalClose, SignalId, SignalOut
+from investment_system.http.conditional import IfMatch, precondition
+from investment_system.schemas.signals import Signal, SignalClose, SignalId
 from investment_system.services.signals.lifecycle import close_signal
 
 app = create_app(exact_decimals=True)
@@ -18,12 +19,16 @@ app = create_app(exact_decimals=True)
     tags=["Signals"],
     security=BEARER_SECURITY,
     responses={
-        200: {"description": "The closed signal", "content": {"application/json": {"model": SignalOut}}},
+        200: {
+            "description": "The closed signal",
+            "content": {"application/json": {"model": Signal}},
+            "links": links(SIGNAL_OPERATIONS, id="$response.body#/id"),
+        },
         **error_responses(401, 404, 409),
     },
 )
-def post_close(signal_id: SignalId, body: SignalClose, user: CurrentUser) -> SignalOut:
-    return close_signal(user.user_id, signal_id, body)
+def post_close(signal_id: SignalId, body: SignalClose, user: CurrentUser, if_match: IfMatch = None) -> Signal:
+    return close_signal(user.user_id, signal_id, body, precondition(if_match))
 
 
-handler = http_handler(app)
+handler = http_handler(app, sample=lambda _: [SampleRequest(body={"exit_price": "190.10"})])

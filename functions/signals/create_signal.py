@@ -1,10 +1,10 @@
 """POST /v1/signals: create a signal for the caller."""
 
-from investment_system.entrypoints import http_handler
-from investment_system.http import Response, create_app, error_responses
+from investment_system.entrypoints import SampleRequest, http_handler
+from investment_system.http import SIGNAL_OPERATIONS, Response, create_app, error_responses, links
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.http.idempotency import IdempotencyKey, idempotent_response
-from investment_system.schemas.signals import SignalCreate, SignalOut
+from investment_system.schemas.signals import Signal, SignalCreate
 from investment_system.services.signals.quota import create_signal_within_quota
 
 app = create_app(exact_decimals=True)
@@ -21,12 +21,18 @@ app = create_app(exact_decimals=True)
     security=BEARER_SECURITY,
     status_code=201,
     responses={
-        201: {"description": "The new signal, OPEN", "content": {"application/json": {"model": SignalOut}}},
+        201: {
+            "description": "The new signal, OPEN",
+            "content": {"application/json": {"model": Signal}},
+            "links": links(SIGNAL_OPERATIONS, id="$response.body#/id"),
+        },
         **error_responses(401, 409),
     },
 )
-def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: IdempotencyKey = None) -> Response[SignalOut]:
+def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: IdempotencyKey = None) -> Response[Signal]:
     return idempotent_response(idempotency_key, body, 201, create_signal_within_quota, user.user_id, body)
 
 
-handler = http_handler(app)
+handler = http_handler(
+    app, sample=lambda world: [SampleRequest(body=world.signal_body, headers={"Idempotency-Key": "sample"})]
+)

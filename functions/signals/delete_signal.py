@@ -3,6 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
+from investment_system.http.conditional import IfMatch, precondition
 from investment_system.schemas.signals import SignalId
 from investment_system.services.signals.lifecycle import delete_signal
 
@@ -18,8 +19,8 @@ app = create_app()
     security=BEARER_SECURITY,
     responses={204: {"description": "Deleted", "content": {}}, **error_responses(401, 404)},
 )
-def delete_one_signal(signal_id: SignalId, user: CurrentUser) -> Response[None]:
-    delete_signal(user.user_id, signal_id)
+def delete_one_signal(signal_id: SignalId, user: CurrentUser, if_match: IfMatch = None) -> Response[None]:
+    delete_signal(user.user_id, signal_id, precondition(if_match))
     return Response(status_code=204, body=None)
 
 

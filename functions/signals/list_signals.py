@@ -1,7 +1,7 @@
 """GET /v1/signals: a page of the caller's signals, newest first."""
 
-from investment_system.entrypoints import http_handler
-from investment_system.http import create_app, error_responses
+from investment_system.entrypoints import SampleRequest, http_handler
+from investment_system.http import SIGNAL_OPERATIONS, create_app, error_responses, links
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas import DEFAULT_LIMIT
 from investment_system.schemas.signals import (
@@ -30,7 +30,11 @@ app = create_app()
     tags=["Signals"],
     security=BEARER_SECURITY,
     responses={
-        200: {"description": "A page of signals", "content": {"application/json": {"model": SignalPage}}},
+        200: {
+            "description": "A page of signals",
+            "content": {"application/json": {"model": SignalPage}},
+            "links": links(SIGNAL_OPERATIONS, id="$response.body#/items/0/id"),
+        },
         **error_responses(401),
     },
 )
@@ -58,4 +62,7 @@ def get_signals(
     return list_signals(user.user_id, query)
 
 
-handler = http_handler(app)
+# Each combination of filters is a statement of its own: the replay before a SnapStart snapshot answers
+# the unfiltered page and these.
+_FILTERED = ({"symbol": "AAPL", "status": "OPEN"}, {"direction": "SELL"})
+handler = http_handler(app, sample=lambda _: [SampleRequest(), *(SampleRequest(query=query) for query in _FILTERED)])

@@ -3,7 +3,7 @@
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.schemas.stream import StreamTicketOut
+from investment_system.schemas.stream import StreamTicket
 from investment_system.services.stream.connections import issue_ticket
 
 app = create_app()
@@ -31,11 +31,11 @@ app = create_app()
     security=BEARER_SECURITY,
     status_code=201,
     responses={
-        201: {"description": "The ticket", "content": {"application/json": {"model": StreamTicketOut}}},
+        201: {"description": "The ticket", "content": {"application/json": {"model": StreamTicket}}},
         **error_responses(401),
     },
 )
-def post_ticket(user: CurrentUser) -> StreamTicketOut:
+def post_ticket(user: CurrentUser) -> StreamTicket:
     return issue_ticket(user.user_id, user.session_id)
 
 

@@ -16,4 +16,4 @@ def on_invoke(event: dict[str, Any]) -> dict[str, int]:
     return {"pushed": report.pushed, "gone": len(report.gone), "failed": report.failed}
 
 
-handler = async_handler(on_invoke)
+handler = async_handler(on_invoke, sample=lambda world: {"user_id": str(world.investor.user_id)})

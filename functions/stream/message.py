@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from investment_system.entrypoints import WebSocketRequest, websocket_handler
+from investment_system.entrypoints import WebSocketRequest, websocket_handler, websocket_sample_event
 from investment_system.services.stream.messages import answer
 
 
@@ -10,4 +10,6 @@ def on_message(request: WebSocketRequest) -> dict[str, Any]:
     return answer(request.connection_id, request.body)
 
 
-handler = websocket_handler(on_message)
+handler = websocket_handler(
+    on_message, sample=lambda world: websocket_sample_event("$default", world.connection_id, body='{"action": "ping"}')
+)

@@ -1,9 +1,9 @@
 """GET /v1/openapi.json and GET /v1/docs: the OpenAPI document and an offline Swagger UI; GET /v1/docs/live:
 the live view of the real-time stream."""
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import RateLimit, Response, content_types, create_app, route_facts
-from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, swagger_asset, swagger_page
+from investment_system.http.docs import DOCS_CSP, OPENAPI_PATH, SWAGGER_ASSETS, swagger_asset, swagger_page
 from investment_system.http.live import LIVE_CSP, LIVE_PAGE
 from investment_system.http.routing import openapi_document
 
@@ -32,4 +32,4 @@ def get_docs_asset(asset: str) -> Response[str]:
     return Response(200, content_type, body, {"Cache-Control": "public, max-age=86400"})
 
 
-handler = http_handler(app)
+handler = http_handler(app, sample=lambda _: [SampleRequest(path={"asset": asset}) for asset in SWAGGER_ASSETS])

@@ -1,6 +1,6 @@
 """POST /v1/users/me/password: change the caller's password."""
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import Response, create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
 from investment_system.schemas.users import PasswordChange
@@ -26,4 +26,9 @@ def post_password(change: PasswordChange, user: CurrentUser) -> Response[None]:
     return Response(204)
 
 
-handler = http_handler(app)
+handler = http_handler(
+    app,
+    sample=lambda world: [
+        SampleRequest(body={"current_password": world.password, "new_password": "Copper-Meadow-Signal-93"})
+    ],
+)

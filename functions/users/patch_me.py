@@ -1,9 +1,10 @@
 """PATCH /v1/users/me: change the caller's profile."""
 
-from investment_system.entrypoints import http_handler
+from investment_system.entrypoints import SampleRequest, http_handler
 from investment_system.http import create_app, error_responses
 from investment_system.http.auth import BEARER_SECURITY, CurrentUser
-from investment_system.schemas.users import ProfileUpdate, UserOut
+from investment_system.http.conditional import IfMatch, precondition
+from investment_system.schemas.users import User, UserUpdate
 from investment_system.services.accounts.profiles import update_profile
 
 app = create_app()
@@ -18,8 +19,8 @@ app = create_app()
     security=BEARER_SECURITY,
     responses={200: {"description": "Your profile"}, **error_responses(401, 403)},
 )
-def patch_me(update: ProfileUpdate, user: CurrentUser) -> UserOut:
-    return update_profile(user.user_id, update)
+def patch_me(update: UserUpdate, user: CurrentUser, if_match: IfMatch = None) -> User:
+    return update_profile(user.user_id, update, precondition(if_match))
 
 
-handler = http_handler(app)
+handler = http_handler(app, sample=lambda _: [SampleRequest(body={"full_name": "Sample Investor Jr."})])

@@ -30,7 +30,7 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import RefreshToken, User
-from investment_system.schemas.auth import Credentials
+from investment_system.schemas.auth import LoginCredentials
 from investment_system.services.accounts import credentials, login_sessions, revocation
 from investment_system.settings import get_settings
 from tests.support.accounts import (
@@ -584,7 +584,7 @@ def test_parallel_wrong_passwords_cannot_get_past_the_lockout_threshold(server_d
     def attempt() -> None:
         start.wait()
         try:
-            credentials.login(Credentials(email="ada@example.com", password="Wrong-Password-000"))
+            credentials.login(LoginCredentials(email="ada@example.com", password="Wrong-Password-000"))
         except AppError as error:
             outcomes.append(error.code)
 

@@ -16,7 +16,7 @@ from invest_dev.template import ROOT, functions
 from investment_system.entrypoints import http_handler
 from investment_system.http import create_app
 from investment_system.http.auth import CurrentUser
-from investment_system.schemas.users import ProfileUpdate
+from investment_system.schemas.users import UserUpdate
 from investment_system.settings import get_settings
 from tests.support.accounts import (
     NEW_PASSWORD,
@@ -180,6 +180,12 @@ def test_admin_updates_another_user_but_not_themselves(sqlite_db):
     assert (nothing.status, nothing.error_code) == (422, "VALIDATION_ERROR")
     unknown_field = admin_patch_user(admin_tokens["access_token"], user["id"], {"email": "x@example.com"})
     assert (unknown_field.status, unknown_field.error_code) == (422, "VALIDATION_ERROR")
+    # A null changes nothing and is no value for either field: the document shows neither as nullable
+    null = admin_patch_user(admin_tokens["access_token"], user["id"], {"role": "user", "is_active": None})
+    assert (null.status, null.error_code) == (422, "VALIDATION_ERROR")
+    # And a number is no boolean, as the document's type says
+    number = admin_patch_user(admin_tokens["access_token"], user["id"], {"is_active": 0})
+    assert (number.status, number.error_code) == (422, "VALIDATION_ERROR")
 
 
 # --- Authentication comes before request validation ------------------------------------------
@@ -227,7 +233,7 @@ def test_authentication_needed_by_another_dependency_also_comes_first(sqlite_db)
     app = create_app()
 
     @app.post("/v1/probe")
-    def probe(body: ProfileUpdate, caller: Annotated[str, Depends(_caller_id)]) -> dict[str, str]:
+    def probe(body: UserUpdate, caller: Annotated[str, Depends(_caller_id)]) -> dict[str, str]:
         return {"caller": caller}
 
     handler = http_handler(app)
@@ -248,7 +254,9 @@ def test_the_token_is_verified_once_per_request(sqlite_db, monkeypatch):
     _, tokens = signed_up("ada@example.com")
     lookups = []
     real = authentication.caller_role
-    monkeypatch.setattr(authentication, "caller_role", lambda *token: lookups.append(token) or real(*token))
+    monkeypatch.setattr(
+        authentication, "caller_role", lambda *token, **how: lookups.append(token) or real(*token, **how)
+    )
     assert get_me(tokens["access_token"]).status == 200
     assert len(lookups) == 1
 

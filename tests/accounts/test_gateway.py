@@ -1,7 +1,9 @@
-"""The Auth and Users routes over HTTP, through the local gateway (`invest serve`)."""
+"""The Auth and Users routes over HTTP, through the local gateway (`invest serve`) and through
+`sam local start-api` (make test-sam)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,12 +15,22 @@ from tests.support.accounts import NEW_PASSWORD, PASSWORD
 from tests.support.gateway import INVEST, RunningGateway, invest_serve_command, migrated_api_environment
 
 pytestmark = pytest.mark.slow
+# sam local starts a function's container, building its image, on the function's first request.
+REQUEST_TIMEOUT_SECONDS = 120
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
-    """`invest serve` on a fresh SQLite database migrated with `invest migrate`, with an admin from
-    `invest create-admin`."""
+@pytest.fixture(scope="module", params=["invest-serve", pytest.param("sam-local", marks=pytest.mark.sam)])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """`invest serve` on a fresh SQLite database migrated with `invest migrate`, or `sam local start-api`
+    in the runtime containers on the session's PostgreSQL database (tests/support/sam.py); with an admin
+    from `invest create-admin`."""
+    if request.param == "sam-local":
+        env = {**os.environ, "DATABASE_URL": request.getfixturevalue("sam_database"), "INVEST_ADMIN_PASSWORD": PASSWORD}
+        subprocess.run(
+            [str(INVEST), "create-admin", "--email", "root@example.com"], env=env, check=True, capture_output=True
+        )
+        yield request.getfixturevalue("sam_api")
+        return
     workdir = tmp_path_factory.mktemp("accounts-gateway")
     env = migrated_api_environment(workdir, INVEST_ADMIN_PASSWORD=PASSWORD)
     subprocess.run(
@@ -38,7 +50,7 @@ def _call(
     **kwargs,
 ) -> requests.Response:
     headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-    return requests.request(method, api.url(path), headers=headers, timeout=30, **kwargs)
+    return requests.request(method, api.url(path), headers=headers, timeout=REQUEST_TIMEOUT_SECONDS, **kwargs)
 
 
 def _signed_up(api: RunningGateway) -> tuple[str, dict]:

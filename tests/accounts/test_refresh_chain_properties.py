@@ -23,7 +23,7 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import RefreshToken
-from investment_system.schemas.auth import Credentials, Registration
+from investment_system.schemas.auth import LoginCredentials, UserRegistration
 from investment_system.services.accounts import credentials, login_sessions
 from investment_system.services.accounts.tokens import verify_refresh_token
 from investment_system.settings import get_settings
@@ -92,10 +92,10 @@ def test_a_session_never_has_two_refresh_tokens_that_can_be_rotated(sqlite_db, c
     # Given a user signed in twice, and the sessions' clock an hour back: the tokens a rotation issues are
     # never premature to the next one's check (in real time), however far a sequence moves the clock on
     email = f"{uuid.uuid4().hex}@example.com"
-    credentials.register(Registration(email=email, password=PASSWORD))
+    credentials.register(UserRegistration(email=email, password=PASSWORD))
     families = []
     for _ in range(SESSIONS):
-        pair = credentials.login(Credentials(email=email, password=PASSWORD))
+        pair = credentials.login(LoginCredentials(email=email, password=PASSWORD))
         families.append(
             Family(verify_refresh_token(pair.refresh_token)["sid"], [pair.refresh_token], pair.refresh_token)
         )

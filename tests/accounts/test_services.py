@@ -14,8 +14,8 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import AuditEvent, RefreshToken, User
-from investment_system.schemas.auth import Credentials, Registration
-from investment_system.schemas.users import AdminUserUpdate, PasswordChange, ProfileUpdate
+from investment_system.schemas.auth import LoginCredentials, UserRegistration
+from investment_system.schemas.users import PasswordChange, UserAdminUpdate, UserUpdate
 from investment_system.services.accounts import (
     admin,
     authentication,
@@ -34,7 +34,7 @@ NEW_PASSWORD = "Copper-Meadow-Signal-93"
 
 
 def _register(email: str = "ada@example.com", password: str = PASSWORD, full_name: str | None = "Ada") -> uuid.UUID:
-    return credentials.register(Registration(email=email, password=password, full_name=full_name)).id
+    return credentials.register(UserRegistration(email=email, password=password, full_name=full_name)).id
 
 
 def _register_admin(email: str = "root@example.com") -> uuid.UUID:
@@ -43,7 +43,7 @@ def _register_admin(email: str = "root@example.com") -> uuid.UUID:
 
 
 def _login(email: str = "ada@example.com", password: str = PASSWORD):
-    return credentials.login(Credentials(email=email, password=password))
+    return credentials.login(LoginCredentials(email=email, password=password))
 
 
 def _code(call) -> ErrorCode:
@@ -99,7 +99,7 @@ def _live_refresh_tokens(user_id: uuid.UUID) -> int:
 
 def test_registration_stores_a_normalised_email_an_argon2_hash_and_an_audit_record(sqlite_db):
     # When someone registers with a padded, mixed-case email
-    created = credentials.register(Registration(email="  Ada@Example.COM ", password=PASSWORD, full_name="Ada"))
+    created = credentials.register(UserRegistration(email="  Ada@Example.COM ", password=PASSWORD, full_name="Ada"))
     # Then the account has the trimmed, lower-cased email, the user role, and is active
     assert (created.email, created.role, created.is_active) == ("ada@example.com", "user", True)
     stored = _user(created.id)
@@ -230,7 +230,7 @@ def test_login_upgrades_a_hash_made_with_weaker_parameters(sqlite_db):
 def test_a_deactivated_user_cannot_log_in_but_a_wrong_password_reveals_nothing(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
-    admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    admin.update_user_as_admin(admin_id, user_id, UserAdminUpdate(is_active=False))
     assert _code(lambda: _login(password="Wrong-Password-000")) is ErrorCode.INVALID_CREDENTIALS
     assert _code(_login) is ErrorCode.ACCOUNT_DISABLED
 
@@ -370,9 +370,9 @@ def test_wrong_current_passwords_count_towards_the_lockout(sqlite_db):
 
 def test_profile_update_sets_and_clears_the_name_with_an_audit_record(sqlite_db):
     user_id = _register(full_name="Ada")
-    assert profiles.update_profile(user_id, ProfileUpdate(full_name="  Ada Lovelace ")).full_name == "Ada Lovelace"
-    assert profiles.update_profile(user_id, ProfileUpdate(full_name=None)).full_name is None
-    assert profiles.update_profile(user_id, ProfileUpdate()).full_name is None  # nothing given, nothing changed
+    assert profiles.update_profile(user_id, UserUpdate(full_name="  Ada Lovelace ")).full_name == "Ada Lovelace"
+    assert profiles.update_profile(user_id, UserUpdate(full_name=None)).full_name is None
+    assert profiles.update_profile(user_id, UserUpdate()).full_name is None  # nothing given, nothing changed
     updates = [event.changes for event in _audit(user_id) if event.action == "profile_updated"]
     assert updates == [  # the third update changed nothing and left no record
         {"full_name": {"from": "Ada", "to": "Ada Lovelace"}},
@@ -383,14 +383,14 @@ def test_profile_update_sets_and_clears_the_name_with_an_audit_record(sqlite_db)
 def test_admin_changes_role_and_activation_of_others_only(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
-    assert _code(lambda: admin.update_user_as_admin(admin_id, admin_id, AdminUserUpdate(role="user"))) is (
+    assert _code(lambda: admin.update_user_as_admin(admin_id, admin_id, UserAdminUpdate(role="user"))) is (
         ErrorCode.CANNOT_MODIFY_SELF
     )
-    assert _code(lambda: admin.update_user_as_admin(admin_id, uuid.uuid4(), AdminUserUpdate(role="admin"))) is (
+    assert _code(lambda: admin.update_user_as_admin(admin_id, uuid.uuid4(), UserAdminUpdate(role="admin"))) is (
         ErrorCode.USER_NOT_FOUND
     )
     before = _login()
-    promoted = admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(role="admin"))
+    promoted = admin.update_user_as_admin(admin_id, user_id, UserAdminUpdate(role="admin"))
     assert promoted.role == "admin"
     # Tokens issued under the old role end; the next login's carry the new one
     assert _code(lambda: _caller_role(before)) is ErrorCode.TOKEN_REVOKED
@@ -407,12 +407,12 @@ def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
     admin_id = _register_admin()
     user_id = _register()
     pair = _login()
-    admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=False))
+    admin.update_user_as_admin(admin_id, user_id, UserAdminUpdate(is_active=False))
     assert _live_refresh_tokens(user_id) == 0
     assert _code(lambda: _caller_role(pair)) is ErrorCode.ACCOUNT_DISABLED
     assert _code(lambda: login_sessions.rotate(pair.refresh_token)) is ErrorCode.ACCOUNT_DISABLED
     # And reactivation does not bring them back: they were issued before the deactivation
-    admin.update_user_as_admin(admin_id, user_id, AdminUserUpdate(is_active=True))
+    admin.update_user_as_admin(admin_id, user_id, UserAdminUpdate(is_active=True))
     assert _code(lambda: _caller_role(pair)) is ErrorCode.TOKEN_REVOKED
     assert _code(lambda: login_sessions.rotate(pair.refresh_token)) is ErrorCode.TOKEN_REVOKED
     assert _caller_role(_login()) == "user"
@@ -421,7 +421,7 @@ def test_deactivation_ends_sessions_and_stops_tokens(sqlite_db):
 def test_user_listing_pages_newest_first_with_filters(sqlite_db):
     ids = [_register(f"user{n:02d}@example.com") for n in range(25)]
     admin_id = _register_admin()
-    admin.update_user_as_admin(admin_id, ids[0], AdminUserUpdate(is_active=False))
+    admin.update_user_as_admin(admin_id, ids[0], UserAdminUpdate(is_active=False))
     seen, cursor = [], None
     while True:
         page = reads.list_users(role="user", is_active=None, limit=10, cursor=cursor)

@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from investment_system.db.engine import unit_of_work
 from investment_system.models import AuditEvent, Subscription
-from investment_system.services.billing.usage import consume_daily_signal_quota
 from tests.support.billing import (
     CANCEL,
     CHANGE_PLAN,
@@ -14,6 +13,7 @@ from tests.support.billing import (
     SUBSCRIPTION,
     USAGE,
     call,
+    count_a_signal,
     count_metrics_from_here,
     deliver,
     emitted_metrics,
@@ -303,8 +303,7 @@ def test_usage_counts_todays_signals_against_the_plan(db):
     # Given a free user who created 3 signals today
     investor = make_investor()
     for _ in range(3):
-        with unit_of_work() as session:
-            consume_daily_signal_quota(session, investor.user_id)
+        count_a_signal(investor.user_id)
     # When they read their usage
     reply = call(USAGE, investor)
     # Then it covers the current UTC day and shows 3 of 10

@@ -1,5 +1,5 @@
 """Billing, quotas, rate limits and idempotency over HTTP, through the local gateway (`invest serve`), on
-SQLite, PostgreSQL and MariaDB.
+SQLite, PostgreSQL and MariaDB, and through `sam local start-api` (make test-sam).
 
 The gateway runs each function in worker processes of its own, as Lambda runs containers; with the
 `memory` backend they all count in the one store the gateway shares between them, so a client's
@@ -35,7 +35,8 @@ def api(db) -> Iterator[RunningGateway]:
 
 def _call(api: RunningGateway, method: str, path: str, who: Investor | None = None, **kwargs) -> requests.Response:
     headers = {**kwargs.pop("headers", {}), **(who.headers if who else {})}
-    return requests.request(method, api.url(path), headers=headers, timeout=30, **kwargs)
+    # sam local starts a function's container, building its image, on the function's first request.
+    return requests.request(method, api.url(path), headers=headers, timeout=120, **kwargs)
 
 
 def _deliver(api: RunningGateway, body: str, signature_header: str | None = None) -> requests.Response:
@@ -155,3 +156,21 @@ def test_health_is_not_rate_limited(api):
     assert reply.status_code == 200
     assert "RateLimit-Limit" not in reply.headers
     assert reply.json()["dependencies"]["rate_limiter"]["status"] == "up"
+
+
+# Through `sam local start-api` as well (make test-sam), every billing function in its runtime container on
+# the PostgreSQL database sam serves; not the rate-limit scenario: sam's memory limiter counts per container
+# (a deploy's is Redis or DynamoDB, shared by every container).
+@pytest.mark.sam
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        test_a_plan_is_bought_with_a_checkout_and_a_signed_payment,
+        test_downgrades_cancellations_and_dunning_take_effect_when_due,
+        test_an_unpaid_upgrade_does_not_raise_the_daily_quota,
+        test_health_is_not_rate_limited,
+    ],
+    ids=lambda scenario: scenario.__name__.removeprefix("test_"),
+)
+def test_through_sam_local(sam_api, sam_api_database, scenario):
+    scenario(sam_api)

@@ -18,14 +18,13 @@ from investment_system.errors import AppError
 from investment_system.http.idempotency import idempotent_response
 from investment_system.models import AuditEvent, DailyUsage, PaymentEvent, Signal
 from investment_system.models.checkouts import Checkout
-from investment_system.schemas.billing import ChangePlanRequest
 from investment_system.schemas.billing import PaymentEvent as EventBody
+from investment_system.schemas.billing import SubscriptionChange
 from investment_system.schemas.signals import SignalCreate
 from investment_system.services.billing.subscriptions import change_plan
-from investment_system.services.billing.usage import consume_daily_signal_quota
 from investment_system.services.billing.webhooks import receive_payment_event
 from investment_system.services.signals.quota import create_signal_within_quota
-from tests.support.billing import paying, payment_event, put_on_plan, stored_subscription
+from tests.support.billing import count_a_signal, paying, payment_event, put_on_plan, stored_subscription
 from tests.support.signals import buy_body, make_investor
 
 
@@ -70,8 +69,7 @@ def test_fifty_parallel_quota_claims_with_ten_left_admit_exactly_ten(pooled):
     investor = make_investor()
 
     def claim() -> str:
-        with unit_of_work() as session:
-            consume_daily_signal_quota(session, investor.user_id)
+        count_a_signal(investor.user_id)
         return "counted"
 
     # When 50 claims race
@@ -85,12 +83,16 @@ def test_fifty_parallel_quota_claims_with_ten_left_admit_exactly_ten(pooled):
         assert session.scalar(select(DailyUsage.signals_created).where(DailyUsage.user_id == investor.user_id)) == 10
 
 
-def test_fifty_parallel_signal_creates_with_ten_left_create_exactly_ten(pooled):
-    # Given a free user (10 signals a day) with all 10 left, and the creation path of POST /v1/signals
+@pytest.mark.parametrize("keyed", [False, True], ids=["on its own", "in a key's transaction"])
+def test_fifty_parallel_signal_creates_with_ten_left_create_exactly_ten(pooled, keyed):
+    # Given a free user (10 signals a day) with all 10 left, and the creation path of POST /v1/signals:
+    # on its own (one statement on PostgreSQL), or in the transaction of an Idempotency-Key
     investor = make_investor()
     body = SignalCreate.model_validate(buy_body())
 
     def create() -> str:
+        if not keyed:
+            return str(create_signal_within_quota(None, investor.user_id, body).id)
         with unit_of_work() as session:
             return str(create_signal_within_quota(session, investor.user_id, body).id)
 
@@ -127,7 +129,7 @@ def test_twenty_identical_idempotent_signal_creates_make_one_signal(pooled):
 def test_twenty_identical_idempotent_plan_changes_have_exactly_one_effect(pooled):
     # Given a free user, and an upgrade request that takes a moment
     investor = make_investor()
-    request = ChangePlanRequest(plan="pro")
+    request = SubscriptionChange(plan="pro")
 
     def slow_change(session, user_id, plan):
         time.sleep(0.2)  # the others arrive while this one still runs

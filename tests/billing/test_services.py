@@ -18,8 +18,8 @@ from investment_system.models.idempotency import IdempotencyStatus
 from investment_system.services.billing import plans, published_plans
 from investment_system.services.billing.plan_terms import add_months
 from investment_system.services.billing.subscriptions import change_plan, get_subscription
-from investment_system.services.billing.usage import consume_daily_signal_quota
 from investment_system.services.system.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
+from tests.support.billing import count_a_signal
 from tests.support.signals import make_investor
 
 
@@ -80,17 +80,15 @@ def test_the_quota_refusal_says_when_the_next_utc_day_starts(db):
     investor = make_investor()
     late = datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)
     for _ in range(10):
-        with unit_of_work() as session:
-            consume_daily_signal_quota(session, investor.user_id, late)
+        count_a_signal(investor.user_id, late)
     # When they try an 11th
-    with pytest.raises(AppError) as refused, unit_of_work() as session:
-        consume_daily_signal_quota(session, investor.user_id, late)
+    with pytest.raises(AppError) as refused:
+        count_a_signal(investor.user_id, late)
     # Then 429 QUOTA_EXCEEDED, to retry in 30 s
     assert refused.value.code == ErrorCode.QUOTA_EXCEEDED
     assert refused.value.retry_after == 30
     # And at midnight the count starts again
-    with unit_of_work() as session:
-        consume_daily_signal_quota(session, investor.user_id, late + timedelta(seconds=30))
+    count_a_signal(investor.user_id, late + timedelta(seconds=30))
 
 
 def _started(result):
@@ -121,7 +119,7 @@ def _checkouts(investor) -> int:
 def test_a_request_while_the_first_still_runs_gets_409(db):
     # Given a claimed key whose request is still running
     investor = make_investor()
-    request = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
+    request = fingerprint("SubscriptionChange", '{"plan":"pro"}')
     run_idempotently(investor.user_id, "k", request, _started, change_plan, investor.user_id, "pro")
     _record(investor, _key_hash("k"), status=IdempotencyStatus.IN_PROGRESS.value, response_body=None)
     # When the same request comes again
@@ -135,7 +133,7 @@ def test_a_request_while_the_first_still_runs_gets_409(db):
 def test_an_abandoned_claim_is_taken_over_after_its_lease(db):
     # Given a key claimed by an invocation that died before doing anything (its lease is over)
     investor = make_investor()
-    request = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
+    request = fingerprint("SubscriptionChange", '{"plan":"pro"}')
     with unit_of_work() as session:
         session.add(
             IdempotencyRecord(
@@ -159,7 +157,7 @@ def test_an_abandoned_claim_is_taken_over_after_its_lease(db):
 def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_back(db):
     # Given a request whose claim is taken over by another while it runs (it outlived its lease)
     investor = make_investor()
-    request = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
+    request = fingerprint("SubscriptionChange", '{"plan":"pro"}')
 
     def slow_then_overtaken(session, user_id, plan):
         _record(investor, _key_hash("k"), claim_token=uuid.uuid4())
@@ -176,11 +174,11 @@ def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_bac
 def test_a_key_older_than_24_hours_starts_afresh(db):
     # Given a key used a day ago
     investor = make_investor()
-    old = fingerprint("ChangePlanRequest", '{"plan":"pro"}')
+    old = fingerprint("SubscriptionChange", '{"plan":"pro"}')
     run_idempotently(investor.user_id, "k", old, _started, change_plan, investor.user_id, "pro")
     _record(investor, _key_hash("k"), expires_at=datetime.now(UTC) - timedelta(seconds=1))
     # When it is used again, even for another request
-    new = fingerprint("ChangePlanRequest", '{"plan":"enterprise"}')
+    new = fingerprint("SubscriptionChange", '{"plan":"enterprise"}')
     result = run_idempotently(investor.user_id, "k", new, _started, change_plan, investor.user_id, "enterprise")
     # Then it runs as a new request
     assert result.replayed is False

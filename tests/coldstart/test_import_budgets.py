@@ -43,10 +43,14 @@ with open(result, "w") as handle:
 HEAVY: dict[str, tuple[set[str], str]] = {
     "alembic": ({"MigrateFunction"}, "the migrations run in MigrateFunction only"),
     "investment_system.services.accounts.passwords": (
-        {"LoginFunction", "RegisterFunction", "ChangePasswordFunction"},
-        "argon2 and bcrypt: only the functions that check or set a password load them",
+        {"LoginFunction", "RegisterFunction", "ChangePasswordFunction", "PreTrafficCheckFunction"},
+        "argon2 and bcrypt: only the functions that check or set a password load them (the deploy check makes "
+        "its account)",
     ),
-    "argon2": ({"LoginFunction", "RegisterFunction", "ChangePasswordFunction"}, "password hashing"),
+    "argon2": (
+        {"LoginFunction", "RegisterFunction", "ChangePasswordFunction", "PreTrafficCheckFunction"},
+        "password hashing",
+    ),
     "email_validator": (
         {"LoginFunction", "RegisterFunction", "ChangePasswordFunction"},
         "email-validator and dnspython: only requests that carry an email address need them",
@@ -62,7 +66,6 @@ HEAVY: dict[str, tuple[set[str], str]] = {
     ),
     "aws_lambda_powertools.utilities.data_classes.sqs_event": (set(), "another service's events: lazy_packages.py"),
     "jwt.jwks_client": (set(), "PyJWT's JWKS client (urllib, http.client): lazy_packages.py"),
-    "jmespath": (set(), "Powertools' JMESPath envelopes (a correlation ID path): lazy_packages.py"),
     # Alembic's DDL implementations import every dialect: the migrations may.
     "sqlalchemy.dialects.postgresql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
     "sqlalchemy.dialects.mysql": ({"MigrateFunction"}, "another database's dialect: the database here is SQLite"),
@@ -107,7 +110,7 @@ MODELS: dict[str, set[str]] = {
     "DeleteSignalFunction": _CALLER | {"signals", "audit", "stream"},
     "ExpireSignalsFunction": _STREAM | {"signals", "audit"},
     "GetMeFunction": _CALLER,
-    "GetSignalAnalyticsFunction": _CALLER | {"signals"},
+    "GetSignalAnalyticsFunction": _CALLER | {"signals", "stream"},  # the outbox position keys its cache
     "GetSignalFunction": _CALLER | {"signals"},
     "GetSignalHistoryFunction": _CALLER | {"signals", "audit"},
     "GetSubscriptionFunction": _SUBSCRIPTION,
@@ -119,6 +122,8 @@ MODELS: dict[str, set[str]] = {
     "LoginFunction": _PLAN | _TOKENS | {"audit"},
     "LogoutFunction": _CALLER | _TOKENS,
     "PaymentWebhookFunction": _SUBSCRIPTION | {"payments"},
+    # The deploy's check makes its account and a session, as a sign-up and a login do (accounts/deploy_check.py).
+    "PreTrafficCheckFunction": _PLAN | _TOKENS | {"audit"},
     "RefreshTokenFunction": _PLAN | _TOKENS,
     "RegisterFunction": _PLAN | _TOKENS | {"audit"},
     "StreamConnectFunction": _STREAM,

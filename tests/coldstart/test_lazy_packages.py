@@ -131,26 +131,40 @@ def test_the_layers_dependencies_are_deferred_once_the_layer_is_imported():
     assert output.splitlines() == [str(list(lazy_packages.PACKAGES)), "[]"]
 
 
-def test_a_module_kept_at_hand_runs_when_one_of_its_names_is_first_read():
-    # Given a fresh interpreter with the layer imported, then Powertools' logger (which imports jmespath_utils)
-    # When the logger is made, then a name of jmespath_utils is read
-    output = _run(
-        """
-        import sys
-        import investment_system
-        from investment_system.lazy_packages import deferred_modules
-        from aws_lambda_powertools import Logger
-        Logger(service="probe")
-        print(deferred_modules(), "jmespath" in sys.modules)
-        from aws_lambda_powertools.utilities import jmespath_utils
-        import aws_lambda_powertools.utilities.jmespath_utils as imported
-        print(jmespath_utils.query(envelope="a.b", data={"a": {"b": 3}}), imported is jmespath_utils)
-        print(deferred_modules(), type(jmespath_utils).__name__)
-        """
-    )
-    # Then until that read the module had not run (nor loaded jmespath), and from it on it is the module
-    assert output.splitlines() == [
-        "['aws_lambda_powertools.utilities.jmespath_utils'] False",
-        "3 True",
-        "[] module",
+def test_the_installed_libraries_still_have_the_packages_the_layer_defers():
+    # Given the installed Powertools and PyJWT
+    # When the deferral checks each package it defers
+    problems = lazy_packages.compatibility_problems()
+    # Then each __init__ still only gathers names (an upgrade that changes one names itself here)
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_package_that_stopped_gathering_names_is_named_with_what_to_change(gathering_package, monkeypatch):
+    # Given a deferred package whose new __init__ does more than import names from its submodules
+    init = gathering_package / "gathering" / "__init__.py"
+    init.write_text(init.read_text() + "print('side effect')\n")
+    monkeypatch.syspath_prepend(str(gathering_package))
+    monkeypatch.setattr(lazy_packages, "PACKAGES", ("gathering", "gone_away"))
+    # When the deferral checks its packages
+    problems = lazy_packages.compatibility_problems()
+    # Then each problem names the package, what changed and the line to remove
+    assert problems == [
+        "gathering: gathering's __init__ now does more than import names from its submodules; "
+        "remove it from PACKAGES in investment_system/lazy_packages.py",
+        "gone_away: gone_away is no longer a package; remove it from PACKAGES in investment_system/lazy_packages.py",
+    ]
+
+
+def test_an_upgrade_that_changes_a_deferred_package_is_named_by_its_library_and_version(monkeypatch):
+    # Given an installed PyJWT whose __init__ the deferral can no longer read as gathering names
+    from importlib.metadata import version
+
+    monkeypatch.setattr(lazy_packages, "PACKAGES", ("jwt",))
+    monkeypatch.setattr(lazy_packages, "_plan", lambda package, source: None)
+    # When the deferral checks its packages
+    problems = lazy_packages.compatibility_problems()
+    # Then the problem names the distribution and the version that changed it
+    assert problems == [
+        f"PyJWT {version('PyJWT')}: jwt's __init__ now does more than import names from its submodules; "
+        "remove it from PACKAGES in investment_system/lazy_packages.py"
     ]

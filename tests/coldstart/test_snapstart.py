@@ -3,8 +3,7 @@
 import uuid
 
 from snapshot_restore_py import get_after_restore
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
 
 from investment_system.db import engine as db_engine
 
@@ -49,22 +48,64 @@ def test_a_restored_container_reads_its_settings_and_secrets_again(settings_env)
     assert get_settings().security.jwt_secret == "rotated-secret-after-the-snapshot-0123456789"
 
 
-def test_priming_compiles_a_statement_that_its_execution_then_finds_compiled(sqlite_db):
-    # Given a statement of the kind repositories register for priming, on a fresh engine (an empty cache)
-    from sqlalchemy import select
+def test_the_installed_sqlalchemy_still_does_what_priming_relies_on():
+    # Given the installed SQLAlchemy
+    from investment_system.db.compat import compatibility_problems
 
-    from investment_system.db.compat import compile_into_cache
-    from investment_system.models.users import User
+    # When the compatibility module checks that a statement it compiles is what an execution then finds
+    problems = compatibility_problems()
+    # Then it holds (an upgrade that breaks it names the module to mend)
+    assert problems == [], "\n".join(problems)
 
-    engine = sqlite_db.engine
-    engine.clear_compiled_cache()
-    # When it is compiled before the snapshot, without a connection
-    compile_into_cache(engine, select(User).where(User.id == uuid.UUID(int=1)))
-    assert len(engine._compiled_cache) == 1
-    # Then executing the same statement with another value, as a request does, compiles nothing more
-    with Session(engine) as session:
-        session.execute(select(User).where(User.id == uuid.UUID(int=2))).all()
-    assert len(engine._compiled_cache) == 1
+
+def test_a_changed_private_call_names_the_sqlalchemy_version_and_the_module_to_adapt(monkeypatch):
+    # Given a SQLAlchemy whose private compile call no longer takes the compiled cache
+    from importlib.metadata import version
+
+    from sqlalchemy import ClauseElement
+
+    from investment_system.db.compat import compatibility_problems
+
+    def changed(self, dialect, *, column_keys, for_executemany=False, schema_translate_map=None, **kw):
+        # never called: the check reads its signature
+        raise AssertionError
+
+    monkeypatch.setattr(ClauseElement, "_compile_w_cache", changed)
+    # When the compatibility module checks its assumption
+    problems = compatibility_problems()
+    # Then the one problem names the installed version, what changed and the module to adapt
+    assert problems == [
+        f"sqlalchemy {version('sqlalchemy')}: ClauseElement._compile_w_cache no longer takes compiled_cache; "
+        "adapt investment_system/db/compat.py"
+    ]
+
+
+def test_a_flush_replayed_on_the_scratch_database_primes_the_insert_a_flush_on_the_real_one_runs(db):
+    # Given a restored container's engine with nothing compiled
+    from investment_system.db.base import Base
+    from investment_system.db.compat import compiled_statements, forget_compiled_statements
+    from investment_system.db.engine import replaying, unit_of_work
+    from investment_system.models.audit import AuditEvent
+
+    def add_event() -> None:
+        with unit_of_work() as session:
+            session.add(AuditEvent(entity_type="probe", entity_id=uuid.uuid4(), action="created", changes={}))
+
+    forget_compiled_statements(db.engine, Base.registry)
+    # When a replay before the snapshot flushes a new row on its scratch database
+    with replaying():
+        add_event()
+    primed = compiled_statements(db.engine, Base.registry)
+    # Then the same flush on the real database compiles nothing more
+    add_event()
+    if db.backend == "mysql":
+        assert primed == []  # MySQL's dialect learns its SQL at its first connection: priming compiles none
+    else:
+        assert any(sql.startswith("INSERT INTO audit_events") for sql in primed)
+        assert compiled_statements(db.engine, Base.registry) == primed
+    # And the replay's row never reached it: only the real flush's is there
+    with unit_of_work() as session:
+        assert len(session.scalars(select(AuditEvent)).all()) == 1
 
 
 def test_priming_makes_the_clients_a_configured_stream_needs_and_a_restore_makes_them_anew(settings_env):
@@ -98,22 +139,3 @@ def test_priming_makes_no_stream_client_where_no_stream_is_configured(settings_e
     # Then no client is made (and boto3 is not needed)
     assert delivery._lambda_client.cache_info().currsize == 0
     assert delivery._management_client.cache_info().currsize == 0
-
-
-def test_priming_compiles_a_statement_built_once_as_its_executions_with_values_find_it(sqlite_db):
-    # Given a statement built once, whose values each execution binds (bindparam), on an empty cache
-    from sqlalchemy import bindparam, select
-
-    from investment_system.db.compat import compile_into_cache
-    from investment_system.models.users import User
-
-    engine = sqlite_db.engine
-    engine.clear_compiled_cache()
-    by_email = select(User).where(User.email == bindparam("email"))
-    # When it is compiled before the snapshot
-    compile_into_cache(engine, by_email)
-    assert len(engine._compiled_cache) == 1
-    # Then executing it with its values, as a request does, compiles nothing more
-    with Session(engine) as session:
-        session.execute(by_email, {"email": "ada@example.com"}).all()
-    assert len(engine._compiled_cache) == 1

@@ -8,7 +8,9 @@ wrapped as SQLAlchemy wraps it.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
 
@@ -23,6 +25,7 @@ from investment_system.db.engine import RETRY_AFTER_SECONDS, build_engine
 from investment_system.db.errors import Outage, mark_disconnects, outage_of
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.settings import DatabaseSettings
+from tests.support.signals import make_investor
 
 
 def wrapped(driver_error: BaseException, base: type[BaseException], *, invalidated: bool = False) -> exc.DBAPIError:
@@ -100,12 +103,16 @@ OUTAGES: list[tuple[str, Outage, Callable[[], exc.DBAPIError]]] = [
         Outage.INVALIDATED,
         lambda: wrapped(pg8000.InterfaceError("connection is closed"), PG, invalidated=True),
     ),
+    ("pg 40P01 deadlock", Outage.CONFLICT, lambda: wrapped(postgres("40P01", "deadlock detected", "ERROR"), PG)),
+    ("pg 40001 serialization", Outage.CONFLICT, lambda: wrapped(postgres("40001", "could not serialize", "ERROR"), PG)),
     # MySQL / MariaDB (PyMySQL)
     ("mysql 2003 cannot connect", Outage.CONNECTION, lambda: wrapped(mysql(2003, "Can't connect to MySQL server"), MY)),
     ("mysql 2006 gone away", Outage.CONNECTION, lambda: wrapped(mysql(2006, "MySQL server has gone away"), MY)),
     ("mysql 2013 lost", Outage.CONNECTION, lambda: wrapped(mysql(2013, "Lost connection to MySQL server"), MY)),
     ("mysql 1040 too many connections", Outage.RESOURCES, lambda: wrapped(mysql(1040, "Too many connections"), MY)),
     ("mysql 1021 disk full", Outage.RESOURCES, lambda: wrapped(mysql(1021, "Disk full"), MY)),
+    ("mysql 1213 deadlock", Outage.CONFLICT, lambda: wrapped(mysql(1213, "Deadlock found"), MY)),
+    ("mysql 1205 lock wait timeout", Outage.CONFLICT, lambda: wrapped(mysql(1205, "Lock wait timeout"), MY)),
     ("mysql 1053 shutdown", Outage.SHUTDOWN, lambda: wrapped(mysql(1053, "Server shutdown in progress"), MY)),
     ("mariadb 1927 killed", Outage.SHUTDOWN, lambda: wrapped(mysql(1927, "Connection was killed"), MY)),
     (
@@ -124,7 +131,6 @@ NOT_OUTAGES: list[tuple[str, Callable[[], exc.DBAPIError]]] = [
     ("pg 23505 unique violation", lambda: wrapped(postgres("23505", "duplicate key", "ERROR"), PG)),
     ("pg 42601 syntax error", lambda: wrapped(postgres("42601", "syntax error", "ERROR"), PG)),
     ("pg 57014 statement timeout", lambda: wrapped(postgres("57014", "canceling statement", "ERROR"), PG)),
-    ("pg 40001 serialization failure", lambda: wrapped(postgres("40001", "could not serialize", "ERROR"), PG)),
     ("mysql 1062 duplicate", lambda: wrapped(pymysql.err.IntegrityError(1062, "Duplicate entry"), MY)),
     ("mysql 1064 syntax", lambda: wrapped(pymysql.err.ProgrammingError(1064, "You have an error"), MY)),
 ]
@@ -289,3 +295,26 @@ def test_a_bare_socket_error_while_connecting_is_503_with_retry_after(sqlite_eng
 def test_failures_that_are_no_outage_pass_through_the_unit_of_work(sqlite_engine):
     with pytest.raises(exc.OperationalError), unit_of_work() as session:
         session.execute(text("SELECT * FROM nowhere"))
+
+
+def test_a_deadlock_between_two_changes_is_a_retryable_503_and_the_other_change_lands(server_db):
+    # Given two users, and two units of work that each change one, then the other, in opposite orders
+    first, second = make_investor().user_id, make_investor().user_id
+    both_hold_one = threading.Barrier(2, timeout=30)
+
+    def change(one: object, other: object) -> str:
+        try:
+            with unit_of_work() as session:
+                rename = text("UPDATE users SET full_name = 'changed' WHERE id = :id")
+                session.execute(rename, {"id": one})
+                both_hold_one.wait()
+                session.execute(rename, {"id": other})
+        except Unavailable as error:
+            return f"{type(error).__name__} {error.code} {error.retry_after}"
+        return "committed"
+
+    # When they run at once, and deadlock
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(change, (first, second), (second, first)))
+    # Then the one the database rolled back is 503 DATABASE_UNAVAILABLE, safe to repeat; the other committed
+    assert outcomes == ["TransactionConflict DATABASE_UNAVAILABLE " + str(RETRY_AFTER_SECONDS), "committed"]

@@ -117,8 +117,9 @@ def test_the_browser_paints_the_chart_lines(local_run_metrics, tmp_path):
         _chromium(page, tmp_path, "--window-size=1400,1200", f"--screenshot={screenshot}")
         pixels = _rgb_pixels(screenshot.read_bytes())
         painted[name] = sum(pixels.count(colour) for colour in SERIES_COLOURS)
-    # Then the run's page shows far more of the series colours than the legends alone (the empty page)
-    assert painted["spread"] > painted["empty"] + 1000, painted
+    # Then the run's page shows the series colours beyond the legends alone (the empty page): the lines. They
+    # come to 1 000-1 250 pixels, depending on the run's latencies; a page without them, to none
+    assert painted["spread"] > painted["empty"] + 400, painted
 
 
 def _minutes_earlier(line: str, minutes: int) -> str:

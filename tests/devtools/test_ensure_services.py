@@ -18,7 +18,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "devtools" / "ensure-services"
 BASICS = ("bash", "seq", "sleep", "ls")
-SERVER_CLIENTS = ("pg_isready", "mariadb-admin", "redis-cli")
+SERVER_CLIENTS = ("pg_isready", "mariadb-admin", "redis-cli", "docker")
 NOT_ROOT = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
 
 
@@ -42,12 +42,19 @@ def _stand_in(bin_dir: Path, name: str, script: str) -> None:
 def _servers_answer(bin_dir: Path) -> None:
     for client in SERVER_CLIENTS:
         _stand_in(bin_dir, client, "echo PONG")
+    _stand_in(bin_dir, "debootstrap", "exit 0")
 
 
-def _run(bin_dir: Path, **user: object) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run(bin_dir: Path, *services: str, **user: object) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     done = subprocess.run(
-        [str(SCRIPT)], env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=30, check=False, **user
+        [str(SCRIPT), *services],
+        env={"PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        **user,
     )
     return done, time.monotonic() - started
 
@@ -88,3 +95,45 @@ def test_a_user_who_is_not_root_is_told_to_run_it_as_root(bin_dir):
     result = _run(bin_dir, **NOT_ROOT)
     # Then it stops at once, telling to run it as root
     _assert_stopped_at_once_saying(result, f"chromium must be started or installed as root; run: sudo {SCRIPT}")
+
+
+def test_a_missing_docker_engine_without_apt_get_says_what_to_install(bin_dir):
+    # Given running servers and chromium, but no Docker engine, no dockerd and no apt-get
+    _servers_answer(bin_dir)
+    _stand_in(bin_dir, "docker", "exit 1")
+    _stand_in(bin_dir, "chromium", "exit 0")
+    # When the script runs
+    result = _run(bin_dir)
+    # Then it stops at once, naming Debian's package
+    _assert_stopped_at_once_saying(
+        result,
+        "the Docker engine is not running nor installed, and there is no apt-get; install docker.io and debootstrap",
+    )
+
+
+def test_named_services_are_the_only_ones_brought_up(bin_dir):
+    # Given a machine where only PostgreSQL and Docker answer (no MariaDB, Redis or chromium)
+    _stand_in(bin_dir, "pg_isready", "exit 0")
+    _stand_in(bin_dir, "docker", "exit 0")
+    _stand_in(bin_dir, "debootstrap", "exit 0")
+    # When the script is asked for those two (what `make sam-api` needs)
+    done, _ = _run(bin_dir, "docker", "postgres")
+    # Then it has nothing to do
+    assert (done.returncode, done.stderr) == (0, "")
+    # And a name it does not know is refused
+    unknown, _ = _run(bin_dir, "docker", "kubernetes")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("ensure-services: unknown service kubernetes (postgres, mariadb,")
+
+
+def test_docker_without_debootstrap_is_not_ready(bin_dir):
+    # Given a running Docker engine but no debootstrap (the runtime image is built with it), and no apt-get
+    _stand_in(bin_dir, "docker", "exit 0")
+    _stand_in(bin_dir, "dockerd", "exit 0")
+    # When the script is asked for Docker
+    result = _run(bin_dir, "docker")
+    # Then it stops at once, naming both packages
+    _assert_stopped_at_once_saying(
+        result,
+        "the Docker engine is not running nor installed, and there is no apt-get; install docker.io and debootstrap",
+    )

@@ -20,7 +20,14 @@ from investment_system.http import create_app
 from investment_system.observability import MetricName, add_metric, logger
 from tests.support.metrics_contract import emitted_metrics_file
 
-DECORATORS = {"http_handler", "websocket_handler", "scheduled_handler", "async_handler", "custom_resource_handler"}
+DECORATORS = {
+    "http_handler",
+    "websocket_handler",
+    "scheduled_handler",
+    "async_handler",
+    "custom_resource_handler",
+    "deployment_hook_handler",
+}
 LAYER = Path(entrypoints.__path__[0]).parent
 
 

@@ -185,3 +185,34 @@ def test_error_details_are_typed():
         {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
         {"type": "null"},
     ]
+
+
+def _taking(header: str) -> set[str]:
+    return {
+        route
+        for route, operation in operations()
+        if any(
+            parameter["name"] == header and parameter["in"] == "header" for parameter in operation.get("parameters", [])
+        )
+    }
+
+
+def test_conditional_requests_document_their_headers_and_answers():
+    # The three reads with an ETag take If-None-Match, and may answer 304 with the ETag (as their 200 does)
+    reads = {"GET /v1/signals/{id}", "GET /v1/users/me", "GET /v1/billing/subscription"}
+    assert _taking("If-None-Match") == reads
+    # The four changes take If-Match, and may answer 412 with the envelope
+    writes = {"PATCH /v1/signals/{id}", "DELETE /v1/signals/{id}", "POST /v1/signals/{id}/close", "PATCH /v1/users/me"}
+    assert _taking("If-Match") == writes
+    for route, operation in operations():
+        responses = operation["responses"]
+        assert ("304" in responses) == (route in reads), route
+        assert ("412" in responses) == (route in writes), route
+        for status, response in responses.items():
+            sends_etag = route in reads and status in ("200", "304")
+            assert ("ETag" in _headers(response)) == sends_etag, (route, status)
+        if route in writes:
+            assert responses["412"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorEnvelope"
+            }
+    assert _header_schema(DOCUMENT["paths"]["/v1/users/me"]["get"]["responses"]["304"], "ETag")["required"] is True

@@ -284,60 +284,6 @@ def test_every_answer_varies_with_the_origin(settings_env):
     assert (preflight["Vary"], preflight["Access-Control-Max-Age"]) == ("Origin", "900")
 
 
-def _app_with_a_dependency():
-    from typing import Annotated
-
-    from aws_lambda_powertools.event_handler import Depends
-
-    deps_app = create_app()
-
-    def tenant() -> str:
-        return "acme"
-
-    @deps_app.get("/v1/tenants/current")
-    def current_tenant(name: Annotated[str, Depends(tenant)]) -> dict[str, str]:
-        return {"tenant": name}
-
-    return deps_app, http_handler(deps_app), current_tenant, tenant
-
-
-def _count_type_hint_reads(monkeypatch):
-    import typing
-
-    return record_calls(monkeypatch, typing, "get_type_hints")
-
-
-def test_a_routes_dependencies_are_worked_out_once_not_on_every_request(monkeypatch):
-    # Given a route with a dependency, in an app of the layer's factory
-    _, deps_handler, current_tenant, tenant = _app_with_a_dependency()
-    read_hints = _count_type_hint_reads(monkeypatch)
-    # When it answers a first request, then two more
-    answers = [deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub())]
-    read_by_the_first = list(read_hints)
-    answers += [deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub()) for _ in range(2)]
-    # Then each answer has the dependency's value; the hints were read for the first request only
-    assert [json.loads(answer["body"]) for answer in answers] == [{"tenant": "acme"}] * 3
-    assert current_tenant in read_by_the_first
-    assert tenant in read_by_the_first
-    assert read_hints == read_by_the_first
-
-
-def test_snapstart_priming_works_out_the_dependencies_before_the_first_request(monkeypatch):
-    # Given a route with a dependency, primed as before a SnapStart snapshot
-    from investment_system.http.resolver import prime
-
-    deps_app, deps_handler, current_tenant, tenant = _app_with_a_dependency()
-    prime(deps_app)
-    read_hints = _count_type_hint_reads(monkeypatch)
-    # When the first request after the restore comes
-    answer = deps_handler(http_event("GET", "/v1/tenants/current"), LambdaContextStub())
-    # Then it is answered without working out the dependency again (Powertools still looks once, per
-    # route, for a Request parameter of the route itself)
-    assert json.loads(answer["body"]) == {"tenant": "acme"}
-    assert tenant not in read_hints
-    assert read_hints.count(current_tenant) <= 1
-
-
 def test_snapstart_priming_builds_the_validators_of_a_routes_body_and_response(monkeypatch):
     # Given a route taking and returning models that build their validators on first use, primed as
     # before a SnapStart snapshot

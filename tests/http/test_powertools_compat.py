@@ -37,6 +37,50 @@ def test_the_installed_powertools_still_has_what_the_compat_module_relies_on():
     assert problems == [], "\n".join(problems)
 
 
+def test_a_broken_assumption_names_the_powertools_version_and_the_module_to_adapt(monkeypatch):
+    # Given a Powertools that no longer keeps the request's route where the compat module reads it
+    from importlib.metadata import version
+
+    from investment_system.http import compat
+
+    monkeypatch.setattr(compat, "_ROUTE_KEY", "_route_moved")
+    # When the compatibility module checks its assumptions
+    problems = compatibility_problems()
+    # Then the one problem names the installed version, what changed and the module to adapt
+    assert problems == [
+        f"aws-lambda-powertools {version('aws-lambda-powertools')}: "
+        'app.context["_route_moved"] no longer holds the registered route during a request; '
+        "adapt investment_system/http/compat.py"
+    ]
+
+
+def test_serving_requests_leaves_powertools_modules_as_shipped():
+    # Given an app of the layer's factory with a route taking the caller (a Powertools dependency)
+    import typing
+
+    from aws_lambda_powertools.event_handler import depends
+
+    from investment_system.http import create_app
+    from investment_system.http.auth import CurrentUser
+    from investment_system.http.compat import registered_routes
+
+    app = create_app()
+
+    @app.get("/v1/probe")
+    def probe(user: CurrentUser) -> dict[str, str]:
+        return {}
+
+    # When its routes are primed as before a SnapStart snapshot
+    from investment_system.http.resolver import prime
+
+    prime(app)
+    # Then Powertools' dependency module still resolves with its own functions: nothing is patched
+    assert registered_routes(app)
+    assert depends.get_type_hints is typing.get_type_hints
+    assert depends.build_dependency_tree.__module__ == depends.__name__
+    assert not hasattr(depends.build_dependency_tree, "cache_info")
+
+
 def test_no_module_but_the_compat_module_touches_powertools_internals():
     # Given every module of the layer and every handler
     modules = [*ROOT.glob("layers/common/investment_system/**/*.py"), *ROOT.glob("functions/**/*.py")]

@@ -5,8 +5,16 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
+from sqlalchemy.engine import make_url
 
-from investment_system.settings import DEV_JWT_SECRET, Environment, SettingsError, load_settings
+from investment_system.settings import (
+    DEV_JWT_SECRET,
+    DEV_WEBHOOK_SECRET,
+    NO_DATABASE_URL,
+    Environment,
+    SettingsError,
+    load_settings,
+)
 
 STRONG = "s" * 40
 PROD = {
@@ -71,6 +79,49 @@ def test_unsafe_production_configuration_is_refused_naming_the_variable(override
     with pytest.raises(SettingsError) as failure:
         load_settings(environ)
     assert named_variable in str(failure.value)
+
+
+def test_a_function_given_neither_a_secret_nor_its_arn_starts_and_can_verify_nothing_with_it():
+    # Given a production Lambda function given the JWT key but neither the webhook secret nor its ARN (it does
+    # not verify payments: the template gives it no access to that secret)
+    environ = {key: value for key, value in PROD.items() if key != "PAYMENT_WEBHOOK_SECRET"}
+    environ["AWS_LAMBDA_FUNCTION_NAME"] = "stack-get-signal"
+    # When two containers start
+    first, second = load_settings(environ), load_settings(environ)
+    # Then they start, each with an unguessable stand-in, never the development default
+    secret = first.security.payment_webhook_secret
+    assert len(secret) >= 48
+    assert secret not in (DEV_WEBHOOK_SECRET, second.security.payment_webhook_secret)
+    # And one given the ARN's variable, even empty, uses the secret: without it, start-up is refused
+    with pytest.raises(SettingsError, match="PAYMENT_WEBHOOK_SECRET"):
+        load_settings({**environ, "PAYMENT_WEBHOOK_SECRET_ARN": ""})
+
+
+def test_a_function_given_no_database_starts_with_one_no_connection_can_reach():
+    # Given a production Lambda function given neither the database's URL nor its secret's ARN (it opens no
+    # database: the template gives it no access to that secret), with DATABASE_URL declared empty
+    environ = {key: value for key, value in PROD.items() if key != "DATABASE_URL"}
+    environ |= {"AWS_LAMBDA_FUNCTION_NAME": "stack-docs", "DATABASE_URL": ""}
+    # When it starts
+    settings = load_settings(environ)
+    # Then it starts on a host that cannot resolve, never on SQLite
+    assert settings.database.url == NO_DATABASE_URL
+    assert make_url(settings.database.url).host.endswith(".invalid")
+    # And one given the secret's ARN, even empty, uses the database: without it, start-up is refused
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        load_settings({**environ, "DATABASE_SECRET_ARN": ""})
+    # And so is a process outside Lambda
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        load_settings({key: value for key, value in environ.items() if key != "AWS_LAMBDA_FUNCTION_NAME"})
+
+
+@pytest.mark.parametrize("secret", ["JWT_SECRET", "PAYMENT_WEBHOOK_SECRET"])
+def test_a_production_process_outside_lambda_without_a_secret_is_refused_naming_it(secret):
+    # Given `invest serve` or `invest migrate` in production with a secret missing (no ARN either)
+    environ = {key: value for key, value in PROD.items() if key != secret}
+    # When settings load / Then start-up fails naming the missing secret
+    with pytest.raises(SettingsError, match=secret):
+        load_settings(environ)
 
 
 def test_settings_errors_never_echo_secret_values():

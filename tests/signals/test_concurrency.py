@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from invest_dev.samples import unlimited_quota
 from investment_system.db import engine as db_engine
 from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
@@ -59,7 +60,16 @@ def test_concurrent_creates_lose_nothing(pooled):
         ids = []
         for n in range(per_worker):
             with unit_of_work() as session:
-                ids.append(str(create_signal(session, investor.user_id, _body(notes=f"{worker}-{n}")).id))
+                ids.append(
+                    str(
+                        create_signal(
+                            session,
+                            investor.user_id,
+                            _body(notes=f"{worker}-{n}"),
+                            unlimited_quota(session, investor.user_id),
+                        ).id
+                    )
+                )
         return ids
 
     # When eight workers create six signals each, at the same time
@@ -84,7 +94,12 @@ def test_overlapping_expiry_runs_expire_each_signal_once(pooled):
     investor = make_investor()
     later = (utcnow() + timedelta(hours=1)).isoformat()
     with unit_of_work() as session:
-        ids = [create_signal(session, investor.user_id, _body(expires_at=later)).id for _ in range(60)]
+        ids = [
+            create_signal(
+                session, investor.user_id, _body(expires_at=later), unlimited_quota(session, investor.user_id)
+            ).id
+            for _ in range(60)
+        ]
     with unit_of_work() as session:
         for signal in session.scalars(select(Signal).where(Signal.id.in_(ids))):
             signal.expires_at = utcnow() - timedelta(minutes=1)
@@ -101,7 +116,11 @@ def test_a_close_racing_the_expiry_job_leaves_one_consistent_outcome(pooled):
     investor = make_investor()
     later = (utcnow() + timedelta(hours=1)).isoformat()
     with unit_of_work() as session:
-        signal_id = str(create_signal(session, investor.user_id, _body(expires_at=later)).id)
+        signal_id = str(
+            create_signal(
+                session, investor.user_id, _body(expires_at=later), unlimited_quota(session, investor.user_id)
+            ).id
+        )
     set_row(signal_id, expires_at=utcnow() - timedelta(milliseconds=1))
 
     def close() -> str:
@@ -123,7 +142,9 @@ def test_a_close_racing_the_expiry_job_leaves_one_consistent_outcome(pooled):
 def test_concurrent_closes_of_one_signal_close_it_once(pooled):
     investor = make_investor()
     with unit_of_work() as session:
-        signal_id = str(create_signal(session, investor.user_id, _body()).id)
+        signal_id = str(
+            create_signal(session, investor.user_id, _body(), unlimited_quota(session, investor.user_id)).id
+        )
 
     def close(exit_price: int) -> str:
         try:

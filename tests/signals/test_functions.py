@@ -81,6 +81,14 @@ def test_json_number_prices_keep_every_digit(db):
         (buy_body(timeframe="2h"), 422, "VALIDATION_ERROR"),
         (buy_body(symbol="NOT A SYMBOL"), 422, "VALIDATION_ERROR"),
         (buy_body(expires_at="2000-01-01T00:00:00Z"), 422, "EXPIRY_IN_PAST"),
+        # A decimal string is digits and a point, as the document's pattern says: nothing Decimal() would
+        # also read (spaces, a sign, an exponent, underscores, another script's digits).
+        (buy_body(entry_price=" 200"), 422, "VALIDATION_ERROR"),
+        (buy_body(entry_price="+200"), 422, "VALIDATION_ERROR"),
+        (buy_body(entry_price="2e2"), 422, "VALIDATION_ERROR"),
+        (buy_body(entry_price="2_00"), 422, "VALIDATION_ERROR"),
+        (buy_body(entry_price="\u0662\u0660\u0660"), 422, "VALIDATION_ERROR"),
+        (buy_body(confidence="0.75 "), 422, "VALIDATION_ERROR"),
     ],
 )
 def test_create_rejects_bad_input_with_the_contracts_codes(db, body, status, code):

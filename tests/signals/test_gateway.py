@@ -1,4 +1,5 @@
-"""The Signals routes over HTTP through the local gateway (`invest serve`), on SQLite, PostgreSQL and MariaDB."""
+"""The Signals routes over HTTP through the local gateway (`invest serve`), on SQLite, PostgreSQL and MariaDB,
+and through `sam local start-api` (make test-sam)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tests.support.signals import Investor, make_investor
 
 pytestmark = pytest.mark.slow
 PRICE_WITH_18_DIGITS = "1234567890.12345678"
+# sam local starts a function's container, building its image, on the function's first request.
+REQUEST_TIMEOUT_SECONDS = 120
 
 
 @pytest.fixture
@@ -28,10 +31,21 @@ def _call(
     api: RunningGateway, method: str, path: str, who: Investor | None, headers: dict[str, str] | None = None, **kwargs
 ) -> requests.Response:
     headers = {**(headers or {}), **(who.headers if who else {})}
-    return requests.request(method, api.url(path), headers=headers, timeout=30, **kwargs)
+    return requests.request(method, api.url(path), headers=headers, timeout=REQUEST_TIMEOUT_SECONDS, **kwargs)
 
 
 def test_a_signals_life_over_http(api):
+    _a_signals_life(api)
+
+
+@pytest.mark.sam
+def test_a_signals_life_through_sam_local(sam_api, sam_api_database):
+    # (every signal function in its runtime container, on the PostgreSQL database sam serves)
+    _a_signals_life(sam_api)
+
+
+def _a_signals_life(api: RunningGateway) -> None:
+    # Given an investor and a stranger
     investor, stranger = make_investor("owner"), make_investor("stranger")
     # When a signal is posted with a JSON number price of 18 significant digits
     body = (

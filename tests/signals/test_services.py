@@ -3,16 +3,21 @@
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
+import pymysql
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import exc
 
+from invest_dev.samples import unlimited_quota
 from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models.signals import Direction, SignalStatus
 from investment_system.observability import set_correlation_id
+from investment_system.repositories.signals.signals import SignalRepository
 from investment_system.schemas.signals import SignalClose, SignalCreate, SignalListQuery, SignalUpdate
 from investment_system.services.signals import history as history_service
 from investment_system.services.signals import lifecycle as service
@@ -33,7 +38,9 @@ def _create(user_id, **overrides):
     }
     body.update(overrides)
     with unit_of_work() as session:
-        return service.create_signal(session, user_id, SignalCreate.model_validate(body))
+        return service.create_signal(
+            session, user_id, SignalCreate.model_validate(body), unlimited_quota(session, user_id)
+        )
 
 
 def _error(call) -> ErrorCode:
@@ -213,6 +220,32 @@ def test_expiry_job_stores_expired_in_bounded_batches_with_history(sqlite_db):
     assert entry.changes == {"status": {"from": "OPEN", "to": "EXPIRED"}}
     # And a run with nothing to do changes nothing
     assert expire_overdue_signals() == 0
+
+
+def test_an_expiry_batch_the_database_rolled_back_for_a_deadlock_is_taken_again(sqlite_db):
+    investor = make_investor()
+    overdue = [
+        str(_create(investor.user_id, expires_at=(utcnow() + timedelta(hours=1)).isoformat()).id) for _ in range(3)
+    ]
+    for signal_id in overdue:
+        set_row(signal_id, expires_at=utcnow() - timedelta(minutes=5))
+    # Given the database rolls the run's first batch back to break a deadlock (as InnoDB reports it)
+    take_batch = SignalRepository.overdue_batch
+    deadlocks = [exc.OperationalError("UPDATE signals", {}, pymysql.err.OperationalError(1213, "Deadlock found"))]
+
+    def deadlocked_once(repository: SignalRepository, *args: object) -> object:
+        batch = take_batch(repository, *args)
+        if deadlocks:
+            raise deadlocks.pop()
+        return batch
+
+    # When the job runs
+    with mock.patch.object(SignalRepository, "overdue_batch", deadlocked_once):
+        expired = expire_overdue_signals()
+    # Then the batch was taken again: each overdue signal expired once, with one history row
+    assert (expired, deadlocks) == (3, [])
+    assert [stored_status(s) for s in overdue] == ["EXPIRED"] * 3
+    assert [len(history_service.signal_history(investor.user_id, s).items) for s in overdue] == [2, 2, 2]
 
 
 def test_list_filters_combine(sqlite_db):

@@ -60,7 +60,7 @@ def test_sums_are_exact_even_where_sqlite_integers_would_overflow(db, values):
         session.add_all([_row(investor.user_id, Decimal(1), value) for value in values])
     # When the database sums them
     with unit_of_work() as session:
-        total = ExactSum(Signal.return_pct, session.get_bind().dialect, "total")
+        total = ExactSum(Signal.return_pct, "total")
         row = session.execute(select(*total.columns).where(Signal.user_id == investor.user_id)).one()
     # Then the sum is exact
     assert total.value(row) == sum(values, Decimal(0))

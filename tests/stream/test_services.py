@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from invest_dev.samples import stream_ticket
+from invest_dev.samples import stream_ticket, unlimited_quota
 from invest_dev.template import functions
 from investment_system.db import engine as db_engine
 from investment_system.db.base import utcnow
@@ -36,7 +36,9 @@ from tests.support.stream import connection_row, install_fake_api, open_connecti
 def _create(user_id, **overrides):
     body = {"symbol": "AAPL", "direction": "BUY", "confidence": "0.5", "entry_price": "100", "timeframe": "1h"}
     with unit_of_work() as session:
-        return create_signal(session, user_id, SignalCreate.model_validate({**body, **overrides}))
+        return create_signal(
+            session, user_id, SignalCreate.model_validate({**body, **overrides}), unlimited_quota(session, user_id)
+        )
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def test_a_change_that_rolls_back_leaves_no_event(db):
 
     def create_then_fail() -> None:
         with unit_of_work() as session:
-            create_signal(session, investor.user_id, body)
+            create_signal(session, investor.user_id, body, unlimited_quota(session, investor.user_id))
             raise AppError(ErrorCode.INTERNAL_ERROR)
 
     with pytest.raises(AppError):

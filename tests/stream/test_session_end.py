@@ -20,10 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from invest_dev.events import LambdaContextStub, websocket_event
+from invest_dev.samples import unlimited_quota
 from investment_system.db import unit_of_work
-from investment_system.db.base import Base
-from investment_system.db.compat import compiled_statement_count, forget_compiled_statements
-from investment_system.db.engine import compile_primed_statements
 from investment_system.errors import ErrorCode
 from investment_system.models import StreamTicket
 from investment_system.schemas.signals import SignalCreate
@@ -123,7 +121,12 @@ def test_an_ended_session_closes_its_connections_sends_them_nothing_more_and_ref
     end(user, first, second, monkeypatch)
     # And a change of the user commits after it, before any delivery has run
     with unit_of_work() as session:
-        create_signal(session, uuid.UUID(user["id"]), SignalCreate.model_validate(buy_body()))
+        create_signal(
+            session,
+            uuid.UUID(user["id"]),
+            SignalCreate.model_validate(buy_body()),
+            unlimited_quota(session, uuid.UUID(user["id"])),
+        )
     # Then the delivery the ending asked for closes the ended session's connection: its last error
     # frame, then DeleteConnection, and nothing of what was committed after the ending
     assert {request["user_id"] for request in api.requested} == {user["id"]}
@@ -160,29 +163,6 @@ def test_a_ticket_minted_as_its_session_ends_is_refused(db, api):
     # When it is presented, Then the handshake is refused: its session is no longer live
     assert _connect(ticket, "late") == 401
     assert connection_row("late") is None
-
-
-def test_a_connection_its_deliveries_and_its_sessions_end_run_the_sql_priming_compiled(db, api):
-    # Given a signed-in investor with a ticket, and a restored container whose engine holds what priming compiled
-    user, tokens = signed_up(f"primed-{uuid.uuid4().hex[:8]}@example.com")
-    ticket = _ticket(tokens)
-    forget_compiled_statements(db.engine, Base.registry)
-    compile_primed_statements(db.engine)
-    primed = compiled_statement_count(db.engine, Base.registry)
-    # When the ticket opens a connection, a change is delivered to it, the session ends and the end is delivered
-    assert _connect(ticket, "primed") == 200
-    api.open.add("primed")
-    with unit_of_work() as session:
-        create_signal_within_quota(session, uuid.UUID(user["id"]), SignalCreate.model_validate(buy_body()))
-    _call("StreamDeliveryFunction", api.requested.pop())
-    assert logout(tokens["access_token"], tokens["refresh_token"]).status == 204
-    _call("StreamDeliveryFunction", api.requested.pop())
-    assert [frame["type"] for frame in api.frames["primed"]] == ["signal.created", "error"]
-    # Then they compiled no statement priming had not (SQLite, PostgreSQL; MySQL's priming compiles none)
-    if db.backend == "mysql":
-        assert primed == 0
-    else:
-        assert compiled_statement_count(db.engine, Base.registry) == primed
 
 
 def test_an_ended_connection_is_closed_before_a_slow_push_to_another(db, api):

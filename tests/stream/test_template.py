@@ -50,6 +50,10 @@ def test_only_the_delivery_function_may_push_and_only_on_this_api():
 
 def test_the_functions_that_write_events_may_ask_for_a_delivery_of_the_delivery_alias_only():
     grants = _grants("lambda:InvokeFunction")
+    # Besides the deliveries, only a deploy's pre-traffic check invokes functions: the new versions it checks
+    assert grants.pop("PreTrafficCheckFunction") == [
+        [{"Ref": "HealthFunction.Version"}, {"Ref": "GetMeFunction.Version"}]
+    ]
     assert list(grants) == ["StreamDeliveryRequests"]
     [resource] = grants["StreamDeliveryRequests"]
     assert resource["Fn::Sub"].endswith(":function:${AWS::StackName}-stream-delivery:live")

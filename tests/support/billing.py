@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
 from investment_system.models.billing import Subscription
 from investment_system.models.checkouts import Checkout
 from investment_system.observability import metrics
 from investment_system.schemas.billing import CheckoutStarted, PaymentEvent
 from investment_system.services.billing.subscriptions import change_plan
+from investment_system.services.billing.usage import daily_signal_quota
 from investment_system.services.billing.webhooks import receive_payment_event, sign
 from investment_system.settings import get_settings
 from tests.support.functions import Reply
@@ -27,6 +29,16 @@ CHANGE_PLAN = ("ChangePlanFunction", "PUT", "/v1/billing/subscription")
 CANCEL = ("CancelSubscriptionFunction", "DELETE", "/v1/billing/subscription")
 USAGE = ("GetUsageFunction", "GET", "/v1/billing/usage")
 WEBHOOK = ("PaymentWebhookFunction", "POST", "/v1/billing/webhooks/payments")
+
+
+def count_a_signal(user_id: uuid.UUID, now: datetime | None = None) -> None:
+    """One signal counted against the user's quota of the day, as POST /v1/signals counts it, without the
+    signal: 429 QUOTA_EXCEEDED once the quota is used up."""
+    now = now or utcnow()
+    with unit_of_work() as session:
+        quota = daily_signal_quota(session, user_id, now)
+        if not quota.count.passes(session):
+            raise quota.exhausted()
 
 
 def put_on_plan(investor: Investor, plan: str) -> None:

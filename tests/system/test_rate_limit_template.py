@@ -2,6 +2,7 @@
 
 from invest_dev.template import http_functions, import_function, load_template, stream_functions
 from investment_system.http.route_facts import RateLimit, declared_facts
+from tests.support.function_modules import loaded_modules
 
 
 def _roles(policy: str) -> set[str]:
@@ -30,7 +31,7 @@ def test_the_counter_policy_allows_only_reads_and_updates_of_items_of_the_rate_l
     assert statement == [
         {
             "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
             "Resource": {"Fn::GetAtt": "RateLimitTable.Arn"},
         }
     ]
@@ -44,3 +45,18 @@ def test_the_table_expires_counters_by_ttl():
     table = load_template()["Resources"]["RateLimitTable"]["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_exactly_the_functions_that_apply_plan_changes_may_store_a_users_limit():
+    # Given every function of the template, and whether its code applies plan changes (it loads
+    # services/billing/limits.py, which stores the new plan's limit)
+    applying = {
+        name for name, modules in loaded_modules().items() if "investment_system.services.billing.limits" in modules
+    }
+    # Then the plan-limit policy lists their roles, and only theirs, and allows only PutItem on the table
+    assert "PaymentWebhookFunction" in applying
+    assert _roles("RateLimitPlanLimitAccess") == applying
+    statement = load_template()["Resources"]["RateLimitPlanLimitAccess"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement == [
+        {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": {"Fn::GetAtt": "RateLimitTable.Arn"}}
+    ]

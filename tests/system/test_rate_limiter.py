@@ -12,7 +12,6 @@ import pytest
 import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from invest_dev.gateway.rate_limits import SharedWindows
 from investment_system.errors import AppError, ErrorCode
@@ -25,6 +24,7 @@ from investment_system.services.system.rate_limit import (
     RedisWindows,
     WindowStore,
 )
+from tests.support.aws import mocked_dynamodb_table
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -35,26 +35,17 @@ NOW = MINUTE + 10.0
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with mocked_dynamodb_table(monkeypatch, TABLE):
         yield
 
 
 class _BrokenStore:
     name = "broken"
 
-    def admit(self, key: str, limit: int, second: int) -> None:
+    def admit(self, key: str, limit: int, second: int, limit_key: str | None = None) -> None:
+        raise ConnectionError("store down")
+
+    def set_limit(self, limit_key: str, limit: int, until: int) -> None:
         raise ConnectionError("store down")
 
     def ping(self) -> None:
@@ -149,6 +140,36 @@ def test_decisions_count_down_and_the_refusal_says_when_the_oldest_request_leave
     # And then the next one is admitted, not before
     assert not _admitted(limiter, subject, 3, NOW + 60.9)
     assert limiter.check(subject, 3, now=NOW + 61) == RateLimitDecision(limit=3, remaining=0, reset=1)
+
+
+def test_a_stored_limit_replaces_the_callers_until_it_expires_on_every_backend(make_store):
+    # Given a subject whose callers say 3 a minute, and a stored limit of 5 until 30 s from now
+    first, second = (RateLimiter(make_store(), fail_open=False) for _ in range(2))
+    subject = _subject()
+    first.store.set_limit(f"rl-limit:{subject}", 5, int(NOW) + 30)
+    # When requests asking for the stored limit come, through either container
+    decisions = [(first, second)[n % 2].check(subject, 3, now=NOW + n, stored_limit=True) for n in range(5)]
+    # Then the stored limit counts: 5 pass, the 6th is refused
+    assert [decision.limit for decision in decisions if decision] == [5] * 5
+    assert not _admitted_stored(first, subject, 3, NOW + 6)
+    # And a request not asking for it keeps the caller's limit
+    assert not _admitted(second, subject, 3, NOW + 7)
+    # When the stored limit expires, the caller's limit is back
+    assert _refusal(first, subject, NOW + 31).decision.limit == 3
+
+
+def _admitted_stored(limiter: RateLimiter, subject: str, limit: int, at: float) -> bool:
+    try:
+        limiter.check(subject, limit, now=at, stored_limit=True)
+    except RateLimitExceeded:
+        return False
+    return True
+
+
+def _refusal(limiter: RateLimiter, subject: str, at: float) -> RateLimitExceeded:
+    with pytest.raises(RateLimitExceeded) as refused:
+        limiter.check(subject, 3, now=at, stored_limit=True)
+    return refused.value
 
 
 def test_refused_requests_are_not_counted_and_subjects_are_apart(make_store):

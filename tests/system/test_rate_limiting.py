@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,11 +10,21 @@ import pytest
 from invest_dev.events import LambdaContextStub, http_event
 from invest_dev.samples import session_tokens
 from investment_system.services.accounts.tokens import issue_token, verify_access_token
+from investment_system.services.billing.schedule import apply_due_changes
 from investment_system.services.system.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
-from tests.support.billing import count_metrics_from_here, emitted_metrics, put_on_plan
+from tests.support.billing import (
+    CHANGE_PLAN,
+    count_metrics_from_here,
+    deliver,
+    emitted_metrics,
+    payment_event,
+    put_on_plan,
+    time_passes,
+)
 from tests.support.functions import Reply, function_module
-from tests.support.signals import Investor, make_investor
+from tests.support.signals import Investor, call, make_investor
+from tests.system.test_rate_limiter import REDIS_URL, TABLE, aws  # noqa: F401  (the moto fixture)
 
 USAGE = ("GetUsageFunction", "GET", "/v1/billing/usage")
 PLANS = ("ListPlansFunction", "GET", "/v1/billing/plans")
@@ -64,18 +74,72 @@ def test_authenticated_requests_are_limited_per_user_by_plan(db, capsys):
     assert request(USAGE, investor=make_investor()).status == 200
 
 
-def test_a_plan_change_reaches_the_limit_with_the_next_refresh(db):
-    # Given a free user signed in: their access token carries the plan's 60 requests per minute
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), "dynamodb"])
+def limiter_backend(request: pytest.FixtureRequest, settings_env: pytest.MonkeyPatch) -> str:
+    """The functions' rate limiter on each backend: memory, the Redis on this machine, DynamoDB (moto)."""
+    settings_env.setenv("RATE_LIMIT_BACKEND", request.param)
+    settings_env.setenv("REDIS_URL", REDIS_URL)
+    settings_env.setenv("RATE_LIMIT_TABLE", TABLE)
+    if request.param == "dynamodb":
+        request.getfixturevalue("aws")
+    get_rate_limiter.cache_clear()
+    return str(request.param)
+
+
+def test_an_upgrade_paid_and_a_downgrade_applied_reach_the_limit_on_the_next_request(db, limiter_backend):
+    # Given a free user signed in: the access token they hold was issued with free's 60 requests per minute
     investor = make_investor()
-    signed_in = session_tokens(investor.user_id)
-    assert request(USAGE, token=signed_in.access_token).headers["RateLimit-Limit"] == "60"
-    # When they move to pro, Then the token they hold keeps counting against the limit it was issued with
+    free_token = session_tokens(investor.user_id).access_token
+    assert request(USAGE, token=free_token).headers["RateLimit-Limit"] == "60"
+
+    # When they pay for pro (the checkout's invoice.paid through the webhook)
     put_on_plan(investor, "pro")
-    assert request(USAGE, token=signed_in.access_token).headers["RateLimit-Limit"] == "60"
-    # And the access token of their next refresh carries pro's 600
-    refreshed = request(REFRESH, body={"refresh_token": signed_in.refresh_token})
-    assert refreshed.status == 200
-    assert request(USAGE, token=refreshed.json["access_token"]).headers["RateLimit-Limit"] == "600"
+
+    # Then their next request, with the same token, counts against pro's 600
+    assert request(USAGE, token=free_token).headers["RateLimit-Limit"] == "600"
+
+    # Given a token issued on pro, and a downgrade to free scheduled for the period's end
+    pro_token = session_tokens(investor.user_id).access_token
+    assert call(CHANGE_PLAN, Investor(investor.user_id, pro_token), json_body={"plan": "free"}).status == 200
+    assert request(USAGE, token=pro_token).headers["RateLimit-Limit"] == "600"
+
+    # When the period ends and the scheduled job applies the downgrade
+    time_passes(investor.user_id, timedelta(days=40))
+    apply_due_changes()
+
+    # Then the next request with the pro token counts against free's 60
+    assert request(USAGE, token=pro_token).headers["RateLimit-Limit"] == "60"
+
+
+def test_a_cancellation_by_the_provider_reaches_the_limit_on_the_next_request(db, limiter_backend):
+    # Given a pro user holding a token issued on pro
+    investor = make_investor()
+    put_on_plan(investor, "pro")
+    pro_token = session_tokens(investor.user_id).access_token
+    assert request(USAGE, token=pro_token).headers["RateLimit-Limit"] == "600"
+    # When the provider cancels the subscription (subscription.canceled through the webhook)
+    assert deliver(payment_event("subscription.canceled", investor.user_id)).status == 200
+    # Then the next request counts against free's 60
+    assert request(USAGE, token=pro_token).headers["RateLimit-Limit"] == "60"
+
+
+def test_a_limit_store_that_is_down_at_the_change_leaves_the_tokens_limit_and_is_logged(db, json_logs):
+    # Given a free user's token, and a limiter store that refuses writes when the plan changes
+    investor = make_investor()
+    free_token = session_tokens(investor.user_id).access_token
+
+    def refuse(limit_key: str, limit: int, until: int) -> None:
+        raise ConnectionError("store down")
+
+    limiter = get_rate_limiter()
+    object.__setattr__(limiter.store, "set_limit", refuse)
+    # When they pay for pro
+    put_on_plan(investor, "pro")
+    # Then the payment applied, the old token still counts against its 60, the failure is logged
+    assert request(USAGE, token=free_token).headers["RateLimit-Limit"] == "60"
+    assert any(line["message"] == "Rate limit of a plan change not stored" for line in json_logs())
+    # And a new login's token carries pro's 600
+    assert request(USAGE, token=session_tokens(investor.user_id).access_token).headers["RateLimit-Limit"] == "600"
 
 
 def test_a_valid_token_without_a_limit_counts_for_its_client_ip(db, settings_env):

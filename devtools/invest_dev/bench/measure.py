@@ -244,7 +244,7 @@ class Program:
         return cls("ReferenceApp", REFERENCE_APP, "reference_app", "handler", REFERENCE_APP.parent, reference_path())
 
 
-def _cold_start_once(
+def cold_start_once(
     program: Program, event: Any, env_overrides: Mapping[str, str], scratch: Path, result: ColdStart
 ) -> None:
     """One fresh process of `program` answering `event`; its numbers appended to `result`."""
@@ -285,7 +285,7 @@ def cold_start(
     result = ColdStart()
     with tempfile.TemporaryDirectory(prefix="invest-cold-") as scratch:
         for _ in range(runs + 1):
-            _cold_start_once(program, next_event(), env_overrides or {}, Path(scratch), result)
+            cold_start_once(program, next_event(), env_overrides or {}, Path(scratch), result)
     return result.without_first()
 
 
@@ -344,7 +344,7 @@ def _alternating(
             if not run % 2:
                 order[0], order[1] = order[1], order[0]
             for index in order:
-                _cold_start_once(programs[index], events[index](), {}, Path(scratch), results[index])
+                cold_start_once(programs[index], events[index](), {}, Path(scratch), results[index])
     return tuple(result.without_first() for result in results)
 
 

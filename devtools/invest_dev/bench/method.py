@@ -52,4 +52,7 @@ METHOD = """\
 - Package sizes: the unzipped layer (its largest packages) and each function's code as the last
   `make build` left them in .aws-sam/build.
 - The machine's load average is recorded: other work on the machine inflates every number.
+- Beside this method, each function's first invocation in its Lambda runtime container, as the
+  emulator there reports it (`sam local start-lambda`, devtools/invest_dev/sam/reports.py; `--no-sam`
+  leaves it out): the last section.
 """

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers, session_tokens, stream_ticket
+from invest_dev.samples import EVENTS_DIR, SAMPLE_PASSWORD, SampleUsers, session_tokens, stream_ticket, unlimited_quota
 
 Event = dict[str, Any]
 EventSource = Callable[[], Event]
@@ -126,7 +126,8 @@ def _open_signal(user_id: uuid.UUID) -> uuid.UUID:
     from investment_system.services.signals.lifecycle import create_signal
 
     with unit_of_work() as session:
-        return create_signal(session, user_id, SignalCreate.model_validate(_sample_signal_body())).id
+        body = SignalCreate.model_validate(_sample_signal_body())
+        return create_signal(session, user_id, body, unlimited_quota(session, user_id)).id
 
 
 def _refresh_token(user_id: uuid.UUID) -> str:

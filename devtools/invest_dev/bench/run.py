@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from invest_dev.bench.environment import (
+    NEEDS_AWS,
     bench_environment,
     has_sample_event,
     on_enterprise_plan,
@@ -43,6 +44,7 @@ from invest_dev.bench.report import (
     render_report,
     scenario_table,
 )
+from invest_dev.bench.round_trips import DEFAULT_DELAY_MS, DEFAULT_ITERATIONS, measured_section
 from invest_dev.bench.scenarios import SCENARIOS, BenchContext, ScenarioResult, load_scenarios
 from invest_dev.bench.sizes import build_sizes, size_table
 from invest_dev.template import ROOT, functions
@@ -55,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="logical IDs of the functions to measure")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--no-scenarios", action="store_true", help="skip the extra scenarios")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the warm run on PostgreSQL behind a network delay"
+    )
+    parser.add_argument("--delay-ms", type=float, default=DEFAULT_DELAY_MS, help="that run's added round trip")
+    parser.add_argument(
+        "--no-sam", action="store_true", help="skip the first invocations in the runtime containers (sam local)"
+    )
     parser.add_argument(
         "--importtime", metavar="FUNCTION", help="print the slowest imports of one function (or ReferenceApp)"
     )
@@ -110,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         unmeasured = [spec.name for spec in specs if not has_sample_event(spec)]
         for spec in specs:
             if spec.name in unmeasured:
-                print(f"{spec.name}: no sample event in events/, not measured", file=sys.stderr)
+                reason = NEEDS_AWS.get(spec.name, "no sample event in events/")
+                print(f"{spec.name}: not measured, {reason}", file=sys.stderr)
                 continue
             next_event = event_source(spec.name, sample_event(spec, ctx.users), ctx.users)
             reference_event = reference_events(reference_route(spec.name))
@@ -138,6 +148,16 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = build_sizes([spec.name for spec in specs])
     report = render_report(results, sizes, unmeasured, scenario_results, baselines, args.iterations, load_before)
+    if not args.no_postgres:
+        round_trips = measured_section(args.delay_ms, DEFAULT_ITERATIONS)
+        print(round_trips)
+        report += "\n" + round_trips
+    if not args.no_sam:
+        from invest_dev.sam.reports import first_invocations, report_section
+
+        sam_section = report_section(first_invocations())
+        print("\n" + sam_section)
+        report += "\n" + sam_section
     print("\n" + function_tables(results, baselines, unmeasured) + "\n" + size_table(sizes))
     print(scenario_table(scenario_results))
     if not args.no_write:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from invest_dev.template import ROOT
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "CommonLayer" / "python"
+# The layer's pip install before and after the build left out what no function loads (layers/common/slim_layer.py).
+SLIMMING = BUILD / "CommonLayer.slim.json"
 TOP_PACKAGES = 8
 
 
@@ -20,6 +23,7 @@ class Sizes:
     layer_bytes: int
     packages: list[tuple[str, int]]  # the layer's largest top-level packages, largest first
     functions: dict[str, int]
+    layer_before_slimming: int | None = None  # the same packages as pip installs them
 
 
 def tree_bytes(path: Path) -> int:
@@ -40,6 +44,7 @@ def build_sizes(function_names: list[str]) -> Sizes | None:
         layer_bytes=tree_bytes(LAYER),
         packages=sorted(packages.items(), key=lambda item: -item[1])[:TOP_PACKAGES],
         functions={name: tree_bytes(BUILD / name) for name in function_names if (BUILD / name).is_dir()},
+        layer_before_slimming=json.loads(SLIMMING.read_text())["before_bytes"] if SLIMMING.is_file() else None,
     )
 
 
@@ -52,6 +57,10 @@ def size_table(sizes: Sizes | None) -> str:
         return "No build in .aws-sam/build: run `make build` first to have the sizes reported.\n"
     packages = ", ".join(f"{name} {mib(size)}" for name, size in sizes.packages)
     rows = [f"| the layer (CommonLayer) | {mib(sizes.layer_bytes)} MiB |"]
+    if sizes.layer_before_slimming is not None:
+        rows.insert(
+            0, f"| the layer as pip installs it, before the build slims it | {mib(sizes.layer_before_slimming)} MiB |"
+        )
     rows += [f"| {name} | {size / 1024:.0f} KiB |" for name, size in sorted(sizes.functions.items())]
     return (
         f"`make build` of {sizes.built_at:%Y-%m-%d %H:%M} UTC. The layer's largest packages (MiB): {packages}.\n\n"

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from multiprocessing import Pipe
 from pathlib import Path
 from typing import IO, Any, cast
@@ -23,15 +23,35 @@ from invest_dev.template import FunctionSpec
 SHUTDOWN_GRACE_SECONDS = 3.0
 # template.yaml's Globals turn on TLS to RDS; local database servers don't speak it. The
 # environment of `invest serve` still wins over both.
-LOCAL_ENVIRONMENT = {"DATABASE_SSL": "false"}
+# The flags' local file: edited while the gateway serves, read again by each container when it changes.
+LOCAL_FLAGS_FILE = Path(".local/feature-flags.json")
+LOCAL_ENVIRONMENT = {
+    "DATABASE_SSL": "false",
+    "FEATURE_FLAGS_APPCONFIG_APPLICATION": "",  # the template's AppConfig is AWS's; locally the file
+    "FEATURE_FLAGS_FILE": str(LOCAL_FLAGS_FILE),
+}
+
+
+def local_flags_file() -> Path:
+    """The flags' file the containers read (FEATURE_FLAGS_FILE, else LOCAL_FLAGS_FILE), made with every
+    flag's default when missing, so that a developer finds what to edit."""
+    from investment_system.services.system.feature_flags import DEFAULT_DOCUMENT
+
+    path = Path(os.environ.get("FEATURE_FLAGS_FILE") or LOCAL_FLAGS_FILE)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(DEFAULT_DOCUMENT, indent=2) + "\n")
+    return path
 
 
 class WorkerOutput:
-    """Where containers' stdout goes: log lines to the gateway's stdout, EMF lines to the metrics file."""
+    """Where containers' stdout goes: log lines to the gateway's stdout, EMF lines to the metrics file
+    (and to `on_metrics`, the Prometheus exporter's, when there is one)."""
 
-    def __init__(self, metrics_file: Path, stream: IO[str]) -> None:
+    def __init__(self, metrics_file: Path, stream: IO[str], on_metrics: Callable[[str], None] | None = None) -> None:
         self.metrics_file = metrics_file
         self._stream = stream
+        self._on_metrics = on_metrics
         self._lock = threading.Lock()
 
     def write_line(self, line: str) -> None:
@@ -41,6 +61,8 @@ class WorkerOutput:
                 # Opened per line so that a reader may truncate or rotate the file at any time.
                 with self.metrics_file.open("a", encoding="utf-8") as metrics:
                     metrics.write(line + "\n")
+                if self._on_metrics is not None:
+                    self._on_metrics(line)
             else:
                 self._stream.write(line + "\n")
                 self._stream.flush()

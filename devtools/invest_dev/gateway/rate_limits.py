@@ -5,7 +5,7 @@ would give a client its limit once per container: a parallel client would get se
 limit. The gateway makes one SQLite file per run instead, and each container's limiter admits in it
 (`investment_system.services.system.rate_limit.share_memory_backend`): the same sliding window as every
 backend (`admit_into`'s rule, here in SQL), in one write transaction (BEGIN IMMEDIATE), which SQLite
-runs one at a time across processes.
+runs one at a time across processes; the limits plan changes store are a table of the same file.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ CREATE TABLE IF NOT EXISTS buckets (
     second INTEGER NOT NULL,
     requests INTEGER NOT NULL,
     PRIMARY KEY (key, second)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS limits (
+    key TEXT PRIMARY KEY,
+    requests_per_minute INTEGER NOT NULL,
+    until INTEGER NOT NULL
 ) WITHOUT ROWID
 """
 # Every this many admissions, a container drops every subject's buckets that left the window.
@@ -45,11 +50,11 @@ class SharedWindows:
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=OFF")  # counters of a local run: speed over durability
-            connection.execute(_SCHEMA)
+            connection.executescript(_SCHEMA)
             self._connection = connection
         return self._connection
 
-    def admit(self, key: str, limit: int, second: int) -> Window:
+    def admit(self, key: str, limit: int, second: int, limit_key: str | None = None) -> Window:
         with self._lock:
             connection = self._connect()
             self._admissions += 1
@@ -61,24 +66,38 @@ class SharedWindows:
                     connection.execute(
                         "DELETE FROM buckets WHERE key = ? AND second < ?", (key, second - WINDOW_SECONDS)
                     )
+                if limit_key is not None:
+                    stored = connection.execute(
+                        "SELECT requests_per_minute FROM limits WHERE key = ? AND until > ?", (limit_key, second)
+                    ).fetchone()
+                    limit = stored[0] if stored else limit
                 count, oldest = connection.execute(
                     "SELECT COALESCE(SUM(requests), 0), MIN(second) FROM buckets WHERE key = ?", (key,)
                 ).fetchone()
                 oldest = second if oldest is None else min(oldest, second)  # as admit_into's
                 if count >= limit:
-                    window = Window(admitted=False, count=count, oldest=oldest)
+                    window = Window(admitted=False, count=count, oldest=oldest, limit=limit)
                 else:
                     connection.execute(
                         "INSERT INTO buckets (key, second, requests) VALUES (?, ?, 1) "
                         "ON CONFLICT (key, second) DO UPDATE SET requests = requests + 1",
                         (key, second),
                     )
-                    window = Window(admitted=True, count=count + 1, oldest=oldest)
+                    window = Window(admitted=True, count=count + 1, oldest=oldest, limit=limit)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
             return window
+
+    def set_limit(self, limit_key: str, limit: int, until: int) -> None:
+        with self._lock:
+            self._connect().execute(
+                "INSERT INTO limits (key, requests_per_minute, until) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET requests_per_minute = excluded.requests_per_minute, "
+                "until = excluded.until",
+                (limit_key, limit, until),
+            )
 
     def ping(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from invest_dev.events import http_event
 
@@ -62,10 +63,11 @@ class HttpRequest:
         )
 
     def event(self, route_key: str, path_parameters: Mapping[str, str]) -> dict[str, Any]:
-        """The payload-2.0 event of this request, matched to the route `route_key`."""
+        """The payload-2.0 event of this request, matched to the route `route_key`. Its path is
+        URL-decoded, as HTTP APIs pass it (the query string stays as sent)."""
         return http_event(
             self.method,
-            self.path,
+            unquote(self.path),
             route_key=route_key,
             headers=self.headers,
             raw_query=self.query,

@@ -33,7 +33,7 @@ from invest_dev.gateway.aws import (
     local_aws_environment,
     local_credentials,
 )
-from invest_dev.gateway.containers import WorkerOutput
+from invest_dev.gateway.containers import WorkerOutput, local_flags_file
 from invest_dev.gateway.pool import MAX_CONTAINERS_PER_FUNCTION, FunctionPool
 from invest_dev.gateway.request import HttpRequest, event_headers, joined_headers
 from invest_dev.gateway.responses import GatewayError, HttpResponse, http_response
@@ -297,6 +297,20 @@ def metrics_file() -> Path:
     return Path(configured or DEFAULT_METRICS_FILE)
 
 
+def _metrics_exporter(host: str, port: int) -> tuple[Any, Any]:
+    """The Prometheus exporter's collector and server on `port` (0: none). A port in use costs the
+    exporter, not the API: the gateway serves without it, and says so."""
+    if not port:
+        return None, None
+    from invest_dev.prometheus import start_exporter
+
+    try:
+        return start_exporter(host, port)
+    except OSError as error:
+        print(f"invest serve: no Prometheus metrics, cannot listen on {host}:{port}: {error}", file=sys.stderr)
+        return None, None
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 3000,
@@ -304,9 +318,13 @@ def serve(
     template: Path = TEMPLATE,
     max_containers: int = MAX_CONTAINERS_PER_FUNCTION,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    metrics_port: int = 0,
 ) -> None:
-    """Serve the template's functions over HTTP until SIGINT (Ctrl-C) or SIGTERM."""
-    output = WorkerOutput(metrics_file(), sys.stdout)
+    """Serve the template's functions over HTTP until SIGINT (Ctrl-C) or SIGTERM; with a `metrics_port`,
+    their metrics for Prometheus at http://host:metrics_port/metrics too (invest_dev/prometheus.py)."""
+    collector, exporter = _metrics_exporter(host, metrics_port)
+    output = WorkerOutput(metrics_file(), sys.stdout, collector.observe_line if collector else None)
+    flags_file = local_flags_file()
     gateway = Gateway(template, output, max_containers, idle_timeout)
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     server: _Server | None = None
@@ -323,7 +341,7 @@ def serve(
         aws_url = f"http://127.0.0.1:{aws_server.server_address[1]}"
         gateway.aws_apis_at(aws_url)
         gateway.start_warming()
-        _print_banner(gateway, server, output, aws_url)
+        _print_banner(gateway, server, output, aws_url, flags_file, exporter)
         server.serve_forever()
     except _Stop as stop:
         print(f"invest serve: {stop}, stopping", file=sys.stderr, flush=True)
@@ -336,10 +354,15 @@ def serve(
             if aws_thread is not None and aws_thread.is_alive():
                 aws_server.shutdown()  # would wait forever for a serve_forever never started
             aws_server.server_close()
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         gateway.close()
 
 
-def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput, aws_url: str) -> None:
+def _print_banner(
+    gateway: Gateway, server: _Server, output: WorkerOutput, aws_url: str, flags_file: Path, exporter: Any
+) -> None:
     targets = [*gateway.routes.routes, *([gateway.routes.default] if gateway.routes.default else [])]
     width = max((len(target.route_key) for target in targets), default=0)
     lines = [f"invest serve: {len(gateway.pools)} functions of {gateway.template}"]
@@ -347,6 +370,9 @@ def _print_banner(gateway: Gateway, server: _Server, output: WorkerOutput, aws_u
     for route_key, function in gateway.stream.routes.items():
         lines.append(f"  {'WS ' + route_key:<{width}}  {function}")
     lines.append(f"  metrics (EMF) -> {output.metrics_file}")
+    if exporter is not None:
+        lines.append(f"  metrics (Prometheus) -> http://{exporter.server_address[0]}:{exporter.server_port}/metrics")
+    lines.append(f"  feature flags: {flags_file} (edit it while this runs)")
     host, port = server.server_address[:2]
     lines.append("  containers start in the background, one per function; requests are served meanwhile")
     lines.append(f"  stream: ws://{host!s}:{port}{STREAM_PATH}")

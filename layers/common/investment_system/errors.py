@@ -160,13 +160,7 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
 
 # Codes the contract (API.md, "Errors") names for features not built yet; nothing raises them today.
 # The feature that raises one takes it out of this set (tests/shared/test_errors.py holds both ways).
-RESERVED_BY_CONTRACT: frozenset[ErrorCode] = frozenset(
-    {
-        ErrorCode.PRECONDITION_FAILED,  # If-Match on signal and profile writes
-        ErrorCode.MAINTENANCE_MODE,  # the `maintenance` feature flag
-        ErrorCode.REGISTRATION_CLOSED,  # the `registration_open` feature flag
-    }
-)
+RESERVED_BY_CONTRACT: frozenset[ErrorCode] = frozenset()
 
 
 class AppError(Exception):

@@ -3,19 +3,17 @@
 Some of Powertools' packages and PyJWT import everything they have in `__init__`, which no function
 here uses. `defer_package_imports()` replaces each in `sys.modules` by a module that imports a name's
 submodule when the name is first read; a package whose `__init__` does anything else is imported as
-usual (`deferred_packages()`, checked by a test). `DeferredModule` defers a module imported only to be
-kept at hand. Which packages, and what it saves: docs/cold-start.md.
+usual, and `compatibility_problems()` names the library upgrade that made it so. Which packages, and
+what each saves: docs/cold-start.md#deviations-from-library-apis.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
-import importlib.machinery
 import importlib.util
 import sys
 import types
-from pathlib import Path
 from typing import Any
 
 PACKAGES = (
@@ -23,10 +21,9 @@ PACKAGES = (
     "aws_lambda_powertools.event_handler.openapi",
     "aws_lambda_powertools.event_handler.openapi.swagger_ui",
     "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.utilities.feature_flags",
     "jwt",
 )
-# (package, module): the module is made lazy before its package, which imports it, is imported.
-MODULES = (("aws_lambda_powertools.utilities", "jmespath_utils"),)
 
 
 class DeferredPackage(types.ModuleType):
@@ -60,20 +57,6 @@ class DeferredPackage(types.ModuleType):
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self.__deferred_names__})
-
-
-class DeferredModule(types.ModuleType):
-    """A module whose code runs when one of its names is first read; its dunders are there before."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        loader = self.__spec__.loader if self.__spec__ else None
-        if loader is None:
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        self.__class__ = types.ModuleType  # type: ignore[assignment]  # plain from here on, as an import makes it
-        loader.exec_module(self)
-        return getattr(self, name)
 
 
 def _plan(package: str, source: str) -> tuple[dict[str, tuple[str, str]], list[ast.stmt]] | None:
@@ -132,27 +115,8 @@ def _defer(package: str) -> None:
         setattr(sys.modules[parent], child, module)
 
 
-def _defer_whole(package: str, name: str) -> None:
-    module_name = f"{package}.{name}"
-    top = importlib.util.find_spec(package.partition(".")[0])  # finds without importing
-    if module_name in sys.modules or top is None or not top.submodule_search_locations:
-        return
-    # Found without importing its packages: Powertools' __init__ imports the logger, which imports it.
-    directories = [str(Path(location, *package.split(".")[1:])) for location in top.submodule_search_locations]
-    spec = importlib.machinery.PathFinder.find_spec(module_name, directories)
-    if spec is None or spec.loader is None:
-        return
-    module = importlib.util.module_from_spec(spec)
-    module.__class__ = DeferredModule
-    sys.modules[module_name] = module
-    setattr(importlib.import_module(package), name, module)
-
-
 def defer_package_imports() -> None:
-    """Defer the `__init__` of each package of PACKAGES, and each module of MODULES, not imported yet
-    (at most once per process)."""
-    for package, name in MODULES:
-        _defer_whole(package, name)
+    """Defer the `__init__` of each package of PACKAGES not imported yet (at most once per process)."""
     for package in PACKAGES:
         _defer(package)
 
@@ -162,7 +126,27 @@ def deferred_packages() -> list[str]:
     return [package for package in PACKAGES if isinstance(sys.modules.get(package), DeferredPackage)]
 
 
-def deferred_modules() -> list[str]:
-    """The modules of MODULES that are deferred and not loaded yet in this process."""
-    modules = {name: sys.modules.get(name) for name in (f"{package}.{name}" for package, name in MODULES)}
-    return [name for name, module in modules.items() if isinstance(module, DeferredModule)]
+def compatibility_problems() -> list[str]:
+    """The packages of PACKAGES whose installed `__init__` no longer only gathers names (they are imported
+    as usual), each with its library's version and what to change here (empty when all hold)."""
+    problems = []
+    for package in PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.submodule_search_locations is None or not spec.origin:
+            change = f"{package} is no longer a package"
+        else:
+            with open(spec.origin, encoding="utf-8") as init_file:
+                if _plan(package, init_file.read()) is not None:
+                    continue
+            change = f"{package}'s __init__ now does more than import names from its submodules"
+        problems.append(f"{_library(package)}: {change}; remove it from PACKAGES in investment_system/lazy_packages.py")
+    return problems
+
+
+def _library(package: str) -> str:
+    """The distribution that installs `package`, with its version ("aws-lambda-powertools 3.37.0")."""
+    from importlib.metadata import packages_distributions, version
+
+    top = package.partition(".")[0]
+    distributions = packages_distributions().get(top)
+    return f"{distributions[0]} {version(distributions[0])}" if distributions else top

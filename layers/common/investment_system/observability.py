@@ -174,6 +174,10 @@ class MetricName(StrEnum):
     SIGNALS_EXPIRED_BUY = "SignalsExpiredBuy"
     SIGNALS_EXPIRED_SELL = "SignalsExpiredSell"
     SIGNAL_ANALYTICS_LATENCY = "SignalAnalyticsLatency"
+    # The analytics cache (services/signals/analytics_cache.py): answers from it, computed, and its failures
+    ANALYTICS_CACHE_HITS = "AnalyticsCacheHits"
+    ANALYTICS_CACHE_MISSES = "AnalyticsCacheMisses"
+    ANALYTICS_CACHE_UNAVAILABLE = "AnalyticsCacheUnavailable"
 
 
 _UNITS = {name: MetricUnit.Milliseconds if name.endswith("Latency") else MetricUnit.Count for name in MetricName}
@@ -189,10 +193,15 @@ def add_metric(name: MetricName, value: float = 1) -> None:
 
 
 def start_request_metrics(function_name: str, route: str) -> None:
-    """Dimensions of the metrics a request emits: its function and route, plus a roll-up by service."""
+    """Dimensions of the metrics a request emits: its function and route, plus a roll-up by service.
+
+    The request's correlation ID rides along as metadata (not a dimension: it would make a metric per
+    request), so a document found in the logs leads to that request's log lines.
+    """
     metrics.add_dimension(name=Dimension.FUNCTION.value, value=function_name)
     metrics.add_dimension(name=Dimension.ROUTE.value, value=route)
     metrics.add_dimensions(**{Dimension.SERVICE.value: _settings.service_name})
+    metrics.add_metadata(key="correlation_id", value=correlation_id())
 
 
 def record_cold_start(function_name: str) -> None:

@@ -7,6 +7,7 @@ settings table of docs/settings.md lists the same names.
 
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cache
@@ -90,6 +91,9 @@ class DatabaseSettings(_Group):
     pool_size: int = Field(default=1, ge=1)
     max_overflow: int = Field(default=0, ge=0)
     pool_recycle_seconds: int = Field(default=300, gt=0)
+    # A connection idle for longer is pinged at checkout, for an end the server could not announce
+    # (one it announced is seen without a round trip: db/drivers.py).
+    ping_after_idle_seconds: float = Field(default=60, ge=0)
     connect_timeout_seconds: int = Field(default=5, gt=0)
     statement_timeout_ms: int = Field(default=10_000, gt=0)
     ssl: bool = False
@@ -118,11 +122,40 @@ class RateLimitSettings(_Group):
     fail_open: bool = True
 
 
+class CacheSettings(_Group):
+    """The analytics cache (services/signals/analytics_cache.py), on the rate limiter's backend."""
+
+    # How long a user's analytics are served from the cache at most; 0 computes them every time.
+    analytics_ttl_seconds: int = Field(default=300, ge=0, le=86_400)
+
+
 class BillingSettings(_Group):
     # A subscription PAST_DUE for longer than this falls back to free; its plan's quotas hold until then.
     grace_days: int = Field(default=7, ge=0, le=90)
     # Payment events are kept this long (the provider's retries and disputes), then purged.
     payment_event_retention_days: int = Field(default=90, ge=1)
+
+
+class FeatureFlagSettings(_Group):
+    """Where the feature flags come from (services/system/feature_flags.py): AWS AppConfig when an
+    application is named, else a local JSON file when one is named, else the flags' defaults."""
+
+    appconfig_application: str = ""
+    appconfig_environment: str = ""
+    appconfig_profile: str = ""
+    file: str = ""
+    # How long a container serves the flags it read before asking the store again.
+    max_age_seconds: int = Field(default=30, ge=0, le=3600)
+    # What a 503 MAINTENANCE_MODE tells clients to wait (Retry-After).
+    maintenance_retry_after_seconds: int = Field(default=300, ge=1, le=86_400)
+
+
+class DeployCheckSettings(_Group):
+    """What a gradual deploy's pre-traffic check invokes (services/system/deployment_checks.py): the new
+    versions (ARNs) of the health function and of a token-checked read; empty: not checked."""
+
+    health_version: str = ""
+    token_read_version: str = ""
 
 
 class StreamSettings(_Group):
@@ -147,8 +180,11 @@ class Settings(BaseModel):
     database: DatabaseSettings = DatabaseSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    cache: CacheSettings = CacheSettings()
     billing: BillingSettings = BillingSettings()
     stream: StreamSettings = StreamSettings()
+    feature_flags: FeatureFlagSettings = FeatureFlagSettings()
+    deploy_checks: DeployCheckSettings = DeployCheckSettings()
 
     @property
     def is_development(self) -> bool:
@@ -184,6 +220,7 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "DATABASE_CONNECT_TIMEOUT_SECONDS": ("database", "connect_timeout_seconds"),
     "DATABASE_CONNECT_RETRIES": ("database", "connect_retries"),
     "DATABASE_POOL_RECYCLE_SECONDS": ("database", "pool_recycle_seconds"),
+    "DATABASE_PING_AFTER_IDLE_SECONDS": ("database", "ping_after_idle_seconds"),
     "JWT_SECRET": ("security", "jwt_secret"),
     "JWT_ALGORITHM": ("security", "jwt_algorithm"),
     "JWT_ISSUER": ("security", "jwt_issuer"),
@@ -218,17 +255,28 @@ ENV_VARS: dict[str, tuple[str | None, str]] = {
     "RATE_LIMIT_TABLE": ("rate_limit", "dynamodb_table"),
     "RATE_LIMIT_ANONYMOUS_PER_MINUTE": ("rate_limit", "anonymous_per_minute"),
     "RATE_LIMIT_FAIL_OPEN": ("rate_limit", "fail_open"),
+    "ANALYTICS_CACHE_TTL_SECONDS": ("cache", "analytics_ttl_seconds"),
     "BILLING_GRACE_DAYS": ("billing", "grace_days"),
     "STREAM_MANAGEMENT_ENDPOINT": ("stream", "management_endpoint"),
     "STREAM_DELIVERY_FUNCTION": ("stream", "delivery_function"),
     "STREAM_EVENT_RETENTION_HOURS": ("stream", "event_retention_hours"),
     "PAYMENT_EVENT_RETENTION_DAYS": ("billing", "payment_event_retention_days"),
+    "FEATURE_FLAGS_APPCONFIG_APPLICATION": ("feature_flags", "appconfig_application"),
+    "FEATURE_FLAGS_APPCONFIG_ENVIRONMENT": ("feature_flags", "appconfig_environment"),
+    "FEATURE_FLAGS_APPCONFIG_PROFILE": ("feature_flags", "appconfig_profile"),
+    "FEATURE_FLAGS_FILE": ("feature_flags", "file"),
+    "FEATURE_FLAGS_MAX_AGE_SECONDS": ("feature_flags", "max_age_seconds"),
+    "MAINTENANCE_RETRY_AFTER_SECONDS": ("feature_flags", "maintenance_retry_after_seconds"),
+    "DEPLOY_CHECK_HEALTH_VERSION": ("deploy_checks", "health_version"),
+    "DEPLOY_CHECK_TOKEN_READ_VERSION": ("deploy_checks", "token_read_version"),
 }
 
 # Secrets may instead come from AWS Secrets Manager: VAR_ARN names the secret holding VAR.
 SECRET_ARN_VARS = {"JWT_SECRET_ARN": "JWT_SECRET", "PAYMENT_WEBHOOK_SECRET_ARN": "PAYMENT_WEBHOOK_SECRET"}
 # An RDS-managed secret (JSON with username, password, host, port, dbname) builds DATABASE_URL.
 DATABASE_SECRET_ARN_VAR = "DATABASE_SECRET_ARN"
+# What a Lambda function given no database has instead: a host that cannot resolve (RFC 2606's `.invalid`).
+NO_DATABASE_URL = "postgresql+pg8000://no-database.invalid/none"
 
 
 class SettingsError(RuntimeError):
@@ -238,6 +286,7 @@ class SettingsError(RuntimeError):
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build and validate settings from environment variables (and Secrets Manager ARNs)."""
     env = dict(os.environ if environ is None else environ)
+    _stand_in_for_unused_secrets(env)
     _resolve_secret_arns(env)
     raw: dict[str, Any] = {}
     for variable, (group, field) in ENV_VARS.items():
@@ -249,6 +298,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+
+
+def _stand_in_for_unused_secrets(env: dict[str, str]) -> None:
+    """Outside dev, a Lambda function given neither a secret nor its ARN does not use it (template.yaml gives
+    each function only what its code reads, and IAM lets it read only that): an unguessable value of its own
+    stands in, so that nothing it signs or verifies with it matches the real secret; given no database, it has
+    none (any use fails to connect: a retryable 503). Any other process (the `invest` commands) is refused
+    start-up without the secret, as the contract says."""
+    if env.get("ENVIRONMENT", Environment.DEV.value) in (Environment.DEV.value, Environment.TEST.value):
+        return
+    if not env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    for arn_variable, variable in SECRET_ARN_VARS.items():
+        if variable not in env and arn_variable not in env:
+            env[variable] = secrets.token_urlsafe(48)
+    # The template declares DATABASE_URL empty for every function (`sam local` may set only declared ones).
+    if not env.get("DATABASE_URL") and DATABASE_SECRET_ARN_VAR not in env:
+        env["DATABASE_URL"] = NO_DATABASE_URL
 
 
 def _resolve_secret_arns(env: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 _priming: list[Callable[[], Any]] = []
 _priming_last: list[Callable[[], Any]] = []
+_restoring: list[Callable[[], Any]] = []
 
 
 def before_snapshot(hook: Callable[[], Any], *, last: bool = False) -> None:
@@ -20,11 +21,19 @@ def before_snapshot(hook: Callable[[], Any], *, last: bool = False) -> None:
 
 
 def after_restore(hook: Callable[[], Any]) -> None:
+    _restoring.append(hook)
     try:
         from snapshot_restore_py import register_after_restore
     except ImportError:  # pragma: no cover
         return
     register_after_restore(hook)
+
+
+def redo_after_restore() -> None:
+    """Run the after-restore hooks now: after a replay before the snapshot, which ran on scratch settings
+    and a scratch database, the container forgets what it made of them, as a restored one does."""
+    for hook in _restoring:
+        hook()
 
 
 def _prime() -> None:

@@ -35,8 +35,8 @@ def _minimal_handlers() -> dict[str, tuple[Callable[[Any, Any], Any], Callable[[
         CursorParam,
         DirectionParam,
         LimitParam,
+        Signal,
         SignalListQuery,
-        SignalOut,
         SignalPage,
         StatusParam,
         StrategyParam,
@@ -62,7 +62,7 @@ def _minimal_handlers() -> dict[str, tuple[Callable[[Any, Any], Any], Callable[[
     one = APIGatewayHttpResolver(enable_validation=True)
 
     @one.get("/v1/signals/<id>")
-    def get_one(id: str) -> SignalOut:
+    def get_one(id: str) -> Signal:
         return get_signal(caller(one), id)
 
     listing = APIGatewayHttpResolver(enable_validation=True)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
+from sqlalchemy import DateTime, Dialect, Integer, MetaData, Uuid, event, inspect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, configure_mappers, mapped_column, object_session
 from sqlalchemy.types import TypeDecorator
 
 from investment_system.snapstart import before_snapshot
@@ -59,6 +59,25 @@ class Base(DeclarativeBase):
 class TimestampedMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class VersionedMixin:
+    """A row that counts its changes: `version` goes up by one in the UPDATE making each change, the ORM's
+    (`_count_change`) as a repository's own (which sets `version=<Model>.version + 1`). It is what an ETag
+    names, and what a write conditional on If-Match compares in its WHERE."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+@event.listens_for(VersionedMixin, "before_update", propagate=True)
+def _count_change(_mapper: Mapper[Any], _connection: Any, row: Any) -> None:
+    # Called for every dirty row, even one whose attributes came back to what was loaded. The increment
+    # is SQL, not the loaded value plus one: two writers that read the same row still get two versions.
+    session = object_session(row)
+    if session is None or not session.is_modified(row, include_collections=False):
+        return
+    if not inspect(row).attrs.version.history.has_changes():  # unless the change sets the version itself
+        row.version = type(row).version + 1
 
 
 def one_of(column: str, values: type[StrEnum]) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, Numeric, func, type_coerce
+from sqlalchemy import BigInteger, Dialect, FunctionElement, Numeric, func, literal_column, type_coerce
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
@@ -65,34 +67,88 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return quantized
 
 
+class _SumPart(TypeDecorator[Decimal]):
+    """A part of an exact sum as a `Decimal`: on SQLite a sum of scaled integers, times `factor`."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, scale: int, factor: int) -> None:
+        super().__init__(asdecimal=True)
+        self.scale = scale
+        self.factor = factor
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal:
+        if value is None:
+            return Decimal(0)
+        if dialect.name == "sqlite":
+            return Decimal(int(value) * self.factor).scaleb(-self.scale)
+        return Decimal(value)
+
+
+class _ExactSumPart(FunctionElement[Decimal]):
+    """`SUM(column)` and 0 where NUMERIC is exact; the high and low parts of the scaled values' sum on
+    SQLite. One expression for every dialect, so that a statement's cache key does not depend on it."""
+
+    inherit_cache = True
+    high: bool
+
+    def __init__(self, column: InstrumentedAttribute[Any], decimal_type: ExactDecimal) -> None:
+        super().__init__(column)
+        self.type = _SumPart(decimal_type.scale, _SPLIT if self.high else 1)
+
+
+class _ExactSumHigh(_ExactSumPart):
+    inherit_cache = True
+    high = True
+
+
+class _ExactSumLow(_ExactSumPart):
+    inherit_cache = True
+    high = False
+
+
+@compiles(_ExactSumHigh)
+def _sum(element: _ExactSumPart, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.sum(*element.clauses), **kw)
+
+
+@compiles(_ExactSumLow)
+def _nothing(element: _ExactSumPart, compiler: SQLCompiler, **kw: Any) -> str:
+    return "0"
+
+
+@compiles(_ExactSumHigh, "sqlite")
+@compiles(_ExactSumLow, "sqlite")
+def _split_sum(element: _ExactSumPart, compiler: SQLCompiler, **kw: Any) -> str:
+    scaled = type_coerce(next(iter(element.clauses)), BigInteger)
+    split = literal_column(str(_SPLIT), BigInteger)
+    return compiler.process(func.sum(scaled // split if element.high else scaled % split), **kw)
+
+
 class ExactSum:
     """`SUM(column)` of an ExactDecimal column as select columns, exact on every backend.
 
     Select `*ExactSum.columns` and read the total back with `value(row)`.
     """
 
-    def __init__(self, column: InstrumentedAttribute[Any], dialect: Dialect, label: str) -> None:
+    def __init__(self, column: InstrumentedAttribute[Any], label: str) -> None:
         decimal_type = column.type
         if not isinstance(decimal_type, ExactDecimal):
             raise TypeError("ExactSum needs an ExactDecimal column")
         self.type = decimal_type
-        self.sqlite = dialect.name == "sqlite"
-        self.labels = [f"{label}_high", f"{label}_low"] if self.sqlite else [label]
-        if self.sqlite:
-            scaled = type_coerce(column, BigInteger)
-            self.columns: list[ColumnElement[Any]] = [
-                func.sum(scaled // _SPLIT).label(self.labels[0]),
-                func.sum(scaled % _SPLIT).label(self.labels[1]),
-            ]
-        else:
-            self.columns = [func.sum(column).label(label)]
+        self.labels = [f"{label}_high", f"{label}_low"]
+        self.columns: list[ColumnElement[Any]] = [
+            _ExactSumHigh(column, decimal_type).label(self.labels[0]),
+            _ExactSumLow(column, decimal_type).label(self.labels[1]),
+        ]
 
     def value(self, row: Any) -> Decimal:
         """The sum in `row` (a result row with these columns); 0 when there was nothing to sum."""
-        mapping = row._mapping
-        if self.sqlite:
-            high, low = (mapping[name] for name in self.labels)
-            scaled = (int(high or 0) * _SPLIT) + int(low or 0)
-            return Decimal(scaled).scaleb(-self.type.scale).quantize(self.type.quantum)
-        total = mapping[self.labels[0]]
-        return Decimal(0).quantize(self.type.quantum) if total is None else Decimal(total).quantize(self.type.quantum)
+        high, low = (row._mapping[name] for name in self.labels)
+        return Decimal(high + low).quantize(self.type.quantum)

@@ -5,7 +5,8 @@ PyMySQL a lost server as an OperationalError with a number, sqlite3 a result cod
 classified by what they mean, never by exception class: the `Outage` kinds below, from SQLSTATEs,
 error numbers, result codes and socket errors (docs/load-testing.md). CONNECTION, SHUTDOWN and RESET
 leave the connection unusable: `mark_disconnects` (an engine `handle_error` listener) has SQLAlchemy
-invalidate the pool, so a pre-ping reconnects and no dead connection is handed out once the server is back.
+invalidate the pool, so the next checkout connects anew and no dead connection is handed out once the
+server is back (one that died while idle is seen at checkout: db/engine.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exc
+
+from investment_system.errors import Unavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import ExceptionContext
@@ -25,11 +28,23 @@ class Outage(StrEnum):
     SHUTDOWN = "shutting_down"
     RESET = "connection_reset"
     INVALIDATED = "pool_invalidated"
+    # The server ended the transaction to break a deadlock or a serialization conflict with another one:
+    # nothing of it was written, the connection stays usable, and the same work done again succeeds.
+    CONFLICT = "transaction_conflict"
+
+
+class TransactionConflict(Unavailable):
+    """503 DATABASE_UNAVAILABLE for a CONFLICT: the database rolled the transaction back to break a deadlock
+    with another, so nothing was written and the same work done again succeeds (a request is told to
+    retry; a job may retry at once)."""
 
 
 _UNUSABLE = frozenset({Outage.CONNECTION, Outage.SHUTDOWN, Outage.RESET})
 
-_POSTGRES_CODES = {"57P01": Outage.SHUTDOWN, "57P02": Outage.SHUTDOWN, "57P03": Outage.SHUTDOWN}
+_POSTGRES_CODES = {
+    **dict.fromkeys(("57P01", "57P02", "57P03"), Outage.SHUTDOWN),
+    **dict.fromkeys(("40001", "40P01"), Outage.CONFLICT),
+}
 _POSTGRES_CLASSES = {"08": Outage.CONNECTION, "53": Outage.RESOURCES}
 _MYSQL_ERRORS = {
     **dict.fromkeys(
@@ -37,6 +52,7 @@ _MYSQL_ERRORS = {
     ),
     **dict.fromkeys((1021, 1037, 1038, 1040, 1041, 1203), Outage.RESOURCES),
     **dict.fromkeys((1053, 1077, 1078, 1079, 1927, 3169), Outage.SHUTDOWN),
+    **dict.fromkeys((1205, 1213), Outage.CONFLICT),  # lock wait timeout, deadlock: InnoDB rolled back
 }
 # SQLite's primary result codes (sqlite3 is not imported for them: the servers' functions never load it).
 _SQLITE_RESULTS = {

@@ -12,18 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from investment_system.entrypoints.custom_resource import custom_resource_handler
+    from investment_system.entrypoints.deployment_hook import deployment_hook_handler
     from investment_system.entrypoints.http import http_handler
     from investment_system.entrypoints.invoke import async_handler
+    from investment_system.entrypoints.priming import SampleRequest, websocket_sample_event
     from investment_system.entrypoints.schedule import scheduled_handler
     from investment_system.entrypoints.websocket import WebSocketRequest, websocket_handler
 
 __all__ = [
+    "SampleRequest",
     "WebSocketRequest",
     "async_handler",
     "custom_resource_handler",
+    "deployment_hook_handler",
     "http_handler",
     "scheduled_handler",
     "websocket_handler",
+    "websocket_sample_event",
 ]
 
 _MODULES = {
@@ -33,6 +38,9 @@ _MODULES = {
     "scheduled_handler": "schedule",
     "async_handler": "invoke",
     "custom_resource_handler": "custom_resource",
+    "deployment_hook_handler": "deployment_hook",
+    "SampleRequest": "priming",
+    "websocket_sample_event": "priming",
 }
 
 

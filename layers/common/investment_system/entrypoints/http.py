@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from investment_system.entrypoints.base import LambdaHandler, instrumented
+from investment_system.entrypoints.priming import REPLAY_CONTEXT, SampleRequest, http_sample_event, prime_by_replay
+from investment_system.http.compat import registered_routes
 from investment_system.http.resolver import correlation_id_for, prime, record_request, respond
 from investment_system.observability import record_cold_start, set_correlation_id, start_request_metrics
 from investment_system.snapstart import before_snapshot
@@ -22,11 +24,28 @@ from investment_system.snapstart import before_snapshot
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+    from investment_system.entrypoints.sample_world import SampleWorld
 
-def http_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
-    """The Lambda handler of an HTTP API function: correlation ID, guards, resolve, headers, metrics."""
+# A function's sample HTTP requests, made from the state a replay finds (entrypoints/priming.py).
+Sample = Callable[["SampleWorld"], list[SampleRequest]]
+
+
+def http_handler(app: APIGatewayHttpResolver, sample: Sample | None = None) -> LambdaHandler:
+    """The Lambda handler of an HTTP API function: correlation ID, guards, resolve, headers, metrics.
+
+    Before a SnapStart snapshot each of the app's routes answers the requests `sample` makes (one with
+    no query or body without it), as it answers real ones (entrypoints/priming.py)."""
     before_snapshot(partial(prime, app))
+    prime_by_replay(partial(_replay, app, sample))
     return request_handler(_route_key, partial(respond, app))
+
+
+def _replay(app: APIGatewayHttpResolver, sample: Sample | None, world: SampleWorld | None) -> None:
+    routes = [(route.method, route.path) for route in registered_routes(app)] or [("GET", "")]
+    for method, path in routes:
+        # A function that maps no table has no world (None): its sample (the docs') asks nothing of it.
+        for request in sample(cast("SampleWorld", world)) if sample is not None else [SampleRequest()]:
+            respond(app, http_sample_event(method, path, request, world), REPLAY_CONTEXT)
 
 
 def _route_key(event: Mapping[str, Any]) -> str:

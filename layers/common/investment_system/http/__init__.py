@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from investment_system.http.openapi import error_responses
+from investment_system.http.openapi import CONDITIONAL_CHANGES, SIGNAL_OPERATIONS, error_responses, links
 from investment_system.http.resolver import create_app
 from investment_system.http.route_facts import RateLimit, route_facts
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.params import Query
 
 __all__ = [
+    "CONDITIONAL_CHANGES",
+    "SIGNAL_OPERATIONS",
     "NotFoundError",
     "OpenAPIResponse",
     "Query",
@@ -28,6 +30,7 @@ __all__ = [
     "content_types",
     "create_app",
     "error_responses",
+    "links",
     "route_facts",
 ]
 

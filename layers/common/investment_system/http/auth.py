@@ -2,9 +2,10 @@
 
 The bearer token is read from the event and verified here, under API Gateway and the local gateway
 alike; the user and the token's session are read on every request, so a disabled account, an ended
-session or an older token epoch stops working at once. `AuthenticateBeforeValidation` resolves a
-route's `@authentication` dependencies before Powertools validates the request, so a protected route
-answers 401/403 before 400, 415 or 422 and never reveals its schema (docs/security.md).
+session or an older token epoch stops working at once (for a GET on its own, otherwise the first
+statement of the transaction the route's change continues). `AuthenticateBeforeValidation` resolves
+a route's `@authentication` dependencies before Powertools validates the request, so a protected
+route answers 401/403 before 400, 415 or 422 and never reveals its schema (docs/security.md).
 """
 
 # No `from __future__ import annotations`: Powertools reads the dependencies' type hints (once per
@@ -12,7 +13,6 @@ answers 401/403 before 400, 415 or 422 and never reveals its schema (docs/securi
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response
@@ -24,12 +24,10 @@ from investment_system.http.compat import (
     Route,
     current_route,
     dependency_tree,
-    registered_routes,
     solve_route_dependencies,
     wrap_request_validation,
 )
 from investment_system.http.headers import bearer_token_from
-from investment_system.snapstart import before_snapshot
 
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
@@ -68,7 +66,8 @@ def authenticated(request: Request) -> Principal:
 
     claims = verify_access_token(bearer_token(request))
     user_id, session_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
-    return Principal(user_id=user_id, role=caller_role(user_id, session_id, claims["epoch"]), session_id=session_id)
+    role = caller_role(user_id, session_id, claims["epoch"])
+    return Principal(user_id=user_id, role=role, session_id=session_id)
 
 
 @authentication
@@ -119,22 +118,17 @@ class AuthenticateBeforeValidation(BaseMiddlewareHandler[APIGatewayHttpResolver]
     def handler(self, app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
         route = current_route(app)
         authentication = _authentication_of(route) if route is not None else None
-        if authentication is not None and authentication.dependencies:
+        if authentication is None or not authentication.dependencies:
+            return self.validation(app, next_middleware)
+        from investment_system.services.accounts.authentication import end_of_request
+
+        try:
             solve_route_dependencies(app, authentication)
-        return self.validation(app, next_middleware)
+            return self.validation(app, next_middleware)
+        finally:
+            end_of_request()
 
 
 def authenticate_before_validation(app: APIGatewayHttpResolver) -> None:
-    """Make `app` authenticate protected routes before it validates their requests, and prime their
-    authentication before a SnapStart snapshot."""
+    """Make `app` authenticate protected routes before it validates their requests."""
     wrap_request_validation(app, AuthenticateBeforeValidation)
-    before_snapshot(partial(_prime_authentication, app))
-
-
-def _prime_authentication(app: APIGatewayHttpResolver) -> None:
-    """Before a SnapStart snapshot: each route's authentication, and the service it calls (imported on
-    first use, so that functions without a protected route never load it)."""
-    # Working out each route's authentication (kept per route) is the priming; the service follows.
-    protected = [route for route in registered_routes(app) if _authentication_of(route).dependencies]
-    if protected:
-        from investment_system.services.accounts import authentication  # noqa: F401 (importing it is the priming)

@@ -2,20 +2,19 @@
 
 Powertools' public API has no hook for what this layer needs here: authenticating a route before its
 request is validated, the route a request resolved to and its declared parameters, the per-request
-dependency cache, the route validators and field `TypeAdapter`s SnapStart priming builds, and a
-route's dependency tree worked out once per function rather than on every request. Each private
-name is reached here and nowhere else (a test keeps it so); `compatibility_problems()` checks them
-against the installed Powertools, so an upgrade that breaks one fails naming this module.
+dependency cache, and the route validators SnapStart priming builds. Each private name is reached
+here and nowhere else (a test keeps it so), and nothing of Powertools is patched;
+`compatibility_problems()` checks them against the installed Powertools, naming its version and this
+module when an upgrade breaks one. Why each stays: docs/cold-start.md#deviations-from-library-apis.
 """
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, depends
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.api_gateway import _DEPENDS_CACHE_KEY, Route
 from aws_lambda_powertools.event_handler.depends import DependencyTree, build_dependency_tree, solve_dependencies
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler
@@ -27,11 +26,9 @@ __all__ = [
     "current_route",
     "dependency_tree",
     "is_registered_route",
-    "prime_dependencies",
     "prime_validation",
     "query_parameter_names",
     "registered_routes",
-    "remember_dependency_analysis",
     "solve_route_dependencies",
     "wrap_request_validation",
 ]
@@ -93,44 +90,8 @@ def solve_route_dependencies(app: APIGatewayHttpResolver, dependencies: Dependen
     )
 
 
-_HintsKey = tuple[Callable[..., Any], bool]
-_hints_by_function: dict[_HintsKey, dict[str, Any]] = {}
-
-
-def _remembered_type_hints(
-    obj: Callable[..., Any], globalns: Any = None, localns: Any = None, include_extras: bool = False
-) -> dict[str, Any]:
-    """`typing.get_type_hints`, worked out once per function (a copy each time, as the caller may change
-    it). With namespaces given, worked out as asked, uncached."""
-    if globalns is not None or localns is not None:
-        return typing.get_type_hints(obj, globalns, localns, include_extras)
-    key = (obj, include_extras)
-    hints = _hints_by_function.get(key)
-    if hints is None:
-        hints = _hints_by_function[key] = typing.get_type_hints(obj, include_extras=include_extras)
-    return dict(hints)
-
-
 dependency_tree = cache(build_dependency_tree)
 """A function's dependency tree (`Depends` parameters, recursively), worked out once per function."""
-
-
-def remember_dependency_analysis() -> None:
-    """Make Powertools work out each function's dependency tree and type hints once, not on every request."""
-    depends.get_type_hints = _remembered_type_hints  # type: ignore[assignment,attr-defined]
-    depends.build_dependency_tree = dependency_tree
-
-
-def prime_dependencies(route: Route) -> None:
-    """Before a SnapStart snapshot: what the route's first request would work out of its dependencies (their
-    tree, and the type hints Powertools reads to resolve each)."""
-    _prime_hints(dependency_tree(route.func))
-
-
-def _prime_hints(tree: DependencyTree) -> None:
-    for node in tree.dependencies:
-        _remembered_type_hints(node.depends.dependency)
-        _prime_hints(node.dependant)
 
 
 Wrapper = Callable[[BaseMiddlewareHandler[APIGatewayHttpResolver]], BaseMiddlewareHandler[APIGatewayHttpResolver]]
@@ -152,10 +113,6 @@ def compatibility_problems() -> list[str]:
             problems.append(f"APIGatewayHttpResolver.{name} is no longer a list of routes")
     if getattr(app, "_enable_validation", None) is not True:
         problems.append("APIGatewayHttpResolver._enable_validation no longer says whether routes are validated")
-    if getattr(depends, "get_type_hints", None) not in (typing.get_type_hints, _remembered_type_hints):
-        problems.append("event_handler.depends no longer reads type hints through its own get_type_hints name")
-    if getattr(depends, "build_dependency_tree", None) not in (build_dependency_tree, dependency_tree):
-        problems.append("event_handler.depends.build_dependency_tree is no longer the function routes call")
     if not isinstance(_DEPENDS_CACHE_KEY, str):
         problems.append("api_gateway._DEPENDS_CACHE_KEY is no longer the context key of the dependency cache")
     seen: dict[str, Any] = {}
@@ -187,4 +144,7 @@ def compatibility_problems() -> list[str]:
         problems.append("get_flat_dependant(route.dependant).query_params no longer lists a route's query parameters")
     elif not all(callable(getattr(getattr(f, "_type_adapter", None), "rebuild", None)) for f in seen["fields"]):
         problems.append("a route's ModelField no longer validates through a pydantic TypeAdapter in _type_adapter")
-    return [f"investment_system/http/compat.py: {problem}" for problem in problems]
+    from importlib.metadata import version
+
+    upgrade = f"aws-lambda-powertools {version('aws-lambda-powertools')}"
+    return [f"{upgrade}: {problem}; adapt investment_system/http/compat.py" for problem in problems]

@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate
 
 from investment_system.errors import AppError, ErrorCode
 from investment_system.http.routing import openapi_document
-from investment_system.snapstart import before_snapshot
 
 DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -40,6 +39,10 @@ def swagger_page() -> str:
     return page.replace(_POWERTOOLS_DOCUMENT_URL, json.dumps(OPENAPI_PATH))
 
 
+# The assets' names: what the docs function's replay before a SnapStart snapshot asks for (functions/system/docs.py).
+SWAGGER_ASSETS = tuple(_ASSETS)
+
+
 def swagger_asset(name: str) -> tuple[str, str]:
     if name not in _ASSETS:
         raise AppError(ErrorCode.ROUTE_NOT_FOUND)
@@ -50,12 +53,3 @@ def swagger_asset(name: str) -> tuple[str, str]:
 def _asset_text(name: str) -> str:
     package = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
     return resources.files(package).joinpath(name).read_text(encoding="utf-8")
-
-
-def _prime() -> None:
-    swagger_page()
-    for name in _ASSETS:
-        _asset_text(name)
-
-
-before_snapshot(_prime)

@@ -1,8 +1,8 @@
 """The API's OpenAPI document: the parts Powertools generates for each function, merged and completed.
 
 `build_document` merges each function's routes and adds, here and nowhere else, what the shared
-plumbing does for every route: the envelope's error responses (and 401/403, 413/415, 429 where they
-apply), the RateLimit-*, Retry-After, WWW-Authenticate, Idempotent-Replayed and X-Correlation-ID
+plumbing does for every route: the envelope's error responses (and 401/403, 413/415, 429, 304/412 where they
+apply), the RateLimit-*, Retry-After, WWW-Authenticate, Idempotent-Replayed, ETag and X-Correlation-ID
 headers, `security: []` where no token is taken, the contract's header spelling, `x-enum-varnames`,
 the info, tags and security scheme. Handlers import only `error_responses` (through
 `investment_system.http`); the rest runs when the document is generated, never in a function.
@@ -98,6 +98,12 @@ HEADERS: dict[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string", "examples": ['Bearer realm="invest"']},
     },
+    "ETag": {
+        "description": "The version of the resource this answer shows, a strong entity tag. Send it back in "
+        "If-None-Match to get 304 while the resource is unchanged, or in If-Match to change only that version.",
+        "required": True,
+        "schema": {"type": "string", "examples": ['"3"']},
+    },
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored response of an earlier request with the same "
         "Idempotency-Key and body: nothing was done a second time.",
@@ -107,6 +113,41 @@ HEADERS: dict[str, dict[str, Any]] = {
 # The routes served beside the document (the docs themselves), for the catch-all's 404/405 (http/routing.py).
 UNDOCUMENTED_ROUTES = "x-undocumented-routes"
 _RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+# What the request plumbing refuses in any value, as the pattern of each text of a request that has none
+# (nor a format or enum): a NUL in a body's strings (http/request_body.py), a control character in a query
+# or path parameter, one HTTP does not allow in a header (http/request_parameters.py).
+_TEXT_PATTERNS = {
+    "body": "^[^\\x00]*$",
+    "query": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+    "path": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+    "header": "^[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$",
+}
+
+
+# The operations on one signal: a response that gives a signal's id links to each of them, so that clients
+# and stateful testing follow create -> read -> update -> close -> history -> delete from it.
+SIGNAL_OPERATIONS = ("getSignal", "updateSignal", "closeSignal", "getSignalHistory", "deleteSignal")
+# Those that take If-Match.
+CONDITIONAL_CHANGES = ("updateSignal", "closeSignal", "deleteSignal")
+
+
+def links(
+    operation_ids: tuple[str, ...],
+    *,
+    request_body: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    **parameters: str,
+) -> dict[str, Any]:
+    """A response's OpenAPI `links`: to each operation, its path parameters, header parameters and body taken
+    from this exchange by runtime expressions (`id="$response.body#/id"`, `headers={"If-Match":
+    "$response.header.ETag"}`, `request_body={"email": "$request.body#/email"}`)."""
+    values = parameters | {f"header.{name}": value for name, value in (headers or {}).items()}
+    link: dict[str, Any] = {"parameters": values} if values else {}
+    link |= {"requestBody": request_body} if request_body else {}
+    return {
+        operation_id[0].upper() + operation_id[1:]: {"operationId": operation_id, **link}
+        for operation_id in operation_ids
+    }
 
 
 def error_responses(*statuses: int) -> dict[int, Any]:
@@ -163,6 +204,7 @@ def build_document(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for path, operations in paths.items():
         for method, operation in operations.items():
             _complete_operation(f"{method.upper()} {path}", operation)
+            _refused_text_patterns(operation, schemas)
     _name_enum_members(schemas)
     return {
         "openapi": "3.1.0",
@@ -193,7 +235,13 @@ def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
     statuses |= {413, 415} if "requestBody" in operation else set()
     statuses |= {401, 403} if bearer else set()
     statuses |= {429} if rate_limited else set()
+    # Conditional requests (http/conditional.py): a read taking If-None-Match sends an ETag and may answer
+    # 304; a write taking If-Match may answer 412.
+    conditional_read = "If-None-Match" in parameter_names
+    statuses |= {412} if "If-Match" in parameter_names else set()
     responses: dict[str, Any] = operation["responses"]
+    if conditional_read:
+        responses.setdefault("304", {"description": "Not Modified: If-None-Match names the current version. No body."})
     for code in statuses:
         responses.setdefault(str(code), _error_response(code, {"schema": {"$ref": _ENVELOPE_REF}}))
     # Powertools documents a 422 of its own; its body is the envelope too.
@@ -205,11 +253,44 @@ def _complete_operation(route_key: str, operation: dict[str, Any]) -> None:
         # The one 401 without a challenge: a webhook's signature is no HTTP authentication scheme.
         names += ["WWW-Authenticate"] if status == "401" and SIGNATURE_HEADER not in parameter_names else []
         names += ["Idempotent-Replayed"] if status.startswith("2") and "Idempotency-Key" in parameter_names else []
+        names += ["ETag"] if conditional_read and (status.startswith("2") or status == "304") else []
         headers = {name: {"$ref": f"#/components/headers/{name}"} for name in names}
         if status == "503":
             headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After-If-Safe"}
         response["headers"] = headers
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _refused_text_patterns(operation: dict[str, Any], schemas: Mapping[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        _pattern_on_text(parameter["schema"], _TEXT_PATTERNS[parameter["in"]], schemas, set())
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        _pattern_on_text(media["schema"], _TEXT_PATTERNS["body"], schemas, set())
+
+
+def _pattern_on_text(schema: Any, pattern: str, schemas: Mapping[str, Any], seen: set[str]) -> None:
+    """`pattern` on every string of `schema` (followed through its references) that has no other rule, and on
+    the names of the fields an object takes beside those it names."""
+    if isinstance(schema, list):
+        for item in schema:
+            _pattern_on_text(item, pattern, schemas, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    reference = schema.get("$ref", "")
+    if reference.startswith(COMPONENT_SCHEMAS) and reference not in seen:
+        seen.add(reference)
+        _pattern_on_text(schemas[reference.removeprefix(COMPONENT_SCHEMAS)], pattern, schemas, seen)
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
+        schema["pattern"] = pattern
+    # An object that takes fields it does not name: their names are the request's texts too. (Their values
+    # could be stated only by a recursive schema, which client generators refuse.)
+    if schema.get("type") == "object" and schema.get("additionalProperties") in (None, True):
+        schema["propertyNames"] = {"pattern": pattern}
+    for keyword in ("anyOf", "oneOf", "allOf", "items", "additionalProperties"):
+        _pattern_on_text(schema.get(keyword), pattern, schemas, seen)
+    for subschema in schema.get("properties", {}).values():
+        _pattern_on_text(subschema, pattern, schemas, seen)
 
 
 def _canonical_header_names(parameters: list[dict[str, Any]]) -> set[str]:
@@ -248,6 +329,20 @@ def _name_enum_members(schemas: dict[str, Any]) -> None:
 
 def _named_enums() -> tuple[type[Enum], ...]:
     from investment_system.domain import Direction, PlanCode, SignalStatus, SubscriptionStatus, Timeframe
+    from investment_system.schemas.health import DependencyState, HealthStatus
+    from investment_system.schemas.plans import PlanInterval
+    from investment_system.schemas.signals import HistoryAction
     from investment_system.schemas.users import Role
 
-    return (Direction, PlanCode, Role, SignalStatus, SubscriptionStatus, Timeframe)
+    return (
+        DependencyState,
+        Direction,
+        HealthStatus,
+        HistoryAction,
+        PlanCode,
+        PlanInterval,
+        Role,
+        SignalStatus,
+        SubscriptionStatus,
+        Timeframe,
+    )

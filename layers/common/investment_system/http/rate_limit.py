@@ -3,8 +3,9 @@
 It runs in `respond` before routing, so a refused request costs no database work and every response
 of a limited route carries `RateLimit-*` (a refused one `Retry-After` too). The subject is the user
 of a valid access token, else the source IP (login, registration and refresh always per IP); the
-limit is the plan's, carried by the token's `rpm` claim, so the guard reads no database. Counting is
-`services.system.rate_limit`; subjects, limits and exempt routes: docs/billing.md#rate-limits.
+limit is the one a plan change stored in the limiter's store, read with the counts, else the token's
+`rpm` claim: the guard reads no database. Counting is `services.system.rate_limit`; subjects, limits
+and exempt routes: docs/billing.md#rate-limits.
 """
 
 from __future__ import annotations
@@ -17,19 +18,27 @@ from investment_system.errors import AuthenticationError
 from investment_system.http.headers import bearer_token_from
 from investment_system.http.route_facts import RateLimit
 from investment_system.services.accounts.tokens import verify_access_token
-from investment_system.services.system.rate_limit import RateLimitDecision, get_rate_limiter
+from investment_system.services.system.rate_limit import RateLimitDecision, get_rate_limiter, user_subject
 from investment_system.settings import get_settings
 
 
-def _token_user(event: Mapping[str, Any]) -> tuple[uuid.UUID, int] | None:
-    """The user a valid access token names, and the requests per minute it allows."""
+def access_claims(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The claims of the request's access token when it is valid (signature, expiry); None otherwise.
+    The guards read who calls from it; whether the session still lives is the route's check."""
     token = bearer_token_from(event.get("headers"))
     if token is None:
         return None
     try:
-        claims = verify_access_token(token)
+        return verify_access_token(token)
     except AuthenticationError:
         return None  # the route answers 401; until then the caller counts as anonymous
+
+
+def _token_user(event: Mapping[str, Any]) -> tuple[uuid.UUID, int] | None:
+    """The user a valid access token names, and the requests per minute it allows."""
+    claims = access_claims(event)
+    if claims is None:
+        return None
     limit = claims.get("rpm")
     if type(limit) is not int or limit < 1:
         return None
@@ -45,7 +54,7 @@ def rate_limit_guard(event: Mapping[str, Any], rate_limit: RateLimit) -> dict[st
     user = None if rate_limit is RateLimit.PER_IP else _token_user(event)
     if user is not None:
         user_id, limit = user
-        return rate_limit_headers(get_rate_limiter().check(f"user:{user_id}", limit))
+        return rate_limit_headers(get_rate_limiter().check(user_subject(user_id), limit, stored_limit=True))
     return limit_per_ip(str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown"))
 
 

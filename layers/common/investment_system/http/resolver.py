@@ -27,15 +27,14 @@ from investment_system.errors import AppError, ErrorCode, ValidationFailed, fiel
 from investment_system.http.compat import (
     current_route,
     is_registered_route,
-    prime_dependencies,
     prime_validation,
     query_parameter_names,
     registered_routes,
-    remember_dependency_analysis,
     wrap_request_validation,
 )
 from investment_system.http.envelope import error_dict, error_headers, error_response
 from investment_system.http.headers import header
+from investment_system.http.maintenance import maintenance_guard
 from investment_system.http.rate_limit import rate_limit_guard
 from investment_system.http.request_body import (
     json_body_parser,
@@ -67,7 +66,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
-CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", CORRELATION_HEADER, "X-Signature"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    CORRELATION_HEADER,
+    "X-Signature",
+]
 CORS_EXPOSE_HEADERS = [
     CORRELATION_HEADER,
     "Retry-After",
@@ -75,6 +82,7 @@ CORS_EXPOSE_HEADERS = [
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "Idempotent-Replayed",
+    "ETag",
 ]
 
 
@@ -92,7 +100,6 @@ def create_app(*, exact_decimals: bool = False, cors: bool = True, validation: b
         enable_validation=validation,
         json_body_deserializer=json_body_parser(exact_decimals=exact_decimals),
     )
-    remember_dependency_analysis()
     if validation:
         wrap_request_validation(app, CheckBeforeValidation)
         # Only an app that validates has routes taking a token; the others never load authentication.
@@ -209,6 +216,7 @@ def respond(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
         # Before routing: the rate limit reads the token, so the header check comes first.
         refuse_control_characters_in_headers(event, route_key)
         extra_headers.update(rate_limit_guard(event, facts.rate_limit))
+        maintenance_guard(event, route_key, facts)
         require_json_body(event, route_key)
         response = app.resolve(json_readable(event), context)
     except AppError as error:
@@ -223,12 +231,11 @@ def respond(app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaC
 
 def prime(app: APIGatewayHttpResolver) -> None:
     """Before a SnapStart snapshot: what the app's first request would build or import (the settings,
-    each route's validators and dependencies, the rate limiter), so that it is in the snapshot; an app that
+    each route's validators, the rate limiter), so that it is in the snapshot; an app that
     authenticates primes that too (http/auth.py)."""
     get_settings()
     for route in registered_routes(app):
         prime_validation(app, route)
-        prime_dependencies(route)
     get_rate_limiter()
 
 

@@ -1,9 +1,10 @@
 """What a route declares about itself beyond Powertools' options: how it is rate limited, whether its
-answers may be stored.
+answers may be stored, whether the maintenance switch stops it.
 
 A route declares them in its decorator, `openapi_extensions=route_facts(...)` (Powertools' own option),
 so the same declaration drives the request guards and shows in the OpenAPI document. A route that
-declares nothing counts against its caller and is stored or not by the contract's path rule.
+declares nothing counts against its caller, is stored or not by the contract's path rule, and changes
+data unless its method is a read (GET, HEAD, OPTIONS).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 NO_STORE_PREFIXES = ("/v1/auth", "/v1/users", "/v1/admin", "/v1/billing")
 RATE_LIMIT_EXTENSION = "x-rate-limit"
 NO_STORE_EXTENSION = "x-no-store"
+CHANGES_DATA_EXTENSION = "x-changes-data"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class RateLimit(StrEnum):
@@ -34,30 +37,42 @@ class RateLimit(StrEnum):
 class RouteFacts:
     rate_limit: RateLimit = RateLimit.PER_CALLER
     no_store: bool | None = None  # None: the contract's rule (NO_STORE_PREFIXES)
+    # Whether `maintenance` refuses it (503 MAINTENANCE_MODE); None: every method but a read's does.
+    changes_data: bool | None = None
 
     def stores_nothing(self, path: str) -> bool:
         """Whether the answer on `path` carries Cache-Control: no-store."""
         return path.startswith(NO_STORE_PREFIXES) if self.no_store is None else self.no_store
+
+    def stopped_by_maintenance(self, method: str) -> bool:
+        """Whether a request with `method` changes data, so that the maintenance switch refuses it."""
+        return method.upper() not in READ_METHODS if self.changes_data is None else self.changes_data
 
     @classmethod
     def of(cls, extensions: Mapping[str, Any] | None) -> RouteFacts:
         """The facts a route's `openapi_extensions` (or its operation in the document) declare."""
         extensions = extensions or {}
         return cls(
-            RateLimit(extensions.get(RATE_LIMIT_EXTENSION, RateLimit.PER_CALLER)), extensions.get(NO_STORE_EXTENSION)
+            RateLimit(extensions.get(RATE_LIMIT_EXTENSION, RateLimit.PER_CALLER)),
+            extensions.get(NO_STORE_EXTENSION),
+            extensions.get(CHANGES_DATA_EXTENSION),
         )
 
 
 UNDECLARED = RouteFacts()
 
 
-def route_facts(*, rate_limit: RateLimit = RateLimit.PER_CALLER, no_store: bool | None = None) -> dict[str, Any]:
+def route_facts(
+    *, rate_limit: RateLimit = RateLimit.PER_CALLER, no_store: bool | None = None, changes_data: bool | None = None
+) -> dict[str, Any]:
     """A route's `openapi_extensions` declaring how it differs from the defaults (see `RouteFacts`)."""
     extensions: dict[str, Any] = {}
     if rate_limit is not RateLimit.PER_CALLER:
         extensions[RATE_LIMIT_EXTENSION] = rate_limit.value
     if no_store is not None:
         extensions[NO_STORE_EXTENSION] = no_store
+    if changes_data is not None:
+        extensions[CHANGES_DATA_EXTENSION] = changes_data
     return extensions
 
 

@@ -16,7 +16,6 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.http.envelope import MethodNotAllowed, error_response
 from investment_system.http.openapi import UNDOCUMENTED_ROUTES
 from investment_system.http.resolver import cors_config
-from investment_system.snapstart import before_snapshot
 
 
 @cache
@@ -42,9 +41,6 @@ def _matches(template: PathTemplate, path: str) -> bool:
     if len(segments) != len(template):
         return False
     return all(s == part or (part.startswith("{") and s != "") for part, s in zip(template, segments, strict=True))
-
-
-before_snapshot(_route_table)  # the document's parsing, in the snapshot rather than a first 404
 
 
 def allowed_methods(path: str) -> list[str]:

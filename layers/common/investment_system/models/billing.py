@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id, one_of
 from investment_system.domain import SubscriptionStatus
 
 
@@ -26,7 +26,7 @@ class Plan(Base):
     features: Mapped[list[str]] = mapped_column(JSON, nullable=False)
 
 
-class Subscription(TimestampedMixin, Base):
+class Subscription(VersionedMixin, TimestampedMixin, Base):
     """A user's one subscription."""
 
     __tablename__ = "subscriptions"

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id, one_of
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id, one_of
 from investment_system.db.decimals import ExactDecimal
 from investment_system.domain import (
     CONFIDENCE_DIGITS,
@@ -24,7 +24,7 @@ from investment_system.domain import (
 )
 
 
-class Signal(TimestampedMixin, Base):
+class Signal(VersionedMixin, TimestampedMixin, Base):
     __tablename__ = "signals"
     __table_args__ = (
         CheckConstraint(one_of("direction", Direction), name="direction"),

@@ -6,10 +6,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, new_id
+from investment_system.db.base import UUID_TYPE, Base, TimestampedMixin, UTCDateTime, VersionedMixin, new_id
 
 
-class User(TimestampedMixin, Base):
+class User(VersionedMixin, TimestampedMixin, Base):
     __tablename__ = "users"
     # With emails stored lower-cased (enforced here, at the database), the unique constraint on
     # email is a case-insensitive one on every backend.

@@ -7,10 +7,29 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, Executable, Insert, Select, Update, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Delete,
+    Executable,
+    FromClause,
+    Insert,
+    Select,
+    Update,
+    and_,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import Base
+from investment_system.db.engine import compiles_only, dialect_name
+from investment_system.db.upserts import OnConflict
 from investment_system.repositories.pagination import decode_cursor, encode_cursor
 
 
@@ -46,36 +65,71 @@ def row_by_id[ModelT: Keyed](session: Session, model: type[ModelT], row_id: uuid
 
 def revocation(model: type[Base], condition: Any, now: datetime) -> Update:
     """Revoke the rows of `model` (sessions, refresh tokens) matching `condition` that are not revoked yet."""
-    revoked_at = model.__table__.c.revoked_at
-    return update(model).where(condition, revoked_at.is_(None)).values(revoked_at=now)
+    columns = model.__table__.c
+    # `updated_at` given, not the column's onupdate: a Python default cannot go in a WITH (`run_together`).
+    return update(model).where(condition, columns.revoked_at.is_(None)).values(revoked_at=now, updated_at=now)
 
 
-def insert_if_absent(dialect: str, model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> Insert:
-    """Insert a row unless one with the same `key` (primary key or unique columns) exists: PostgreSQL and
-    SQLite `ON CONFLICT DO NOTHING`; MySQL `ON DUPLICATE KEY UPDATE` of the key onto itself, which,
-    unlike `INSERT IGNORE`, still reports foreign-key errors and takes the row's exclusive lock at once,
-    so two transactions never both hold a shared lock they then both try to upgrade."""
-    # Each branch imports its own dialect's module: the engine has loaded it already, and a cold start
-    # need not pay for the others.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
+def insert_if_absent(model: type[Base], values: Mapping[str, Any], key: Sequence[str]) -> Insert:
+    """Insert a row unless one with the same `key` (primary key or unique columns) exists; the same
+    statement for every database (`db.upserts.OnConflict`)."""
+    return insert(model).values(**values).ext(OnConflict(key))
 
-        return postgresql.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
 
-        return sqlite.insert(model).values(**values).on_conflict_do_nothing(index_elements=list(key))
-    from sqlalchemy.dialects import mysql
+def row_values(row: Base) -> dict[str, Any]:
+    """Every column of a new row as the object holds it (its id and version too)."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
-    insert = mysql.insert(model).values(**values)
-    return insert.on_duplicate_key_update({key[0]: insert.table.c[key[0]]})
+
+def insertion(row: Base) -> Insert:
+    """The INSERT of a new row, every column given: what the row will be is known before it is written, so a
+    record of it can go in the same statement."""
+    return insert(type(row)).values(row_values(row))
+
+
+def run_together(session: Session, writes: Sequence[Insert | Update | Delete]) -> list[int]:
+    """Run independent writes, each to a table none of the others writes, and give each one's row count. On
+    PostgreSQL they are one statement, each a data-modifying WITH of it (one round trip; they see the same
+    snapshot, which independent writes do not mind); elsewhere, and in a replay for PostgreSQL on its
+    scratch SQLite, one by one in order."""
+    if dialect_name(session) == "postgresql":
+        made = [write.returning(literal_column("1")).cte(f"write_{n}") for n, write in enumerate(writes)]
+        statement = select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in made))
+        if not compiles_only(session, statement):
+            return [int(count) for count in execute_dml(session, statement).one()]
+    return [execute_dml(session, write).rowcount for write in writes]
+
+
+class WriteCondition(Protocol):
+    """A condition of a write that is itself a write, such as counting it against a quota: the write is made
+    only when the condition's own write is."""
+
+    def statement(self) -> Insert:
+        """PostgreSQL's: an INSERT that writes its one row when the condition holds (it gets a RETURNING)."""
+        ...
+
+    def passes(self, session: Session) -> bool:
+        """Any database's: make the condition's write in `session`; whether it was made."""
+        ...
+
+
+def insert_per_row_of(model: type[Base], values: Mapping[str, Any], source: FromClause) -> Insert:
+    """INSERT INTO `model`'s table `values` once per row of `source` (none when it has none): a write that
+    depends on another's outcome, `source` being that one's RETURNING in a data-modifying WITH. A value is
+    a column of `source` or a Python value, bound with its column's type."""
+    columns = model.__table__.c
+    selected = [
+        (value if isinstance(value, ColumnElement) else literal(value, columns[name].type)).label(name)
+        for name, value in values.items()
+    ]
+    return insert(model).from_select(list(values), select(*selected).select_from(source))
 
 
 def execute_dml(session: Session, statement: Executable) -> CursorResult[*tuple[Any, ...]]:
     """Run an INSERT, UPDATE or DELETE written in SQL terms on the session's connection, in its transaction,
     after flushing what the session holds (as its autoflush would). The session's loaded objects are not
     synchronised: callers re-read what they need. Run as Core, the statement skips the ORM's bulk-DML
-    bookkeeping, and is the statement SnapStart priming compiled (`db.engine.precompile`)."""
+    bookkeeping, and is the statement SnapStart priming compiled (`db.engine.replaying`)."""
     session.flush()
     return session.connection().execute(statement)
 

@@ -1,31 +1,21 @@
 """Pydantic models of the API's requests and responses, and the types every request's values share:
-`UtcDatetime` for date-times, `PlainText` and `MultilineText` for free text."""
+`UtcDatetime` for date-times, `TrimmedText` and `MultilineText` for free text."""
 
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from investment_system.domain import BIDI_CONTROLS, CONTROL_CHARACTERS
-from investment_system.snapstart import before_snapshot
 
 
 class ApiModel(BaseModel):
     """Base of the API's request and response models. Each builds its validator on first use rather than
     when its module is imported: a function imports a whole module of models and uses a few, and a cold
-    start pays only for those. SnapStart priming builds them all, into the snapshot."""
+    start pays only for those. SnapStart priming builds those its sample requests use (entrypoints/priming.py)."""
 
     model_config = ConfigDict(defer_build=True)
-
-
-def _build_models(model: type[BaseModel] = ApiModel) -> None:
-    for subclass in model.__subclasses__():
-        subclass.model_rebuild()
-        _build_models(subclass)
-
-
-before_snapshot(_build_models)
 
 
 # Page sizes of every list route.
@@ -72,7 +62,15 @@ def _utc_within_range(value: datetime) -> datetime:
     return utc
 
 
-UtcDatetime = Annotated[datetime, BeforeValidator(_iso_8601_only), AfterValidator(_utc_within_range)]
+# The years the document admits: those whose every instant lies within the range whatever the offset.
+_DATE_TIME_SCHEMA = {"type": "string", "format": "date-time", "pattern": "^(?!000[0-2]-|999[89]-)[0-9]{4}-"}
+
+UtcDatetime = Annotated[
+    datetime,
+    BeforeValidator(_iso_8601_only),
+    AfterValidator(_utc_within_range),
+    WithJsonSchema(_DATE_TIME_SCHEMA, mode="validation"),
+]
 """Every date-time a request gives (body or query): ISO-8601 only, returned in UTC, within the range above."""
 
 _NOT_TEXT = re.compile(f"[{CONTROL_CHARACTERS}{BIDI_CONTROLS}]")
@@ -89,8 +87,23 @@ def _refuse(pattern: re.Pattern[str]) -> Any:
     return check
 
 
-PlainText = Annotated[str, BeforeValidator(_refuse(_NOT_TEXT))]
+# The same rules as JSON Schema patterns, which the document shows and the models check too. Surrogates are
+# left out: a pattern may see a pair's halves as characters (the body reader refuses unpaired ones).
+_REFUSED = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_REFUSED_IN_MULTILINE = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# What trimming removes once control characters are refused: Unicode's other spaces.
+_SPACES = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+TrimmedText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=rf"^[^{_REFUSED}]*[^{_REFUSED}{_SPACES}][^{_REFUSED}]*$"),
+    BeforeValidator(_refuse(_NOT_TEXT)),
+]
 """Free text on one line (names, strategies, query filters): no control character and no bidirectional
-override or isolate (U+202A-U+202E, U+2066-U+2069), checked before any trimming."""
-MultilineText = Annotated[str, BeforeValidator(_refuse(_NOT_MULTILINE_TEXT))]
-"""Free text that may run over lines (notes): as PlainText, but tabs and line breaks are allowed."""
+override or isolate (U+202A-U+202E, U+2066-U+2069), checked before the surrounding spaces are trimmed;
+not blank."""
+MultilineText = Annotated[
+    str, StringConstraints(pattern=rf"^[^{_REFUSED_IN_MULTILINE}]*$"), BeforeValidator(_refuse(_NOT_MULTILINE_TEXT))
+]
+"""Free text that may run over lines (notes): as TrimmedText, but tabs and line breaks are allowed, nothing
+is trimmed, and it may be empty."""

@@ -5,7 +5,14 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 
 from investment_system.schemas import ALWAYS_SENT, ApiModel
-from investment_system.schemas.users import EMAIL_MAX, EmailAddress, FullName, Password, canonical_email
+from investment_system.schemas.users import (
+    EMAIL_MAX,
+    EXAMPLE_PASSWORD,
+    EmailAddress,
+    FullName,
+    Password,
+    canonical_email,
+)
 
 # Login takes any string, in the canonical form addresses are stored in: a malformed address is
 # answered like an unknown one, and one registered before today's rules still signs in.
@@ -17,18 +24,18 @@ class _Request(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Registration(_Request):
+class UserRegistration(_Request):
     email: EmailAddress
-    password: Password
+    password: Password = Field(examples=[EXAMPLE_PASSWORD])
     full_name: FullName | None = None
 
 
-class Credentials(_Request):
-    email: LoginEmail
-    password: Password
+class LoginCredentials(_Request):
+    email: LoginEmail = Field(examples=["ada@example.com"])
+    password: Password = Field(examples=[EXAMPLE_PASSWORD])
 
 
-class RefreshRequest(_Request):
+class TokenRefresh(_Request):
     refresh_token: RefreshTokenText
 
 

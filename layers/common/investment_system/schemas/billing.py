@@ -9,7 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJ
 
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.schemas import ALWAYS_SENT, ApiModel, UtcDatetime
-from investment_system.schemas.plans import PlanOut
+from investment_system.schemas.plans import Plan
 
 
 class ScheduledChange(ApiModel):
@@ -17,7 +17,7 @@ class ScheduledChange(ApiModel):
     effective_at: datetime = Field(description="When it replaces your plan: the end of the current period.")
 
 
-class CheckoutOut(ApiModel):
+class Checkout(ApiModel):
     id: uuid.UUID = Field(description="Pay it with the payment provider: its invoice.paid names this id.")
     plan: PlanCode
     amount_cents: int
@@ -26,24 +26,24 @@ class CheckoutOut(ApiModel):
     expires_at: datetime = Field(description="24 hours after it was started; it cannot be completed afterwards.")
 
 
-class SubscriptionOut(ApiModel):
-    plan: PlanOut = Field(description="The plan in force: its quotas apply now.")
+class Subscription(ApiModel):
+    plan: Plan = Field(description="The plan in force: its quotas apply now.")
     status: SubscriptionStatus
     current_period_start: datetime
     current_period_end: datetime
     cancel_at_period_end: bool = Field(description="At current_period_end the subscription ends, on free.")
     scheduled_change: ScheduledChange | None = Field(description="A cheaper plan taking over at the period's end.")
-    pending_checkout: CheckoutOut | None = Field(
+    pending_checkout: Checkout | None = Field(
         description="An upgrade waiting for its payment; the plan changes only once the provider confirms it."
     )
 
 
 class CheckoutStarted(ApiModel):
-    checkout: CheckoutOut
-    subscription: SubscriptionOut = Field(description="Unchanged until the checkout is paid.")
+    checkout: Checkout
+    subscription: Subscription = Field(description="Unchanged until the checkout is paid.")
 
 
-class ChangePlanRequest(ApiModel):
+class SubscriptionChange(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     plan: PlanCode | Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
@@ -53,7 +53,7 @@ class ChangePlanRequest(ApiModel):
     )
 
 
-class UsageOut(ApiModel):
+class Usage(ApiModel):
     period_start: datetime = Field(description="Start of the current UTC day.")
     period_end: datetime = Field(description="Start of the next UTC day, when the daily quota resets.")
     signals_created: int
@@ -111,7 +111,8 @@ class PaymentEventData(ApiModel):
 
 class PaymentEvent(ApiModel):
     """The provider's event envelope. Unknown fields are ignored, not refused: the provider adds
-    fields without notice, and a refused delivery would only be retried."""
+    fields without notice, and a refused delivery would only be retried. No text in it, field names
+    included, may hold a NUL character: the event is stored as sent."""
 
     id: str = Field(min_length=1, max_length=255, description="The provider's event id: an id is applied once.")
     type: str = Field(

@@ -5,7 +5,7 @@ from datetime import date
 from pydantic import Field
 
 from investment_system.schemas import ALWAYS_SENT, ApiModel
-from investment_system.schemas.signals import ReturnPct
+from investment_system.schemas.signals import Ratio, ReturnPct
 
 
 class StatusCounts(ApiModel):
@@ -27,7 +27,7 @@ class ClosedStats(ApiModel):
     count: int
     wins: int = Field(description="Closed with return_pct > 0.")
     losses: int = Field(description="Closed with return_pct < 0.")
-    win_rate: float | None = Field(description="wins / count, 0 to 1, 4 fractional digits; null when none closed.")
+    win_rate: Ratio | None = Field(description="wins / count; null when none closed.")
     average_return_pct: ReturnPct | None
     best_return_pct: ReturnPct | None
     worst_return_pct: ReturnPct | None
@@ -37,7 +37,7 @@ class SymbolStats(ApiModel):
     symbol: str
     total: int
     closed: int
-    win_rate: float | None
+    win_rate: Ratio | None
     average_return_pct: ReturnPct | None
 
 
@@ -51,7 +51,7 @@ class SignalAnalytics(ApiModel):
     total: int
     by_status: StatusCounts
     by_direction: DirectionCounts
-    average_confidence: float | None
+    average_confidence: Ratio | None
     closed: ClosedStats
     by_symbol: list[SymbolStats] = Field(description="Most signals first.")
     daily: list[DailyCounts] = Field(description="Oldest day first; days with no activity are left out.")

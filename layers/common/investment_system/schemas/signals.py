@@ -1,17 +1,19 @@
 """Request and response models of the signals API.
 
-Prices arrive as JSON numbers or decimal strings with at most 8 fractional digits and leave as
-decimal strings; `return_pct` leaves with exactly 4 fractional digits.
+Prices and `confidence` arrive as JSON numbers or decimal strings; prices leave as decimal strings,
+`return_pct` with exactly 4 fractional digits, `confidence` and the analytics' ratios as numbers from 0 to 1.
 """
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Self, TypedDict
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from investment_system.domain import (
     CONFIDENCE_SCALE,
@@ -24,7 +26,7 @@ from investment_system.domain import (
     SignalStatus,
     Timeframe,
 )
-from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT, ApiModel, MultilineText, PlainText, UtcDatetime
+from investment_system.schemas import DEFAULT_LIMIT, MAX_LIMIT, ApiModel, MultilineText, TrimmedText, UtcDatetime
 
 SYMBOL_PATTERN = rf"^[A-Z0-9][A-Z0-9./-]{{0,{SYMBOL_MAX - 1}}}$"
 
@@ -35,36 +37,101 @@ def _normalise_symbol(value: Any) -> Any:
     return value.strip(" \t\r\n").upper() if isinstance(value, str) and value.isascii() else value
 
 
+def _decimal_text(integer_digits: int, places: int) -> Any:
+    """A decimal sent as a string: digits, and a point with digits, nothing else (no sign, exponent, space,
+    underscore or other script's digits, which Decimal() would read). A number is left to the bounds."""
+    shape = re.compile(rf"[0-9]{{1,{integer_digits}}}(\.[0-9]{{1,{places}}})?")
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not shape.fullmatch(value):
+            raise ValueError(
+                f"must be a decimal string of at most {integer_digits} integer and {places} fractional digits"
+            )
+        return value
+
+    return check
+
+
+_PRICE_INTEGER_DIGITS = PRICE_DIGITS - PRICE_SCALE
+# In the document: a string of that shape that is not zero, or a number within the bounds with at most
+# PRICE_SCALE fractional digits (a multiple of 1e-8, as the exact literal the API reads).
+_PRICE_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": rf"^(?!0*(\.0*)?$)[0-9]{{1,{_PRICE_INTEGER_DIGITS}}}(\.[0-9]{{1,{PRICE_SCALE}}})?$",
+        },
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 10**_PRICE_INTEGER_DIGITS,
+            "multipleOf": float(Decimal(1).scaleb(-PRICE_SCALE)),
+        },
+    ],
+    "description": f"A positive price, at most {_PRICE_INTEGER_DIGITS} integer and {PRICE_SCALE} fractional digits: a "
+    "decimal string (as responses give it) or a JSON number.",
+    "examples": ["187.25"],
+}
+_CONFIDENCE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": rf"^(0(\.[0-9]{{1,{CONFIDENCE_SCALE}}})?|1(\.0{{1,{CONFIDENCE_SCALE}}})?)$"},
+        {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": float(Decimal(1).scaleb(-CONFIDENCE_SCALE))},
+    ],
+    "description": f"0 to 1, at most {CONFIDENCE_SCALE} fractional digits: a decimal string or a JSON number.",
+    "examples": ["0.75"],
+}
+
 Price = Annotated[
     Decimal,
-    Field(
-        gt=0,
-        max_digits=PRICE_DIGITS,
-        decimal_places=PRICE_SCALE,
-        description="A positive price: JSON number or decimal string, at most 8 fractional digits.",
-        examples=["187.25"],
-    ),
+    Field(gt=0, max_digits=PRICE_DIGITS, decimal_places=PRICE_SCALE),
+    BeforeValidator(_decimal_text(_PRICE_INTEGER_DIGITS, PRICE_SCALE)),
+    WithJsonSchema(_PRICE_SCHEMA),
 ]
-Symbol = Annotated[
-    str,
-    BeforeValidator(_normalise_symbol),
-    StringConstraints(pattern=SYMBOL_PATTERN),
-]
-Strategy = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=STRATEGY_MAX)]
+
+
+def _symbol_schema(spaces: str) -> WithJsonSchema:
+    """What a symbol's check accepts as sent, before it is trimmed of `spaces` and upper-cased."""
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^[{spaces}]*[A-Za-z0-9][A-Za-z0-9./-]{{0,{SYMBOL_MAX - 1}}}[{spaces}]*$",
+            "description": f"An instrument symbol, matched and stored trimmed and upper-cased: {SYMBOL_PATTERN}.",
+            "examples": ["AAPL", "BTC-USD"],
+        }
+    )
+
+
+_Symbol = Annotated[str, BeforeValidator(_normalise_symbol), StringConstraints(pattern=SYMBOL_PATTERN)]
+Symbol = Annotated[_Symbol, _symbol_schema(r" \t\r\n")]
+Strategy = Annotated[TrimmedText, StringConstraints(min_length=1, max_length=STRATEGY_MAX)]
 Notes = Annotated[MultilineText, StringConstraints(max_length=NOTES_MAX)]
 Confidence = Annotated[
-    Decimal, Field(ge=0, le=1, decimal_places=CONFIDENCE_SCALE, description="0 to 1, at most 4 fractional digits.")
+    Decimal,
+    Field(ge=0, le=1, decimal_places=CONFIDENCE_SCALE),
+    BeforeValidator(_decimal_text(1, CONFIDENCE_SCALE)),
+    WithJsonSchema(_CONFIDENCE_SCHEMA),
 ]
 DecimalString = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", examples=["187.25"])]
+# The contract gives confidence and the analytics' ratios as numbers from 0 to 1 (not prices): they stay numbers.
+ConfidenceValue = Annotated[
+    float, Field(ge=0, le=1, description="0 to 1, at most 4 fractional digits.", examples=[0.75])
+]
+Ratio = Annotated[float, Field(ge=0, le=1, description="0 to 1, 4 fractional digits.", examples=[0.6667])]
 ReturnPct = Annotated[
     str, Field(pattern=r"^-?[0-9]+\.[0-9]{4}$", description="Percent, 4 fractional digits.", examples=["3.2500"])
 ]
 
 
-# The `{id}` of /v1/signals/{id}. Any text is accepted here: an id that is no UUID names no signal,
-# so the service answers 404 SIGNAL_NOT_FOUND, exactly as for a missing or another user's signal.
+# The `{id}` of /v1/signals/{id}, documented as the UUID it is. Any text is accepted here: an id that is
+# no UUID names no signal, so the service answers 404 SIGNAL_NOT_FOUND, as for another user's signal.
 SignalId = Annotated[
-    str, Path(alias="id", description="The signal's id (a UUID).", examples=["0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10"])
+    str,
+    Path(
+        alias="id",
+        description="The signal's id.",
+        examples=["0b0f6c1e-4a59-4e0a-9d36-2f4f8c2b7a10"],
+        json_schema_extra={"format": "uuid"},
+    ),
 ]
 
 
@@ -73,7 +140,7 @@ class _Request(ApiModel):
 
 
 class SignalCreate(_Request):
-    symbol: Symbol = Field(description="Instrument symbol; upper-cased.", examples=["AAPL", "BTC-USD"])
+    symbol: Symbol
     direction: Direction
     confidence: Confidence
     entry_price: Price
@@ -87,6 +154,8 @@ class SignalCreate(_Request):
 
 class SignalUpdate(_Request):
     """Only the fields sent change; an explicit null clears a level, the notes or the expiry."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     target_price: Price | None = None
     stop_loss: Price | None = None
@@ -108,7 +177,10 @@ class SignalClose(_Request):
 
 
 # Query parameters of the list and analytics routes.
-SymbolParam = Annotated[Symbol | None, Query(description="Only this symbol (matched upper-cased).")]
+# A query parameter holds no control character (http/request_parameters.py): only spaces are trimmed.
+SymbolParam = Annotated[
+    Annotated[_Symbol, _symbol_schema(" ")] | None, Query(description="Only this symbol (matched upper-cased).")
+]
 StrategyParam = Annotated[Strategy | None, Query(description="Only this strategy (exact match).")]
 CreatedFromParam = Annotated[
     UtcDatetime | None, Query(description="Created at or after this instant; ISO-8601, UTC when no offset.")
@@ -143,12 +215,12 @@ class SignalListQuery(SignalFilters):
     cursor: str | None = None
 
 
-class SignalOut(ApiModel):
+class Signal(ApiModel):
     id: uuid.UUID
     user_id: uuid.UUID
     symbol: str
     direction: Direction
-    confidence: float
+    confidence: ConfidenceValue
     entry_price: DecimalString
     target_price: DecimalString | None
     stop_loss: DecimalString | None
@@ -165,7 +237,7 @@ class SignalOut(ApiModel):
 
 
 class SignalPage(ApiModel):
-    items: list[SignalOut]
+    items: list[Signal]
     next_cursor: str | None
 
 
@@ -173,8 +245,16 @@ class SignalPage(ApiModel):
 FieldChange = TypedDict("FieldChange", {"from": Any, "to": Any})
 
 
+class HistoryAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    CLOSED = "closed"
+    DELETED = "deleted"
+    EXPIRED = "expired"
+
+
 class HistoryEntry(ApiModel):
-    action: str = Field(examples=["created", "updated", "closed", "deleted", "expired"])
+    action: HistoryAction
     changes: dict[str, FieldChange] = Field(description="Per changed field, its old and new value.")
     actor_id: uuid.UUID | None = Field(description="Who made the change; null for the expiry job.")
     correlation_id: str | None

@@ -16,7 +16,7 @@ class StreamEventType(StrEnum):
     SUBSCRIPTION_CHANGED = "subscription.changed"
 
 
-class StreamTicketOut(ApiModel):
+class StreamTicket(ApiModel):
     model_config = ALWAYS_SENT
 
     ticket: str = Field(

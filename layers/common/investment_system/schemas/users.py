@@ -4,11 +4,12 @@ import unicodedata
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from investment_system.schemas import ApiModel, PlainText
+from investment_system.schemas import ApiModel, TrimmedText
 
 
 class Role(StrEnum):
@@ -55,19 +56,25 @@ def normalize_email(value: str) -> str:
     return email
 
 
-def prime_address_validation() -> None:
-    """Before a SnapStart snapshot, in the functions that take addresses: what `normalize_email` would
-    import on its first call."""
-    import email_validator  # noqa: F401
-
+# The special-use domains email-validator refuses (its SPECIAL_USE_DOMAIN_NAMES), in any letter case, for
+# the document's pattern: the module is imported only where addresses are registered.
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_ANY_CASE = "|".join("".join(f"[{c}{c.upper()}]" for c in name) for name in SPECIAL_USE_DOMAINS)
 
 EmailAddress = Annotated[
     str,
-    Field(max_length=EMAIL_MAX + 64, json_schema_extra={"format": "email"}, examples=["ada@example.com"]),
+    Field(
+        max_length=EMAIL_MAX + 64,
+        json_schema_extra={"format": "email", "pattern": rf"^.*@(?!(.*\.)?({_ANY_CASE})$)"},
+        examples=["ada@example.com"],
+    ),
     AfterValidator(normalize_email),
 ]
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_INPUT_MAX, repr=False)]
-FullName = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=FULL_NAME_MAX)]
+# The document's example passwords: ones the password policy accepts.
+EXAMPLE_PASSWORD = "Plum-Orchard-Ledger-42"  # noqa: S105 (an example, no account's)
+EXAMPLE_NEW_PASSWORD = "Copper-Meadow-Signal-93"  # noqa: S105 (an example, no account's)
+FullName = Annotated[TrimmedText, StringConstraints(min_length=1, max_length=FULL_NAME_MAX)]
 
 
 class _Request(ApiModel):
@@ -82,7 +89,7 @@ class ImportedUser(_Request):
     full_name: FullName | None = None
 
 
-class UserOut(ApiModel):
+class User(ApiModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -95,25 +102,40 @@ class UserOut(ApiModel):
 
 
 class UserPage(ApiModel):
-    items: list[UserOut]
+    items: list[User]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
-class ProfileUpdate(_Request):
+class UserUpdate(_Request):
     full_name: FullName | None = Field(default=None, description="null clears the name.")
 
 
 class PasswordChange(_Request):
-    current_password: Password
-    new_password: Password
+    current_password: Password = Field(examples=[EXAMPLE_PASSWORD])
+    new_password: Password = Field(examples=[EXAMPLE_NEW_PASSWORD])
 
 
-class AdminUserUpdate(_Request):
-    role: Role | None = None
-    is_active: bool | None = Field(default=None, description="false deactivates: the user's tokens stop working.")
+def _at_least_one_field_without_null(schema: dict[str, Any]) -> None:
+    schema["minProperties"] = 1
+    for field in schema["properties"].values():
+        field.pop("default", None)
+
+
+class UserAdminUpdate(_Request):
+    """At least one of the fields; a field left out is unchanged (null is no value for either)."""
+
+    model_config = ConfigDict(json_schema_extra=_at_least_one_field_without_null)
+
+    role: Role | SkipJsonSchema[None] = None
+    # Strict: a JSON 0 or 1 is no boolean, though pydantic would read it as one.
+    is_active: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, description="false deactivates: the user's tokens stop working."
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
-        if self.role is None and self.is_active is None:
+        if not self.model_fields_set:
             raise ValueError("give role or is_active")
+        if None in (getattr(self, name) for name in self.model_fields_set):
+            raise ValueError("role and is_active cannot be null: leave out what does not change")
         return self

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Dialect, Executable, Select, Update, select, update
+from sqlalchemy import Select, Update, select, update
 
-from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile
+from investment_system.db.engine import dialect_name
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
 from investment_system.repositories.base import Repository, execute_dml, revocation
@@ -31,18 +30,14 @@ def _write_lock(session_id: uuid.UUID) -> Update:
     return update(UserSession).where(UserSession.id == session_id).values(updated_at=UserSession.updated_at)
 
 
-def _primed(dialect: Dialect) -> list[Executable]:
-    """A refresh's lock of its session, a logout's end of it, a password change's end of them all."""
-    nobody = uuid.UUID(int=0)
-    return [
-        *([_write_lock(nobody)] if dialect.name == "sqlite" else [_user_shared(nobody), _locked(nobody)]),
-        revocation(UserSession, UserSession.id == nobody, utcnow()),
-        revocation(UserSession, UserSession.user_id == nobody, utcnow()),
-    ]
+def sessions_revocation(session_ids: Collection[uuid.UUID], now: datetime) -> Update:
+    """The revocation of these sessions (those not revoked yet)."""
+    return revocation(UserSession, UserSession.id.in_(session_ids), now)
 
 
-# Compiled before a SnapStart snapshot (db.engine.precompile).
-precompile(_primed)
+def user_sessions_revocation(user_id: uuid.UUID, now: datetime) -> Update:
+    """The revocation of every session of the user."""
+    return revocation(UserSession, UserSession.user_id == user_id, now)
 
 
 class SessionRepository(Repository[UserSession]):
@@ -56,17 +51,8 @@ class SessionRepository(Repository[UserSession]):
         The user's row is share-locked first, as the refresh token's INSERT would later: the user's row,
         then the session's is the order in which ending every session of a user locks them
         (services/accounts/revocation.py), so a refresh and a password change never deadlock."""
-        if self.session.get_bind().dialect.name == "sqlite":
+        if dialect_name(self.session) == "sqlite":
             execute_dml(self.session, _write_lock(session_id))
         else:
             self.session.execute(_user_shared(user_id))
             self.session.execute(_locked(session_id))
-
-    def revoke(self, session_id: uuid.UUID, *, now: datetime) -> int:
-        return self._revoke_where(UserSession.id == session_id, now=now)
-
-    def revoke_all_of_user(self, user_id: uuid.UUID, *, now: datetime) -> int:
-        return self._revoke_where(UserSession.user_id == user_id, now=now)
-
-    def _revoke_where(self, condition: Any, *, now: datetime) -> int:
-        return self.execute_update(revocation(UserSession, condition, now))

@@ -4,14 +4,11 @@ family or of all of a user's."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, Update, select
 
-from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile
 from investment_system.models.refresh_tokens import RefreshToken
 from investment_system.repositories.base import Repository, revocation
 
@@ -28,18 +25,14 @@ def _replacement(token_ids: Sequence[uuid.UUID], now: datetime, successor: uuid.
     return revocation(RefreshToken, RefreshToken.id.in_(token_ids), now).values(replaced_by=successor)
 
 
-# Compiled before a SnapStart snapshot: the lookup each refresh and logout starts with, a rotation's
-# replacement of the family's live token, a logout's revocation of the token's family, a password
-# change's of all.
-precompile(
-    lambda _: [
-        _by_hash(""),
-        _live_of_family(uuid.UUID(int=0)),
-        _replacement([uuid.UUID(int=0)], utcnow(), uuid.UUID(int=0)),
-        revocation(RefreshToken, RefreshToken.family_id == uuid.UUID(int=0), utcnow()),
-        revocation(RefreshToken, RefreshToken.user_id == uuid.UUID(int=0), utcnow()),
-    ]
-)
+def families_revocation(family_ids: Collection[uuid.UUID], now: datetime) -> Update:
+    """The revocation of the live refresh tokens of these families (a family is a session's tokens)."""
+    return revocation(RefreshToken, RefreshToken.family_id.in_(family_ids), now)
+
+
+def user_tokens_revocation(user_id: uuid.UUID, now: datetime) -> Update:
+    """The revocation of every live refresh token of the user."""
+    return revocation(RefreshToken, RefreshToken.user_id == user_id, now)
 
 
 class RefreshTokenRepository(Repository[RefreshToken]):
@@ -57,12 +50,3 @@ class RefreshTokenRepository(Repository[RefreshToken]):
         where other sessions' tokens are inserted, and parallel refreshes of two sessions deadlocked."""
         live = self.session.scalars(_live_of_family(family_id)).all()
         return self.execute_update(_replacement(live, now, successor)) if live else 0
-
-    def revoke_family(self, family_id: uuid.UUID, *, now: datetime) -> int:
-        return self._revoke_where(RefreshToken.family_id == family_id, now=now)
-
-    def revoke_all_of_user(self, user_id: uuid.UUID, *, now: datetime) -> int:
-        return self._revoke_where(RefreshToken.user_id == user_id, now=now)
-
-    def _revoke_where(self, condition: Any, *, now: datetime) -> int:
-        return self.execute_update(revocation(RefreshToken, condition, now))

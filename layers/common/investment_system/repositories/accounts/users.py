@@ -5,27 +5,49 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Update, bindparam, select, update
+from sqlalchemy.orm import defer
 
-from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile
+from investment_system.db.base import new_id
+from investment_system.db.engine import compiles_only, dialect_name
 from investment_system.models.sessions import UserSession
 from investment_system.models.users import User
-from investment_system.repositories.base import Repository, by_id
+from investment_system.repositories.base import Repository
 
 LISTING_SCOPE = "admin-users"
 # Login bookkeeping is not a change to the user's profile: updated_at stays as it was.
 _KEEP_UPDATED_AT = {"updated_at": User.updated_at}
 
 
-# What every authenticated request runs first, built once: its values are bound when it is executed,
-# so a request pays neither for building the statement nor for working out its cache key.
+# What a refresh checks of its token, built once: its values are bound when it is executed, so a
+# request pays neither for building the statement nor for working out its cache key.
 _USER_WITH_SESSION = (
     select(User, UserSession)
     .outerjoin(UserSession, (UserSession.id == bindparam("session_id")) & (UserSession.user_id == User.id))
     .where(User.id == bindparam("user_id"))
 )
+
+
+# What every authenticated request checks of its token (http/auth.py): the user's row without the
+# password hash (what ends a token, the role, and the profile GET /v1/users/me answers with) and the
+# session's end. Built once, its values bound when executed.
+_TOKEN_STATE = (
+    select(User, UserSession.id.label("session_id"), UserSession.revoked_at)
+    .outerjoin(UserSession, (UserSession.id == bindparam("session_id")) & (UserSession.user_id == User.id))
+    .where(User.id == bindparam("user_id"))
+    .options(defer(User.password_hash, raiseload=True))
+)
+
+
+class TokenState(NamedTuple):
+    """What the token check reads of a user (its password hash not loaded) and one of their sessions
+    (session_id None: not theirs)."""
+
+    user: User
+    session_id: uuid.UUID | None
+    revoked_at: datetime | None
 
 
 def _by_email(email: str) -> Select[User]:
@@ -44,23 +66,37 @@ def _claim_login_attempt(email: str, threshold: int, now: datetime) -> Update:
     )
 
 
-def _clear_failed_logins(user_id: uuid.UUID) -> Update:
+def new_user(*, email: str, password_hash: str, full_name: str | None, role: str, now: datetime) -> User:
+    """The row a new account adds, every column given (`repositories.base.insertion`)."""
+    return User(
+        id=new_id(),
+        email=email,
+        password_hash=password_hash,
+        full_name=full_name,
+        role=role,
+        is_active=True,
+        failed_login_count=0,
+        locked_until=None,
+        token_epoch=0,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def profile_change(user_id: uuid.UUID, version: int, changes: dict[str, Any], now: datetime) -> Update:
+    """The UPDATE writing `changes` to the user's row while it is at `version`, with the next version and
+    `updated_at` now (not the column's onupdate: the row it leaves must be known)."""
+    return (
+        update(User)
+        .where(User.id == user_id, User.version == version)
+        .values(**changes, updated_at=now, version=User.version + 1)
+    )
+
+
+def failed_logins_cleared(user_id: uuid.UUID) -> Update:
+    """The user's failed login attempts forgotten, and a lock they set (a login succeeded)."""
     return update(User).where(User.id == user_id).values(failed_login_count=0, locked_until=None, **_KEEP_UPDATED_AT)
-
-
-# Compiled before a SnapStart snapshot (db.engine.precompile), with a user read by id (a profile, an
-# administrator's change, a payment event's user) and its locked read (a profile or password change),
-# and what a login and a password change run: the read by email, the attempt's claim and its release.
-precompile(
-    lambda _: [
-        _USER_WITH_SESSION,
-        by_id(User, uuid.UUID(int=0)),
-        by_id(User, uuid.UUID(int=0)).with_for_update(),
-        _by_email(""),
-        _claim_login_attempt("", 1, utcnow()),
-        _clear_failed_logins(uuid.UUID(int=0)),
-    ]
-)
 
 
 class UserRepository(Repository[User]):
@@ -71,9 +107,14 @@ class UserRepository(Repository[User]):
 
     def with_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[User, UserSession | None] | None:
         """The user and one of their sessions (None when it is not theirs or does not exist), in one query:
-        what each authenticated request and each refresh check."""
+        what each refresh checks."""
         row = self.session.execute(_USER_WITH_SESSION, {"user_id": user_id, "session_id": session_id}).first()
         return None if row is None else (row[0], row[1])
+
+    def token_state(self, user_id: uuid.UUID, session_id: uuid.UUID) -> TokenState | None:
+        """What ends a token of the user's session, and the user's role, in one query (None: no such user)."""
+        row = self.session.execute(_TOKEN_STATE, {"user_id": user_id, "session_id": session_id}).first()
+        return None if row is None else TokenState(*row)
 
     def list_page(
         self, *, role: str | None, is_active: bool | None, limit: int, cursor: str | None
@@ -81,6 +122,23 @@ class UserRepository(Repository[User]):
         return self.page(
             self.select_where(role=role, is_active=is_active), limit=limit, cursor=cursor, scope=LISTING_SCOPE
         )
+
+    def claimed_login(self, email: str, *, threshold: int, now: datetime) -> tuple[User | None, bool]:
+        """The account of `email` (None: there is none) and whether one more login attempt was counted
+        against it (`claim_login_attempt`). On PostgreSQL one statement, whose read sees the row as it was
+        before the count (a data-modifying WITH); elsewhere the count, then the read."""
+        if dialect_name(self.session) == "postgresql":
+            claimed = _claim_login_attempt(email, threshold, now).returning(User.id).cte("claimed")
+            statement = (
+                select(User, claimed.c.id.is_not(None))
+                .outerjoin(claimed, claimed.c.id == User.id)
+                .where(User.email == email)
+            )
+            if not compiles_only(self.session, statement):
+                row = self.session.execute(statement).first()
+                return (None, False) if row is None else (row[0], bool(row[1]))
+        counted = self.claim_login_attempt(email, threshold=threshold, now=now)
+        return self.by_email(email), counted
 
     def claim_login_attempt(self, email: str, *, threshold: int, now: datetime) -> bool:
         """Count one more login attempt against the account before its password is checked.
@@ -102,4 +160,4 @@ class UserRepository(Repository[User]):
         return self.execute_update(statement) == 1
 
     def clear_failed_logins(self, user: User) -> None:
-        self.execute_update(_clear_failed_logins(user.id))
+        self.execute_update(failed_logins_cleared(user.id))

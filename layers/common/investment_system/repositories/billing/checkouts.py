@@ -5,18 +5,37 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, Update, select, update
+from sqlalchemy import ColumnElement, Select, Update, and_, select, update
 
-from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile
+from investment_system.db.engine import compiles_only, dialect_name
+from investment_system.models.billing import Subscription
 from investment_system.models.checkouts import Checkout, CheckoutStatus
-from investment_system.repositories.base import Repository, by_id
+from investment_system.repositories.base import Repository, execute_dml, insertion
+
+
+def is_pending_checkout(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
+    """A checkout of the user's that is PENDING and has not expired (there is at most one PENDING)."""
+    return and_(Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value, Checkout.expires_at > now)
 
 
 def _pending_checkout(user_id: uuid.UUID, now: datetime) -> Select[Checkout]:
-    """The user's PENDING checkout that has not expired (there is at most one PENDING)."""
-    return select(Checkout).where(
-        Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value, Checkout.expires_at > now
+    return select(Checkout).where(is_pending_checkout(user_id, now))
+
+
+def _subscription_and_pending_checkout(user_id: uuid.UUID, now: datetime) -> Select[Subscription, Checkout | None]:
+    return (
+        select(Subscription)
+        .where(Subscription.user_id == user_id)
+        .add_columns(Checkout)
+        .outerjoin(Checkout, is_pending_checkout(user_id, now))
+    )
+
+
+def _replace_pending(user_id: uuid.UUID) -> Update:
+    return (
+        update(Checkout)
+        .where(Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value)
+        .values(status=CheckoutStatus.REPLACED.value)
     )
 
 
@@ -33,30 +52,34 @@ def _complete_checkout(checkout_id: uuid.UUID, user_id: uuid.UUID, now: datetime
     )
 
 
-# Compiled before a SnapStart snapshot: the pending checkout a plan read shows, and its completion by
-# the webhook, with its read after.
-precompile(
-    lambda _: [
-        _pending_checkout(uuid.UUID(int=0), utcnow()),
-        _complete_checkout(uuid.UUID(int=0), uuid.UUID(int=0), utcnow()),
-        by_id(Checkout, uuid.UUID(int=0)),
-    ]
-)
-
-
 class CheckoutRepository(Repository[Checkout]):
     model = Checkout
+
+    def subscription_and_pending(
+        self, user_id: uuid.UUID, now: datetime
+    ) -> tuple[Subscription, Checkout | None] | None:
+        """The user's subscription (None: they have none yet) and their pending checkout, in one query
+        (what GET /v1/billing/subscription reads; here, so that what reads only the plan in force does not
+        map checkouts)."""
+        row = self.session.execute(_subscription_and_pending_checkout(user_id, now)).first()
+        return None if row is None else (row[0], row[1])
 
     def pending_for(self, user_id: uuid.UUID, now: datetime) -> Checkout | None:
         """The user's PENDING checkout that has not expired (there is at most one PENDING)."""
         return self.session.scalars(_pending_checkout(user_id, now)).first()
 
-    def replace_pending(self, user_id: uuid.UUID) -> int:
-        return self.execute_update(
-            update(Checkout)
-            .where(Checkout.user_id == user_id, Checkout.status == CheckoutStatus.PENDING.value)
-            .values(status=CheckoutStatus.REPLACED.value)
-        )
+    def replace_pending_with(self, checkout: Checkout) -> None:
+        """Add `checkout` in place of its user's pending one (REPLACED). On PostgreSQL one statement, whose
+        WITH's UPDATE does not see the row its INSERT adds; elsewhere, and in a replay on SQLite, two."""
+        replace = _replace_pending(checkout.user_id)
+        add = insertion(checkout)
+        if dialect_name(self.session) == "postgresql":
+            statement = add.add_cte(replace.cte("replaced"))
+            if not compiles_only(self.session, statement):
+                execute_dml(self.session, statement)
+                return
+        execute_dml(self.session, replace)
+        execute_dml(self.session, add)
 
     def complete(self, checkout_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> bool:
         """PENDING -> COMPLETED when the checkout is the user's and unexpired; True when this call did it."""

@@ -4,21 +4,21 @@ usage, payment events and idempotency records have modules of their own.)"""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, Select, and_, or_, select
 
-from investment_system.db.engine import precompile
+from investment_system.db.engine import dialect_name
 from investment_system.domain import SubscriptionStatus
 from investment_system.models.billing import Plan, Subscription
 from investment_system.repositories.base import Repository, SessionBoundRepository, execute_dml, insert_if_absent
 
 
-def subscription_if_absent(dialect: str, values: Mapping[str, Any]) -> Insert:
-    """A user's subscription row, unless the user has one (`SubscriptionRepository.insert_if_absent`)."""
-    return insert_if_absent(dialect, Subscription, values, ("user_id",))
+def subscription_if_absent(values: Mapping[str, Any]) -> Insert:
+    """A user's subscription row, unless the user has one (`SubscriptionRepository.insert_or_lock`)."""
+    return insert_if_absent(Subscription, values, ("user_id",))
 
 
 def _catalogue() -> Select[Plan]:
@@ -29,17 +29,14 @@ def _subscription_of(user_id: uuid.UUID) -> Select[Subscription]:
     return select(Subscription).where(Subscription.user_id == user_id)
 
 
-# Compiled before a SnapStart snapshot: the plan catalogue and a user's subscription, which every quota
-# check, usage read and plan change starts from.
-precompile(
-    lambda _: [_catalogue(), _subscription_of(uuid.UUID(int=0)), _subscription_of(uuid.UUID(int=0)).with_for_update()]
-)
-
-
 class PlanRepository(SessionBoundRepository):
     def all(self) -> Sequence[Plan]:
         """Every plan, cheapest first."""
         return self.session.scalars(_catalogue()).all()
+
+    def add_all(self, plans: Iterable[Plan]) -> None:
+        self.session.add_all(plans)
+        self.session.flush()
 
 
 class SubscriptionRepository(Repository[Subscription]):
@@ -52,8 +49,19 @@ class SubscriptionRepository(Repository[Subscription]):
             statement = statement.with_for_update()
         return self.session.scalars(statement).first()
 
-    def insert_if_absent(self, values: Mapping[str, Any]) -> None:
-        execute_dml(self.session, subscription_if_absent(self.session.get_bind().dialect.name, values))
+    def insert_or_lock(self, values: Mapping[str, Any]) -> tuple[Subscription, bool]:
+        """The user's subscription, locked: the row `values` inserted (True), or the one they had (False).
+        Where the INSERT returns its row (PostgreSQL, SQLite), the row it inserted is not read back."""
+        statement = subscription_if_absent(values)
+        if dialect_name(self.session) in ("postgresql", "sqlite"):
+            inserted = self.session.scalars(statement.returning(Subscription)).first()
+            if inserted is not None:
+                return inserted, True
+        else:
+            execute_dml(self.session, statement)
+        subscription = self.for_user(values["user_id"], for_update=True)
+        assert subscription is not None  # inserted, by us or by a concurrent first use
+        return subscription, subscription.id == values["id"]
 
     def due_batch(self, now: datetime, past_due_before: datetime, limit: int) -> Sequence[Subscription]:
         """Up to `limit` subscriptions with a change due by `now` (a period ended with a cancellation or a

@@ -11,43 +11,49 @@ connection rows (docs/stream.md).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Delete, Dialect, Executable, Select, Update, delete, func, select, update
+from sqlalchemy import (
+    Delete,
+    FromClause,
+    Insert,
+    Select,
+    Update,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
-from investment_system.db.engine import precompile
+from investment_system.db.engine import dialect_name
+from investment_system.db.upserts import OnConflict
 from investment_system.models.sessions import UserSession
 from investment_system.models.stream import StreamConnection, StreamEvent, StreamTicket, UserStream
-from investment_system.repositories.base import RowRepository, SessionBoundRepository, execute_dml
+from investment_system.repositories.base import RowRepository, SessionBoundRepository, execute_dml, insert_per_row_of
 
 _COUNTERS = (UserStream.last_event_id, UserStream.connections)
 
 
-def _counter_upsert(dialect: str, user_id: uuid.UUID, *, events: int, connections: int) -> Executable:
+def counter_upsert(
+    user_id: uuid.UUID, *, events: int, connections: int, per_row_of: FromClause | None = None
+) -> Insert:
     """Add `events` to the user's counter and `connections` to their connections, creating the row when
-    needed. On PostgreSQL and SQLite it returns the counter and connections after; MySQL has no RETURNING."""
+    needed (the same statement for every database: `db.upserts.OnConflict`); with `per_row_of`, once per
+    row of it (`repositories.base.insert_per_row_of`)."""
     changes = {
         "last_event_id": UserStream.last_event_id + events,
         "connections": UserStream.connections + connections,
     }
     initial = {"user_id": user_id, "last_event_id": events, "connections": max(connections, 0)}
-    # Each branch imports its own dialect's module: the engine has loaded it already, and a cold start
-    # need not pay for the others.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        upsert = postgresql.insert(UserStream).values(**initial)
-        return upsert.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*_COUNTERS)
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        upsert_sqlite = sqlite.insert(UserStream).values(**initial)
-        return upsert_sqlite.on_conflict_do_update(index_elements=["user_id"], set_=changes).returning(*_COUNTERS)
-    from sqlalchemy.dialects import mysql
-
-    return mysql.insert(UserStream).values(**initial).on_duplicate_key_update(changes)
+    rows = (
+        insert(UserStream).values(**initial)
+        if per_row_of is None
+        else insert_per_row_of(UserStream, initial, per_row_of)
+    )
+    return rows.ext(OnConflict(["user_id"], changes))
 
 
 def _events_after(user_id: uuid.UUID, event_id: int, limit: int) -> Select[StreamEvent]:
@@ -107,16 +113,27 @@ def _tickets_where(condition: Any) -> Delete:
     return delete(StreamTicket).where(condition)
 
 
-def _connections_of_session(session_id: uuid.UUID) -> Select[uuid.UUID]:
-    return (
-        select(StreamConnection.user_id)
-        .where(StreamConnection.session_id == session_id, StreamConnection.end_code.is_(None))
-        .with_for_update()
-    )
-
-
 def _ending(condition: Any, code: str) -> Update:
     return update(StreamConnection).where(condition, StreamConnection.end_code.is_(None)).values(end_code=code)
+
+
+def tickets_deletion(*, session_ids: Collection[uuid.UUID] = (), user_id: uuid.UUID | None = None) -> Delete:
+    """The deletion of the unused stream tickets of these sessions, or of every session of the user."""
+    return _tickets_where(_of_sessions(StreamTicket, session_ids, user_id))
+
+
+def connections_ending(
+    code: str, *, session_ids: Collection[uuid.UUID] = (), user_id: uuid.UUID | None = None
+) -> Update:
+    """The open connections of these sessions, or of every session of the user, marked ended, to be closed
+    with `code`."""
+    return _ending(_of_sessions(StreamConnection, session_ids, user_id), code)
+
+
+def _of_sessions(
+    model: type[StreamTicket] | type[StreamConnection], session_ids: Collection[uuid.UUID], user_id: uuid.UUID | None
+) -> Any:
+    return model.user_id == user_id if user_id is not None else model.session_id.in_(session_ids)
 
 
 def _cursor_move(connection_id: str, last_event_id: int, skip_from: int | None, skip_to: int | None) -> Update:
@@ -131,46 +148,14 @@ def _connections_deleted(connection_ids: Sequence[str]) -> Delete:
     return delete(StreamConnection).where(StreamConnection.id.in_(connection_ids))
 
 
-def _primed(dialect: Dialect) -> list[Executable]:
-    """Every change numbers its stream event; a delivery takes its lease, reads the user's connections and
-    new events, moves their cursors, forgets those closed; a disconnect reads whose connection it was,
-    deletes it and counts those left;
-    $connect reads and takes its ticket and checks its session; an ending session ends its tickets and
-    connections."""
-    nobody, now = uuid.UUID(int=0), datetime.now(UTC)
-    return [
-        _counter_upsert(dialect.name, nobody, events=1, connections=0),
-        _events_after(nobody, 0, 1),
-        _connections_of(nobody),
-        _user_of(""),
-        _CONNECTION_COUNT,
-        _lease_of(nobody),
-        _set_lease(nobody, now, False),
-        _cursor_move("", 0, None, None),
-        _connections_deleted([""]),
-        _ticket("", now),
-        _take_ticket("", now),
-        _live_session(nobody, now),
-        _tickets_where(StreamTicket.session_id == nobody),
-        _tickets_where(StreamTicket.user_id == nobody),
-        _connections_of_session(nobody),
-        _ending(StreamConnection.session_id == nobody, ""),
-        _ending(StreamConnection.user_id == nobody, ""),
-    ]
-
-
-# Compiled before a SnapStart snapshot (db.engine.precompile).
-precompile(_primed)
-
-
 class UserStreamRepository(SessionBoundRepository):
     def _upsert(self, user_id: uuid.UUID, *, events: int, connections: int) -> tuple[int, int]:
         """Add `events` to the user's counter and `connections` to their connections, creating the
         row when needed; the row is locked until the transaction ends. The counter and connections after."""
-        dialect = self.session.get_bind().dialect.name
-        upsert = _counter_upsert(dialect, user_id, events=events, connections=connections)
-        if dialect in ("postgresql", "sqlite"):
-            last_event_id, open_connections = execute_dml(self.session, upsert).one()
+        upsert = counter_upsert(user_id, events=events, connections=connections)
+        # MySQL has no RETURNING: it reads the row it has just locked.
+        if dialect_name(self.session) in ("postgresql", "sqlite"):
+            last_event_id, open_connections = execute_dml(self.session, upsert.returning(*_COUNTERS)).one()
         else:
             execute_dml(self.session, upsert)
             last_event_id, open_connections = self.session.execute(
@@ -236,28 +221,11 @@ class TicketRepository(RowRepository[StreamTicket]):
         transaction ends (see the module docstring)."""
         return self.session.scalar(_live_session(session_id, now)) is not None
 
-    def delete_of_session(self, session_id: uuid.UUID) -> None:
-        execute_dml(self.session, _tickets_where(StreamTicket.session_id == session_id))
-
-    def delete_of_user(self, user_id: uuid.UUID) -> None:
-        execute_dml(self.session, _tickets_where(StreamTicket.user_id == user_id))
-
 
 class ConnectionRepository(RowRepository[StreamConnection]):
     def of_user(self, user_id: uuid.UUID) -> Sequence[StreamConnection]:
         """The user's connections, oldest first."""
         return self.session.scalars(_connections_of(user_id)).all()
-
-    def end_of_session(self, session_id: uuid.UUID, code: str) -> set[uuid.UUID]:
-        """Mark the session's open connections ended, to be closed with `code`; whose they are."""
-        users = set(self.session.scalars(_connections_of_session(session_id)))
-        if users:
-            execute_dml(self.session, _ending(StreamConnection.session_id == session_id, code))
-        return users
-
-    def end_of_user(self, user_id: uuid.UUID, code: str) -> int:
-        """Mark the user's open connections ended, to be closed with `code`; how many."""
-        return execute_dml(self.session, _ending(StreamConnection.user_id == user_id, code)).rowcount
 
     def move_cursor(self, connection_id: str, last_event_id: int, skip_from: int | None, skip_to: int | None) -> None:
         execute_dml(self.session, _cursor_move(connection_id, last_event_id, skip_from, skip_to))

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Dialect, Executable, Select, delete, select, tuple_
+from sqlalchemy import ColumnElement, Delete, Select, delete, select, tuple_
 from sqlalchemy import inspect as sa_inspect
 
-from investment_system.db.base import Base, utcnow
-from investment_system.db.engine import precompile
+from investment_system.db.base import Base
 from investment_system.models.checkouts import Checkout, CheckoutStatus
 from investment_system.models.idempotency import IdempotencyRecord
 from investment_system.models.payments import PaymentEvent
@@ -68,22 +67,6 @@ def _delete_of(batch: _Batch, keys: Sequence[Sequence[Any]]) -> Delete:
     key = list(sa_inspect(model).primary_key)
     chosen = key[0].in_([row[0] for row in keys]) if len(key) == 1 else tuple_(*key).in_([tuple(r) for r in keys])
     return delete(model).where(chosen, *conditions)
-
-
-def _primed(_: Dialect) -> list[Executable]:
-    """Each kind's select of keys and its delete (whatever the number of keys: one statement)."""
-    now = utcnow()
-    batches = [kind(now) for kind in (_unpaid_checkouts, _idempotency_records, _payment_events, _refresh_tokens)]
-    batches += [kind(now) for kind in (_sessions, _stream_events, _stream_tickets)]
-    statements: list[Executable] = []
-    for batch in batches:
-        placeholder = tuple(None for _ in sa_inspect(batch[0]).primary_key)
-        statements += [_keys_of(batch, 1), _delete_of(batch, [placeholder])]
-    return statements
-
-
-# Compiled before a SnapStart snapshot (db.engine.precompile).
-precompile(_primed)
 
 
 class HousekeepingRepository(SessionBoundRepository):

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Select, Update, delete, select, update
 
-from investment_system.db.engine import precompile
 from investment_system.models.idempotency import IdempotencyRecord, IdempotencyStatus
 from investment_system.repositories.base import RowRepository, execute_dml
 
@@ -27,16 +26,6 @@ def _complete_claim(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, s
         )
         .values(status=IdempotencyStatus.COMPLETED.value, response_status=status, response_body=body)
     )
-
-
-# Compiled before a SnapStart snapshot: a key's record read (a retry) and its response stored (every
-# first request with a key).
-precompile(
-    lambda _: [
-        _idempotency_record(uuid.UUID(int=0), ""),
-        _complete_claim(uuid.UUID(int=0), "", uuid.UUID(int=0), 0, ""),
-    ]
-)
 
 
 class IdempotencyRepository(RowRepository[IdempotencyRecord]):

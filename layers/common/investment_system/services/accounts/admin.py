@@ -8,14 +8,14 @@ from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import Conflict, ErrorCode
 from investment_system.repositories.accounts.users import UserRepository
-from investment_system.schemas.users import AdminUserUpdate, UserOut
+from investment_system.schemas.users import User, UserAdminUpdate
 from investment_system.services.accounts.profiles import audit_snapshot
 from investment_system.services.accounts.reads import existing_user
 from investment_system.services.accounts.revocation import end_every_session
 from investment_system.services.system.audit import record_change
 
 
-def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminUserUpdate) -> UserOut:
+def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: UserAdminUpdate) -> User:
     """Change another user's role or activation; a deactivation or a new role ends every token issued
     to them before (they sign in again, with the new role)."""
     if user_id == admin_id:
@@ -24,9 +24,12 @@ def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminU
         users = UserRepository(session)
         user = existing_user(users, user_id, for_update=True)
         before = audit_snapshot(user)
-        users.update(user, **update.model_dump(exclude_none=True))
-        if (before["is_active"] and not user.is_active) or before["role"] != user.role:
-            end_every_session(session, user, now=utcnow())
+        changes = update.model_dump(exclude_none=True)
+        deactivated = before["is_active"] and changes.get("is_active") is False
+        if deactivated or changes.get("role", before["role"]) != before["role"]:
+            end_every_session(session, user, now=utcnow(), **changes)
+        else:
+            users.update(user, **changes)
         record_change(
             session,
             entity_type="user",
@@ -36,4 +39,4 @@ def update_user_as_admin(admin_id: uuid.UUID, user_id: uuid.UUID, update: AdminU
             before=before,
             after=audit_snapshot(user),
         )
-        return UserOut.model_validate(user)
+        return User.model_validate(user)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
+from investment_system.db import single_statement_write, unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import (
     AuthenticationError,
@@ -25,19 +25,19 @@ from investment_system.errors import (
     RequestError,
     ValidationFailed,
 )
-from investment_system.models.users import User
+from investment_system.models.users import User as UserRow
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.accounts.users import UserRepository
-from investment_system.schemas.auth import Credentials, Registration, TokenPair
+from investment_system.repositories.accounts.users import UserRepository, new_user
+from investment_system.repositories.base import insertion
+from investment_system.schemas.auth import LoginCredentials, TokenPair, UserRegistration
 from investment_system.schemas.users import (
     ImportedUser,
     PasswordChange,
     Role,
-    UserOut,
+    User,
     normalize_email,
-    prime_address_validation,
 )
-from investment_system.services.accounts.login_sessions import start_session
+from investment_system.services.accounts.login_sessions import open_session, start_session
 from investment_system.services.accounts.passwords import (
     enforce_password_policy,
     hash_password,
@@ -48,11 +48,9 @@ from investment_system.services.accounts.passwords import (
 from investment_system.services.accounts.profiles import audit_snapshot
 from investment_system.services.accounts.reads import existing_user, get_profile
 from investment_system.services.accounts.revocation import end_every_session
-from investment_system.services.system.audit import record_change
+from investment_system.services.system.audit import record_change, write_audited
+from investment_system.services.system.feature_flags import Flag, flag_enabled
 from investment_system.settings import get_settings
-from investment_system.snapstart import before_snapshot
-
-before_snapshot(prime_address_validation)  # what a registration's first address check would load
 
 
 def register_user(
@@ -63,37 +61,32 @@ def register_user(
     full_name: str | None = None,
     role: Role = Role.USER,
     actor_id: uuid.UUID | None = None,
-) -> User:
+) -> UserRow:
     """Create an account inside the caller's unit of work: everything a new user gets is added here,
     in the same transaction. 422 INVALID_EMAIL, PASSWORD_TOO_WEAK, 409 EMAIL_ALREADY_REGISTERED."""
     email = _registrable(email)
     enforce_password_policy(password, email)
-    user = _add_user(session, email=email, password_hash=hash_password(password), full_name=full_name, role=role)
-    record_change(
-        session,
-        entity_type="user",
-        entity_id=user.id,
-        action="created",
-        actor_id=actor_id or user.id,
-        after=audit_snapshot(user),
-    )
+    user = new_user(email=email, password_hash=hash_password(password), full_name=full_name, role=role, now=utcnow())
+    _add_user(session, user, action="created", actor_id=actor_id or user.id)
     add_metric(MetricName.SIGNUPS)
     return user
 
 
-def import_user(imported: ImportedUser) -> UserOut:
+def import_user(imported: ImportedUser) -> User:
     """An account moved from the previous system with its bcrypt hash (`invest import-users`): its
     first login verifies that hash and rehashes the password with argon2id. 422 INVALID_EMAIL, 409
     EMAIL_ALREADY_REGISTERED."""
     with unit_of_work() as session:
         email = _registrable(imported.email)
-        user = _add_user(
-            session, email=email, password_hash=imported.password_hash, full_name=imported.full_name, role=Role.USER
+        user = new_user(
+            email=email,
+            password_hash=imported.password_hash,
+            full_name=imported.full_name,
+            role=Role.USER,
+            now=utcnow(),
         )
-        record_change(
-            session, entity_type="user", entity_id=user.id, action="imported", actor_id=None, after=audit_snapshot(user)
-        )
-        return UserOut.model_validate(user)
+        _add_user(session, user, action="imported", actor_id=None)
+        return User.model_validate(user)
 
 
 def _registrable(email: str) -> str:
@@ -103,35 +96,42 @@ def _registrable(email: str) -> str:
         raise ValidationFailed(ErrorCode.INVALID_EMAIL, str(error)) from None
 
 
-def _add_user(session: Session, *, email: str, password_hash: str, full_name: str | None, role: Role) -> User:
-    users = UserRepository(session)
-    if users.by_email(email) is not None:
-        raise Conflict(ErrorCode.EMAIL_ALREADY_REGISTERED)
-    user = User(
-        email=email, password_hash=password_hash, full_name=full_name, role=role, is_active=True, failed_login_count=0
-    )
+def _add_user(session: Session, user: UserRow, *, action: str, actor_id: uuid.UUID | None) -> None:
+    """Insert the new user with its audit row (one statement on PostgreSQL); 409 when the e-mail is taken,
+    which the insert itself finds (the unique constraint): no concurrent registration slips between a check
+    and the insert."""
     try:
-        users.add(user)
-    except IntegrityError:  # registered concurrently, between the check and the insert
+        write_audited(
+            session,
+            insertion(user),
+            entity_type="user",
+            entity_id=user.id,
+            action=action,
+            actor_id=actor_id,
+            after=audit_snapshot(user),
+        )
+    except IntegrityError:
         raise Conflict(ErrorCode.EMAIL_ALREADY_REGISTERED) from None
-    return user
 
 
-def register(registration: Registration) -> UserOut:
-    with unit_of_work() as session:
+def register(registration: UserRegistration) -> User:
+    """POST /v1/auth/register: 403 REGISTRATION_CLOSED while the `registration_open` flag is off."""
+    if not flag_enabled(Flag.REGISTRATION_OPEN):
+        raise PermissionDenied(ErrorCode.REGISTRATION_CLOSED)
+    with single_statement_write() as session:
         user = register_user(
             session, email=registration.email, password=registration.password, full_name=registration.full_name
         )
-        return UserOut.model_validate(user)
+        return User.model_validate(user)
 
 
-def create_admin(email: str, password: str) -> UserOut:
+def create_admin(email: str, password: str) -> User:
     """An administrator account (`invest create-admin`: the first admin, made by an operator)."""
     with unit_of_work() as session:
-        return UserOut.model_validate(register_user(session, email=email, password=password, role=Role.ADMIN))
+        return User.model_validate(register_user(session, email=email, password=password, role=Role.ADMIN))
 
 
-def login(credentials: Credentials) -> TokenPair:
+def login(credentials: LoginCredentials) -> TokenPair:
     """A token pair for the right password; the same 401 for an unknown email and a wrong password."""
     try:
         user = _check_password(credentials.email, credentials.password)
@@ -142,12 +142,15 @@ def login(credentials: Credentials) -> TokenPair:
         add_metric(MetricName.LOGINS_FAILED)
         raise AuthenticationError(ErrorCode.INVALID_CREDENTIALS)
     now = utcnow()
-    with unit_of_work() as session:
-        users = UserRepository(session)
-        users.clear_failed_logins(user)
-        if user.is_active:
-            _upgrade_hash_if_weaker(session, users, user, credentials.password)
-            pair = start_session(session, user, now=now)
+    if user.is_active and not needs_rehash(user.password_hash):
+        pair = open_session(user, now=now)
+    else:
+        with unit_of_work() as session:
+            users = UserRepository(session)
+            users.clear_failed_logins(user)
+            if user.is_active:
+                _upgrade_hash_if_weaker(session, users, user, credentials.password)
+                pair = start_session(session, user, now=now)
     if not user.is_active:
         add_metric(MetricName.LOGINS_FAILED)
         raise PermissionDenied(ErrorCode.ACCOUNT_DISABLED)
@@ -168,23 +171,20 @@ def change_password(user_id: uuid.UUID, change: PasswordChange) -> None:
     with unit_of_work() as session:
         users = UserRepository(session)
         user = existing_user(users, user_id, for_update=True)
-        users.clear_failed_logins(user)
-        users.update(user, password_hash=new_hash)
-        revoked = end_every_session(session, user, now=utcnow())
+        forgotten = {"failed_login_count": 0, "locked_until": None}  # (the current password was right)
+        revoked = end_every_session(session, user, now=utcnow(), password_hash=new_hash, **forgotten)
         record_change(session, entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
     logger.info("Password changed; every session ended", extra={"user_id": str(user_id), "tokens_revoked": revoked})
 
 
-def _check_password(email: str, password: str) -> User | None:
+def _check_password(email: str, password: str) -> UserRow | None:
     """The account when `password` is its password, else None (also for an unknown email, after the
     same argon2 work); 423 ACCOUNT_LOCKED when the account takes no more attempts now."""
     security = get_settings().security
     now = utcnow()
-    with unit_of_work() as session:
-        users = UserRepository(session)
-        # The conditional UPDATE comes first: it takes the row's write lock before anything is read.
-        claimed = users.claim_login_attempt(email, threshold=security.lockout_threshold, now=now)
-        user = users.by_email(email)
+    with single_statement_write() as session:
+        # The count comes first: it takes the row's write lock before anything is read.
+        user, claimed = UserRepository(session).claimed_login(email, threshold=security.lockout_threshold, now=now)
     if user is None:
         verify_against_dummy(password)
         return None
@@ -218,7 +218,7 @@ def _locked(locked_until: datetime | None, now: datetime) -> PermissionDenied:
     return PermissionDenied(ErrorCode.ACCOUNT_LOCKED, retry_after=seconds)
 
 
-def _upgrade_hash_if_weaker(session: Session, users: UserRepository, user: User, password: str) -> None:
+def _upgrade_hash_if_weaker(session: Session, users: UserRepository, user: UserRow, password: str) -> None:
     """Rehash with the current argon2 parameters when the stored hash used weaker ones (or is bcrypt)."""
     if not needs_rehash(user.password_hash):
         return

@@ -11,38 +11,40 @@ in force, is services/accounts/login_sessions.py. `logout` ends sessions and iss
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
+from investment_system.db import single_statement_write
 from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 from investment_system.models.users import User
-from investment_system.repositories.accounts.login_sessions import SessionRepository
-from investment_system.repositories.accounts.refresh_tokens import RefreshTokenRepository
+from investment_system.repositories.accounts.login_sessions import sessions_revocation, user_sessions_revocation
+from investment_system.repositories.accounts.refresh_tokens import families_revocation, user_tokens_revocation
 from investment_system.repositories.accounts.users import UserRepository
 from investment_system.services.accounts.tokens import verify_refresh_token
 from investment_system.services.stream.events import end_session_streams, end_user_streams
 
 
-def end_session(session: Session, session_id: uuid.UUID, *, now: datetime) -> int:
-    """End one session: its tokens stop working, its stream tickets too, and its stream connections are
-    closed. How many of its refresh tokens were live."""
-    SessionRepository(session).revoke(session_id, now=now)
-    revoked = RefreshTokenRepository(session).revoke_family(session_id, now=now)
-    end_session_streams(session, session_id)
+def end_sessions(session: Session, user_id: uuid.UUID, session_ids: Collection[uuid.UUID], *, now: datetime) -> int:
+    """End some of the user's sessions: their tokens stop working, their stream tickets too, and their
+    stream connections are closed; one statement on PostgreSQL. How many of their refresh tokens were live."""
+    revocations = [sessions_revocation(session_ids, now), families_revocation(session_ids, now)]
+    _sessions, revoked = end_session_streams(session, user_id, session_ids, with_writes=revocations)
     return revoked
 
 
-def end_every_session(session: Session, user: User, *, now: datetime) -> int:
+def end_every_session(session: Session, user: User, *, now: datetime, **changes: Any) -> int:
     """End every token issued to the user so far (password change, deactivation, role change): the
-    token epoch moves on and every session ends. `user` must be locked (read for update). How many
-    refresh tokens were live."""
-    UserRepository(session).update(user, token_epoch=user.token_epoch + 1)
-    SessionRepository(session).revoke_all_of_user(user.id, now=now)
-    revoked = RefreshTokenRepository(session).revoke_all_of_user(user.id, now=now)
-    end_user_streams(session, user.id, ErrorCode.TOKEN_REVOKED if user.is_active else ErrorCode.ACCOUNT_DISABLED)
+    token epoch moves on, in the UPDATE that also writes `changes` to the user (the change that ends
+    them), and every session ends. `user` must be locked (read for update). How many refresh tokens were
+    live."""
+    UserRepository(session).update(user, **changes, token_epoch=user.token_epoch + 1)
+    code = ErrorCode.TOKEN_REVOKED if user.is_active else ErrorCode.ACCOUNT_DISABLED
+    revocations = [user_sessions_revocation(user.id, now), user_tokens_revocation(user.id, now)]
+    _sessions, revoked = end_user_streams(session, user.id, code, with_writes=revocations)
     return revoked
 
 
@@ -61,7 +63,5 @@ def logout(user_id: uuid.UUID, session_id: uuid.UUID, refresh_token: str) -> Non
         if claims["sub"] != str(user_id):
             raise PermissionDenied(ErrorCode.PERMISSION_DENIED, "This refresh token belongs to another user.")
         ended.add(uuid.UUID(claims["sid"]))
-    now = utcnow()
-    with unit_of_work() as session:
-        for ending in ended:
-            end_session(session, ending, now=now)
+    with single_statement_write() as session:
+        end_sessions(session, user_id, ended, now=utcnow())

@@ -2,8 +2,9 @@
 
 Besides the registered claims a token carries `sid`, the session (login) it belongs to, and
 `epoch`, the user's token epoch when it was issued: the session and the epoch are what end a token
-before it expires (services/accounts/revocation.py). An access token also carries `rpm`, its user's plan's
-requests per minute when it was issued, which the rate-limit guard counts against.
+before it expires (services/accounts/revocation.py). An access token also carries `rpm` and `plan`, its
+user's plan's requests per minute and code when it was issued: the rate-limit guard's fallback limit, and
+what feature-flag rules match.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def issue_token(
     jti: uuid.UUID | None = None,
     now: datetime,
     requests_per_minute: int | None = None,
+    plan: str | None = None,
 ) -> str:
     """A signed token of `session_id`, issued `now`; `expires_at` lies at most its type's lifetime later.
-    `requests_per_minute` is the `rpm` claim of an access token."""
+    `requests_per_minute` and `plan` are the `rpm` and `plan` claims of an access token."""
     security = get_settings().security
     claims: dict[str, Any] = {
         "sub": str(user_id),
@@ -62,6 +64,8 @@ def issue_token(
     }
     if requests_per_minute is not None:
         claims["rpm"] = requests_per_minute
+    if plan is not None:
+        claims["plan"] = plan
     return jwt.encode(claims, security.jwt_secret, algorithm=security.jwt_algorithm)
 
 

@@ -18,17 +18,18 @@ from sqlalchemy.orm import Session
 
 from investment_system.db.base import new_id
 from investment_system.domain import PlanCode
-from investment_system.models.checkouts import Checkout, CheckoutStatus
+from investment_system.models.checkouts import Checkout as CheckoutRow
+from investment_system.models.checkouts import CheckoutStatus
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.billing.checkouts import CheckoutRepository
-from investment_system.schemas.billing import CheckoutOut, PaymentEventData
-from investment_system.schemas.plans import PlanOut
+from investment_system.schemas.billing import Checkout, PaymentEventData
+from investment_system.schemas.plans import Plan
 
 CHECKOUT_TTL = timedelta(hours=24)
 
 
-def checkout_out(checkout: Checkout) -> CheckoutOut:
-    return CheckoutOut(
+def checkout_out(checkout: CheckoutRow) -> Checkout:
+    return Checkout(
         id=checkout.id,
         plan=PlanCode(checkout.plan_code),
         amount_cents=checkout.amount_cents,
@@ -38,29 +39,26 @@ def checkout_out(checkout: Checkout) -> CheckoutOut:
     )
 
 
-def start_checkout(session: Session, user_id: uuid.UUID, plan: PlanOut, now: datetime) -> CheckoutOut:
+def start_checkout(session: Session, user_id: uuid.UUID, plan: Plan, now: datetime) -> Checkout:
     """A pending checkout of `plan` at its price, replacing the user's pending one (the caller holds
     the user's subscription row locked, so two starts never both stay pending)."""
-    repository = CheckoutRepository(session)
-    repository.replace_pending(user_id)
-    checkout = repository.add(
-        Checkout(
-            id=new_id(),
-            user_id=user_id,
-            plan_code=plan.code.value,
-            amount_cents=plan.price_cents,
-            currency=plan.currency,
-            status=CheckoutStatus.PENDING.value,
-            created_at=now,
-            expires_at=now + CHECKOUT_TTL,
-        )
+    checkout = CheckoutRow(
+        id=new_id(),
+        user_id=user_id,
+        plan_code=plan.code.value,
+        amount_cents=plan.price_cents,
+        currency=plan.currency,
+        status=CheckoutStatus.PENDING.value,
+        created_at=now,
+        expires_at=now + CHECKOUT_TTL,
     )
+    CheckoutRepository(session).replace_pending_with(checkout)
     add_metric(MetricName.CHECKOUTS_CREATED)
     logger.info("Checkout started", extra={"checkout_id": str(checkout.id), "plan": checkout.plan_code})
     return checkout_out(checkout)
 
 
-def pending_checkout(session: Session, user_id: uuid.UUID, now: datetime) -> CheckoutOut | None:
+def pending_checkout(session: Session, user_id: uuid.UUID, now: datetime) -> Checkout | None:
     """The user's checkout that can still be completed; an expired one is never shown."""
     checkout = CheckoutRepository(session).pending_for(user_id, now)
     return None if checkout is None else checkout_out(checkout)
@@ -85,7 +83,9 @@ def payment_mismatch(session: Session, checkout_id: uuid.UUID, data: PaymentEven
     return None
 
 
-def complete_checkout(session: Session, user_id: uuid.UUID, checkout_id: uuid.UUID, now: datetime) -> Checkout | None:
+def complete_checkout(
+    session: Session, user_id: uuid.UUID, checkout_id: uuid.UUID, now: datetime
+) -> CheckoutRow | None:
     """Complete the user's pending, unexpired checkout `checkout_id`; None (logged) when there is none."""
     repository = CheckoutRepository(session)
     if repository.complete(checkout_id, user_id, now):

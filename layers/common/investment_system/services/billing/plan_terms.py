@@ -20,7 +20,7 @@ from investment_system.db.base import utcnow
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.models.billing import Subscription
 from investment_system.repositories.billing.subscriptions import SubscriptionRepository
-from investment_system.schemas.plans import PlanOut
+from investment_system.schemas.plans import Plan
 from investment_system.services.billing.plans import plan_catalogue
 from investment_system.settings import get_settings
 
@@ -125,7 +125,7 @@ def plan_in_force(subscription: Subscription | None, now: datetime) -> str:
     return terms_at(Terms.of(subscription), now, grace_period()).plan_code
 
 
-def plan_of_user(session: Session, user_id: uuid.UUID, now: datetime | None = None) -> PlanOut:
+def plan_of_user(session: Session, user_id: uuid.UUID, now: datetime | None = None) -> Plan:
     """The plan whose quotas apply to the user now; reads only (quota checks, usage, rate limits)."""
     subscription = SubscriptionRepository(session).for_user(user_id)
     return plan_catalogue(session)[plan_in_force(subscription, now or utcnow())]

@@ -14,18 +14,19 @@ from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
 from investment_system.errors import ErrorCode, NotFound
-from investment_system.models.billing import Plan
+from investment_system.models.billing import Plan as PlanRow
 from investment_system.repositories.billing.subscriptions import PlanRepository
-from investment_system.schemas.plans import PlanOut, PlanQuotas
+from investment_system.schemas.plans import Plan, PlanQuotas
+from investment_system.snapstart import after_restore
 
 PLAN_CACHE_TTL_SECONDS = 300.0
 
 # (monotonic deadline, plans by code in catalogue order)
-_cache: tuple[float, dict[str, PlanOut]] | None = None
+_cache: tuple[float, dict[str, Plan]] | None = None
 
 
-def plan_out(plan: Plan) -> PlanOut:
-    return PlanOut(
+def plan_out(plan: PlanRow) -> Plan:
+    return Plan(
         code=plan.code,
         name=plan.name,
         price_cents=plan.price_cents,
@@ -36,7 +37,7 @@ def plan_out(plan: Plan) -> PlanOut:
     )
 
 
-def plan_catalogue(session: Session | None = None) -> dict[str, PlanOut]:
+def plan_catalogue(session: Session | None = None) -> dict[str, Plan]:
     """Every plan by code, cheapest first. When the container's copy is stale it is read again, through
     `session` when the caller has one (a container has a single connection), else in a unit of work."""
     global _cache
@@ -49,7 +50,37 @@ def plan_catalogue(session: Session | None = None) -> dict[str, PlanOut]:
     return _cache[1]
 
 
-def get_plan(session: Session, code: str) -> PlanOut:
+def forget_catalogue() -> None:
+    """Drop the container's copy: a restored container reads the rows again (a snapshot may be old), as
+    does one whose copy a replay before the snapshot read from its scratch database."""
+    global _cache
+    _cache = None
+
+
+after_restore(forget_catalogue)
+
+
+def add_released_catalogue(session: Session) -> None:
+    """Write the released catalogue (`published_plans`) as the plan rows of an empty database: the
+    scratch database of a replay before a SnapStart snapshot (entrypoints/sample_world.py)."""
+    from investment_system.services.billing.published_plans import list_plans
+
+    PlanRepository(session).add_all(
+        PlanRow(
+            code=plan.code,
+            name=plan.name,
+            price_cents=plan.price_cents,
+            currency=plan.currency,
+            interval=plan.interval,
+            signals_per_day=plan.quotas.signals_per_day,
+            requests_per_minute=plan.quotas.requests_per_minute,
+            features=list(plan.features),
+        )
+        for plan in list_plans().items
+    )
+
+
+def get_plan(session: Session, code: str) -> Plan:
     """The plan with this code; 404 PLAN_NOT_FOUND otherwise."""
     plan = plan_catalogue(session).get(code)
     if plan is None:

@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 
 from investment_system.schemas.plans import PlanList
-from investment_system.snapstart import before_snapshot
 
 PLANS_FILE = Path(__file__).resolve().parents[2] / "plans.json"
 
@@ -22,6 +21,3 @@ PLANS_FILE = Path(__file__).resolve().parents[2] / "plans.json"
 def list_plans() -> PlanList:
     """Every plan, cheapest first, read once per container."""
     return PlanList.model_validate_json(PLANS_FILE.read_bytes())
-
-
-before_snapshot(list_plans)

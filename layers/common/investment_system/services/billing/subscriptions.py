@@ -3,38 +3,44 @@
 A user without a row is on `free`; the row is made by billing's first use (one code path for every
 way a user comes to exist, billing kept out of the accounts code; the unique `user_id` settles a
 race). A paid plan comes from the provider's `invoice.paid`; period ends, dunning and cancellations
-are `Transition`s due at known moments, applied by every locked read or write (`catch_up`) and by
-the scheduled job, and taken into account without writing by the quota checks (`terms_at`): all
-give the same subscription. The whole table: docs/billing.md.
+are `Transition`s due at known moments, applied by every locked read or write (`catch_up`; GET locks
+the row only when one is due) and by the scheduled job, and taken into account without writing by the
+quota checks (`terms_at`): all give the same subscription. The whole table: docs/billing.md.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Dialect, Executable
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
+from investment_system.db import read_only, unit_of_work
 from investment_system.db.base import new_id, utcnow
-from investment_system.db.engine import precompile
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.errors import ErrorCode, NotFound
-from investment_system.models.billing import Subscription
+from investment_system.models.billing import Subscription as SubscriptionRow
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.base import by_id, row_by_id
-from investment_system.repositories.billing.subscriptions import SubscriptionRepository, subscription_if_absent
+from investment_system.repositories.billing.checkouts import CheckoutRepository
+from investment_system.repositories.billing.subscriptions import SubscriptionRepository
 from investment_system.schemas.billing import (
+    Checkout,
     CheckoutStarted,
     PaymentEventData,
     ScheduledChange,
-    SubscriptionOut,
+    Subscription,
 )
 from investment_system.schemas.stream import StreamEventType
-from investment_system.services.billing.checkouts import complete_checkout, pending_checkout, start_checkout
+from investment_system.schemas.versions import Versioned
+from investment_system.services.billing.checkouts import (
+    checkout_out,
+    complete_checkout,
+    pending_checkout,
+    start_checkout,
+)
+from investment_system.services.billing.limits import limit_follows_plan
 from investment_system.services.billing.plan_terms import FREE_PLAN, Terms, Transition, add_months, grace_period
 from investment_system.services.billing.plans import get_plan
 from investment_system.services.stream.events import record_event
@@ -44,7 +50,7 @@ ENTITY_TYPE = "subscription"
 SUBSCRIPTION_CHANGED = StreamEventType.SUBSCRIPTION_CHANGED
 
 
-def current_subscription(session: Session, user_id: uuid.UUID, now: datetime) -> Subscription:
+def current_subscription(session: Session, user_id: uuid.UUID, now: datetime) -> SubscriptionRow:
     """The user's subscription, locked for this transaction: created on first use, brought up to date."""
     repository = SubscriptionRepository(session)
     subscription = repository.for_user(user_id, for_update=True)
@@ -54,10 +60,10 @@ def current_subscription(session: Session, user_id: uuid.UUID, now: datetime) ->
     return subscription
 
 
-def catch_up(session: Session, subscription: Subscription, now: datetime) -> None:
+def catch_up(session: Session, subscription: SubscriptionRow, now: datetime) -> None:
     """Apply, one by one and each with its audit row, the transitions due by `now` (the row is locked)."""
     grace = grace_period()
-    while (due := Terms.of(subscription).due(grace)) is not None and due[0] <= now:
+    while (due := _due_by(subscription, now, grace)) is not None:
         at, transition = due
         before = _snapshot(subscription)
         Terms.of(subscription).after(transition, at).write_to(subscription)
@@ -69,9 +75,20 @@ def catch_up(session: Session, subscription: Subscription, now: datetime) -> Non
         _record(session, subscription, transition.value, before, actor_id=None)
 
 
-def subscription_out(session: Session, subscription: Subscription, now: datetime) -> SubscriptionOut:
+def _due_by(subscription: SubscriptionRow, now: datetime, grace: timedelta) -> tuple[datetime, Transition] | None:
+    """The next transition of the subscription and its moment, when it is due by `now`."""
+    due = Terms.of(subscription).due(grace)
+    return due if due is not None and due[0] <= now else None
+
+
+def subscription_out(session: Session, subscription: SubscriptionRow, now: datetime) -> Subscription:
+    return _subscription_with(session, subscription, pending_checkout(session, subscription.user_id, now))
+
+
+def _subscription_with(session: Session, subscription: SubscriptionRow, pending: Checkout | None) -> Subscription:
+    """The subscription as the API shows it, with the user's pending checkout."""
     scheduled = subscription.scheduled_plan_code
-    return SubscriptionOut(
+    return Subscription(
         plan=get_plan(session, subscription.plan_code),
         status=SubscriptionStatus(subscription.status),
         current_period_start=subscription.current_period_start,
@@ -82,35 +99,58 @@ def subscription_out(session: Session, subscription: Subscription, now: datetime
             if scheduled is None
             else ScheduledChange(plan=PlanCode(scheduled), effective_at=subscription.current_period_end)
         ),
-        pending_checkout=pending_checkout(session, subscription.user_id, now),
+        pending_checkout=pending,
     )
 
 
-def get_subscription(user_id: uuid.UUID) -> SubscriptionOut:
+def get_subscription(user_id: uuid.UUID) -> Subscription:
+    return versioned_subscription(user_id).body
+
+
+def versioned_subscription(user_id: uuid.UUID) -> Versioned[Subscription]:
+    """The user's subscription and its version (its ETag's): the row's, and the pending checkout shown
+    with it, which a checkout's start or expiry changes without writing the row. Read in one query, with
+    no transaction, when it is up to date; a first use, or a transition due, is written first."""
+    with read_only() as session:
+        now = utcnow()
+        found = CheckoutRepository(session).subscription_and_pending(user_id, now)
+        if found is not None and _due_by(found[0], now, grace_period()) is None:
+            subscription, checkout = found
+            return _versioned(session, subscription, None if checkout is None else checkout_out(checkout))
     with unit_of_work() as session:
         now = utcnow()
-        return subscription_out(session, current_subscription(session, user_id, now), now)
+        subscription = current_subscription(session, user_id, now)
+        return _versioned(session, subscription, pending_checkout(session, user_id, now))
 
 
-def change_plan(session: Session, user_id: uuid.UUID, plan_code: str) -> SubscriptionOut | CheckoutStarted:
+def _versioned(session: Session, subscription: SubscriptionRow, pending: Checkout | None) -> Versioned[Subscription]:
+    out = _subscription_with(session, subscription, pending)
+    return Versioned(out, str(subscription.version) if pending is None else f"{subscription.version}-{pending.id}")
+
+
+def change_plan(session: Session | None, user_id: uuid.UUID, plan_code: str) -> Subscription | CheckoutStarted:
     """PUT /v1/billing/subscription: a dearer plan starts a checkout and changes nothing else; a
-    cheaper one is scheduled for the period's end; the current plan drops what was scheduled."""
+    cheaper one is scheduled for the period's end; the current plan drops what was scheduled. In
+    `session`'s transaction (an Idempotency-Key's), or with `session` None in one of its own."""
+    if session is None:
+        with unit_of_work() as own:
+            return change_plan(own, user_id, plan_code)
     target = get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND before anything changes
     now = utcnow()
     subscription = current_subscription(session, user_id, now)
     current = get_plan(session, subscription.plan_code)
     if target.code != current.code and target.price_cents >= current.price_cents:
-        checkout = start_checkout(session, user_id, target, now)
-        return CheckoutStarted(checkout=checkout, subscription=subscription_out(session, subscription, now))
+        checkout = start_checkout(session, user_id, target, now)  # the pending one from now on
+        return CheckoutStarted(checkout=checkout, subscription=_subscription_with(session, subscription, checkout))
     before = _snapshot(subscription)
     subscription.cancel_at_period_end = False
     subscription.scheduled_plan_code = None if target.code == current.code else target.code
     action = "change_withdrawn" if target.code == current.code else "downgrade_scheduled"
-    _record(session, subscription, action, before, actor_id=user_id)
-    return subscription_out(session, subscription, now)
+    shown = _record(session, subscription, action, before, actor_id=user_id)
+    return shown or subscription_out(session, subscription, now)
 
 
-def cancel_at_period_end(user_id: uuid.UUID) -> SubscriptionOut:
+def cancel_at_period_end(user_id: uuid.UUID) -> Subscription:
     """Cancel when the current period ends (instead of any scheduled change); until then the plan
     stays. Repeating it changes nothing."""
     with unit_of_work() as session:
@@ -119,11 +159,11 @@ def cancel_at_period_end(user_id: uuid.UUID) -> SubscriptionOut:
         before = _snapshot(subscription)
         subscription.cancel_at_period_end = True
         subscription.scheduled_plan_code = None
-        _record(session, subscription, "cancel_requested", before, actor_id=user_id)
-        return subscription_out(session, subscription, now)
+        shown = _record(session, subscription, "cancel_requested", before, actor_id=user_id)
+        return shown or subscription_out(session, subscription, now)
 
 
-def record_payment(session: Session, subscription: Subscription, data: PaymentEventData, now: datetime) -> None:
+def record_payment(session: Session, subscription: SubscriptionRow, data: PaymentEventData, now: datetime) -> None:
     """invoice.paid: ACTIVE on the plan paid for, with a new period (`data.period_end`, else a month).
 
     The plan is `data.plan`, else that of the checkout it names, else the current one (a renewal). A
@@ -153,7 +193,7 @@ def record_payment(session: Session, subscription: Subscription, data: PaymentEv
     _record(session, subscription, "payment_succeeded", before, actor_id=None)
 
 
-def record_payment_failure(session: Session, subscription: Subscription, now: datetime) -> None:
+def record_payment_failure(session: Session, subscription: SubscriptionRow, now: datetime) -> None:
     """invoice.payment_failed: PAST_DUE from now (or since the first failure); the plan's quotas hold
     for the grace period, then dunning returns the user to free."""
     before = _snapshot(subscription)
@@ -163,7 +203,7 @@ def record_payment_failure(session: Session, subscription: Subscription, now: da
     _record(session, subscription, "payment_failed", before, actor_id=None)
 
 
-def record_cancellation(session: Session, subscription: Subscription, now: datetime) -> None:
+def record_cancellation(session: Session, subscription: SubscriptionRow, now: datetime) -> None:
     """subscription.canceled: CANCELED, back on free from now."""
     before = _snapshot(subscription)
     if subscription.plan_code != FREE_PLAN:
@@ -186,32 +226,18 @@ def _free_subscription(user_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     }
 
 
-def _primed(dialect: Dialect) -> list[Executable]:
-    """A user read by id (a payment event's, a first subscription's; also primed where repositories/accounts/users.py
-    is loaded, which this module does not load), and a first subscription."""
-    nobody = uuid.UUID(int=0)
-    return [by_id(User, nobody), subscription_if_absent(dialect.name, _free_subscription(nobody, utcnow()))]
-
-
-# Compiled before a SnapStart snapshot (db.engine.precompile).
-precompile(_primed)
-
-
 def _create_free(
     session: Session, repository: SubscriptionRepository, user_id: uuid.UUID, now: datetime
-) -> Subscription:
-    if row_by_id(session, User, user_id) is None:
+) -> SubscriptionRow:
+    if session.get(User, user_id) is None:  # no statement when the transaction has read the user (the webhook)
         raise NotFound(ErrorCode.USER_NOT_FOUND)
-    values = _free_subscription(user_id, now)
-    repository.insert_if_absent(values)
-    subscription = repository.for_user(user_id, for_update=True)
-    assert subscription is not None  # inserted by us or by a concurrent first use
-    if subscription.id == values["id"]:
+    subscription, created = repository.insert_or_lock(_free_subscription(user_id, now))
+    if created:
         _record(session, subscription, "created", {}, actor_id=None)
     return subscription
 
 
-def _snapshot(subscription: Subscription) -> dict[str, Any]:
+def _snapshot(subscription: SubscriptionRow) -> dict[str, Any]:
     return {
         "plan": subscription.plan_code,
         "status": subscription.status,
@@ -224,12 +250,16 @@ def _snapshot(subscription: Subscription) -> dict[str, Any]:
 
 
 def _record(
-    session: Session, subscription: Subscription, action: str, before: dict[str, Any], *, actor_id: uuid.UUID | None
-) -> None:
-    """Audit a change (nothing when nothing changed); rate-limit lookups of this container forget the old plan."""
+    session: Session, subscription: SubscriptionRow, action: str, before: dict[str, Any], *, actor_id: uuid.UUID | None
+) -> Subscription | None:
+    """Audit a change (nothing when nothing changed); a new plan's rate limit applies once committed.
+    Returns the subscription as its stream event shows it, which the request that changed it answers."""
     after = _snapshot(subscription)
     if after == before:
-        return
+        return None
+    if before and after["plan"] != before["plan"]:  # a new row is on free, as its tokens say
+        plan = get_plan(session, subscription.plan_code)
+        limit_follows_plan(session, subscription.user_id, plan.quotas.requests_per_minute)
     session.flush()
     record_change(
         session,
@@ -240,4 +270,6 @@ def _record(
         before=before,
         after=after,
     )
-    record_event(session, subscription.user_id, SUBSCRIPTION_CHANGED, subscription_out(session, subscription, utcnow()))
+    shown = subscription_out(session, subscription, utcnow())
+    record_event(session, subscription.user_id, SUBSCRIPTION_CHANGED, shown)
+    return shown

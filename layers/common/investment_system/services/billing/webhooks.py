@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
-from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
 from investment_system.models.payments import PaymentEvent as PaymentEventRow
 from investment_system.models.users import User
@@ -141,12 +140,10 @@ def _rejections_counted() -> Iterator[None]:
 
 
 def _stored_event(event_id: str, event_type: str, user_id: uuid.UUID | None, payload: Any) -> PaymentEventRow:
-    """The event's row as it is first stored: ignored until applied."""
-    return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome=IGNORED, payload=payload)
-
-
-# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): every event's row.
-precompile_inserts(lambda: [_stored_event("", "", None, {})])
+    """The event's row as it is first stored: applied when its type is applied (an event that turns out
+    not to be changes its outcome before the commit), else ignored."""
+    outcome = APPLIED if event_type in APPLIED_TYPES else IGNORED
+    return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome=outcome, payload=payload)
 
 
 def _store_and_apply(session: Session, event: PaymentEvent) -> str:
@@ -157,9 +154,13 @@ def _store_and_apply(session: Session, event: PaymentEvent) -> str:
         PaymentEventRepository(session).add(row)
     except IntegrityError:
         raise _DuplicateEvent from None
-    if data is None or row_by_id(session, User, data.user_id) is None:
+    # Held until the event is applied: a first use of billing, which checks that the user exists, finds it
+    # in the session (whose map of loaded rows keeps only the referenced ones) and reads it no second time.
+    user = None if data is None else row_by_id(session, User, data.user_id)
+    if data is None or user is None:
         reason = "unknown event type" if data is None else "unknown user"
         logger.warning("Payment event not applied", extra={"event_type": event.type, "reason": reason})
+        row.outcome = IGNORED
         return row.outcome
     if event.type == INVOICE_PAID and data.checkout_id is not None:
         mismatch = payment_mismatch(session, data.checkout_id, data)
@@ -186,7 +187,6 @@ def _store_and_apply(session: Session, event: PaymentEvent) -> str:
         record_payment_failure(session, subscription, now)
     else:
         record_cancellation(session, subscription, now)
-    row.outcome = APPLIED
     return row.outcome
 
 

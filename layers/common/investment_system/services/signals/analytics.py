@@ -1,23 +1,29 @@
 """GET /v1/signals/analytics: a user's signal statistics, aggregated by the database.
 
-Four GROUP BY queries (status x direction, symbol, created per day, closed per day) do the counting
-and summing; Python only adds up the grouped rows and divides. Sums are exact (`ExactSum`) and every
-ratio is rounded here, the same way whatever the backend, so SQLite, PostgreSQL and MariaDB answer
-identically.
+One statement groups the rows four ways (status x direction, symbol, created per day, closed per day),
+with the user's outbox position, which names the statistics in the cache (analytics_cache.py); Python
+only adds up the grouped rows and divides. Sums are exact (`ExactSum`) and every ratio is rounded here,
+the same way whatever the backend, so SQLite, PostgreSQL and MariaDB answer identically.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from investment_system.db import unit_of_work
-from investment_system.db.base import utcnow
+from sqlalchemy.orm import Session
+
 from investment_system.domain import CONFIDENCE_SCALE, RETURN_SCALE
-from investment_system.models.signals import Signal
-from investment_system.observability import MetricName, timed
-from investment_system.repositories.signals.signals import SignalRepository, SymbolAggregate
+from investment_system.observability import MetricName, add_metric
+from investment_system.repositories.signals.analytics import (
+    AnalyticsAggregates,
+    SignalAnalyticsRepository,
+    SymbolAggregate,
+)
 from investment_system.schemas.signal_analytics import (
     ClosedStats,
     DailyCounts,
@@ -27,53 +33,65 @@ from investment_system.schemas.signal_analytics import (
     SymbolStats,
 )
 from investment_system.schemas.signals import SignalFilters
-from investment_system.services.signals.reads import check_date_range, return_text, round_half_up
+from investment_system.services.signals.reads import return_text, round_half_up
 
 RATE_PLACES = 4
 
 
-def signal_analytics(user_id: uuid.UUID, filters: SignalFilters) -> SignalAnalytics:
-    check_date_range(filters.created_from, filters.created_to)
-    with unit_of_work() as session:
-        now = utcnow()
-        repository = SignalRepository(session)
-        with timed(MetricName.SIGNAL_ANALYTICS_LATENCY):
-            groups = repository.count_by_status_and_direction(user_id, filters, now)
-            symbols = repository.aggregate_by_symbol(user_id, filters)
-            created = repository.count_per_day(user_id, filters, Signal.created_at)
-            closed = repository.count_per_day(user_id, filters, Signal.closed_at)
+@dataclass(frozen=True)
+class Statistics:
+    analytics: SignalAnalytics
+    outbox_position: int  # the user's, read with the statistics: they hold until it moves on
+    next_expiry: datetime | None  # or until then, when an OPEN signal they count becomes EXPIRED
 
-        by_status, by_direction = StatusCounts(), DirectionCounts()
-        confidence_sum = Decimal(0)
-        for group in groups:
-            expired_now = group.overdue
-            _add(by_status, group.status, group.count - expired_now)
-            _add(by_status, "EXPIRED", expired_now)
-            _add(by_direction, group.direction, group.count)
-            confidence_sum += group.confidence_sum
-        total = sum(group.count for group in groups)
 
-        return SignalAnalytics(
-            total=total,
-            by_status=by_status,
-            by_direction=by_direction,
-            average_confidence=_ratio(confidence_sum, total, CONFIDENCE_SCALE),
-            closed=_closed_stats(symbols),
-            by_symbol=[
-                SymbolStats(
-                    symbol=aggregate.symbol,
-                    total=aggregate.total,
-                    closed=aggregate.closed,
-                    win_rate=_ratio(aggregate.wins, aggregate.closed),
-                    average_return_pct=_average_return(aggregate.return_sum, aggregate.closed),
-                )
-                for aggregate in symbols
-            ],
-            daily=[
-                DailyCounts(date=day, created=created.get(day, 0), closed=closed.get(day, 0))
-                for day in sorted(created.keys() | closed.keys())
-            ],
-        )
+def statistics_unless_at(
+    session: Session, user_id: uuid.UUID, filters: SignalFilters, now: datetime, unless_at: int | None
+) -> Statistics | None:
+    """A step: the statistics of the user's signals matching `filters` as they stand at `now`, read with
+    the user's outbox position in one statement; None, nothing aggregated, while the position is still
+    `unless_at`."""
+    started = time.perf_counter()  # timed when computed: a kept answer's check is not the aggregates' cost
+    position, aggregates = SignalAnalyticsRepository(session).analytics_unless_at(user_id, filters, now, unless_at)
+    if aggregates is None:
+        return None
+    add_metric(MetricName.SIGNAL_ANALYTICS_LATENCY, (time.perf_counter() - started) * 1000)
+    return Statistics(_analytics(aggregates), position, aggregates.next_expiry)
+
+
+def _analytics(aggregates: AnalyticsAggregates) -> SignalAnalytics:
+    groups, symbols, created, closed = aggregates.groups, aggregates.symbols, aggregates.created, aggregates.closed
+    by_status, by_direction = StatusCounts(), DirectionCounts()
+    confidence_sum = Decimal(0)
+    for group in groups:
+        expired_now = group.overdue
+        _add(by_status, group.status, group.count - expired_now)
+        _add(by_status, "EXPIRED", expired_now)
+        _add(by_direction, group.direction, group.count)
+        confidence_sum += group.confidence_sum
+    total = sum(group.count for group in groups)
+
+    return SignalAnalytics(
+        total=total,
+        by_status=by_status,
+        by_direction=by_direction,
+        average_confidence=_ratio(confidence_sum, total, CONFIDENCE_SCALE),
+        closed=_closed_stats(symbols),
+        by_symbol=[
+            SymbolStats(
+                symbol=aggregate.symbol,
+                total=aggregate.total,
+                closed=aggregate.closed,
+                win_rate=_ratio(aggregate.wins, aggregate.closed),
+                average_return_pct=_average_return(aggregate.return_sum, aggregate.closed),
+            )
+            for aggregate in symbols
+        ],
+        daily=[
+            DailyCounts(date=day, created=created.get(day, 0), closed=closed.get(day, 0))
+            for day in sorted(created.keys() | closed.keys())
+        ],
+    )
 
 
 def _closed_stats(symbols: list[SymbolAggregate]) -> ClosedStats:

@@ -4,7 +4,8 @@ Each batch is its own transaction: it locks up to `batch_size` overdue rows (SKI
 overlapping runs share the work instead of queueing on each other's rows), marks them EXPIRED and
 writes one "expired" audit row and one stream event per signal (actor null: the system). A run stops
 after `max_batches`, or earlier when `keep_going` says its time is up; the next scheduled run picks up the rest. Reads
-never waited for this job: they already report overdue signals as EXPIRED.
+never waited for this job: they already report overdue signals as EXPIRED. A batch the database rolled
+back to break a deadlock with an overlapping run (InnoDB's locks on the index it scans) is taken again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from investment_system.db.base import utcnow
 from investment_system.db.engine import unit_of_work
+from investment_system.db.errors import TransactionConflict
 from investment_system.domain import Direction, SignalStatus
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.signals.signals import SignalRepository
@@ -26,6 +28,7 @@ from investment_system.services.system.audit import record_change
 
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_MAX_BATCHES = 40
+BATCH_ATTEMPTS = 3
 
 _EXPIRED_METRIC = {Direction.BUY: MetricName.SIGNALS_EXPIRED_BUY, Direction.SELL: MetricName.SIGNALS_EXPIRED_SELL}
 
@@ -53,6 +56,15 @@ def expire_overdue_signals(
 
 
 def _expire_batch(cutoff: datetime, batch_size: int) -> Counter[Direction]:
+    for attempt in range(1, BATCH_ATTEMPTS):
+        try:
+            return _expire_batch_once(cutoff, batch_size)
+        except TransactionConflict:
+            logger.info("Expiry batch rolled back by a deadlock; taken again", extra={"attempt": attempt})
+    return _expire_batch_once(cutoff, batch_size)
+
+
+def _expire_batch_once(cutoff: datetime, batch_size: int) -> Counter[Direction]:
     by_direction: Counter[Direction] = Counter()
     with unit_of_work() as session:
         repository = SignalRepository(session)

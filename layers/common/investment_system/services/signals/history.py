@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import uuid
 
-from investment_system.db import unit_of_work
+from investment_system.db import read_only
+from investment_system.errors import ErrorCode, NotFound
+from investment_system.repositories.signals.history import SignalHistoryRepository
 from investment_system.schemas.signals import HistoryEntry, SignalHistory
-from investment_system.services.signals.reads import ENTITY_TYPE, owned_signal
-from investment_system.services.system.audit import history
+from investment_system.services.signals.reads import ENTITY_TYPE, signal_key
 
 
 def signal_history(user_id: uuid.UUID, signal_id: str) -> SignalHistory:
-    with unit_of_work() as session:
-        signal = owned_signal(session, user_id, signal_id)
-        events = history(session, entity_type=ENTITY_TYPE, entity_id=signal.id)
+    """The audit trail of the user's signal, in the query that finds the signal; 404 when there is none."""
+    with read_only() as session:
+        events = SignalHistoryRepository(session).owned_history(user_id, signal_key(signal_id), ENTITY_TYPE)
+        if events is None:
+            raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)
         return SignalHistory(
             items=[
                 HistoryEntry(

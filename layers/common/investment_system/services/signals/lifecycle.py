@@ -1,36 +1,42 @@
 """Trading signals: the level rules, the return computation, the OPEN -> CLOSED | EXPIRED state machine,
 ownership, soft delete and the audit trail of every change.
 
-A use case (a function without a `session` parameter) opens the one transaction of its request; the
-steps it calls take that session, so a change and its audit row commit together or not at all. Creates
-run inside the idempotency service's transaction instead. A signal past `expires_at` is reported EXPIRED by every
-read even before the expiry job (services/signals/expiry.py) has stored it.
+A use case (a function without a `session` parameter) reads the signal, then writes the change with its
+audit row and stream event, only while the row is as read: one statement on PostgreSQL, one transaction
+elsewhere, so a change and its record land together or not at all. A create is a step of
+services/signals/quota.py. A signal past `expires_at` is reported EXPIRED by every read even before the
+expiry job (services/signals/expiry.py) has stored it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Update
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
-from investment_system.db.base import utcnow
+from investment_system.db import read_only, single_statement_write, unit_of_work
+from investment_system.db.base import new_id, utcnow
 from investment_system.domain import RETURN_DIGITS, RETURN_SCALE, Direction, SignalStatus
-from investment_system.errors import Conflict, ErrorCode, NotFound, ValidationFailed
-from investment_system.models.signals import Signal
+from investment_system.errors import Conflict, ErrorCode, ValidationFailed
+from investment_system.models.audit import AuditEvent
+from investment_system.models.signals import Signal as SignalRow
 from investment_system.observability import MetricName, add_metric
-from investment_system.repositories.signals.signals import SignalRepository, closing_values
+from investment_system.repositories.signals.changes import closing_values, conditional_change
 from investment_system.schemas.signals import (
+    Signal,
     SignalClose,
     SignalCreate,
-    SignalOut,
     SignalUpdate,
 )
 from investment_system.schemas.stream import StreamEventType
+from investment_system.schemas.versions import Precondition
 from investment_system.services.signals.reads import (
     ENTITY_TYPE,
     decimal_text,
@@ -39,9 +45,13 @@ from investment_system.services.signals.reads import (
     return_text,
     round_half_up,
     signal_out,
+    signal_version,
 )
-from investment_system.services.stream.events import record_event
-from investment_system.services.system.audit import record_change
+from investment_system.services.stream.recorded import insert_recorded_within, write_recorded
+from investment_system.services.system.audit import audit_row
+
+if TYPE_CHECKING:  # (billing's code is loaded by the function that creates signals, no other)
+    from investment_system.services.billing.usage import DailySignalQuota
 
 # The largest |return_pct| the column holds (NUMERIC(18, 4)).
 MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - Decimal(1).scaleb(-RETURN_SCALE)
@@ -104,7 +114,7 @@ def compute_return_pct(direction: Direction, entry: Decimal, exit_price: Decimal
     return round_half_up(change * 100 / Fraction(entry), RETURN_SCALE)
 
 
-def audit_values(signal: Signal) -> dict[str, Any]:
+def audit_values(signal: SignalRow) -> dict[str, Any]:
     """The audited fields as JSON-ready values (decimal strings, ISO-8601 timestamps)."""
     values: dict[str, Any] = {}
     for name in _AUDITED:
@@ -120,9 +130,10 @@ def audit_values(signal: Signal) -> dict[str, Any]:
 # --- Operations ------------------------------------------------------------------------------------
 
 
-def new_signal(user_id: uuid.UUID, data: SignalCreate, now: datetime) -> Signal:
-    """The row a signal's creation adds."""
-    return Signal(
+def new_signal(user_id: uuid.UUID, data: SignalCreate, now: datetime) -> SignalRow:
+    """The row a signal's creation adds, every column given (its change record is made from it)."""
+    return SignalRow(
+        id=new_id(),
         user_id=user_id,
         symbol=data.symbol,
         direction=data.direction.value,
@@ -135,27 +146,36 @@ def new_signal(user_id: uuid.UUID, data: SignalCreate, now: datetime) -> Signal:
         notes=data.notes,
         status=SignalStatus.OPEN.value,
         expires_at=data.expires_at,
+        version=1,
         created_at=now,
         updated_at=now,
     )
 
 
-def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate) -> SignalOut:
-    """Create an OPEN signal for the user, with its "created" audit row (one transaction: the caller's)."""
+def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate, quota: DailySignalQuota) -> Signal:
+    """Create an OPEN signal for the user, with its "created" audit row and stream event, counted against
+    the plan's daily `quota` by the same statement on PostgreSQL, in `session`'s transaction elsewhere
+    (429 QUOTA_EXCEEDED once it is used up)."""
     now = utcnow()
     _check_expiry(data.expires_at, now)
     _check_levels(data.direction, data.entry_price, data.target_price, data.stop_loss)
-    signal = SignalRepository(session).add(new_signal(user_id, data, now))
-    _record(session, signal, "created", user_id, {})
+    signal = new_signal(user_id, data, now)
+    audit = _audit_row(signal, "created", user_id, {})
+    out = signal_out(signal, now)
+    if not insert_recorded_within(session, signal, quota.count, audit, STREAM_EVENTS["created"], out, user_id):
+        raise quota.exhausted()
     add_metric(_CREATED_METRIC[data.direction])
-    return signal_out(signal, now)
+    return out
 
 
-def update_signal(user_id: uuid.UUID, signal_id: str, data: SignalUpdate) -> SignalOut:
-    """Change levels, notes or expiry of an OPEN signal; the levels are checked again as a whole."""
-    with unit_of_work() as session:
-        now = utcnow()
-        signal = _open_for_change(session, user_id, signal_id, now)
+def update_signal(
+    user_id: uuid.UUID, signal_id: str, data: SignalUpdate, precondition: Precondition | None = None
+) -> Signal:
+    """Change levels, notes or expiry of an OPEN signal; the levels are checked again as a whole. With a
+    `precondition` (If-Match), only the version it names is changed (412 PRECONDITION_FAILED)."""
+
+    def plan(signal: SignalRow, now: datetime) -> Planned | None:
+        _require_open(signal, now, precondition)
         changes = {name: value for name, value in data.changes().items() if getattr(signal, name) != value}
         if "expires_at" in changes:
             _check_expiry(changes["expires_at"], now)
@@ -165,18 +185,22 @@ def update_signal(user_id: uuid.UUID, signal_id: str, data: SignalUpdate) -> Sig
             changes.get("target_price", signal.target_price),
             changes.get("stop_loss", signal.stop_loss),
         )
-        if changes:  # setting what is already there is no change, and leaves no history
-            _change(session, signal, now, "updated", user_id, {**changes, "updated_at": now})
-        return signal_out(signal, now)
+        if not changes:  # setting what is already there is no change, and leaves no history
+            return None
+        return Planned(signal, "updated", changes, while_open=True)
+
+    signal, now = _changed(user_id, signal_id, precondition, plan)
+    return signal_out(signal, now)
 
 
-def close_signal(user_id: uuid.UUID, signal_id: str, data: SignalClose) -> SignalOut:
-    """OPEN -> CLOSED at `exit_price`, with its return."""
-    with unit_of_work() as session:
-        now = utcnow()
-        signal = _open_for_change(session, user_id, signal_id, now)
-        direction = Direction(signal.direction)
-        return_pct = compute_return_pct(direction, signal.entry_price, data.exit_price)
+def close_signal(
+    user_id: uuid.UUID, signal_id: str, data: SignalClose, precondition: Precondition | None = None
+) -> Signal:
+    """OPEN -> CLOSED at `exit_price`, with its return; with a `precondition`, as `update_signal`."""
+
+    def plan(signal: SignalRow, now: datetime) -> Planned:
+        _require_open(signal, now, precondition)
+        return_pct = compute_return_pct(Direction(signal.direction), signal.entry_price, data.exit_price)
         if abs(return_pct) > MAX_ABS_RETURN:
             raise ValidationFailed(
                 ErrorCode.INVALID_PRICE,
@@ -189,45 +213,86 @@ def close_signal(user_id: uuid.UUID, signal_id: str, data: SignalClose) -> Signa
                     }
                 ],
             )
-        _change(session, signal, now, "closed", user_id, closing_values(data.exit_price, return_pct, now))
-        add_metric(_CLOSED_METRIC[direction])
-        return signal_out(signal, now)
+        return Planned(signal, "closed", closing_values(data.exit_price, return_pct, now), while_open=True)
+
+    signal, now = _changed(user_id, signal_id, precondition, plan)
+    add_metric(_CLOSED_METRIC[Direction(signal.direction)])
+    return signal_out(signal, now)
 
 
-def delete_signal(user_id: uuid.UUID, signal_id: str) -> None:
-    """Soft delete, whatever the status: the owner sees 404 from now on; the row and its history stay."""
-    with unit_of_work() as session:
-        now = utcnow()
-        signal = owned_signal(session, user_id, signal_id, for_update=True)
-        before = audit_values(signal)
-        repository = SignalRepository(session)
-        if not repository.soft_delete(signal.id, now):
-            raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)  # deleted by a concurrent request since it was read
-        signal = repository.reread(signal)
-        _record(session, signal, "deleted", user_id, before)
+def delete_signal(user_id: uuid.UUID, signal_id: str, precondition: Precondition | None = None) -> None:
+    """Soft delete, whatever the status: the owner sees 404 from now on; the row and its history stay.
+    With a `precondition`, only the version it names is deleted (412 PRECONDITION_FAILED)."""
+
+    def plan(signal: SignalRow, now: datetime) -> Planned:
+        if precondition is not None:
+            precondition.require(signal_version(signal, now))
+        return Planned(signal, "deleted", {"deleted_at": now}, while_open=False)
+
+    _changed(user_id, signal_id, precondition, plan)
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def _open_for_change(session: Session, user_id: uuid.UUID, signal_id: str, now: datetime) -> Signal:
-    signal = owned_signal(session, user_id, signal_id, for_update=True)
+@dataclass(frozen=True)
+class Planned:
+    """A change a use case found allowed on the row it read: its action and values (`conditional_change`)."""
+
+    signal: SignalRow
+    action: str
+    values: dict[str, Any]
+    while_open: bool
+
+
+def _changed(
+    user_id: uuid.UUID,
+    signal_id: str,
+    precondition: Precondition | None,
+    plan: Callable[[SignalRow, datetime], Planned | None],
+) -> tuple[SignalRow, datetime]:
+    """Read the caller's signal, `plan` its change (which raises what forbids it) and write the change with
+    its record, only while the row is as read; the row it leaves, or the row read when there is nothing to
+    change. Optimistic first (on PostgreSQL a read and a write of one statement each, no transaction), and
+    when a concurrent change came in between, once more with the row locked from read to write, unless the
+    client named the version it changes (If-Match): that version is gone, 412."""
+    with read_only() as session:
+        signal = owned_signal(session, user_id, signal_id)
+    now = utcnow()
+    planned = plan(signal, now)
+    if planned is None:
+        return signal, now
+    with single_statement_write() as session:
+        changed = _write_planned(session, planned, now, user_id)
+    if changed is not None:
+        return changed, now
+    if precondition is not None:
+        raise Conflict(ErrorCode.PRECONDITION_FAILED)
+    with unit_of_work() as session:
+        signal = owned_signal(session, user_id, signal_id, for_update=True)
+        now = utcnow()
+        planned = plan(signal, now)
+        if planned is None:
+            return signal, now
+        changed = _write_planned(session, planned, now, user_id)
+    if changed is None:  # locked, yet not written: it expired between the check and the write
+        raise Conflict(ErrorCode.SIGNAL_NOT_OPEN)
+    return changed, now
+
+
+def _write_planned(session: Session, planned: Planned, now: datetime, actor_id: uuid.UUID) -> SignalRow | None:
+    """Write `planned` with its record while the row is as read; the row it leaves, or None when it was not."""
+    write, changed = conditional_change(planned.signal, now, planned.values, while_open=planned.while_open)
+    before = audit_values(planned.signal)
+    return changed if _write_recorded(session, write, changed, planned.action, actor_id, before) else None
+
+
+def _require_open(signal: SignalRow, now: datetime, precondition: Precondition | None) -> None:
+    if precondition is not None:  # before the state's checks: a stale copy is the client's first problem
+        precondition.require(signal_version(signal, now))
     status = effective_status(signal, now)
     if status is not SignalStatus.OPEN:
         raise Conflict(ErrorCode.SIGNAL_NOT_OPEN, f"The signal is {status.value}; only OPEN signals change.")
-    return signal
-
-
-def _change(
-    session: Session, signal: Signal, now: datetime, action: str, actor_id: uuid.UUID, values: dict[str, Any]
-) -> None:
-    """Apply `values` to a signal that must still be OPEN when written, and record the change."""
-    before = audit_values(signal)
-    repository = SignalRepository(session)
-    if not repository.update_if_open(signal.id, now, values):
-        # Closed, expired or deleted by a concurrent request since it was read.
-        raise Conflict(ErrorCode.SIGNAL_NOT_OPEN)
-    _record(session, repository.reread(signal), action, actor_id, before)
 
 
 def _check_levels(direction: Direction, entry: Decimal, target: Decimal | None, stop: Decimal | None) -> None:
@@ -244,10 +309,22 @@ def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
         )
 
 
-def _record(session: Session, signal: Signal, action: str, actor_id: uuid.UUID | None, before: dict[str, Any]) -> None:
-    """The change's audit row and its stream event, in the change's transaction."""
-    record_change(
-        session,
+def _write_recorded(
+    session: Session,
+    write: Update,
+    signal: SignalRow,
+    action: str,
+    actor_id: uuid.UUID,
+    before: dict[str, Any],
+) -> bool:
+    """Run `write`, which leaves the row `signal`, with the change's audit row and stream event, in the
+    change's transaction; whether it wrote."""
+    audit = _audit_row(signal, action, actor_id, before)
+    return write_recorded(session, write, audit, signal.user_id, STREAM_EVENTS[action], signal_out(signal, utcnow()))
+
+
+def _audit_row(signal: SignalRow, action: str, actor_id: uuid.UUID, before: dict[str, Any]) -> AuditEvent:
+    return audit_row(
         entity_type=ENTITY_TYPE,
         entity_id=signal.id,
         action=action,
@@ -255,4 +332,3 @@ def _record(session: Session, signal: Signal, action: str, actor_id: uuid.UUID |
         before=before,
         after=audit_values(signal),
     )
-    record_event(session, signal.user_id, STREAM_EVENTS[action], signal_out(signal, utcnow()))

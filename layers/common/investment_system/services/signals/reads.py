@@ -14,13 +14,14 @@ from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
+from investment_system.db import read_only
 from investment_system.db.base import utcnow
 from investment_system.domain import RETURN_SCALE, Direction, SignalStatus
 from investment_system.errors import ErrorCode, NotFound, ValidationFailed
-from investment_system.models.signals import Signal
+from investment_system.models.signals import Signal as SignalRow
 from investment_system.repositories.signals.signals import SignalRepository
-from investment_system.schemas.signals import SignalListQuery, SignalOut, SignalPage
+from investment_system.schemas.signals import Signal, SignalListQuery, SignalPage
+from investment_system.schemas.versions import Versioned
 
 RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_SCALE)
 
@@ -34,7 +35,7 @@ def round_half_up(value: Fraction, places: int) -> Decimal:
     return Decimal(magnitude if scaled >= 0 else -magnitude).scaleb(-places)
 
 
-def effective_status(signal: Signal, now: datetime) -> SignalStatus:
+def effective_status(signal: SignalRow, now: datetime) -> SignalStatus:
     """The status a reader sees: an OPEN signal past its expiry is EXPIRED, stored or not."""
     if signal.status == SignalStatus.OPEN and signal.expires_at is not None and signal.expires_at <= now:
         return SignalStatus.EXPIRED
@@ -51,8 +52,8 @@ def return_text(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.quantize(RETURN_QUANTUM, rounding=ROUND_HALF_UP):f}"
 
 
-def signal_out(signal: Signal, now: datetime) -> SignalOut:
-    return SignalOut(
+def signal_out(signal: SignalRow, now: datetime) -> Signal:
+    return Signal(
         id=signal.id,
         user_id=signal.user_id,
         symbol=signal.symbol,
@@ -76,15 +77,29 @@ def signal_out(signal: Signal, now: datetime) -> SignalOut:
 
 def list_signals(user_id: uuid.UUID, query: SignalListQuery) -> SignalPage:
     check_date_range(query.created_from, query.created_to)
-    with unit_of_work() as session:
+    with read_only() as session:
         now = utcnow()
         rows, next_cursor = SignalRepository(session).page_of(user_id, query, now)
         return SignalPage(items=[signal_out(row, now) for row in rows], next_cursor=next_cursor)
 
 
-def get_signal(user_id: uuid.UUID, signal_id: str) -> SignalOut:
-    with unit_of_work() as session:
-        return signal_out(owned_signal(session, user_id, signal_id), utcnow())
+def signal_version(signal: SignalRow, now: datetime) -> str:
+    """What a signal's ETag names: its row's version, and whether it is overdue, since a signal past
+    its expiry reads EXPIRED before the expiry job has changed its row."""
+    overdue = signal.status == SignalStatus.OPEN and effective_status(signal, now) is SignalStatus.EXPIRED
+    return f"{signal.version}{'-expired' if overdue else ''}"
+
+
+def get_signal(user_id: uuid.UUID, signal_id: str) -> Signal:
+    return versioned_signal(user_id, signal_id).body
+
+
+def versioned_signal(user_id: uuid.UUID, signal_id: str) -> Versioned[Signal]:
+    """One of the user's signals and its version (its ETag's)."""
+    with read_only() as session:
+        now = utcnow()
+        signal = owned_signal(session, user_id, signal_id)
+        return Versioned(signal_out(signal, now), signal_version(signal, now))
 
 
 def check_date_range(created_from: datetime | None, created_to: datetime | None) -> None:
@@ -96,7 +111,8 @@ def check_date_range(created_from: datetime | None, created_to: datetime | None)
         )
 
 
-def _signal_key(signal_id: str) -> uuid.UUID:
+def signal_key(signal_id: str) -> uuid.UUID:
+    """The signal id of a path segment; 404 SIGNAL_NOT_FOUND when it is none."""
     # A path segment that is no UUID names no signal: the same 404 as any missing one.
     try:
         return uuid.UUID(signal_id)
@@ -104,8 +120,8 @@ def _signal_key(signal_id: str) -> uuid.UUID:
         raise NotFound(ErrorCode.SIGNAL_NOT_FOUND) from None
 
 
-def owned_signal(session: Session, user_id: uuid.UUID, signal_id: str, *, for_update: bool = False) -> Signal:
-    signal = SignalRepository(session).owned(user_id, _signal_key(signal_id), for_update=for_update)
+def owned_signal(session: Session, user_id: uuid.UUID, signal_id: str, *, for_update: bool = False) -> SignalRow:
+    signal = SignalRepository(session).owned(user_id, signal_key(signal_id), for_update=for_update)
     if signal is None:
         raise NotFound(ErrorCode.SIGNAL_NOT_FOUND)
     return signal

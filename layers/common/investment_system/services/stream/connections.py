@@ -16,12 +16,12 @@ from datetime import timedelta
 
 from investment_system.db import unit_of_work
 from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile_inserts
 from investment_system.errors import AuthenticationError, ErrorCode, RequestError
-from investment_system.models.stream import CONNECTION_ID_MAX, StreamConnection, StreamTicket
+from investment_system.models.stream import CONNECTION_ID_MAX, StreamConnection
+from investment_system.models.stream import StreamTicket as StreamTicketRow
 from investment_system.observability import MetricName, add_metric
 from investment_system.repositories.stream.stream import ConnectionRepository, TicketRepository, UserStreamRepository
-from investment_system.schemas.stream import StreamTicketOut
+from investment_system.schemas.stream import StreamTicket
 from investment_system.services.stream.delivery import MAX_REPLAY, request_delivery
 
 TICKET_TTL = timedelta(seconds=60)
@@ -30,8 +30,10 @@ _TICKET_BYTES = 32
 _MAX_EVENT_ID_DIGITS = 18  # a BIGINT
 
 
-def _ticket(token_hash: str, user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicket:
-    return StreamTicket(token_hash=token_hash, user_id=user_id, session_id=session_id, expires_at=utcnow() + TICKET_TTL)
+def _ticket(token_hash: str, user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicketRow:
+    return StreamTicketRow(
+        token_hash=token_hash, user_id=user_id, session_id=session_id, expires_at=utcnow() + TICKET_TTL
+    )
 
 
 def _connection(
@@ -50,22 +52,16 @@ def _connection(
     )
 
 
-# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): a ticket's and a connection's INSERT.
-precompile_inserts(
-    lambda: [_ticket("", uuid.UUID(int=0), uuid.UUID(int=0)), _connection("", uuid.UUID(int=0), uuid.UUID(int=0), 0, 0)]
-)
-
-
 def _ticket_hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
-def issue_ticket(user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicketOut:
+def issue_ticket(user_id: uuid.UUID, session_id: uuid.UUID) -> StreamTicket:
     """A ticket for the user, valid while the session (the caller's login) lasts."""
     ticket = secrets.token_urlsafe(_TICKET_BYTES)
     with unit_of_work() as session:
         TicketRepository(session).add(_ticket(_ticket_hash(ticket), user_id, session_id))
-    return StreamTicketOut(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
+    return StreamTicket(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
 
 
 def connect(ticket: str | None, connection_id: str, replay_after: str | None = None) -> uuid.UUID:

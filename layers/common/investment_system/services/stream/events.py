@@ -10,21 +10,23 @@ tickets and marks its connections ended in its own transaction (docs/stream.md).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import event
+from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.orm import Session
 
 from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile_inserts
+from investment_system.db.engine import autocommitting
 from investment_system.errors import ErrorCode
 from investment_system.models.stream import StreamEvent
+from investment_system.repositories.base import run_together
 from investment_system.repositories.stream.stream import (
-    ConnectionRepository,
     StreamEventRepository,
-    TicketRepository,
     UserStreamRepository,
+    connections_ending,
+    tickets_deletion,
 )
 from investment_system.schemas.stream import StreamEventType
 from investment_system.snapstart import before_snapshot
@@ -45,29 +47,61 @@ def _stream_event(user_id: uuid.UUID, event_id: int, event_type: str, data: dict
     return StreamEvent(user_id=user_id, id=event_id, type=event_type, data=data, at=utcnow())
 
 
-# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): every change adds an event.
-precompile_inserts(lambda: [_stream_event(uuid.UUID(int=0), 0, "", {})])
+def end_session_streams(
+    session: Session,
+    user_id: uuid.UUID,
+    session_ids: Collection[uuid.UUID],
+    *,
+    with_writes: Sequence[Insert | Update | Delete] = (),
+) -> list[int]:
+    """A step of ending some of the user's sessions (services/accounts/revocation.py): their unused tickets
+    are deleted, their open connections marked to be closed with TOKEN_REVOKED, by the delivery asked for
+    once committed. Sent with `with_writes`, the sessions' own revocation, as one statement on PostgreSQL
+    (`repositories.base.run_together`); the row counts of `with_writes`."""
+    return _end_streams(
+        session,
+        user_id,
+        tickets_deletion(session_ids=session_ids),
+        connections_ending(ErrorCode.TOKEN_REVOKED.value, session_ids=session_ids),
+        with_writes,
+    )
 
 
-def end_session_streams(session: Session, session_id: uuid.UUID) -> None:
-    """A step of ending a session (services/accounts/revocation.py), after its revocation: its unused tickets are
-    deleted, its open connections marked to be closed with TOKEN_REVOKED, by the delivery asked for once
-    the transaction has committed."""
-    TicketRepository(session).delete_of_session(session_id)
-    for user_id in ConnectionRepository(session).end_of_session(session_id, ErrorCode.TOKEN_REVOKED.value):
+def end_user_streams(
+    session: Session, user_id: uuid.UUID, code: ErrorCode, *, with_writes: Sequence[Insert | Update | Delete] = ()
+) -> list[int]:
+    """A step of ending every session of a user, as `end_session_streams` for each of them, the connections
+    closed with `code`."""
+    return _end_streams(
+        session,
+        user_id,
+        tickets_deletion(user_id=user_id),
+        connections_ending(code.value, user_id=user_id),
+        with_writes,
+    )
+
+
+def _end_streams(
+    session: Session,
+    user_id: uuid.UUID,
+    tickets: Delete,
+    ending: Update,
+    with_writes: Sequence[Insert | Update | Delete],
+) -> list[int]:
+    *counts, _tickets, connections = run_together(session, [*with_writes, tickets, ending])
+    if connections:
         deliver_after_commit(session, user_id)
-
-
-def end_user_streams(session: Session, user_id: uuid.UUID, code: ErrorCode) -> None:
-    """A step of ending every session of a user, after their revocation: as `end_session_streams` for
-    each of them, the connections closed with `code`."""
-    TicketRepository(session).delete_of_user(user_id)
-    if ConnectionRepository(session).end_of_user(user_id, code.value):
-        deliver_after_commit(session, user_id)
+    return counts
 
 
 def deliver_after_commit(session: Session, user_id: uuid.UUID) -> None:
-    """Ask for the user's delivery once the session's transaction has committed (never after a rollback)."""
+    """Ask for the user's delivery once the session's transaction has committed (never after a rollback);
+    at once when the change committed as it ran (`db.engine.single_statement_write` on PostgreSQL)."""
+    if autocommitting(session):
+        from investment_system.services.stream.delivery import request_delivery
+
+        request_delivery(user_id)
+        return
     users: dict[uuid.UUID, None] | None = session.info.get(_LISTENING_USERS)
     if users is None:
         users = session.info[_LISTENING_USERS] = {}  # an ordered set

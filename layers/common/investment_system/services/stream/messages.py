@@ -18,7 +18,6 @@ from investment_system.observability import logger
 from investment_system.services.stream.delivery import error_frame, request_close
 from investment_system.services.system.rate_limit import get_rate_limiter
 from investment_system.settings import get_settings
-from investment_system.snapstart import before_snapshot
 
 MESSAGES_PER_SECOND = 10
 REFUSALS_BEFORE_CLOSE = 10
@@ -91,6 +90,3 @@ def _admitted(connection_id: str) -> bool:
             request_close(connection_id, ErrorCode.RATE_LIMIT_EXCEEDED)
         return False
     return True
-
-
-before_snapshot(get_rate_limiter)  # the limiter's store (and its client), which every message uses

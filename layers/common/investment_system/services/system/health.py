@@ -8,7 +8,8 @@ from collections.abc import Callable
 from investment_system.observability import MetricName, correlation_id, logger, timed, traced
 from investment_system.repositories.system.health import ping_database
 from investment_system.schemas import utc_timestamp
-from investment_system.schemas.health import Dependencies, DependencyStatus, HealthReport
+from investment_system.schemas.health import Dependencies, DependencyState, DependencyStatus, HealthReport, HealthStatus
+from investment_system.services.system.feature_flags import Flag, flag_enabled
 from investment_system.settings import get_settings
 
 
@@ -30,22 +31,25 @@ def _probe(check: Callable[[], None], critical: bool) -> DependencyStatus:
         check()
     except Exception as error:
         logger.warning("Health check failed", extra={"error_type": type(error).__name__})
-        return DependencyStatus(status="down", critical=critical)
-    return DependencyStatus(status="up", latency_ms=round((time.perf_counter() - started) * 1000, 2), critical=critical)
+        return DependencyStatus(status=DependencyState.DOWN, critical=critical)
+    return DependencyStatus(
+        status=DependencyState.UP, latency_ms=round((time.perf_counter() - started) * 1000, 2), critical=critical
+    )
 
 
 def check_health() -> HealthReport:
-    # A rate limiter that is down makes the API "degraded", not "unhealthy".
+    # A rate limiter that is down, or maintenance, makes the API "degraded", not "unhealthy".
     dependencies = Dependencies(
         database=_probe(_ping_database, critical=True), rate_limiter=_probe(_ping_rate_limiter, critical=False)
     )
+    maintenance = flag_enabled(Flag.MAINTENANCE)
     checked = (dependencies.database, dependencies.rate_limiter)
-    if any(dep.status == "down" and dep.critical for dep in checked):
-        status = "unhealthy"
-    elif any(dep.status == "down" for dep in checked):
-        status = "degraded"
+    if any(dep.status is DependencyState.DOWN and dep.critical for dep in checked):
+        status = HealthStatus.UNHEALTHY
+    elif maintenance or any(dep.status is DependencyState.DOWN for dep in checked):
+        status = HealthStatus.DEGRADED
     else:
-        status = "healthy"
+        status = HealthStatus.HEALTHY
     settings = get_settings()
     return HealthReport(
         status=status,
@@ -53,5 +57,6 @@ def check_health() -> HealthReport:
         environment=settings.environment.value,
         timestamp=utc_timestamp(),
         correlation_id=correlation_id(),
+        maintenance=maintenance,
         dependencies=dependencies,
     )

@@ -1,7 +1,7 @@
 """Idempotency-Key: one effect per user and key, however many times and however concurrently it is sent.
 
 The records live in our database, not Powertools' idempotency store, so that the effect and its
-record commit together. A request claims (user, sha256(key)) in a transaction of its own (others get
+record commit together. A request claims (user, sha256(key)) in a statement of its own (others get
 the stored response, 409 while it runs, or 422 for another request); one transaction then runs the
 use case's step and completes the claim; a failure deletes the claim. A dead claimant's lease and a
 record older than 24 h are taken over. docs/api.md#idempotency, docs/billing.md.
@@ -19,9 +19,8 @@ from typing import Any, Concatenate
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from investment_system.db import unit_of_work
+from investment_system.db import single_statement_write, unit_of_work
 from investment_system.db.base import utcnow
-from investment_system.db.engine import precompile_inserts
 from investment_system.errors import Conflict, ErrorCode, RequestError, ValidationFailed
 from investment_system.models.idempotency import IdempotencyRecord, IdempotencyStatus
 from investment_system.observability import MetricName, add_metric, logger
@@ -34,8 +33,9 @@ CLAIM_LEASE = timedelta(seconds=60)
 _CLAIM_ATTEMPTS = 3
 
 
-# A step of a use case: it runs in its caller's transaction, whose session it takes first.
-type Step[**P, Result] = Callable[Concatenate[Session, P], Result]
+# A step of a use case: it runs in its caller's transaction, whose session it takes first; given None, it
+# opens what it needs itself (the request has no key to record with it).
+type Step[**P, Result] = Callable[Concatenate[Session | None, P], Result]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +61,13 @@ def run_idempotently[**P, Result](
 ) -> IdempotentResult:
     """Run `step(session, *args, **kwargs)` in a transaction of its own, once for this user's `key`, and
     answer `response(result)` (status, JSON body): later calls with the key get that answer. Without a
-    key it simply runs."""
+    key it simply runs, as `step(None, ...)`."""
 
     def perform(session: Session) -> tuple[int, str]:
         return response(step(session, *args, **kwargs))
 
     if key is None:
-        with unit_of_work() as session:
-            status, body = perform(session)
+        status, body = response(step(None, *args, **kwargs))
         return IdempotentResult(status, body, replayed=False)
     if not 1 <= len(key) <= KEY_MAX_LENGTH:
         raise RequestError(ErrorCode.INVALID_IDEMPOTENCY_KEY)
@@ -101,19 +100,13 @@ def _claim_values(request_hash: str, claim_token: uuid.UUID, now: datetime) -> d
     }
 
 
-# Compiled before a SnapStart snapshot (db.engine.precompile_inserts): the claim of every new key.
-precompile_inserts(
-    lambda: [IdempotencyRecord(user_id=uuid.UUID(int=0), key_hash="", **_claim_values("", uuid.UUID(int=0), utcnow()))]
-)
-
-
 def _claim(user_id: uuid.UUID, key_hash: str, request_hash: str) -> uuid.UUID | IdempotentResult:
     for _ in range(_CLAIM_ATTEMPTS):
         now = utcnow()
         token = uuid.uuid4()
         fresh = _claim_values(request_hash, token, now)
         try:
-            with unit_of_work() as session:
+            with single_statement_write() as session:
                 IdempotencyRepository(session).add(IdempotencyRecord(user_id=user_id, key_hash=key_hash, **fresh))
             return token
         except IntegrityError:
