@@ -578,6 +578,34 @@ def test_gateway_stops_cleanly_with_its_containers(tmp_path: Path, signum: int) 
     assert "stopping" in "\n".join(gateway.stderr)
 
 
+def test_gateway_stopped_while_warming_up_leaves_no_container_behind(tmp_path: Path) -> None:
+    # Given the project's gateway just listening, its containers still importing their functions
+    gateway = RunningGateway(invest_serve_command(), migrated_api_environment(tmp_path))
+    deadline = time.monotonic() + 10
+    while not (children := _children_of(gateway.process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert children
+    # When it gets Ctrl-C
+    started = time.monotonic()
+    exit_code = gateway.stop(signal.SIGINT)
+    # Then it exits at once with status 0, without waiting for the imports, and no container outlives it
+    assert exit_code == 0
+    assert time.monotonic() - started < 10
+    assert not [pid for pid in children if process_exists(pid)]
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 # --- Route precedence and answer rules, without HTTP --------------------------------------------
 
 

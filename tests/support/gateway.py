@@ -92,15 +92,19 @@ class RunningGateway:
         raise AssertionError(f"no output line contains {text!r}")
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        """Signal the gateway and wait for it to exit; its exit code."""
+        """Signal the gateway and wait for it to exit; its exit code. One that does not exit in time is
+        asked for its threads' stacks (SIGUSR1), killed, and the failure shows its last lines."""
         if self.process.poll() is None:
             self.process.send_signal(signum)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)
+                time.sleep(1)
                 self.process.kill()
                 self.process.wait()
-                raise
+                tail = "\n".join(self.stderr[-80:])
+                raise AssertionError(f"the gateway did not exit {timeout:.0f} s after {signum!r}:\n{tail}") from None
         return self.process.returncode
 
 

@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from multiprocessing import Pipe
 from pathlib import Path
 from typing import IO, Any, cast
@@ -151,19 +152,32 @@ class Container:
 
     def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """End the worker: an idle one exits when its connection closes; a stuck one is killed."""
-        self._connection.close()
+        stop_together([self], grace)
+
+    def _reap(self, deadline: float) -> None:
         try:
-            self.process.wait(grace)
+            self.process.wait(max(deadline - time.monotonic(), 0.0))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._forwarder.join(grace)
+        self._forwarder.join(max(deadline - time.monotonic(), 0.1))
 
     @staticmethod
     def _forward(stdout: IO[bytes], output: WorkerOutput) -> None:
         with stdout:
             for raw in stdout:
                 output.write_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+
+def stop_together(containers: Iterable[Container], grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    """End containers within one grace period shared by all, not one grace after another: every
+    connection closes first, then each worker gets what is left of the grace before it is killed."""
+    ending = list(containers)
+    for container in ending:
+        container._connection.close()
+    deadline = time.monotonic() + grace
+    for container in ending:
+        container._reap(deadline)
 
 
 def worker_environment(spec: FunctionSpec) -> dict[str, str]:

@@ -22,6 +22,7 @@ from invest_dev.gateway.containers import (
     ContainerError,
     InvocationTimeout,
     WorkerOutput,
+    stop_together,
     worker_environment,
 )
 from invest_dev.gateway.responses import GatewayError, integration_timeout, internal_error, service_unavailable
@@ -46,6 +47,7 @@ class FunctionPool:
         self._idle: list[Container] = []
         self._containers: set[Container] = set()
         self._starting = 0
+        self._launching: set[Container] = set()  # started, still importing the function
         self._warming = False  # a warm-up start is under way: its container will soon be idle
         self._closed = False
         self._changed = threading.Condition()
@@ -99,13 +101,12 @@ class FunctionPool:
         with self._changed:
             self._closed = True
             idle, self._idle = self._idle, []
-            busy = self._containers.difference(idle)
+            busy = self._containers.difference(idle) | self._launching
             self._containers.clear()
             self._changed.notify_all()
         for container in busy:
-            container.kill()  # its request gets a 502; its thread closes the connection
-        for container in idle:
-            container.stop()
+            container.kill()  # its request gets a 502, its start fails; its thread closes the connection
+        stop_together(idle)
         for container in busy:
             container.process.wait()
 
@@ -135,17 +136,24 @@ class FunctionPool:
         container: Container | None = None
         try:
             container = Container(self.spec, self._template, self._environment, self._output, self._rate_limits)
+            with self._changed:
+                self._launching.add(container)
             container.wait_ready(INIT_TIMEOUT_SECONDS)
         except ContainerError as error:
-            _log_gateway_error(self.spec, str(error))
-            if container is not None:
-                container.stop()
             with self._changed:
                 self._starting -= 1
+                self._launching.discard(container)
                 self._changed.notify()
+                closed = self._closed
+            if container is not None:
+                container.stop()
+            if closed:  # killed by close(): nothing went wrong
+                raise service_unavailable() from None
+            _log_gateway_error(self.spec, str(error))
             raise internal_error() from None
         with self._changed:
             self._starting -= 1
+            self._launching.discard(container)
             closed = self._closed
             if not closed:
                 self._containers.add(container)

@@ -11,6 +11,7 @@ picks, which only the containers are told about.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import queue
@@ -278,8 +279,9 @@ class _AwsRequestHandler(_RequestHandler):
         return gateway.aws.answer(request)
 
 
-class _Stop(Exception):
-    """SIGINT or SIGTERM: leave serve_forever and shut down cleanly."""
+class _Stop(BaseException):
+    """SIGINT or SIGTERM: leave serve_forever and shut down cleanly. Not an Exception, as KeyboardInterrupt
+    is not: raised while the main thread starts a request's thread, socketserver would log it and serve on."""
 
 
 def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -327,6 +329,7 @@ def serve(
     flags_file = local_flags_file()
     gateway = Gateway(template, output, max_containers, idle_timeout)
     previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack, on stderr
     server: _Server | None = None
     aws_server: _Server | None = None
     aws_thread: threading.Thread | None = None
@@ -348,6 +351,7 @@ def serve(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        faulthandler.unregister(signal.SIGUSR1)
         if server is not None:
             server.server_close()
         if aws_server is not None:
