@@ -199,9 +199,8 @@ OVER_BUDGET = {
         "the key's claim commits first (a statement), so that a retry sees it; then one transaction: the plan, "
         "the signal with its count and record, the key's response",
     ),
-    "POST /v1/users/me/password": (8, "the attempt counted, the hash checked, the user locked, every session ended"),
     "POST /v1/auth/refresh": (10, "the rotation locks user, session and token in order, then issues the pair"),
-    "PATCH /v1/admin/users/{user_id}": (7, "the user locked, the change and its epoch, every session ended, audit row"),
+    "PATCH /v1/admin/users/{user_id}": (5, "the user locked (its audit row says what it was), then the change"),
     "PUT /v1/billing/subscription": (5, "the subscription locked (due changes first), then the checkout's statement"),
     "DELETE /v1/billing/subscription": (9, "the subscription locked and changed, audit row, checkout, stream event"),
     "POST /v1/billing/webhooks/payments": (15, "the event's claim, the user, a first use's row, each change recorded"),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, select, update
 from sqlalchemy.orm import defer
 
 from investment_system.db.base import new_id
@@ -54,11 +54,11 @@ def _by_email(email: str) -> Select[User]:
     return select(User).where(User.email == email)
 
 
-def _claim_login_attempt(email: str, threshold: int, now: datetime) -> Update:
+def _claim_login_attempt(who: ColumnElement[bool], threshold: int, now: datetime) -> Update:
     return (
         update(User)
         .where(
-            User.email == email,
+            who,
             User.failed_login_count < threshold,
             (User.locked_until.is_(None)) | (User.locked_until <= now),
         )
@@ -94,6 +94,17 @@ def profile_change(user_id: uuid.UUID, version: int, changes: dict[str, Any], no
     )
 
 
+def epoch_ended(user_id: uuid.UUID, changes: dict[str, Any], now: datetime) -> Update:
+    """The UPDATE writing `changes` to the user's row and moving its token epoch on, which ends every token
+    issued to the user so far; the epoch and version computed by the database, so no read of the row (and
+    no lock) has to come first."""
+    return (
+        update(User)
+        .where(User.id == user_id)
+        .values(**changes, token_epoch=User.token_epoch + 1, updated_at=now, version=User.version + 1)
+    )
+
+
 def failed_logins_cleared(user_id: uuid.UUID) -> Update:
     """The user's failed login attempts forgotten, and a lock they set (a login succeeded)."""
     return update(User).where(User.id == user_id).values(failed_login_count=0, locked_until=None, **_KEEP_UPDATED_AT)
@@ -125,30 +136,28 @@ class UserRepository(Repository[User]):
 
     def claimed_login(self, email: str, *, threshold: int, now: datetime) -> tuple[User | None, bool]:
         """The account of `email` (None: there is none) and whether one more login attempt was counted
-        against it (`claim_login_attempt`). On PostgreSQL one statement, whose read sees the row as it was
-        before the count (a data-modifying WITH); elsewhere the count, then the read."""
+        against it before its password is checked.
+
+        The count is one conditional UPDATE, so it is atomic on every backend: while `threshold` attempts
+        are counted (and not yet cleared by a success) or the account is locked, no attempt is claimed,
+        and parallel guesses cannot get more than `threshold` passwords checked. On PostgreSQL the count
+        and the read are one statement, whose read sees the row as it was before the count (a
+        data-modifying WITH); elsewhere the count, then the read."""
+        return self._claimed(User.email == email, threshold, now)
+
+    def claimed_password_check(self, user_id: uuid.UUID, *, threshold: int, now: datetime) -> tuple[User | None, bool]:
+        """As `claimed_login`, for the user whose current password is checked before a change."""
+        return self._claimed(User.id == user_id, threshold, now)
+
+    def _claimed(self, who: ColumnElement[bool], threshold: int, now: datetime) -> tuple[User | None, bool]:
         if dialect_name(self.session) == "postgresql":
-            claimed = _claim_login_attempt(email, threshold, now).returning(User.id).cte("claimed")
-            statement = (
-                select(User, claimed.c.id.is_not(None))
-                .outerjoin(claimed, claimed.c.id == User.id)
-                .where(User.email == email)
-            )
+            claimed = _claim_login_attempt(who, threshold, now).returning(User.id).cte("claimed")
+            statement = select(User, claimed.c.id.is_not(None)).outerjoin(claimed, claimed.c.id == User.id).where(who)
             if not compiles_only(self.session, statement):
                 row = self.session.execute(statement).first()
                 return (None, False) if row is None else (row[0], bool(row[1]))
-        counted = self.claim_login_attempt(email, threshold=threshold, now=now)
-        return self.by_email(email), counted
-
-    def claim_login_attempt(self, email: str, *, threshold: int, now: datetime) -> bool:
-        """Count one more login attempt against the account before its password is checked.
-
-        One conditional UPDATE, so it is atomic on every backend: while `threshold` attempts are
-        counted (and not yet cleared by a success) or the account is locked, no attempt is
-        claimed, and parallel guesses cannot get more than `threshold` passwords checked.
-        False when the account is locked (or does not exist).
-        """
-        return self.execute_update(_claim_login_attempt(email, threshold, now)) == 1
+        counted = self.execute_update(_claim_login_attempt(who, threshold, now)) == 1
+        return self.session.scalars(select(User).where(who)).first(), counted
 
     def lock_if_exhausted(self, user: User, *, threshold: int, until: datetime) -> bool:
         """Lock the account when its failed attempts reached `threshold`; True when this call locked it."""

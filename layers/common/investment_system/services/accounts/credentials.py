@@ -48,7 +48,7 @@ from investment_system.services.accounts.passwords import (
 from investment_system.services.accounts.profiles import audit_snapshot
 from investment_system.services.accounts.reads import existing_user, get_profile
 from investment_system.services.accounts.revocation import end_every_session
-from investment_system.services.system.audit import record_change, write_audited
+from investment_system.services.system.audit import audit_row_insertion, record_change, write_audited
 from investment_system.services.system.feature_flags import Flag, flag_enabled
 from investment_system.settings import get_settings
 
@@ -134,7 +134,7 @@ def create_admin(email: str, password: str) -> User:
 def login(credentials: LoginCredentials) -> TokenPair:
     """A token pair for the right password; the same 401 for an unknown email and a wrong password."""
     try:
-        user = _check_password(credentials.email, credentials.password)
+        user = _check_password(credentials.password, credentials.email)
     except PermissionDenied:  # locked
         add_metric(MetricName.LOGINS_FAILED)
         raise
@@ -160,31 +160,36 @@ def login(credentials: LoginCredentials) -> TokenPair:
 
 def change_password(user_id: uuid.UUID, change: PasswordChange) -> None:
     """Set a new password after checking the current one (attempts count towards the lockout);
-    every token issued to the user before ends."""
-    email = get_profile(user_id).email
+    every token issued to the user before ends. On PostgreSQL, two statements after the token check:
+    the attempt counted with the row read, then the change with everything it ends and its audit row."""
+    email = get_profile(user_id).email  # the token check's read
     enforce_password_policy(change.new_password, email)
     if change.new_password == change.current_password:
         raise ValidationFailed(ErrorCode.PASSWORD_REUSED)
-    if _check_password(email, change.current_password) is None:
+    if _check_password(change.current_password, user_id) is None:
         raise RequestError(ErrorCode.INVALID_CURRENT_PASSWORD)
     new_hash = hash_password(change.new_password)
-    with unit_of_work() as session:
-        users = UserRepository(session)
-        user = existing_user(users, user_id, for_update=True)
-        forgotten = {"failed_login_count": 0, "locked_until": None}  # (the current password was right)
-        revoked = end_every_session(session, user, now=utcnow(), password_hash=new_hash, **forgotten)
-        record_change(session, entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
+    audit = audit_row_insertion(entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
+    # (the current password was right: the attempts it counted are forgotten)
+    changes = {"password_hash": new_hash, "failed_login_count": 0, "locked_until": None}
+    with single_statement_write() as session:
+        revoked = end_every_session(session, user_id, active=True, now=utcnow(), changes=changes, with_writes=[audit])
     logger.info("Password changed; every session ended", extra={"user_id": str(user_id), "tokens_revoked": revoked})
 
 
-def _check_password(email: str, password: str) -> UserRow | None:
-    """The account when `password` is its password, else None (also for an unknown email, after the
-    same argon2 work); 423 ACCOUNT_LOCKED when the account takes no more attempts now."""
+def _check_password(password: str, account: str | uuid.UUID) -> UserRow | None:
+    """The account (its email, or its id) when `password` is its password, else None (also for an unknown
+    account, after the same argon2 work); 423 ACCOUNT_LOCKED when the account takes no more attempts now."""
     security = get_settings().security
     now = utcnow()
     with single_statement_write() as session:
         # The count comes first: it takes the row's write lock before anything is read.
-        user, claimed = UserRepository(session).claimed_login(email, threshold=security.lockout_threshold, now=now)
+        users = UserRepository(session)
+        threshold = security.lockout_threshold
+        if isinstance(account, uuid.UUID):
+            user, claimed = users.claimed_password_check(account, threshold=threshold, now=now)
+        else:
+            user, claimed = users.claimed_login(account, threshold=threshold, now=now)
     if user is None:
         verify_against_dummy(password)
         return None

@@ -11,19 +11,19 @@ in force, is services/accounts/login_sessions.py. `logout` ends sessions and iss
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Delete, Insert, Update
 from sqlalchemy.orm import Session
 
 from investment_system.db import single_statement_write
 from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
-from investment_system.models.users import User
 from investment_system.repositories.accounts.login_sessions import sessions_revocation, user_sessions_revocation
 from investment_system.repositories.accounts.refresh_tokens import families_revocation, user_tokens_revocation
-from investment_system.repositories.accounts.users import UserRepository
+from investment_system.repositories.accounts.users import epoch_ended
 from investment_system.services.accounts.tokens import verify_refresh_token
 from investment_system.services.stream.events import end_session_streams, end_user_streams
 
@@ -36,15 +36,28 @@ def end_sessions(session: Session, user_id: uuid.UUID, session_ids: Collection[u
     return revoked
 
 
-def end_every_session(session: Session, user: User, *, now: datetime, **changes: Any) -> int:
+def end_every_session(
+    session: Session,
+    user_id: uuid.UUID,
+    *,
+    active: bool,
+    now: datetime,
+    changes: dict[str, Any],
+    with_writes: Sequence[Insert] = (),
+) -> int:
     """End every token issued to the user so far (password change, deactivation, role change): the
-    token epoch moves on, in the UPDATE that also writes `changes` to the user (the change that ends
-    them), and every session ends. `user` must be locked (read for update). How many refresh tokens were
-    live."""
-    UserRepository(session).update(user, **changes, token_epoch=user.token_epoch + 1)
-    code = ErrorCode.TOKEN_REVOKED if user.is_active else ErrorCode.ACCOUNT_DISABLED
-    revocations = [user_sessions_revocation(user.id, now), user_tokens_revocation(user.id, now)]
-    _sessions, revoked = end_user_streams(session, user.id, code, with_writes=revocations)
+    token epoch moves on in the UPDATE that also writes `changes` to the user (the change that ends
+    them), every session ends with its stream, and `with_writes` (the change's audit row) are made: one
+    statement on PostgreSQL. `active`: whether the user is active once changed (their open connections
+    are closed with TOKEN_REVOKED, else ACCOUNT_DISABLED). How many refresh tokens were live."""
+    code = ErrorCode.TOKEN_REVOKED if active else ErrorCode.ACCOUNT_DISABLED
+    revocations: list[Insert | Update | Delete] = [
+        epoch_ended(user_id, changes, now),
+        user_sessions_revocation(user_id, now),
+        user_tokens_revocation(user_id, now),
+        *with_writes,
+    ]
+    _user, _sessions, revoked, *_written = end_user_streams(session, user_id, code, with_writes=revocations)
     return revoked
 
 
