@@ -21,7 +21,7 @@ from investment_system.models.checkouts import Checkout
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.billing import SubscriptionChange
 from investment_system.schemas.signals import SignalCreate
-from investment_system.services.billing.subscriptions import change_plan
+from investment_system.services.billing.subscriptions import cancel_at_period_end, change_plan
 from investment_system.services.billing.webhooks import receive_payment_event
 from investment_system.services.signals.quota import create_signal_within_quota
 from tests.support.billing import count_a_signal, paying, payment_event, put_on_plan, stored_subscription
@@ -263,3 +263,37 @@ def test_a_payment_event_delivered_ten_times_at_once_is_applied_once(pooled):
     assert all(not isinstance(reply, AppError) and reply.received for reply in replies)
     assert _count(PaymentEvent, PaymentEvent.id == "evt_racing") == 1
     assert _count(AuditEvent, AuditEvent.action == "payment_failed") == 1
+
+
+def test_ten_cancellations_at_once_racing_a_downgrade_leave_one_record_each(pooled):
+    # Given a pro user
+    investor = make_investor()
+    put_on_plan(investor, "pro")
+
+    # When they cancel ten times at the same instant while a downgrade to free is chosen
+    # (each cancellation reads the row without a lock, then writes it only while it is as read)
+    attempts = [lambda: cancel_at_period_end(investor.user_id)] * 10
+    outcomes = race_all([*attempts, lambda: change_plan(None, investor.user_id, "free")])
+    # Then every request succeeds, each seeing a subscription that was really there
+    assert not [outcome for outcome in outcomes if isinstance(outcome, AppError)]
+    assert all(outcome.plan.code == "pro" for outcome in outcomes)
+    # And the cancellation is recorded once, or twice when the downgrade came between two of them
+    # (it replaces the cancellation, the next one replaces the downgrade); and the last word holds
+    cancellations = _count(
+        AuditEvent,
+        AuditEvent.entity_id == stored_subscription(investor.user_id).id,
+        AuditEvent.action == "cancel_requested",
+    )
+    downgrades = _count(
+        AuditEvent,
+        AuditEvent.action == "downgrade_scheduled",
+        AuditEvent.entity_id == stored_subscription(investor.user_id).id,
+    )
+    assert (cancellations, downgrades) in ((1, 1), (2, 1))
+    final = stored_subscription(investor.user_id)
+    with unit_of_work() as session:
+        last = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.entity_id == final.id).order_by(AuditEvent.id.desc())
+        ).first()
+    expected = {"cancel_requested": (True, None), "downgrade_scheduled": (False, "free")}[last]
+    assert (final.cancel_at_period_end, final.scheduled_plan_code) == expected

@@ -87,6 +87,23 @@ def insertion(row: Base) -> Insert:
     return insert(type(row)).values(row_values(row))
 
 
+def versioned_change[RowT: Base](
+    row: RowT, now: datetime, values: Mapping[str, Any], *conditions: ColumnElement[bool]
+) -> tuple[Update, RowT]:
+    """The UPDATE writing `values` (and `updated_at` now) to `row`'s row while it is at the version read and
+    `conditions` hold; and the row it leaves when it writes: a new object, outside the session, with those
+    values and the next version (a record of the change made from it can go in the same statement)."""
+    model: Any = type(row)  # a model with an `id` and a `version` (db.base.VersionedMixin)
+    read: Any = row
+    changes = {**values, "updated_at": now}  # (not the column's onupdate: the row left must be known)
+    statement = (
+        update(model)
+        .where(model.id == read.id, model.version == read.version, *conditions)
+        .values(**changes, version=model.version + 1)
+    )
+    return statement, model(**{**row_values(row), **changes, "version": read.version + 1})
+
+
 def run_together(session: Session, writes: Sequence[Insert | Update | Delete]) -> list[int]:
     """Run independent writes, each to a table none of the others writes, and give each one's row count. On
     PostgreSQL they are one statement, each a data-modifying WITH of it (one round trip; they see the same

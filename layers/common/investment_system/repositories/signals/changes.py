@@ -13,11 +13,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Update, update
+from sqlalchemy import ColumnElement, Update
 
 from investment_system.domain import SignalStatus
 from investment_system.models.signals import Signal
-from investment_system.repositories.base import row_values
+from investment_system.repositories.base import versioned_change
 from investment_system.repositories.signals.signals import has_effective_status
 
 
@@ -32,9 +32,7 @@ def conditional_change(
     """The UPDATE writing `values` (and `updated_at` now) to `signal`'s row while it is at the version read,
     not deleted and, `while_open`, OPEN at `now`; and the row it leaves when it writes: a new object, outside
     the session, with those values and the next version."""
-    changes = {**values, "updated_at": now}  # (not the column's onupdate: the row left must be known)
-    conditions = [Signal.id == signal.id, Signal.version == signal.version, Signal.deleted_at.is_(None)]
+    conditions: list[ColumnElement[bool]] = [Signal.deleted_at.is_(None)]
     if while_open:
         conditions.append(has_effective_status(SignalStatus.OPEN, now))
-    statement = update(Signal).where(*conditions).values(**changes, version=Signal.version + 1)
-    return statement, Signal(**{**row_values(signal), **changes, "version": signal.version + 1})
+    return versioned_change(signal, now, values, *conditions)

@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from investment_system.db import read_only, unit_of_work
+from investment_system.db import read_only, single_statement_write, unit_of_work
 from investment_system.db.base import new_id, utcnow
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Subscription as SubscriptionRow
 from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
+from investment_system.repositories.base import versioned_change
 from investment_system.repositories.billing.checkouts import CheckoutRepository
 from investment_system.repositories.billing.subscriptions import SubscriptionRepository
 from investment_system.schemas.billing import (
@@ -44,7 +45,8 @@ from investment_system.services.billing.limits import limit_follows_plan
 from investment_system.services.billing.plan_terms import FREE_PLAN, Terms, Transition, add_months, grace_period
 from investment_system.services.billing.plans import get_plan
 from investment_system.services.stream.events import record_event
-from investment_system.services.system.audit import record_change
+from investment_system.services.stream.recorded import write_recorded
+from investment_system.services.system.audit import audit_row, record_change
 
 ENTITY_TYPE = "subscription"
 SUBSCRIPTION_CHANGED = StreamEventType.SUBSCRIPTION_CHANGED
@@ -153,6 +155,10 @@ def change_plan(session: Session | None, user_id: uuid.UUID, plan_code: str) -> 
 def cancel_at_period_end(user_id: uuid.UUID) -> Subscription:
     """Cancel when the current period ends (instead of any scheduled change); until then the plan
     stays. Repeating it changes nothing."""
+    changes = {"cancel_at_period_end": True, "scheduled_plan_code": None}
+    shown = _changed_as_read(user_id, changes, "cancel_requested")
+    if shown is not None:
+        return shown
     with unit_of_work() as session:
         now = utcnow()
         subscription = current_subscription(session, user_id, now)
@@ -235,6 +241,35 @@ def _create_free(
     if created:
         _record(session, subscription, "created", {}, actor_id=None)
     return subscription
+
+
+def _changed_as_read(user_id: uuid.UUID, changes: dict[str, Any], action: str) -> Subscription | None:
+    """The user's change of their subscription made optimistically, as a signal's is: the row and the pending
+    checkout read in one query, then the change written with its audit row and stream event only while the
+    row is still at the version read (on PostgreSQL, one statement each, no transaction). The subscription
+    as the change leaves it; None when the change needs the row locked: no row yet, a transition due, or a
+    concurrent change in between."""
+    with read_only() as session:
+        now = utcnow()
+        found = CheckoutRepository(session).subscription_and_pending(user_id, now)
+        if found is None or _due_by(found[0], now, grace_period()) is not None:
+            return None
+        subscription, checkout = found
+        pending = None if checkout is None else checkout_out(checkout)
+        if all(getattr(subscription, name) == value for name, value in changes.items()):
+            return _subscription_with(session, subscription, pending)  # nothing to change
+    write, changed = versioned_change(subscription, now, changes)
+    with single_statement_write() as session:
+        shown = _subscription_with(session, changed, pending)
+        audit = audit_row(
+            entity_type=ENTITY_TYPE,
+            entity_id=subscription.id,
+            action=action,
+            actor_id=user_id,
+            before=_snapshot(subscription),
+            after=_snapshot(changed),
+        )
+        return shown if write_recorded(session, write, audit, user_id, SUBSCRIPTION_CHANGED, shown) else None
 
 
 def _snapshot(subscription: SubscriptionRow) -> dict[str, Any]:
