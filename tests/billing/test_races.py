@@ -21,7 +21,7 @@ from investment_system.models.checkouts import Checkout
 from investment_system.schemas.billing import PaymentEvent as EventBody
 from investment_system.schemas.billing import SubscriptionChange
 from investment_system.schemas.signals import SignalCreate
-from investment_system.services.billing.subscriptions import cancel_at_period_end, change_plan
+from investment_system.services.billing.subscriptions import cancel_at_period_end, change_plan, get_subscription
 from investment_system.services.billing.webhooks import receive_payment_event
 from investment_system.services.signals.quota import create_signal_within_quota
 from tests.support.billing import count_a_signal, paying, payment_event, put_on_plan, stored_subscription
@@ -297,3 +297,19 @@ def test_ten_cancellations_at_once_racing_a_downgrade_leave_one_record_each(pool
         ).first()
     expected = {"cancel_requested": (True, None), "downgrade_scheduled": (False, "free")}[last]
     assert (final.cancel_at_period_end, final.scheduled_plan_code) == expected
+
+
+def test_ten_upgrades_at_once_leave_one_pending_checkout(pooled):
+    # Given a free user
+    investor = make_investor()
+    # When they choose pro and enterprise ten times at the same instant (no Idempotency-Key)
+    plans = ["pro", "enterprise"] * 5
+    outcomes = race_all([lambda plan=plan: change_plan(None, investor.user_id, plan) for plan in plans])
+    # Then every request starts a checkout, each replacing the one before: exactly one stays pending,
+    # and it is the one the subscription shows
+    assert not [outcome for outcome in outcomes if isinstance(outcome, AppError)]
+    started = {outcome.checkout.id for outcome in outcomes}
+    assert len(started) == 10
+    pending = _count(Checkout, Checkout.user_id == investor.user_id, Checkout.status == "PENDING")
+    assert pending == 1
+    assert get_subscription(investor.user_id).pending_checkout.id in started

@@ -201,7 +201,6 @@ OVER_BUDGET = {
     ),
     "POST /v1/auth/refresh": (10, "the rotation locks user, session and token in order, then issues the pair"),
     "PATCH /v1/admin/users/{user_id}": (5, "the user locked (its audit row says what it was), then the change"),
-    "PUT /v1/billing/subscription": (5, "the subscription locked (due changes first), then the checkout's statement"),
     "POST /v1/billing/webhooks/payments": (15, "the event's claim, the user, a first use's row, each change recorded"),
 }
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, Update, and_, select, update
+from sqlalchemy import ColumnElement, Select, Update, and_, exists, select, update
 
 from investment_system.db.engine import compiles_only, dialect_name
 from investment_system.models.billing import Subscription
 from investment_system.models.checkouts import Checkout, CheckoutStatus
-from investment_system.repositories.base import Repository, execute_dml, insertion
+from investment_system.repositories.base import Repository, execute_dml, insert_per_row_of, insertion, row_values
 
 
 def is_pending_checkout(user_id: uuid.UUID, now: datetime) -> ColumnElement[bool]:
@@ -68,18 +68,29 @@ class CheckoutRepository(Repository[Checkout]):
         """The user's PENDING checkout that has not expired (there is at most one PENDING)."""
         return self.session.scalars(_pending_checkout(user_id, now)).first()
 
-    def replace_pending_with(self, checkout: Checkout) -> None:
-        """Add `checkout` in place of its user's pending one (REPLACED). On PostgreSQL one statement, whose
-        WITH's UPDATE does not see the row its INSERT adds; elsewhere, and in a replay on SQLite, two."""
+    def start(self, checkout: Checkout, subscription: Subscription, now: datetime) -> bool:
+        """Add `checkout` in place of its user's pending one, while the user's subscription is at the version
+        read; whether it was. The start moves that version on (a pending checkout shows in the subscription),
+        so of two starts that read the same version one is added, the other not; there is no other guard
+        against two pending checkouts. On PostgreSQL one statement, all of it conditional on the version's
+        move; elsewhere, and in a replay on SQLite, one by one."""
+        moved = (
+            update(Subscription)
+            .where(Subscription.id == subscription.id, Subscription.version == subscription.version)
+            .values(version=Subscription.version + 1, updated_at=now)
+        )
         replace = _replace_pending(checkout.user_id)
-        add = insertion(checkout)
         if dialect_name(self.session) == "postgresql":
-            statement = add.add_cte(replace.cte("replaced"))
+            gate = moved.returning(Subscription.id).cte("moved")
+            replaced = replace.where(exists(gate.select())).cte("replaced")
+            statement = insert_per_row_of(Checkout, row_values(checkout), gate).add_cte(replaced)
             if not compiles_only(self.session, statement):
-                execute_dml(self.session, statement)
-                return
+                return execute_dml(self.session, statement).rowcount == 1
+        if execute_dml(self.session, moved).rowcount != 1:
+            return False
         execute_dml(self.session, replace)
-        execute_dml(self.session, add)
+        execute_dml(self.session, insertion(checkout))
+        return True
 
     def complete(self, checkout_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> bool:
         """PENDING -> COMPLETED when the checkout is the user's and unexpired; True when this call did it."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from investment_system.db.base import new_id
 from investment_system.domain import PlanCode
+from investment_system.models.billing import Subscription as SubscriptionRow
 from investment_system.models.checkouts import Checkout as CheckoutRow
 from investment_system.models.checkouts import CheckoutStatus
 from investment_system.observability import MetricName, add_metric, logger
@@ -39,12 +40,12 @@ def checkout_out(checkout: CheckoutRow) -> Checkout:
     )
 
 
-def start_checkout(session: Session, user_id: uuid.UUID, plan: Plan, now: datetime) -> Checkout:
-    """A pending checkout of `plan` at its price, replacing the user's pending one (the caller holds
-    the user's subscription row locked, so two starts never both stay pending)."""
+def start_checkout(session: Session, subscription: SubscriptionRow, plan: Plan, now: datetime) -> Checkout | None:
+    """A pending checkout of `plan` at its price, replacing the user's pending one, while the user's
+    `subscription` is at the version read (`CheckoutRepository.start`); None when it no longer was."""
     checkout = CheckoutRow(
         id=new_id(),
-        user_id=user_id,
+        user_id=subscription.user_id,
         plan_code=plan.code.value,
         amount_cents=plan.price_cents,
         currency=plan.currency,
@@ -52,7 +53,8 @@ def start_checkout(session: Session, user_id: uuid.UUID, plan: Plan, now: dateti
         created_at=now,
         expires_at=now + CHECKOUT_TTL,
     )
-    CheckoutRepository(session).replace_pending_with(checkout)
+    if not CheckoutRepository(session).start(checkout, subscription, now):
+        return None
     add_metric(MetricName.CHECKOUTS_CREATED)
     logger.info("Checkout started", extra={"checkout_id": str(checkout.id), "plan": checkout.plan_code})
     return checkout_out(checkout)

@@ -11,7 +11,9 @@ quota checks (`terms_at`): all give the same subscription. The whole table: docs
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from investment_system.schemas.billing import (
     ScheduledChange,
     Subscription,
 )
+from investment_system.schemas.plans import Plan
 from investment_system.schemas.stream import StreamEventType
 from investment_system.schemas.versions import Versioned
 from investment_system.services.billing.checkouts import (
@@ -49,6 +52,8 @@ from investment_system.services.stream.recorded import write_recorded
 from investment_system.services.system.audit import audit_row, record_change
 
 ENTITY_TYPE = "subscription"
+# A change of the subscription's own values: its audit action, and the values.
+type Change = tuple[str, dict[str, Any]]
 SUBSCRIPTION_CHANGED = StreamEventType.SUBSCRIPTION_CHANGED
 
 
@@ -133,31 +138,48 @@ def _versioned(session: Session, subscription: SubscriptionRow, pending: Checkou
 def change_plan(session: Session | None, user_id: uuid.UUID, plan_code: str) -> Subscription | CheckoutStarted:
     """PUT /v1/billing/subscription: a dearer plan starts a checkout and changes nothing else; a
     cheaper one is scheduled for the period's end; the current plan drops what was scheduled. In
-    `session`'s transaction (an Idempotency-Key's), or with `session` None in one of its own."""
+    `session`'s transaction (an Idempotency-Key's), with the subscription locked; with `session` None,
+    optimistically first (`_changed_as_read`), then in a transaction of its own."""
     if session is None:
+        changed = _changed_as_read(user_id, partial(_plan_change, plan_code))
+        if changed is not None:
+            return changed
         with unit_of_work() as own:
             return change_plan(own, user_id, plan_code)
-    target = get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND before anything changes
+    get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND before anything changes
     now = utcnow()
     subscription = current_subscription(session, user_id, now)
-    current = get_plan(session, subscription.plan_code)
-    if target.code != current.code and target.price_cents >= current.price_cents:
-        checkout = start_checkout(session, user_id, target, now)  # the pending one from now on
+    change = _plan_change(plan_code, session, subscription)
+    if isinstance(change, Plan):
+        checkout = start_checkout(session, subscription, change, now)  # the pending one from now on
+        assert checkout is not None  # the row is locked: it is at the version read
         return CheckoutStarted(checkout=checkout, subscription=_subscription_with(session, subscription, checkout))
     before = _snapshot(subscription)
-    subscription.cancel_at_period_end = False
-    subscription.scheduled_plan_code = None if target.code == current.code else target.code
-    action = "change_withdrawn" if target.code == current.code else "downgrade_scheduled"
+    action, values = change
+    for name, value in values.items():
+        setattr(subscription, name, value)
     shown = _record(session, subscription, action, before, actor_id=user_id)
     return shown or subscription_out(session, subscription, now)
+
+
+def _plan_change(plan_code: str, session: Session, subscription: SubscriptionRow) -> Plan | Change:
+    """What choosing `plan_code` does: the dearer plan a checkout is for, or the change of the subscription.
+    404 PLAN_NOT_FOUND."""
+    target = get_plan(session, plan_code)
+    current = get_plan(session, subscription.plan_code)
+    if target.code != current.code and target.price_cents >= current.price_cents:
+        return target
+    if target.code == current.code:
+        return "change_withdrawn", {"cancel_at_period_end": False, "scheduled_plan_code": None}
+    return "downgrade_scheduled", {"cancel_at_period_end": False, "scheduled_plan_code": target.code.value}
 
 
 def cancel_at_period_end(user_id: uuid.UUID) -> Subscription:
     """Cancel when the current period ends (instead of any scheduled change); until then the plan
     stays. Repeating it changes nothing."""
-    changes = {"cancel_at_period_end": True, "scheduled_plan_code": None}
-    shown = _changed_as_read(user_id, changes, "cancel_requested")
-    if shown is not None:
+    cancel: Change = ("cancel_requested", {"cancel_at_period_end": True, "scheduled_plan_code": None})
+    shown = _changed_as_read(user_id, lambda _session, _subscription: cancel)
+    if isinstance(shown, Subscription):
         return shown
     with unit_of_work() as session:
         now = utcnow()
@@ -243,12 +265,14 @@ def _create_free(
     return subscription
 
 
-def _changed_as_read(user_id: uuid.UUID, changes: dict[str, Any], action: str) -> Subscription | None:
-    """The user's change of their subscription made optimistically, as a signal's is: the row and the pending
-    checkout read in one query, then the change written with its audit row and stream event only while the
-    row is still at the version read (on PostgreSQL, one statement each, no transaction). The subscription
-    as the change leaves it; None when the change needs the row locked: no row yet, a transition due, or a
-    concurrent change in between."""
+def _changed_as_read(
+    user_id: uuid.UUID, decide: Callable[[Session, SubscriptionRow], Plan | Change]
+) -> Subscription | CheckoutStarted | None:
+    """The user's change of their subscription, `decide`d from the row as read, made optimistically as a
+    signal's is: the row and the pending checkout read in one query, then the change written with its audit
+    row and stream event (or the checkout started) only while the row is still at the version read; on
+    PostgreSQL one statement each, no transaction. What the change gives; None when it needs the row
+    locked: no row yet, a transition due, or a concurrent change in between."""
     with read_only() as session:
         now = utcnow()
         found = CheckoutRepository(session).subscription_and_pending(user_id, now)
@@ -256,10 +280,17 @@ def _changed_as_read(user_id: uuid.UUID, changes: dict[str, Any], action: str) -
             return None
         subscription, checkout = found
         pending = None if checkout is None else checkout_out(checkout)
-        if all(getattr(subscription, name) == value for name, value in changes.items()):
+        change = decide(session, subscription)
+        if not isinstance(change, Plan) and all(getattr(subscription, k) == v for k, v in change[1].items()):
             return _subscription_with(session, subscription, pending)  # nothing to change
-    write, changed = versioned_change(subscription, now, changes)
     with single_statement_write() as session:
+        if isinstance(change, Plan):
+            started = start_checkout(session, subscription, change, now)
+            if started is None:
+                return None
+            return CheckoutStarted(checkout=started, subscription=_subscription_with(session, subscription, started))
+        action, values = change
+        write, changed = versioned_change(subscription, now, values)
         shown = _subscription_with(session, changed, pending)
         audit = audit_row(
             entity_type=ENTITY_TYPE,
