@@ -31,7 +31,9 @@ from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
 from investment_system.models import RefreshToken, User
 from investment_system.schemas.auth import LoginCredentials, TokenPair
+from investment_system.schemas.users import UserAdminUpdate
 from investment_system.services.accounts import credentials, login_sessions, revocation
+from investment_system.services.accounts.admin import update_user_as_admin
 from investment_system.settings import get_settings
 from tests.support.accounts import (
     NEW_PASSWORD,
@@ -409,6 +411,33 @@ def test_a_refresh_during_a_password_change_is_refused_or_ended_never_deadlocked
             with pytest.raises(AppError) as refused:
                 login_sessions.rotate(refresh_token)
             assert refused.value.code == ErrorCode.TOKEN_REVOKED
+
+
+def test_a_refresh_during_a_deactivation_is_refused_or_ended_never_deadlocked(db):
+    # Given an administrator
+    admin, _ = signed_up_admin()
+    for number in range(10):
+        # And a user holding a refresh token
+        user, tokens = signed_up(f"user{number}@example.com")
+        # When the token is refreshed while the administrator deactivates the user (their row locked
+        # for the change, then every session ended)
+        deactivation = UserAdminUpdate(is_active=False)
+        results, failures = _at_once(
+            db,
+            [
+                partial(login_sessions.rotate, tokens["refresh_token"]),
+                partial(update_user_as_admin, uuid.UUID(admin["id"]), uuid.UUID(user["id"]), deactivation),
+            ],
+        )
+        # Then neither deadlocks: the refresh came first and its pair was ended, or it is refused
+        codes = [getattr(failure, "code", failure) for failure in failures]
+        assert codes in ([], [ErrorCode.TOKEN_REVOKED], [ErrorCode.ACCOUNT_DISABLED])
+        # And nothing the user held or got refreshes any more
+        issued = [pair.refresh_token for pair in results if isinstance(pair, TokenPair)]
+        for refresh_token in [tokens["refresh_token"], *issued]:
+            with pytest.raises(AppError) as refused:
+                login_sessions.rotate(refresh_token)
+            assert refused.value.code in (ErrorCode.TOKEN_REVOKED, ErrorCode.ACCOUNT_DISABLED)
 
 
 def test_logout_ends_the_sessions_access_tokens_at_once(ada):

@@ -175,7 +175,9 @@ class Repository[ModelT: Keyed](RowRepository[ModelT]):
     def get(self, row_id: uuid.UUID, *, for_update: bool = False) -> ModelT | None:
         if not for_update:
             return row_by_id(self.session, self.model, row_id)
-        return self.session.scalars(by_id(self.model, row_id).with_for_update()).first()
+        # FOR NO KEY UPDATE on PostgreSQL (FOR UPDATE elsewhere): the row's key never changes, so rows that
+        # refer to it (a user's new refresh token) can be inserted meanwhile, as the UPDATE itself allows.
+        return self.session.scalars(by_id(self.model, row_id).with_for_update(key_share=True)).first()
 
     def update(self, row: ModelT, **changes: Any) -> ModelT:
         for name, value in changes.items():

@@ -21,15 +21,6 @@ LISTING_SCOPE = "admin-users"
 _KEEP_UPDATED_AT = {"updated_at": User.updated_at}
 
 
-# What a refresh checks of its token, built once: its values are bound when it is executed, so a
-# request pays neither for building the statement nor for working out its cache key.
-_USER_WITH_SESSION = (
-    select(User, UserSession)
-    .outerjoin(UserSession, (UserSession.id == bindparam("session_id")) & (UserSession.user_id == User.id))
-    .where(User.id == bindparam("user_id"))
-)
-
-
 # What every authenticated request checks of its token (http/auth.py): the user's row without the
 # password hash (what ends a token, the role, and the profile GET /v1/users/me answers with) and the
 # session's end. Built once, its values bound when executed.
@@ -115,12 +106,6 @@ class UserRepository(Repository[User]):
 
     def by_email(self, email: str) -> User | None:
         return self.session.scalars(_by_email(email)).first()
-
-    def with_session(self, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[User, UserSession | None] | None:
-        """The user and one of their sessions (None when it is not theirs or does not exist), in one query:
-        what each refresh checks."""
-        row = self.session.execute(_USER_WITH_SESSION, {"user_id": user_id, "session_id": session_id}).first()
-        return None if row is None else (row[0], row[1])
 
     def token_state(self, user_id: uuid.UUID, session_id: uuid.UUID) -> TokenState | None:
         """What ends a token of the user's session, and the user's role, in one query (None: no such user)."""

@@ -25,14 +25,15 @@ from investment_system.models.users import User
 from investment_system.observability import MetricName, add_metric, logger
 from investment_system.repositories.accounts.login_sessions import SessionRepository
 from investment_system.repositories.accounts.refresh_tokens import RefreshTokenRepository
-from investment_system.repositories.accounts.users import UserRepository, failed_logins_cleared
+from investment_system.repositories.accounts.rotations import RotationRepository
+from investment_system.repositories.accounts.users import failed_logins_cleared
 from investment_system.repositories.base import insertion, run_together
 from investment_system.schemas.auth import TokenPair
 from investment_system.schemas.plans import Plan
 from investment_system.services.accounts.authentication import live_session
 from investment_system.services.accounts.revocation import end_sessions
 from investment_system.services.accounts.tokens import TokenType, issue_token, token_lifetime, verify_refresh_token
-from investment_system.services.billing.plan_terms import plan_of_user
+from investment_system.services.billing.plan_terms import plan_of, plan_of_user
 from investment_system.settings import get_settings
 
 
@@ -99,19 +100,22 @@ def rotate(refresh_token: str) -> TokenPair:
     with unit_of_work() as session:
         # A session's rotations run one at a time, each reading what the one before it committed: of
         # many presentations at once, each replaces its predecessor's pair, and one pair stays live.
-        SessionRepository(session).lock(family_id, uuid.UUID(claims["sub"]))
-        tokens = RefreshTokenRepository(session)
-        stored = _stored(tokens, refresh_token, claims["sub"], family_id)
-        user, user_session = live_session(
-            UserRepository(session).with_session(stored.user_id, family_id), claims["epoch"]
+        # On PostgreSQL: BEGIN, the locked read, the replacement, COMMIT.
+        rotation = RotationRepository(session).locked_for_rotation(
+            family_id, uuid.UUID(claims["sub"]), token_digest(refresh_token)
         )
+        if rotation is None:  # a well-signed token we never stored, or of another subject or session
+            raise AuthenticationError(ErrorCode.TOKEN_INVALID)
+        stored = rotation.token
+        user, user_session = live_session((rotation.user, rotation.session), claims["epoch"])
         if user_session.expires_at <= now:
             raise AuthenticationError(ErrorCode.TOKEN_EXPIRED)
         revoked = 0
         if stored.revoked_at is None or _is_retry(stored, now=now, grace=grace):
-            successor = uuid.uuid4()
-            tokens.replace_live(family_id, now=now, successor=successor)
-            pair: TokenPair | None = _issue_pair(session, user, user_session, jti=successor, now=now)
+            plan = plan_of(session, rotation.subscription, now)
+            pair: TokenPair | None
+            pair, successor = _pair(user, user_session, plan, jti=uuid.uuid4(), now=now)
+            RefreshTokenRepository(session).replace_live_with(successor, now=now)
         else:
             pair = None
             revoked = end_sessions(session, stored.user_id, {family_id}, now=now)
@@ -179,11 +183,3 @@ def _is_retry(token: RefreshToken, *, now: datetime, grace: timedelta) -> bool:
     """Whether a revoked token was replaced (rotated, or retired by a repeat's pair; not revoked with its
     session) no longer than `grace` ago."""
     return token.replaced_by is not None and token.revoked_at is not None and now - token.revoked_at <= grace
-
-
-def _stored(tokens: RefreshTokenRepository, refresh_token: str, subject: str, family_id: uuid.UUID) -> RefreshToken:
-    stored = tokens.by_hash(token_digest(refresh_token))
-    # A well-signed token we never stored (or of another subject or session) is not one of ours.
-    if stored is None or str(stored.user_id) != subject or stored.family_id != family_id:
-        raise AuthenticationError(ErrorCode.TOKEN_INVALID)
-    return stored

@@ -127,5 +127,9 @@ def plan_in_force(subscription: Subscription | None, now: datetime) -> str:
 
 def plan_of_user(session: Session, user_id: uuid.UUID, now: datetime | None = None) -> Plan:
     """The plan whose quotas apply to the user now; reads only (quota checks, usage, rate limits)."""
-    subscription = SubscriptionRepository(session).for_user(user_id)
-    return plan_catalogue(session)[plan_in_force(subscription, now or utcnow())]
+    return plan_of(session, SubscriptionRepository(session).for_user(user_id), now or utcnow())
+
+
+def plan_of(session: Session, subscription: Subscription | None, now: datetime) -> Plan:
+    """The plan whose quotas apply at `now` to the holder of `subscription` (as read by the caller)."""
+    return plan_catalogue(session)[plan_in_force(subscription, now)]
