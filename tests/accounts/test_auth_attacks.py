@@ -29,11 +29,13 @@ from investment_system.db import engine as db_engine
 from investment_system.db import single_statement_write, unit_of_work
 from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode
-from investment_system.models import RefreshToken, User
+from investment_system.models import AuditEvent, RefreshToken, User
+from investment_system.repositories.accounts.users import epoch_ended
 from investment_system.schemas.auth import LoginCredentials, TokenPair
 from investment_system.schemas.users import UserAdminUpdate
 from investment_system.services.accounts import credentials, login_sessions, revocation
 from investment_system.services.accounts.admin import update_user_as_admin
+from investment_system.services.system.audit import audit_row
 from investment_system.settings import get_settings
 from tests.support.accounts import (
     NEW_PASSWORD,
@@ -383,8 +385,10 @@ def test_parallel_refreshes_of_many_sessions_all_succeed(db):
 
 def _end_every_session(user_id: uuid.UUID) -> None:
     """What a password change, a deactivation or a role change runs once the request is checked."""
+    audit = audit_row(entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
     with single_statement_write() as session:
-        revocation.end_every_session(session, user_id, active=True, now=utcnow(), changes={})
+        ending = epoch_ended(user_id, {}, utcnow())
+        revocation.end_every_session(session, ending, user_id, active=True, now=utcnow(), audit=audit)
 
 
 def test_a_refresh_during_a_password_change_is_refused_or_ended_never_deadlocked(db):
@@ -438,6 +442,30 @@ def test_a_refresh_during_a_deactivation_is_refused_or_ended_never_deadlocked(db
             with pytest.raises(AppError) as refused:
                 login_sessions.rotate(refresh_token)
             assert refused.value.code in (ErrorCode.TOKEN_REVOKED, ErrorCode.ACCOUNT_DISABLED)
+
+
+def test_parallel_administrators_changes_each_land_with_their_record(db):
+    # Given an administrator and a user
+    admin, _ = signed_up_admin()
+    user, _ = signed_up("target@example.com")
+    user_id = uuid.UUID(user["id"])
+    # When ten changes of the user's role and activation are made at the same instant
+    updates = [UserAdminUpdate(role="admin" if n % 2 else "user", is_active=n % 3 != 0) for n in range(10)]
+    calls = [partial(update_user_as_admin, uuid.UUID(admin["id"]), user_id, update) for update in updates]
+    _, failures = _at_once(db, calls)
+    # Then each one lands (a change that found the row changed since its read is made again, locked)
+    assert failures == []
+    # And the audit trail has one row per change, the last one saying what the row now is
+    with unit_of_work() as session:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.entity_id == user_id, AuditEvent.action == "updated_by_admin")
+        ).all()
+        stored = session.get(User, user_id)
+        assert stored is not None
+        assert len(rows) == 10
+        last = max(rows, key=lambda row: row.id).changes
+        for field, value in (("role", stored.role), ("is_active", stored.is_active)):
+            assert last.get(field, {"to": value})["to"] == value
 
 
 def test_logout_ends_the_sessions_access_tokens_at_once(ada):

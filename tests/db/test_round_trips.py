@@ -199,7 +199,6 @@ OVER_BUDGET = {
         "the key's claim commits first (a statement), so that a retry sees it; then one transaction: the plan, "
         "the signal with its count and record, the key's response",
     ),
-    "PATCH /v1/admin/users/{user_id}": (5, "the user locked (its audit row says what it was), then the change"),
     "POST /v1/billing/webhooks/payments": (15, "the event's claim, the user, a first use's row, each change recorded"),
 }
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     CursorResult,
     Delete,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Select,
     Update,
     and_,
+    exists,
     func,
     insert,
     literal,
@@ -104,17 +106,76 @@ def versioned_change[RowT: Base](
     return statement, model(**{**row_values(row), **changes, "version": read.version + 1})
 
 
-def run_together(session: Session, writes: Sequence[Insert | Update | Delete]) -> list[int]:
-    """Run independent writes, each to a table none of the others writes, and give each one's row count. On
-    PostgreSQL they are one statement, each a data-modifying WITH of it (one round trip; they see the same
-    snapshot, which independent writes do not mind); elsewhere, and in a replay for PostgreSQL on its
-    scratch SQLite, one by one in order."""
+def run_together(
+    session: Session, writes: Sequence[Insert | Update | Delete], *, records: Sequence[Base] = ()
+) -> list[int]:
+    """Run independent writes, each to a table none of the others writes, and insert the new rows `records`
+    (an audit row); each write's row count. On PostgreSQL they are one statement, each a data-modifying
+    WITH of it (one round trip; they see the same snapshot, which independent writes do not mind);
+    elsewhere, and in a replay for PostgreSQL on its scratch SQLite, one by one in order."""
+    counts = run_gated(session, None, writes, records=records)
+    assert counts is not None  # (nothing gates them)
+    return counts
+
+
+def run_gated(
+    session: Session,
+    gate: Update | None,
+    writes: Sequence[Insert | Update | Delete],
+    *,
+    records: Sequence[Base] = (),
+) -> list[int] | None:
+    """`run_together`, made only when `gate` (an UPDATE of one row, conditional on it being as read) writes
+    its row, first; None when it did not. On PostgreSQL the gated writes are conditional on the gate's
+    RETURNING, in the same statement."""
     if dialect_name(session) == "postgresql":
-        made = [write.returning(literal_column("1")).cte(f"write_{n}") for n, write in enumerate(writes)]
+        made, gated = _together(writes, gate, records)
         statement = select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in made))
         if not compiles_only(session, statement):
-            return [int(count) for count in execute_dml(session, statement).one()]
-    return [execute_dml(session, write).rowcount for write in writes]
+            gate_count, *counts = execute_dml(session, statement).one()
+            if gated and not gate_count:
+                return None
+            return [int(count) for count in counts[: len(writes)]]
+    if gate is not None and execute_dml(session, gate).rowcount != 1:
+        return None
+    counts = [execute_dml(session, write).rowcount for write in writes]
+    for row in records:
+        execute_dml(session, insert(type(row)).values(_given(row)))
+    return counts
+
+
+def _together(
+    writes: Sequence[Insert | Update | Delete], gate: Update | None, records: Sequence[Base]
+) -> tuple[list[CTE], bool]:
+    """PostgreSQL's WITHs of `run_together`: the gate's first (a constant one-row CTE without a gate), then
+    the writes', then the records'; and whether there is a gate."""
+    if gate is None:
+        source = select(literal_column("1").label("gate")).cte("gate")
+        conditioned = list(writes)
+    else:
+        source = gate.returning(literal_column("1").label("gate")).cte("gate")
+        condition = exists(source.select())
+        conditioned = [_only_when(write, condition) for write in writes]
+    made = [source, *(write.returning(literal_column("1")).cte(f"write_{n}") for n, write in enumerate(conditioned))]
+    for n, row in enumerate(records):
+        inserted = insert_per_row_of(type(row), _given(row), source)
+        made.append(inserted.returning(literal_column("1")).cte(f"record_{n}"))
+    return made, gate is not None
+
+
+def _only_when(write: Insert | Update | Delete, condition: ColumnElement[bool]) -> Update | Delete:
+    if isinstance(write, Insert):
+        raise TypeError("a gated write is an UPDATE or a DELETE; a new row goes in `records`")
+    return write.where(condition)
+
+
+def _given(row: Base) -> dict[str, Any]:
+    """A new row's values but a primary key left to the database (an audit row's sequence)."""
+    return {key: value for key, value in row_values(row).items() if value is not None or not _is_key(row, key)}
+
+
+def _is_key(row: Base, key: str) -> bool:
+    return bool(row.__table__.c[key].primary_key)
 
 
 class WriteCondition(Protocol):
@@ -175,6 +236,12 @@ class Repository[ModelT: Keyed](RowRepository[ModelT]):
     def get(self, row_id: uuid.UUID, *, for_update: bool = False) -> ModelT | None:
         if not for_update:
             return row_by_id(self.session, self.model, row_id)
+        if dialect_name(self.session) == "sqlite":
+            # SQLite ignores FOR UPDATE and begins a transaction at its first write: a no-op UPDATE of the
+            # row takes the database's write lock, so the read that follows is still true at the write.
+            model: Any = self.model
+            kept = {column.key: column for column in model.__table__.c if column.onupdate is not None}
+            execute_dml(self.session, update(model).where(model.id == row_id).values(id=model.id, **kept))
         # FOR NO KEY UPDATE on PostgreSQL (FOR UPDATE elsewhere): the row's key never changes, so rows that
         # refer to it (a user's new refresh token) can be inserted meanwhile, as the UPDATE itself allows.
         return self.session.scalars(by_id(self.model, row_id).with_for_update(key_share=True)).first()

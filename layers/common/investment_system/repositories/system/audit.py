@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import FromClause, Insert, Select, Update, insert, select
+from sqlalchemy import FromClause, Insert, Select, Update, select
 
 from investment_system.db.base import utcnow
 from investment_system.db.engine import compiles_only, dialect_name
@@ -35,12 +35,6 @@ def audit_event(
         correlation_id=correlation_id,
         at=utcnow(),
     )
-
-
-def audit_insertion(event: AuditEvent) -> Insert:
-    """The INSERT of `event`'s row (its id generated), for a statement that makes several writes at once
-    (`repositories.base.run_together`)."""
-    return insert(AuditEvent).values({name: getattr(event, name) for name in _VALUES})
 
 
 def audit_insert(event: AuditEvent, source: FromClause) -> Insert:

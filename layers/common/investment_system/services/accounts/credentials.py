@@ -27,7 +27,7 @@ from investment_system.errors import (
 )
 from investment_system.models.users import User as UserRow
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.accounts.users import UserRepository, new_user
+from investment_system.repositories.accounts.users import UserRepository, epoch_ended, new_user
 from investment_system.repositories.base import insertion
 from investment_system.schemas.auth import LoginCredentials, TokenPair, UserRegistration
 from investment_system.schemas.users import (
@@ -48,7 +48,7 @@ from investment_system.services.accounts.passwords import (
 from investment_system.services.accounts.profiles import audit_snapshot
 from investment_system.services.accounts.reads import existing_user, get_profile
 from investment_system.services.accounts.revocation import end_every_session
-from investment_system.services.system.audit import audit_row_insertion, record_change, write_audited
+from investment_system.services.system.audit import audit_row, record_change, write_audited
 from investment_system.services.system.feature_flags import Flag, flag_enabled
 from investment_system.settings import get_settings
 
@@ -169,11 +169,11 @@ def change_password(user_id: uuid.UUID, change: PasswordChange) -> None:
     if _check_password(change.current_password, user_id) is None:
         raise RequestError(ErrorCode.INVALID_CURRENT_PASSWORD)
     new_hash = hash_password(change.new_password)
-    audit = audit_row_insertion(entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
+    audit = audit_row(entity_type="user", entity_id=user_id, action="password_changed", actor_id=user_id)
     # (the current password was right: the attempts it counted are forgotten)
-    changes = {"password_hash": new_hash, "failed_login_count": 0, "locked_until": None}
+    ending = epoch_ended(user_id, {"password_hash": new_hash, "failed_login_count": 0, "locked_until": None}, utcnow())
     with single_statement_write() as session:
-        revoked = end_every_session(session, user_id, active=True, now=utcnow(), changes=changes, with_writes=[audit])
+        revoked = end_every_session(session, ending, user_id, active=True, now=utcnow(), audit=audit)
     logger.info("Password changed; every session ended", extra={"user_id": str(user_id), "tokens_revoked": revoked})
 
 

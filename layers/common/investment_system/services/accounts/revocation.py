@@ -11,11 +11,11 @@ in force, is services/accounts/login_sessions.py. `logout` ends sessions and iss
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Delete, Insert, Update
+from sqlalchemy import Update
 from sqlalchemy.orm import Session
 
 from investment_system.db import single_statement_write
@@ -23,9 +23,11 @@ from investment_system.db.base import utcnow
 from investment_system.errors import AuthenticationError, ErrorCode, PermissionDenied
 from investment_system.repositories.accounts.login_sessions import sessions_revocation, user_sessions_revocation
 from investment_system.repositories.accounts.refresh_tokens import families_revocation, user_tokens_revocation
-from investment_system.repositories.accounts.users import epoch_ended
 from investment_system.services.accounts.tokens import verify_refresh_token
 from investment_system.services.stream.events import end_session_streams, end_user_streams
+
+if TYPE_CHECKING:  # (the audit trail's table is mapped by the functions that write it, not by logout's)
+    from investment_system.models.audit import AuditEvent
 
 
 def end_sessions(session: Session, user_id: uuid.UUID, session_ids: Collection[uuid.UUID], *, now: datetime) -> int:
@@ -37,27 +39,20 @@ def end_sessions(session: Session, user_id: uuid.UUID, session_ids: Collection[u
 
 
 def end_every_session(
-    session: Session,
-    user_id: uuid.UUID,
-    *,
-    active: bool,
-    now: datetime,
-    changes: dict[str, Any],
-    with_writes: Sequence[Insert] = (),
-) -> int:
-    """End every token issued to the user so far (password change, deactivation, role change): the
-    token epoch moves on in the UPDATE that also writes `changes` to the user (the change that ends
-    them), every session ends with its stream, and `with_writes` (the change's audit row) are made: one
-    statement on PostgreSQL. `active`: whether the user is active once changed (their open connections
-    are closed with TOKEN_REVOKED, else ACCOUNT_DISABLED). How many refresh tokens were live."""
+    session: Session, change: Update, user_id: uuid.UUID, *, active: bool, now: datetime, audit: AuditEvent
+) -> int | None:
+    """End every token issued to the user so far (password change, deactivation, role change) with `change`,
+    the user's UPDATE that makes the change and moves the token epoch on (`repositories.accounts.users`):
+    every session ends with its stream, and the change's `audit` row is added, only when `change` writes
+    its row (it may be conditional on the row being as read); one statement on PostgreSQL. `active`:
+    whether the user is active once changed (their open connections are closed with TOKEN_REVOKED, else
+    ACCOUNT_DISABLED). How many refresh tokens were live; None when `change` wrote nothing."""
     code = ErrorCode.TOKEN_REVOKED if active else ErrorCode.ACCOUNT_DISABLED
-    revocations: list[Insert | Update | Delete] = [
-        epoch_ended(user_id, changes, now),
-        user_sessions_revocation(user_id, now),
-        user_tokens_revocation(user_id, now),
-        *with_writes,
-    ]
-    _user, _sessions, revoked, *_written = end_user_streams(session, user_id, code, with_writes=revocations)
+    revocations = [user_sessions_revocation(user_id, now), user_tokens_revocation(user_id, now)]
+    made = end_user_streams(session, user_id, code, with_writes=revocations, gate=change, records=[audit])
+    if made is None:
+        return None
+    _sessions, revoked = made
     return revoked
 
 

@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.orm import Session
 
-from investment_system.db.base import utcnow
+from investment_system.db.base import Base, utcnow
 from investment_system.db.engine import autocommitting
 from investment_system.errors import ErrorCode
 from investment_system.models.stream import StreamEvent
-from investment_system.repositories.base import run_together
+from investment_system.repositories.base import run_gated
 from investment_system.repositories.stream.stream import (
     StreamEventRepository,
     UserStreamRepository,
@@ -57,27 +57,37 @@ def end_session_streams(
     """A step of ending some of the user's sessions (services/accounts/revocation.py): their unused tickets
     are deleted, their open connections marked to be closed with TOKEN_REVOKED, by the delivery asked for
     once committed. Sent with `with_writes`, the sessions' own revocation, as one statement on PostgreSQL
-    (`repositories.base.run_together`); the row counts of `with_writes`."""
-    return _end_streams(
+    (`repositories.base.run_gated`); the row counts of `with_writes`."""
+    counts = _end_streams(
         session,
         user_id,
         tickets_deletion(session_ids=session_ids),
         connections_ending(ErrorCode.TOKEN_REVOKED.value, session_ids=session_ids),
         with_writes,
     )
+    assert counts is not None  # (nothing gates them)
+    return counts
 
 
 def end_user_streams(
-    session: Session, user_id: uuid.UUID, code: ErrorCode, *, with_writes: Sequence[Insert | Update | Delete] = ()
-) -> list[int]:
+    session: Session,
+    user_id: uuid.UUID,
+    code: ErrorCode,
+    *,
+    with_writes: Sequence[Update | Delete] = (),
+    gate: Update | None = None,
+    records: Sequence[Base] = (),
+) -> list[int] | None:
     """A step of ending every session of a user, as `end_session_streams` for each of them, the connections
-    closed with `code`."""
+    closed with `code`; with a `gate`, only when it writes (`repositories.base.run_gated`: None when not)."""
     return _end_streams(
         session,
         user_id,
         tickets_deletion(user_id=user_id),
         connections_ending(code.value, user_id=user_id),
         with_writes,
+        gate,
+        records,
     )
 
 
@@ -87,8 +97,13 @@ def _end_streams(
     tickets: Delete,
     ending: Update,
     with_writes: Sequence[Insert | Update | Delete],
-) -> list[int]:
-    *counts, _tickets, connections = run_together(session, [*with_writes, tickets, ending])
+    gate: Update | None = None,
+    records: Sequence[Base] = (),
+) -> list[int] | None:
+    made = run_gated(session, gate, [*with_writes, tickets, ending], records=records)
+    if made is None:
+        return None
+    *counts, _tickets, connections = made
     if connections:
         deliver_after_commit(session, user_id)
     return counts

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from investment_system.models.audit import AuditEvent
 from investment_system.observability import correlation_id
-from investment_system.repositories.system.audit import AuditRepository, audit_event, audit_insertion
+from investment_system.repositories.system.audit import AuditRepository, audit_event
 
 
 class Change(TypedDict):
@@ -35,12 +35,6 @@ def write_audited(session: Session, write: Insert | Update, **change: Unpack[Cha
     """Run `write` (an INSERT, or an UPDATE of one row conditional on it being as read) with the change's audit row
     (`audit_row`): one statement on PostgreSQL (`AuditRepository.write_audited`); whether it wrote."""
     return AuditRepository(session).write_audited(write, audit_row(**change))
-
-
-def audit_row_insertion(**change: Unpack[Change]) -> Insert:
-    """The INSERT of a change's audit row, for the statement that makes the change with other writes
-    (`repositories.base.run_together`)."""
-    return audit_insertion(audit_row(**change))
 
 
 def audit_row(**change: Unpack[Change]) -> AuditEvent:
