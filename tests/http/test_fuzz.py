@@ -88,12 +88,16 @@ def test_every_phase_covers_every_operation_within_its_contract(api):
     changes = itertools.count()
 
     def as_sent(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-        # Every other valid change to a signal clears its levels (null is a documented value): random levels
-        # rarely fit the signal's direction and entry, and would leave the change's success path untried.
+        # Every other valid change to a signal clears its levels (null is a documented value), keeps its
+        # expiry and names whatever version is current (`If-Match: *`): random levels rarely fit the signal's
+        # direction and entry, a random expiry is mostly past and a random ETag stale, which together left
+        # the change's success path untried in some runs.
         is_change = case.operation.method.upper() == "PATCH" and case.operation.path == "/v1/signals/{id}"
         valid = case.meta is not None and case.meta.generation.mode.is_positive
         if is_change and valid and isinstance(kwargs.get("json"), dict) and next(changes) % 2 == 0:
-            kwargs["json"] = {**kwargs["json"], "target_price": None, "stop_loss": None}
+            kept = {name: value for name, value in kwargs["json"].items() if name != "expires_at"}
+            kwargs["json"] = {**kept, "target_price": None, "stop_loss": None}
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "If-Match": "*"}
         if case.operation.path == WEBHOOK_PATH and isinstance(case.body, dict):
             # Sent as the very bytes signed.
             kwargs["data"] = json.dumps(case.body).encode()
