@@ -159,9 +159,9 @@ def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_bac
     investor = make_investor()
     request = fingerprint("SubscriptionChange", '{"plan":"pro"}')
 
-    def slow_then_overtaken(session, user_id, plan):
+    def slow_then_overtaken(claim, user_id, plan):
         _record(investor, _key_hash("k"), claim_token=uuid.uuid4())
-        return change_plan(session, user_id, plan)
+        return change_plan(claim, user_id, plan)
 
     # When it finishes
     with pytest.raises(AppError) as conflict:

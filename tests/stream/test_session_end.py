@@ -171,8 +171,7 @@ def test_an_ended_connection_is_closed_before_a_slow_push_to_another(db, api):
     second = login(user["email"]).json
     _open(api, second, "slow")
     _open(api, first, "ending")
-    with unit_of_work() as session:
-        create_signal_within_quota(session, uuid.UUID(user["id"]), SignalCreate.model_validate(buy_body()))
+    create_signal_within_quota(None, uuid.UUID(user["id"]), SignalCreate.model_validate(buy_body()))
     api.requested.clear()
     api.stalled.add("slow")
     assert logout(first["access_token"], first["refresh_token"]).status == 204

@@ -43,8 +43,7 @@ def count_a_signal(user_id: uuid.UUID, now: datetime | None = None) -> None:
 
 def put_on_plan(investor: Investor, plan: str) -> None:
     """Put the investor on a dearer plan the only way there is: a checkout, paid (the provider's invoice.paid)."""
-    with unit_of_work() as session:
-        started = change_plan(session, investor.user_id, plan)
+    started = change_plan(None, investor.user_id, plan)
     assert isinstance(started, CheckoutStarted)
     pay(investor.user_id, **paying(started.checkout.model_dump(mode="json")))
 

@@ -69,13 +69,11 @@ def on_enterprise_plan(user_id: uuid.UUID) -> None:
     """Put the sample user on the largest plan, so the warm loop of POST /v1/signals times creating
     signals rather than the daily quota's 429 (free allows 10 a day, enterprise 10 000): a checkout,
     and the provider's invoice.paid for it, as the webhook applies it."""
-    from investment_system.db.engine import unit_of_work
     from investment_system.schemas.billing import CheckoutStarted, PaymentEvent
     from investment_system.services.billing.subscriptions import change_plan
     from investment_system.services.billing.webhooks import receive_payment_event
 
-    with unit_of_work() as session:
-        started = change_plan(session, user_id, "enterprise")
+    started = change_plan(None, user_id, "enterprise")
     assert isinstance(started, CheckoutStarted)
     checkout = started.checkout
     # Paid in full: the checkout's amount, in its currency.

@@ -4,14 +4,18 @@ On PostgreSQL they are one statement, a data-modifying WITH: `written` (the writ
 the audit row and the user's counter upsert once per row of `written`, the event once per counter row
 (numbered by it); so a conditional write that changed nothing records nothing, and returns no row. A new row
 whose write has a condition that is a write too (`insert_within`: a quota's count) is inserted once per row
-the condition's write returns, in the same statement.
+the condition's write returns, in the same statement, and a write that follows it (an Idempotency-Key's
+response) is made when it is.
 SQLite and MySQL run them one by one, as `record_change` and `record_event` do; so does a replay for
 PostgreSQL on its scratch SQLite, once it has compiled PostgreSQL's statement (`db.engine.compiles_only`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, Select, Update, select
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, Select, Update, exists, func, literal_column, select
 
 from investment_system.db.base import Base
 from investment_system.db.engine import compiles_only, dialect_name
@@ -29,7 +33,13 @@ from investment_system.repositories.stream.stream import StreamEventRepository, 
 from investment_system.repositories.system.audit import AuditRepository, audit_insert
 
 
-def _recorded(write: Insert | Update, audit: AuditEvent, event: StreamEvent) -> Select[tuple[int]]:
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    connections: int  # the user's open stream connections
+    followed: bool  # the write that follows the insert wrote its row (True without one)
+
+
+def _recorded(write: Insert | Update, audit: AuditEvent, event: StreamEvent, then: Update | None = None) -> Select[Any]:
     written = write.returning(*write.table.primary_key).cte("written")
     audit_row = audit_insert(audit, written).cte("audit")
     counter = (
@@ -39,23 +49,33 @@ def _recorded(write: Insert | Update, audit: AuditEvent, event: StreamEvent) -> 
     )
     values = {"user_id": event.user_id, "id": counter.c.last_event_id, "type": event.type, "data": event.data}
     event_row = insert_per_row_of(StreamEvent, {**values, "at": event.at}, counter).cte("event")
-    return select(counter.c.connections).add_cte(audit_row, event_row)
+    if then is None:
+        return select(counter.c.connections).add_cte(audit_row, event_row)
+    following = then.where(exists(written.select())).returning(literal_column("1")).cte("then")
+    followed = select(func.count()).select_from(following).scalar_subquery() == 1
+    return select(counter.c.connections, followed.label("followed")).add_cte(audit_row, event_row)
 
 
 class RecordedWriteRepository(SessionBoundRepository):
-    def insert_within(self, row: Base, condition: WriteCondition, audit: AuditEvent, event: StreamEvent) -> int | None:
-        """Insert `row` with `audit` and `event` (as `write`) when `condition`'s write is made; the user's open
-        connections then, or None when the condition did not hold and nothing was written."""
+    def insert_within(
+        self, row: Base, condition: WriteCondition, audit: AuditEvent, event: StreamEvent, *, then: Update | None
+    ) -> Inserted | None:
+        """Insert `row` with `audit` and `event` (as `write`) when `condition`'s write is made, and then make
+        `then` (an UPDATE of one row); None when the condition did not hold and nothing was written."""
         if dialect_name(self.session) == "postgresql":
             gate = condition.statement()
             made = gate.returning(*gate.table.primary_key).cte("condition")
-            statement = _recorded(insert_per_row_of(type(row), row_values(row), made), audit, event)
+            statement = _recorded(insert_per_row_of(type(row), row_values(row), made), audit, event, then)
             if not compiles_only(self.session, statement):
                 found = execute_dml(self.session, statement).first()
-                return None if found is None else int(found.connections)
+                if found is None:
+                    return None
+                return Inserted(int(found.connections), then is None or bool(found.followed))
         if not condition.passes(self.session):
             return None
-        return self.write(insertion(row), audit, event)
+        connections = self.write(insertion(row), audit, event)
+        assert connections is not None  # (an INSERT writes its row)
+        return Inserted(connections, then is None or execute_dml(self.session, then).rowcount == 1)
 
     def write(self, write: Insert | Update, audit: AuditEvent, event: StreamEvent) -> int | None:
         """Run `write` (an INSERT or a conditional UPDATE of one row) and, when it wrote its row, add `audit`

@@ -47,7 +47,13 @@ def counter_upsert(
         "last_event_id": UserStream.last_event_id + events,
         "connections": UserStream.connections + connections,
     }
-    initial = {"user_id": user_id, "last_event_id": events, "connections": max(connections, 0)}
+    # Every column given: in a WITH beside an UPDATE, SQLAlchemy would take a Python default for an UPDATE's.
+    initial = {
+        "user_id": user_id,
+        "last_event_id": events,
+        "connections": max(connections, 0),
+        "delivery_pending": False,
+    }
     rows = (
         insert(UserStream).values(**initial)
         if per_row_of is None

@@ -15,7 +15,8 @@ def _idempotency_record(user_id: uuid.UUID, key_hash: str) -> Select[Idempotency
     return select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key_hash == key_hash)
 
 
-def _complete_claim(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, status: int, body: str) -> Update:
+def claim_completion(user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, status: int, body: str) -> Update:
+    """The response stored on the claim `claim_token` while it holds the key (one row, or none once lost)."""
     return (
         update(IdempotencyRecord)
         .where(
@@ -48,9 +49,9 @@ class IdempotencyRepository(RowRepository[IdempotencyRecord]):
         )
         return execute_dml(self.session, statement).rowcount == 1
 
-    def complete(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, *, status: int, body: str) -> bool:
+    def complete(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID, status: int, body: str) -> bool:
         """Store the response on our claim; False when the claim was lost (taken over after its lease)."""
-        statement = _complete_claim(user_id, key_hash, claim_token, status, body)
+        statement = claim_completion(user_id, key_hash, claim_token, status, body)
         return execute_dml(self.session, statement).rowcount == 1
 
     def release(self, user_id: uuid.UUID, key_hash: str, claim_token: uuid.UUID) -> None:

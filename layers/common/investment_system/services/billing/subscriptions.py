@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,9 @@ from investment_system.services.billing.plans import get_plan
 from investment_system.services.stream.events import record_event
 from investment_system.services.stream.recorded import write_recorded
 from investment_system.services.system.audit import audit_row, record_change
+
+if TYPE_CHECKING:
+    from investment_system.services.system.idempotency import KeyClaim
 
 ENTITY_TYPE = "subscription"
 # A change of the subscription's own values: its audit action, and the values.
@@ -135,17 +138,23 @@ def _versioned(session: Session, subscription: SubscriptionRow, pending: Checkou
     return Versioned(out, str(subscription.version) if pending is None else f"{subscription.version}-{pending.id}")
 
 
-def change_plan(session: Session | None, user_id: uuid.UUID, plan_code: str) -> Subscription | CheckoutStarted:
+def change_plan(claim: KeyClaim | None, user_id: uuid.UUID, plan_code: str) -> Subscription | CheckoutStarted:
     """PUT /v1/billing/subscription: a dearer plan starts a checkout and changes nothing else; a
-    cheaper one is scheduled for the period's end; the current plan drops what was scheduled. In
-    `session`'s transaction (an Idempotency-Key's), with the subscription locked; with `session` None,
-    optimistically first (`_changed_as_read`), then in a transaction of its own."""
-    if session is None:
+    cheaper one is scheduled for the period's end; the current plan drops what was scheduled. With an
+    Idempotency-Key's `claim`, in a transaction that completes it, with the subscription locked; without,
+    optimistically first (`_changed_as_read`), then so."""
+    if claim is None:
         changed = _changed_as_read(user_id, partial(_plan_change, plan_code))
         if changed is not None:
             return changed
-        with unit_of_work() as own:
-            return change_plan(own, user_id, plan_code)
+    with unit_of_work() as session:
+        result = _locked_plan_change(session, user_id, plan_code)
+        if claim is not None:
+            claim.complete(session, result)
+        return result
+
+
+def _locked_plan_change(session: Session, user_id: uuid.UUID, plan_code: str) -> Subscription | CheckoutStarted:
     get_plan(session, plan_code)  # 404 PLAN_NOT_FOUND before anything changes
     now = utcnow()
     subscription = current_subscription(session, user_id, now)

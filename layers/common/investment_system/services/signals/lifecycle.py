@@ -52,6 +52,7 @@ from investment_system.services.system.audit import audit_row
 
 if TYPE_CHECKING:  # (billing's code is loaded by the function that creates signals, no other)
     from investment_system.services.billing.usage import DailySignalQuota
+    from investment_system.services.system.idempotency import KeyClaim
 
 # The largest |return_pct| the column holds (NUMERIC(18, 4)).
 MAX_ABS_RETURN = Decimal(10) ** (RETURN_DIGITS - RETURN_SCALE) - Decimal(1).scaleb(-RETURN_SCALE)
@@ -152,18 +153,26 @@ def new_signal(user_id: uuid.UUID, data: SignalCreate, now: datetime) -> SignalR
     )
 
 
-def create_signal(session: Session, user_id: uuid.UUID, data: SignalCreate, quota: DailySignalQuota) -> Signal:
+def create_signal(
+    session: Session, user_id: uuid.UUID, data: SignalCreate, quota: DailySignalQuota, claim: KeyClaim | None = None
+) -> Signal:
     """Create an OPEN signal for the user, with its "created" audit row and stream event, counted against
-    the plan's daily `quota` by the same statement on PostgreSQL, in `session`'s transaction elsewhere
-    (429 QUOTA_EXCEEDED once it is used up)."""
+    the plan's daily `quota` and completing an Idempotency-Key's `claim` by the same statement on PostgreSQL,
+    in `session`'s transaction elsewhere (429 QUOTA_EXCEEDED once it is used up)."""
     now = utcnow()
     _check_expiry(data.expires_at, now)
     _check_levels(data.direction, data.entry_price, data.target_price, data.stop_loss)
     signal = new_signal(user_id, data, now)
     audit = _audit_row(signal, "created", user_id, {})
     out = signal_out(signal, now)
-    if not insert_recorded_within(session, signal, quota.count, audit, STREAM_EVENTS["created"], out, user_id):
+    completion = None if claim is None else claim.completion(out)
+    inserted = insert_recorded_within(
+        session, signal, quota.count, audit, STREAM_EVENTS["created"], out, user_id, then=completion
+    )
+    if inserted is None:
         raise quota.exhausted()
+    if claim is not None:
+        claim.confirm(inserted.followed)
     add_metric(_CREATED_METRIC[data.direction])
     return out
 

@@ -19,7 +19,7 @@ from investment_system.db.base import Base, utcnow
 from investment_system.models.audit import AuditEvent
 from investment_system.models.stream import StreamEvent
 from investment_system.repositories.base import WriteCondition
-from investment_system.repositories.stream.recorded import RecordedWriteRepository
+from investment_system.repositories.stream.recorded import Inserted, RecordedWriteRepository
 from investment_system.schemas.stream import StreamEventType
 from investment_system.services.stream.events import deliver_after_commit
 
@@ -47,11 +47,17 @@ def insert_recorded_within(
     event_type: StreamEventType,
     data: BaseModel,
     user_id: uuid.UUID,
-) -> bool:
+    *,
+    then: Update | None = None,
+) -> Inserted | None:
     """Insert the new `row` with its record as `write_recorded` does, when `condition`'s own write is made (a
-    quota's count: `repositories.base.WriteCondition`), in one statement on PostgreSQL; whether it was."""
+    quota's count: `repositories.base.WriteCondition`), then `then` (an UPDATE of one row), in one statement
+    on PostgreSQL; None when nothing was written."""
     event = _event(user_id, event_type, data)
-    return _delivered(session, user_id, RecordedWriteRepository(session).insert_within(row, condition, audit, event))
+    inserted = RecordedWriteRepository(session).insert_within(row, condition, audit, event, then=then)
+    if inserted is not None:
+        _delivered(session, user_id, inserted.connections)
+    return inserted
 
 
 def _event(user_id: uuid.UUID, event_type: StreamEventType, data: BaseModel) -> StreamEvent:

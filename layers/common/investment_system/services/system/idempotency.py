@@ -2,9 +2,10 @@
 
 The records live in our database, not Powertools' idempotency store, so that the effect and its
 record commit together. A request claims (user, sha256(key)) in a statement of its own (others get
-the stored response, 409 while it runs, or 422 for another request); one transaction then runs the
-use case's step and completes the claim; a failure deletes the claim. A dead claimant's lease and a
-record older than 24 h are taken over. docs/api.md#idempotency, docs/billing.md.
+the stored response, 409 while it runs, or 422 for another request); the use case's step then completes the
+claim with its response in the transaction of its effect, or in the very statement that makes it (the
+response is known before the write: POST /v1/signals); a failure deletes the claim. A dead claimant's lease
+and a record older than 24 h are taken over. docs/api.md#idempotency, docs/billing.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Concatenate
 
+from sqlalchemy import Update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +26,7 @@ from investment_system.db.base import utcnow
 from investment_system.errors import Conflict, ErrorCode, RequestError, ValidationFailed
 from investment_system.models.idempotency import IdempotencyRecord, IdempotencyStatus
 from investment_system.observability import MetricName, add_metric, logger
-from investment_system.repositories.system.idempotency import IdempotencyRepository
+from investment_system.repositories.system.idempotency import IdempotencyRepository, claim_completion
 
 KEY_MAX_LENGTH = 255
 RECORD_TTL = timedelta(hours=24)
@@ -33,9 +35,39 @@ CLAIM_LEASE = timedelta(seconds=60)
 _CLAIM_ATTEMPTS = 3
 
 
-# A step of a use case: it runs in its caller's transaction, whose session it takes first; given None, it
-# opens what it needs itself (the request has no key to record with it).
-type Step[**P, Result] = Callable[Concatenate[Session | None, P], Result]
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """A request's claim on its Idempotency-Key, held while its step runs. The step completes it with the
+    response of its result, together with its effect: `complete` in the effect's transaction, or
+    `completion` in the effect's own statement, followed by `confirm`."""
+
+    user_id: uuid.UUID
+    key_hash: str
+    token: uuid.UUID
+    response: Callable[[Any], tuple[int, str]]
+
+    def completion(self, result: Any) -> Update:
+        """The UPDATE storing `result`'s response on the claim: it writes its row while the claim is ours."""
+        status, body = self.response(result)
+        return claim_completion(self.user_id, self.key_hash, self.token, status, body)
+
+    def complete(self, session: Session, result: Any) -> None:
+        """`completion` in `session`'s transaction, confirmed."""
+        status, body = self.response(result)
+        self.confirm(IdempotencyRepository(session).complete(self.user_id, self.key_hash, self.token, status, body))
+
+    @staticmethod
+    def confirm(completed: bool) -> None:
+        """409 IDEMPOTENCY_IN_PROGRESS when the completion wrote nothing: the request outlived its lease and the
+        key was taken over (the lease outlasts the functions' timeouts: in AWS it does not happen). The
+        transaction of the effect rolls back; an effect made in the same statement as the completion stands."""
+        if not completed:
+            raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS)
+
+
+# A step of a use case: given a KeyClaim, it completes it with its effect (above); given None, the request has
+# no key to record.
+type Step[**P, Result] = Callable[Concatenate[KeyClaim | None, P], Result]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,30 +91,24 @@ def run_idempotently[**P, Result](
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> IdempotentResult:
-    """Run `step(session, *args, **kwargs)` in a transaction of its own, once for this user's `key`, and
-    answer `response(result)` (status, JSON body): later calls with the key get that answer. Without a
-    key it simply runs, as `step(None, ...)`."""
-
-    def perform(session: Session) -> tuple[int, str]:
-        return response(step(session, *args, **kwargs))
-
+    """Run `step(claim, *args, **kwargs)` once for this user's `key`, and answer `response(result)` (status,
+    JSON body): later calls with the key get that answer. Without a key it simply runs, as
+    `step(None, ...)`."""
     if key is None:
         status, body = response(step(None, *args, **kwargs))
         return IdempotentResult(status, body, replayed=False)
     if not 1 <= len(key) <= KEY_MAX_LENGTH:
         raise RequestError(ErrorCode.INVALID_IDEMPOTENCY_KEY)
     key_hash = hashlib.sha256(key.encode()).hexdigest()
-    claim = _claim(user_id, key_hash, request_hash)
-    if isinstance(claim, IdempotentResult):
-        return claim
+    claimed = _claim(user_id, key_hash, request_hash)
+    if isinstance(claimed, IdempotentResult):
+        return claimed
     try:
-        with unit_of_work() as session:
-            status, body = perform(session)
-            if not IdempotencyRepository(session).complete(user_id, key_hash, claim, status=status, body=body):
-                raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS)  # our lease ran out and was taken over
+        result = step(KeyClaim(user_id, key_hash, claimed, response), *args, **kwargs)
     except BaseException:
-        _release(user_id, key_hash, claim)
+        _release(user_id, key_hash, claimed)
         raise
+    status, body = response(result)
     return IdempotentResult(status, body, replayed=False)
 
 
