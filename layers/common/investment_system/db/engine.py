@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Executable, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from investment_system.db.compat import compile_executions_for
-from investment_system.db.drivers import closed_by_server
+from investment_system.db.drivers import closed_by_server, connect_sending_statements_whole
 from investment_system.db.errors import Outage, TransactionConflict, mark_disconnects, outage_of
 from investment_system.errors import ErrorCode, Unavailable
 from investment_system.observability import MetricName, add_metric, logger, timed, traced
@@ -60,6 +60,8 @@ def build_engine(settings: DatabaseSettings, **overrides: Any) -> Engine:
     event.listen(engine, "checkout", _discard_if_dead(engine, settings.ping_after_idle_seconds))
     if backend == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
+    if engine.dialect.driver == "pg8000":
+        event.listen(engine, "do_connect", connect_sending_statements_whole)
     return engine
 
 
