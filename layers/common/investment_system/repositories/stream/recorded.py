@@ -12,6 +12,7 @@ PostgreSQL on its scratch SQLite, once it has compiled PostgreSQL's statement (`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +40,16 @@ class Inserted:
     followed: bool  # the write that follows the insert wrote its row (True without one)
 
 
-def _recorded(write: Insert | Update, audit: AuditEvent, event: StreamEvent, then: Update | None = None) -> Select[Any]:
+def _recorded(
+    write: Insert | Update,
+    audit: AuditEvent,
+    event: StreamEvent,
+    then: Update | None = None,
+    records: Sequence[Base] = (),
+) -> Select[Any]:
     written = write.returning(*write.table.primary_key).cte("written")
     audit_row = audit_insert(audit, written).cte("audit")
+    rows = [insert_per_row_of(type(row), row_values(row), written).cte(f"record_{n}") for n, row in enumerate(records)]
     counter = (
         counter_upsert(event.user_id, events=1, connections=0, per_row_of=written)
         .returning(UserStream.connections, UserStream.last_event_id)
@@ -50,10 +58,10 @@ def _recorded(write: Insert | Update, audit: AuditEvent, event: StreamEvent, the
     values = {"user_id": event.user_id, "id": counter.c.last_event_id, "type": event.type, "data": event.data}
     event_row = insert_per_row_of(StreamEvent, {**values, "at": event.at}, counter).cte("event")
     if then is None:
-        return select(counter.c.connections).add_cte(audit_row, event_row)
+        return select(counter.c.connections).add_cte(audit_row, event_row, *rows)
     following = then.where(exists(written.select())).returning(literal_column("1")).cte("then")
     followed = select(func.count()).select_from(following).scalar_subquery() == 1
-    return select(counter.c.connections, followed.label("followed")).add_cte(audit_row, event_row)
+    return select(counter.c.connections, followed.label("followed")).add_cte(audit_row, event_row, *rows)
 
 
 class RecordedWriteRepository(SessionBoundRepository):
@@ -77,18 +85,22 @@ class RecordedWriteRepository(SessionBoundRepository):
         assert connections is not None  # (an INSERT writes its row)
         return Inserted(connections, then is None or execute_dml(self.session, then).rowcount == 1)
 
-    def write(self, write: Insert | Update, audit: AuditEvent, event: StreamEvent) -> int | None:
-        """Run `write` (an INSERT or a conditional UPDATE of one row) and, when it wrote its row, add `audit`
-        and `event`, numbered the user's next (its id set here); the user's open connections then, or None
-        when the write changed nothing."""
+    def write(
+        self, write: Insert | Update, audit: AuditEvent, event: StreamEvent, *, records: Sequence[Base] = ()
+    ) -> int | None:
+        """Run `write` (an INSERT or a conditional UPDATE of one row) and, when it wrote its row, add `audit`,
+        the new rows `records` and `event`, numbered the user's next (its id set here); the user's open
+        connections then, or None when the write changed nothing."""
         if dialect_name(self.session) == "postgresql":
-            statement = _recorded(write, audit, event)
+            statement = _recorded(write, audit, event, records=records)
             if not compiles_only(self.session, statement):
                 row = execute_dml(self.session, statement).first()
                 return None if row is None else int(row.connections)
         if execute_dml(self.session, write).rowcount != 1:
             return None
         AuditRepository(self.session).add(audit)
+        for record in records:
+            execute_dml(self.session, insertion(record))
         event.id, connections = UserStreamRepository(self.session).next_event_id(event.user_id)
         StreamEventRepository(self.session).add(event)
         return connections

@@ -11,7 +11,7 @@ quota checks (`terms_at`): all give the same subscription. The whole table: docs
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from investment_system.db import read_only, single_statement_write, unit_of_work
-from investment_system.db.base import new_id, utcnow
+from investment_system.db.base import Base, new_id, utcnow
 from investment_system.domain import PlanCode, SubscriptionStatus
 from investment_system.errors import ErrorCode, NotFound
 from investment_system.models.billing import Subscription as SubscriptionRow
@@ -165,8 +165,7 @@ def _locked_plan_change(session: Session, user_id: uuid.UUID, plan_code: str) ->
         return CheckoutStarted(checkout=checkout, subscription=_subscription_with(session, subscription, checkout))
     before = _snapshot(subscription)
     action, values = change
-    for name, value in values.items():
-        setattr(subscription, name, value)
+    _apply(subscription, values)
     shown = _record(session, subscription, action, before, actor_id=user_id)
     return shown or subscription_out(session, subscription, now)
 
@@ -217,27 +216,53 @@ def record_payment(session: Session, subscription: SubscriptionRow, data: Paymen
             extra={"plan": plan_code, "current_plan": subscription.plan_code, "checkout_id": str(data.checkout_id)},
         )
     before = _snapshot(subscription)
-    if plan_code != subscription.plan_code or completed is not None:
-        subscription.cancel_at_period_end = False
-        subscription.scheduled_plan_code = None
     if plan_code != subscription.plan_code:
-        subscription.plan_code = plan_code
         add_metric(MetricName.PLAN_CHANGED)
-    subscription.status = SubscriptionStatus.ACTIVE.value
-    subscription.past_due_since = None
-    subscription.current_period_start = now.replace(microsecond=0)
-    subscription.current_period_end = data.period_end or add_months(subscription.current_period_start)
+    supersedes = plan_code != subscription.plan_code or completed is not None
+    _apply(subscription, _paid(plan_code, data, now, supersedes=supersedes))
     _record(session, subscription, "payment_succeeded", before, actor_id=None)
 
 
+def renewal(data: PaymentEventData, subscription: SubscriptionRow, now: datetime) -> Change | None:
+    """invoice.paid that renews the plan in force (no checkout named, no other plan) as `record_payment` does;
+    None for any other payment."""
+    if data.checkout_id is not None or data.plan not in (None, subscription.plan_code):
+        return None
+    return "payment_succeeded", _paid(subscription.plan_code, data, now, supersedes=False)
+
+
+def _paid(plan_code: str, data: PaymentEventData, now: datetime, *, supersedes: bool) -> dict[str, Any]:
+    """A paid period of `plan_code`: ACTIVE, from now to `data.period_end` (else a month); a purchase
+    (`supersedes`) also drops a cancellation or a scheduled change."""
+    start = now.replace(microsecond=0)
+    values: dict[str, Any] = {
+        "plan_code": plan_code,
+        "status": SubscriptionStatus.ACTIVE.value,
+        "past_due_since": None,
+        "current_period_start": start,
+        "current_period_end": data.period_end or add_months(start),
+    }
+    return values | ({"cancel_at_period_end": False, "scheduled_plan_code": None} if supersedes else {})
+
+
 def record_payment_failure(session: Session, subscription: SubscriptionRow, now: datetime) -> None:
-    """invoice.payment_failed: PAST_DUE from now (or since the first failure); the plan's quotas hold
-    for the grace period, then dunning returns the user to free."""
+    """invoice.payment_failed: `payment_failure`, on the locked row."""
     before = _snapshot(subscription)
-    if subscription.status != SubscriptionStatus.PAST_DUE:
-        subscription.past_due_since = now
-    subscription.status = SubscriptionStatus.PAST_DUE.value
+    _apply(subscription, payment_failure(subscription, now)[1])
     _record(session, subscription, "payment_failed", before, actor_id=None)
+
+
+def payment_failure(subscription: SubscriptionRow, now: datetime) -> Change:
+    """invoice.payment_failed: PAST_DUE from now (or since the first failure); the plan's quotas hold for
+    the grace period, then dunning returns the user to free."""
+    already = subscription.status == SubscriptionStatus.PAST_DUE
+    since = subscription.past_due_since if already else now
+    return "payment_failed", {"status": SubscriptionStatus.PAST_DUE.value, "past_due_since": since}
+
+
+def _apply(subscription: SubscriptionRow, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(subscription, name, value)
 
 
 def record_cancellation(session: Session, subscription: SubscriptionRow, now: datetime) -> None:
@@ -292,24 +317,62 @@ def _changed_as_read(
         change = decide(session, subscription)
         if not isinstance(change, Plan) and all(getattr(subscription, k) == v for k, v in change[1].items()):
             return _subscription_with(session, subscription, pending)  # nothing to change
+    if not isinstance(change, Plan):
+        return _written_as_read(subscription, pending, change, now, actor_id=user_id)
     with single_statement_write() as session:
-        if isinstance(change, Plan):
-            started = start_checkout(session, subscription, change, now)
-            if started is None:
-                return None
-            return CheckoutStarted(checkout=started, subscription=_subscription_with(session, subscription, started))
-        action, values = change
+        started = start_checkout(session, subscription, change, now)
+        if started is None:
+            return None
+        return CheckoutStarted(checkout=started, subscription=_subscription_with(session, subscription, started))
+
+
+def provider_change_as_read(
+    user_id: uuid.UUID, decide: Callable[[SubscriptionRow, datetime], Change | None], record: Base
+) -> bool:
+    """A payment provider's event that changes the subscription and not its plan, made optimistically as a
+    user's change is (`_changed_as_read`), with `record`, the event's row, in the same statement (a
+    redelivery fails it on the row's key: IntegrityError). `decide` gives the change from the row as read,
+    or None. Whether it was made; False when it needs the row locked: no row yet, a transition due, no
+    change `decide`d, nothing to change, or a concurrent change in between."""
+    with read_only() as session:
+        now = utcnow()
+        found = CheckoutRepository(session).subscription_and_pending(user_id, now)
+    if found is None or _due_by(found[0], now, grace_period()) is not None:
+        return False
+    subscription, checkout = found
+    change = decide(subscription, now)
+    if change is None or all(getattr(subscription, name) == value for name, value in change[1].items()):
+        return False
+    pending = None if checkout is None else checkout_out(checkout)
+    return _written_as_read(subscription, pending, change, now, actor_id=None, records=[record]) is not None
+
+
+def _written_as_read(
+    subscription: SubscriptionRow,
+    pending: Checkout | None,
+    change: Change,
+    now: datetime,
+    *,
+    actor_id: uuid.UUID | None,
+    records: Sequence[Base] = (),
+) -> Subscription | None:
+    """`change` written with its audit row, stream event and `records` while the row is at the version read
+    (one statement on PostgreSQL, no transaction); the subscription it leaves, or None when it changed."""
+    action, values = change
+    with single_statement_write() as session:
         write, changed = versioned_change(subscription, now, values)
         shown = _subscription_with(session, changed, pending)
         audit = audit_row(
             entity_type=ENTITY_TYPE,
             entity_id=subscription.id,
             action=action,
-            actor_id=user_id,
+            actor_id=actor_id,
             before=_snapshot(subscription),
             after=_snapshot(changed),
         )
-        return shown if write_recorded(session, write, audit, user_id, SUBSCRIPTION_CHANGED, shown) else None
+        user_id = subscription.user_id
+        written = write_recorded(session, write, audit, user_id, SUBSCRIPTION_CHANGED, shown, records=records)
+        return shown if written else None
 
 
 def _snapshot(subscription: SubscriptionRow) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from investment_system.db import unit_of_work
+from investment_system.db.base import utcnow
 from investment_system.errors import AppError, ErrorCode, ValidationFailed, field_errors
 from investment_system.models.payments import PaymentEvent as PaymentEventRow
 from investment_system.models.users import User
@@ -36,9 +38,12 @@ from investment_system.schemas.billing import PaymentEvent, PaymentEventData, We
 from investment_system.services.billing.checkouts import payment_mismatch
 from investment_system.services.billing.subscriptions import (
     current_subscription,
+    payment_failure,
+    provider_change_as_read,
     record_cancellation,
     record_payment,
     record_payment_failure,
+    renewal,
 )
 from investment_system.settings import get_settings
 
@@ -116,8 +121,8 @@ def verify_delivery(body: bytes, signature: str | None) -> None:
 def receive_payment_event(event: PaymentEvent) -> WebhookReceipt:
     """Store once and apply an event from a verified delivery; 200 for new, duplicate and ignored events alike."""
     try:
-        with _rejections_counted(), unit_of_work() as session:
-            outcome = _store_and_apply(session, event)
+        with _rejections_counted():
+            outcome = _applied_as_read(event) or _stored_and_applied(event)
     except _DuplicateEvent:
         add_metric(MetricName.WEBHOOKS_DUPLICATE)
         logger.info("Duplicate payment event ignored", extra={"event_id": event.id, "event_type": event.type})
@@ -144,6 +149,28 @@ def _stored_event(event_id: str, event_type: str, user_id: uuid.UUID | None, pay
     not to be changes its outcome before the commit), else ignored."""
     outcome = APPLIED if event_type in APPLIED_TYPES else IGNORED
     return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome=outcome, payload=payload)
+
+
+def _applied_as_read(event: PaymentEvent) -> str | None:
+    """A failed payment or a renewal, applied to the subscription as read with the event's row: a read and
+    one statement on PostgreSQL, no transaction (`provider_change_as_read`). None when the event takes the
+    locked way (`_store_and_apply`): another type, or the subscription's answer."""
+    if event.type not in (INVOICE_PAYMENT_FAILED, INVOICE_PAID):
+        return None
+    data = _event_data(event)
+    decide = payment_failure if event.type == INVOICE_PAYMENT_FAILED else partial(renewal, data)
+    row = _stored_event(event.id, event.type, data.user_id, json.loads(event.model_dump_json()))
+    row.received_at = utcnow()  # (its column's default applies at a flush, and this row is inserted without one)
+    try:
+        applied = provider_change_as_read(data.user_id, decide, row)
+    except IntegrityError:
+        raise _DuplicateEvent from None
+    return row.outcome if applied else None
+
+
+def _stored_and_applied(event: PaymentEvent) -> str:
+    with unit_of_work() as session:
+        return _store_and_apply(session, event)
 
 
 def _store_and_apply(session: Session, event: PaymentEvent) -> str:

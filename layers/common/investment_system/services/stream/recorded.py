@@ -10,6 +10,7 @@ not load the audit trail.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 from sqlalchemy import Insert, Update
@@ -31,12 +32,16 @@ def write_recorded(
     user_id: uuid.UUID,
     event_type: StreamEventType,
     data: BaseModel,
+    *,
+    records: Sequence[Base] = (),
 ) -> bool:
     """Run `write` (an INSERT, or an UPDATE conditional on the row being as read, of one row) and, when it
-    wrote its row, add `audit` (`services.system.audit.audit_row`) and the user's next event; whether it
-    wrote. A user who listens gets a delivery once the transaction has committed."""
+    wrote its row, add `audit` (`services.system.audit.audit_row`), the new rows `records` (a payment event's)
+    and the user's next event; whether it wrote. A user who listens gets a delivery once the transaction has
+    committed."""
     event = _event(user_id, event_type, data)
-    return _delivered(session, user_id, RecordedWriteRepository(session).write(write, audit, event))
+    connections = RecordedWriteRepository(session).write(write, audit, event, records=records)
+    return _delivered(session, user_id, connections)
 
 
 def insert_recorded_within(
