@@ -328,8 +328,9 @@ Every statement a function sends is a round trip to RDS Proxy, and a request wai
 SQLite, in the same process, they cost nothing, so the tables above never show them. This run puts a
 delay between the functions and PostgreSQL and times the functions beside the reference app answering
 the same events on the same database; `statements` is what one warm request sends, BEGIN, COMMIT and
-pings included (tests/db/test_round_trips.py holds every route to its budget). pg8000 sends a statement
-with parameters in three round trips (parse, describe and bind, execute), one without in one.
+pings included (tests/db/test_round_trips.py holds every route to its budget). The functions' connections
+send a statement with parameters whole, in one round trip (db/drivers.py); the reference app's pg8000, as
+it comes, in three (parse; describe and bind; execute). A statement without parameters is one for both.
 
 """
 
