@@ -309,14 +309,13 @@ def _changed_as_read(
     locked: no row yet, a transition due, or a concurrent change in between."""
     with read_only() as session:
         now = utcnow()
-        found = CheckoutRepository(session).subscription_and_pending(user_id, now)
-        if found is None or _due_by(found[0], now, grace_period()) is not None:
+        found = _read_unlocked(session, user_id, now)
+        if found is None:
             return None
-        subscription, checkout = found
-        pending = None if checkout is None else checkout_out(checkout)
+        subscription, pending = found
         change = decide(session, subscription)
-        if not isinstance(change, Plan) and all(getattr(subscription, k) == v for k, v in change[1].items()):
-            return _subscription_with(session, subscription, pending)  # nothing to change
+        if not isinstance(change, Plan) and _leaves_as_is(subscription, change):
+            return _subscription_with(session, subscription, pending)
     if not isinstance(change, Plan):
         return _written_as_read(subscription, pending, change, now, actor_id=user_id)
     with single_statement_write() as session:
@@ -336,15 +335,30 @@ def provider_change_as_read(
     change `decide`d, nothing to change, or a concurrent change in between."""
     with read_only() as session:
         now = utcnow()
-        found = CheckoutRepository(session).subscription_and_pending(user_id, now)
-    if found is None or _due_by(found[0], now, grace_period()) is not None:
+        found = _read_unlocked(session, user_id, now)
+    if found is None:
         return False
-    subscription, checkout = found
+    subscription, pending = found
     change = decide(subscription, now)
-    if change is None or all(getattr(subscription, name) == value for name, value in change[1].items()):
+    if change is None or _leaves_as_is(subscription, change):
         return False
-    pending = None if checkout is None else checkout_out(checkout)
     return _written_as_read(subscription, pending, change, now, actor_id=None, records=[record]) is not None
+
+
+def _read_unlocked(
+    session: Session, user_id: uuid.UUID, now: datetime
+) -> tuple[SubscriptionRow, Checkout | None] | None:
+    """The subscription and its pending checkout, read in one query for a change made as read; None when it
+    needs the row locked: no row yet, or a transition due."""
+    found = CheckoutRepository(session).subscription_and_pending(user_id, now)
+    if found is None or _due_by(found[0], now, grace_period()) is not None:
+        return None
+    subscription, checkout = found
+    return subscription, None if checkout is None else checkout_out(checkout)
+
+
+def _leaves_as_is(subscription: SubscriptionRow, change: Change) -> bool:
+    return all(getattr(subscription, name) == value for name, value in change[1].items())
 
 
 def _written_as_read(
