@@ -15,12 +15,14 @@ from investment_system.errors import AppError, ErrorCode
 from investment_system.models import IdempotencyRecord, Plan, Subscription
 from investment_system.models.checkouts import Checkout
 from investment_system.models.idempotency import IdempotencyStatus
+from investment_system.schemas.signals import SignalCreate
 from investment_system.services.billing import plans, published_plans
 from investment_system.services.billing.plan_terms import add_months
 from investment_system.services.billing.subscriptions import change_plan, get_subscription
+from investment_system.services.signals.quota import create_signal_within_quota
 from investment_system.services.system.idempotency import CLAIM_LEASE, fingerprint, run_idempotently
 from tests.support.billing import count_a_signal
-from tests.support.signals import make_investor
+from tests.support.signals import buy_body, make_investor
 
 
 def test_add_months_keeps_the_day_or_takes_the_months_last():
@@ -169,6 +171,31 @@ def test_a_claimant_that_lost_its_lease_cannot_complete_and_its_effect_rolls_bac
     # Then it is refused with 409 and its change is not kept
     assert conflict.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
     assert _checkouts(investor) == 0
+
+
+def test_a_signal_create_that_lost_its_claim_is_refused_409_and_the_key_stays_with_its_new_claimant(db):
+    # Given a create whose key is taken over by another request while it runs (it outlived its lease)
+    investor = make_investor()
+    body = SignalCreate.model_validate(buy_body())
+    request = fingerprint("SignalCreate", body.model_dump_json())
+    overtaker = uuid.uuid4()
+
+    def slow_then_overtaken(claim, user_id, data):
+        _record(investor, _key_hash("k"), claim_token=overtaker)
+        return create_signal_within_quota(claim, user_id, data)
+
+    # When it finishes (its signal is written with the completion that no longer matches)
+    with pytest.raises(AppError) as conflict:
+        run_idempotently(investor.user_id, "k", request, _created, slow_then_overtaken, investor.user_id, body)
+    # Then it is answered 409, and the key is still the new claimant's, running, with no response of ours
+    assert conflict.value.code == ErrorCode.IDEMPOTENCY_IN_PROGRESS
+    with unit_of_work() as session:
+        record = session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.user_id == investor.user_id)).one()
+    assert (record.claim_token, record.status, record.response_body) == (overtaker, "IN_PROGRESS", None)
+
+
+def _created(signal):
+    return 201, signal.model_dump_json()
 
 
 def test_a_key_older_than_24_hours_starts_afresh(db):

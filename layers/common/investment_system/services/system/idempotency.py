@@ -35,7 +35,7 @@ CLAIM_LEASE = timedelta(seconds=60)
 _CLAIM_ATTEMPTS = 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KeyClaim:
     """A request's claim on its Idempotency-Key, held while its step runs. The step completes it with the
     response of its result, together with its effect: `complete` in the effect's transaction, or
@@ -45,6 +45,7 @@ class KeyClaim:
     key_hash: str
     token: uuid.UUID
     response: Callable[[Any], tuple[int, str]]
+    confirmed: bool = False
 
     def completion(self, result: Any) -> Update:
         """The UPDATE storing `result`'s response on the claim: it writes its row while the claim is ours."""
@@ -56,13 +57,13 @@ class KeyClaim:
         status, body = self.response(result)
         self.confirm(IdempotencyRepository(session).complete(self.user_id, self.key_hash, self.token, status, body))
 
-    @staticmethod
-    def confirm(completed: bool) -> None:
+    def confirm(self, completed: bool) -> None:
         """409 IDEMPOTENCY_IN_PROGRESS when the completion wrote nothing: the request outlived its lease and the
         key was taken over (the lease outlasts the functions' timeouts: in AWS it does not happen). The
         transaction of the effect rolls back; an effect made in the same statement as the completion stands."""
         if not completed:
             raise Conflict(ErrorCode.IDEMPOTENCY_IN_PROGRESS)
+        self.confirmed = True
 
 
 # A step of a use case: given a KeyClaim, it completes it with its effect (above); given None, the request has
@@ -103,11 +104,14 @@ def run_idempotently[**P, Result](
     claimed = _claim(user_id, key_hash, request_hash)
     if isinstance(claimed, IdempotentResult):
         return claimed
+    claim = KeyClaim(user_id, key_hash, claimed, response)
     try:
-        result = step(KeyClaim(user_id, key_hash, claimed, response), *args, **kwargs)
+        result = step(claim, *args, **kwargs)
     except BaseException:
         _release(user_id, key_hash, claimed)
         raise
+    # A step that left its claim open would leave the key to be taken over, and its effect made again.
+    assert claim.confirmed, f"{step.__qualname__} did not complete its Idempotency-Key's claim"
     status, body = response(result)
     return IdempotentResult(status, body, replayed=False)
 
