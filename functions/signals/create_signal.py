@@ -33,6 +33,11 @@ def post_signal(body: SignalCreate, user: CurrentUser, idempotency_key: Idempote
     return idempotent_response(idempotency_key, body, 201, create_signal_within_quota, user.user_id, body)
 
 
+# With a key and without: the create's statement differs by the key's completion (both are compiled before a snapshot).
 handler = http_handler(
-    app, sample=lambda world: [SampleRequest(body=world.signal_body, headers={"Idempotency-Key": "sample"})]
+    app,
+    sample=lambda world: [
+        SampleRequest(body=world.signal_body),
+        SampleRequest(body=world.signal_body, headers={"Idempotency-Key": "sample"}),
+    ],
 )

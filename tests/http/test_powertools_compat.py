@@ -7,8 +7,10 @@ from investment_system.http.compat import compatibility_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPAT = ROOT / "layers/common/investment_system/http/compat.py"
-# SQLAlchemy's internals (compiling into an engine's cache for SnapStart priming) have a module of their own.
+# SQLAlchemy's internals (compiling into an engine's cache for SnapStart priming) have a module of their own,
+# and so have the database drivers' (pg8000's socket and protocol messages).
 SQLALCHEMY_COMPAT = ROOT / "layers/common/investment_system/db/compat.py"
+DRIVERS = ROOT / "layers/common/investment_system/db/drivers.py"
 PRIVATE_CONTEXT_KEYS = {"_route", "_route_args", "_dependency_cache", "_request"}
 
 
@@ -85,8 +87,8 @@ def test_no_module_but_the_compat_module_touches_powertools_internals():
     # Given every module of the layer and every handler
     modules = [*ROOT.glob("layers/common/investment_system/**/*.py"), *ROOT.glob("functions/**/*.py")]
     # When their private uses are collected
-    uses = [use for path in modules if path not in (COMPAT, SQLALCHEMY_COMPAT) for use in _private_uses(path)]
-    # Then there are none outside http/compat.py (and db/compat.py, SQLAlchemy's)
+    uses = [use for path in modules if path not in (COMPAT, SQLALCHEMY_COMPAT, DRIVERS) for use in _private_uses(path)]
+    # Then there are none outside http/compat.py (and db/compat.py, SQLAlchemy's; db/drivers.py, the drivers')
     assert uses == []
 
 
@@ -98,3 +100,4 @@ def test_the_scan_sees_a_private_use():
     assert any("_DEPENDS_CACHE_KEY" in use for use in uses)
     assert any("_static_routes" in use for use in uses)
     assert any("_compile_w_cache" in use for use in _private_uses(SQLALCHEMY_COMPAT))
+    assert any("_flush" in use for use in _private_uses(DRIVERS))

@@ -1,19 +1,11 @@
-"""The one module that knows the database drivers' internals (pg8000, PyMySQL): their connection's socket,
-and how pg8000 sends a statement.
+"""The one module that knows the database drivers' internals: their connection's socket, pg8000's messages.
 
-A pooled connection the server closed while it sat idle (a terminated backend, RDS Proxy's idle
-timeout, a server restart) has its end already waiting in its socket: a goodbye and an EOF. Looking
-costs no round trip, so the pool looks at every checkout instead of pinging (db/engine.py). Neither
-driver makes its socket public; if an upgrade renames it, `closed_by_server` answers False and the
-first statement on a dead connection fails as it would without the look (503, retryable).
-
-pg8000 (1.31) sends a statement with parameters in three round trips: the parse, then its description
-and the parameters, then the execution, each waiting for the server's answer. The extended query
-protocol allows all of it in one: Parse, Bind, Describe (of the portal: the result's columns), Execute
-and Sync, then the answers in order. `connect_sending_statements_whole` makes pg8000 connections that do
-so, using the connection's own message writers and reader; every statement with parameters is then one
-round trip to RDS Proxy instead of three (docs/benchmarks.md#round-trips measures what it saves). If an
-upgrade renames what it uses, connecting fails at once, in every test that touches PostgreSQL.
+A pooled connection the server closed while it sat idle has its end already waiting in its socket: looking
+costs no round trip, so the pool looks at every checkout instead of pinging (db/engine.py); if an upgrade
+renames the socket, `closed_by_server` answers False and a dead connection fails its first statement (503).
+pg8000 (1.31) sends a statement with parameters in three round trips (parse; describe and bind; execute);
+`connect_sending_statements_whole` sends the same messages in one (docs/operations.md, what it saves in
+docs/benchmarks.md#round-trips). If an upgrade renames what it uses, every PostgreSQL test fails at once.
 """
 
 from __future__ import annotations
