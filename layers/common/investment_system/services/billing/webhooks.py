@@ -16,11 +16,9 @@ import hmac
 import json
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -122,7 +120,9 @@ def receive_payment_event(event: PaymentEvent) -> WebhookReceipt:
     """Store once and apply an event from a verified delivery; 200 for new, duplicate and ignored events alike."""
     try:
         with _rejections_counted():
-            outcome = _applied_as_read(event) or _stored_and_applied(event)
+            data = _event_data(event) if event.type in APPLIED_TYPES else None
+            row = _stored_event(event, data)
+            outcome = _applied_as_read(event.type, data, row) or _stored_and_applied(event, data, row)
     except _DuplicateEvent:
         add_metric(MetricName.WEBHOOKS_DUPLICATE)
         logger.info("Duplicate payment event ignored", extra={"event_id": event.id, "event_type": event.type})
@@ -144,23 +144,28 @@ def _rejections_counted() -> Iterator[None]:
         raise
 
 
-def _stored_event(event_id: str, event_type: str, user_id: uuid.UUID | None, payload: Any) -> PaymentEventRow:
+def _stored_event(event: PaymentEvent, data: PaymentEventData | None) -> PaymentEventRow:
     """The event's row as it is first stored: applied when its type is applied (an event that turns out
-    not to be changes its outcome before the commit), else ignored."""
-    outcome = APPLIED if event_type in APPLIED_TYPES else IGNORED
-    return PaymentEventRow(id=event_id, type=event_type, user_id=user_id, outcome=outcome, payload=payload)
+    not to be changes its outcome before the commit), else ignored. Every column is given (its receipt
+    too): the short way inserts it in a statement of its own making, with no flush to apply defaults."""
+    outcome = APPLIED if event.type in APPLIED_TYPES else IGNORED
+    return PaymentEventRow(
+        id=event.id,
+        type=event.type,
+        user_id=None if data is None else data.user_id,
+        outcome=outcome,
+        payload=json.loads(event.model_dump_json()),
+        received_at=utcnow(),
+    )
 
 
-def _applied_as_read(event: PaymentEvent) -> str | None:
+def _applied_as_read(event_type: str, data: PaymentEventData | None, row: PaymentEventRow) -> str | None:
     """A failed payment or a renewal, applied to the subscription as read with the event's row: a read and
     one statement on PostgreSQL, no transaction (`provider_change_as_read`). None when the event takes the
     locked way (`_store_and_apply`): another type, or the subscription's answer."""
-    if event.type not in (INVOICE_PAYMENT_FAILED, INVOICE_PAID):
+    if data is None or event_type not in (INVOICE_PAYMENT_FAILED, INVOICE_PAID):
         return None
-    data = _event_data(event)
-    decide = payment_failure if event.type == INVOICE_PAYMENT_FAILED else partial(renewal, data)
-    row = _stored_event(event.id, event.type, data.user_id, json.loads(event.model_dump_json()))
-    row.received_at = utcnow()  # (its column's default applies at a flush, and this row is inserted without one)
+    decide = payment_failure if event_type == INVOICE_PAYMENT_FAILED else partial(renewal, data)
     try:
         applied = provider_change_as_read(data.user_id, decide, row)
     except IntegrityError:
@@ -168,14 +173,12 @@ def _applied_as_read(event: PaymentEvent) -> str | None:
     return row.outcome if applied else None
 
 
-def _stored_and_applied(event: PaymentEvent) -> str:
+def _stored_and_applied(event: PaymentEvent, data: PaymentEventData | None, row: PaymentEventRow) -> str:
     with unit_of_work() as session:
-        return _store_and_apply(session, event)
+        return _store_and_apply(session, event, data, row)
 
 
-def _store_and_apply(session: Session, event: PaymentEvent) -> str:
-    data = _event_data(event) if event.type in APPLIED_TYPES else None
-    row = _stored_event(event.id, event.type, data.user_id if data else None, json.loads(event.model_dump_json()))
+def _store_and_apply(session: Session, event: PaymentEvent, data: PaymentEventData | None, row: PaymentEventRow) -> str:
     # The insert comes first: it is what serialises two deliveries of one event.
     try:
         PaymentEventRepository(session).add(row)
